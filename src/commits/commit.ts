@@ -1,0 +1,139 @@
+/**
+ * Commit envelope v1: create, sign, parse and verify. Pure functions over
+ * bytes; no storage, no network. See `protocols/commit.md`.
+ *
+ * The commit id is a CIDv1 (codec raw, sha2-256) over the ASCII bytes of
+ * `protected + "." + payload`, i.e. the JWS signing input, so anyone can
+ * recompute it and a signature covers exactly what the id names.
+ */
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
+import { asCommitId, asDid, asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
+import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
+import { verifyEd25519, type Signer } from '../identity/keys.js'
+import { schemaErrorText, validateEnvelope, validateHeader, type CommitEnvelope, type CommitHeader } from './schema.js'
+
+export type { CommitEnvelope, CommitHeader, CommitStrategy, InterfaceName, Operation } from './schema.js'
+
+/** A parsed, structurally valid commit. Its signature may not be verified yet. */
+export interface Commit {
+  readonly id: CommitId
+  readonly header: CommitHeader
+  readonly envelope: CommitEnvelope
+  /** Decoded payload bytes (Automerge change, LWW JSON, or a compact JWE). */
+  readonly payload: Uint8Array
+  /** DID of the signer, taken from `kid`. */
+  readonly signer: Did
+  /** For a create, the commit's own id; otherwise `header.object_id`. */
+  readonly objectId: ObjectId
+  /** Size of the serialized envelope in bytes. */
+  readonly size: number
+}
+
+/** Default maximum serialized commit size: 1 MiB. */
+export const DEFAULT_MAX_COMMIT_BYTES = 1024 * 1024
+
+const RAW_CODEC = 0x55
+const SHA2_256 = 0x12
+
+export function commitIdOf (protectedB64: string, payloadB64: string): CommitId {
+  const hash = createHash('sha256').update(protectedB64).update('.').update(payloadB64).digest()
+  return asCommitId(CID.createV1(RAW_CODEC, Digest.create(SHA2_256, hash)).toString())
+}
+
+export type UnsignedHeader = Omit<CommitHeader, 'alg' | 'kid'>
+
+/** Build and sign a commit. The header's `alg`/`kid` come from the signer. */
+export function signCommit (fields: UnsignedHeader, payload: Uint8Array, signer: Signer): Commit {
+  const header: CommitHeader = { alg: 'EdDSA', kid: signer.kid, ...fields }
+  if (!validateHeader(header)) throw new BadRequestError(`invalid commit header: ${schemaErrorText(validateHeader.errors)}`)
+  const protectedB64 = b64u(JSON.stringify(header))
+  const payloadB64 = b64u(payload)
+  const signature = b64u(signer.sign(utf8.encode(`${protectedB64}.${payloadB64}`)))
+  const envelope = { protected: protectedB64, payload: payloadB64, signature }
+  const id = commitIdOf(protectedB64, payloadB64)
+  return {
+    id,
+    header,
+    envelope,
+    payload,
+    signer: signer.did,
+    objectId: header.object_id ?? asObjectId(id),
+    size: protectedB64.length + payloadB64.length + signature.length + 40
+  }
+}
+
+/**
+ * Parse an envelope (JSON text or object) into a Commit, checking structure
+ * only. Throws `too_large` past `maxBytes` and `bad_request` for anything
+ * malformed. Does not verify the signature: see {@link verifyCommit}.
+ */
+export function parseCommit (input: string | unknown, maxBytes = DEFAULT_MAX_COMMIT_BYTES): Commit {
+  let value: unknown = input
+  if (typeof input === 'string') {
+    if (input.length > maxBytes) throw new TooLargeError(`commit exceeds ${maxBytes} bytes`, { limit: maxBytes })
+    try {
+      value = JSON.parse(input)
+    } catch {
+      throw new BadRequestError('commit is not valid JSON')
+    }
+  }
+  if (!validateEnvelope(value)) throw new BadRequestError(`invalid commit envelope: ${schemaErrorText(validateEnvelope.errors)}`)
+  const envelope: CommitEnvelope = { protected: value.protected, payload: value.payload, signature: value.signature }
+  const size = envelope.protected.length + envelope.payload.length + envelope.signature.length + 40
+  if (size > maxBytes) throw new TooLargeError(`commit exceeds ${maxBytes} bytes`, { limit: maxBytes })
+  let header: unknown
+  try {
+    header = JSON.parse(utf8d.decode(fromB64u(envelope.protected)))
+  } catch {
+    throw new BadRequestError('commit protected header is not base64url JSON')
+  }
+  if (!validateHeader(header)) throw new BadRequestError(`invalid commit header: ${schemaErrorText(validateHeader.errors)}`)
+  const id = commitIdOf(envelope.protected, envelope.payload)
+  return {
+    id,
+    header,
+    envelope,
+    payload: fromB64u(envelope.payload),
+    signer: asDid(header.kid.slice(0, header.kid.indexOf('#'))),
+    objectId: header.object_id ?? asObjectId(id),
+    size
+  }
+}
+
+/** Resolves a key id to a raw Ed25519 public key, or throws. */
+export type KeyLookup = (kid: string) => Uint8Array | Promise<Uint8Array>
+
+/** Verify the JWS signature. Throws `authentication_failed`. */
+export async function verifyCommit (commit: Commit, lookup: KeyLookup): Promise<void> {
+  const key = await lookup(commit.header.kid)
+  let signature: Uint8Array
+  try {
+    signature = fromB64u(commit.envelope.signature)
+  } catch {
+    throw new AuthenticationError('commit signature is not base64url', { commitId: commit.id })
+  }
+  const input = utf8.encode(`${commit.envelope.protected}.${commit.envelope.payload}`)
+  if (!verifyEd25519(key, input, signature)) {
+    throw new AuthenticationError('commit signature does not verify', { commitId: commit.id })
+  }
+}
+
+/** The envelope as compact JSON, the form stored and sent on the wire. */
+export function serializeCommit (commit: Commit): string {
+  return JSON.stringify(commit.envelope)
+}
+
+/** Milliseconds since the epoch of `committed_at`. */
+export function committedAtMs (header: CommitHeader): number {
+  return Date.parse(header.committed_at)
+}
+
+/** LWW order: later `committed_at` wins, ties go to the larger commit id. */
+export function lwwCompare (a: { at: number, id: string }, b: { at: number, id: string }): number {
+  if (a.at !== b.at) return a.at - b.at
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+

@@ -1,0 +1,209 @@
+/**
+ * A hub instance: one directory on disk holding its keys, its config and its
+ * LevelDB store. `Hub.init` creates the directory, `Hub.open` wires the parts
+ * together. Everything else (network, HTTP) is layered on top of an open Hub.
+ *
+ * Directory layout:
+ *   hub.json        config (no secrets)
+ *   keys/owner.json the owner's Ed25519 key (0600) — absent on a joined device
+ *   keys/hub.json   this instance's key = its libp2p PeerId = its did:key (0600)
+ *   store/          LevelDB
+ */
+import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { EventEmitter } from 'node:events'
+import { AlreadyExistsError, BadRequestError, NotFoundError } from './errors.js'
+import { asDid, type Did } from './ids.js'
+import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit, type Commit } from './commits/commit.js'
+import { Ed25519KeyPair } from './identity/keys.js'
+import { FileKeyStore } from './identity/keystore.js'
+import { didKeyDocument, type DidDocument } from './identity/did-key.js'
+import { createDidResolver, KeyResolver, type ResolverOptions } from './identity/resolver.js'
+import { peerIdOf } from './identity/peer.js'
+import { DEFAULT_MAX_VALUE_BYTES } from './objects/json.js'
+import { LevelKv } from './store/level-kv.js'
+import { TenantStore, actorFor, type CommitEvent, type IngestResult } from './store/tenant-store.js'
+import { Collections } from './interfaces/collections.js'
+import { Profile } from './interfaces/profile.js'
+import { silentLogger, type Logger } from './log.js'
+
+export const CONFIG_VERSION = 1
+
+export type HubRole = 'owner-device' | 'blind'
+
+export interface HubConfig {
+  version: number
+  ownerDid: Did
+  hubDid: Did
+  peerId: string
+  role: HubRole
+  createdAt: string
+  limits: { maxValueBytes: number, maxCommitBytes: number }
+}
+
+export interface InitOptions {
+  /** Import this owner key instead of generating one. */
+  ownerKey?: Ed25519KeyPair
+  maxValueBytes?: number
+}
+
+export interface InitResult {
+  did: Did
+  hubDid: Did
+  peerId: string
+  dir: string
+}
+
+export interface OpenOptions {
+  logger?: Logger
+  resolver?: ResolverOptions
+  /** fsync every write batch (see LevelKv). */
+  sync?: boolean
+  /** Override the configured value size limit for this process. */
+  maxValueBytes?: number
+}
+
+export interface HubEvents {
+  commit: [CommitEvent]
+}
+
+async function exists (path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export async function readConfig (dir: string): Promise<HubConfig> {
+  let raw: string
+  try {
+    raw = await readFile(join(dir, 'hub.json'), 'utf8')
+  } catch {
+    throw new NotFoundError(`no hub at ${dir} (run "hub init --dir ${dir}")`)
+  }
+  const cfg = JSON.parse(raw) as HubConfig
+  if (cfg.version !== CONFIG_VERSION) throw new BadRequestError(`unsupported hub.json version ${String(cfg.version)}`)
+  return cfg
+}
+
+export class Hub {
+  readonly dir: string
+  readonly config: HubConfig
+  readonly did: Did
+  readonly hubDid: Did
+  readonly peerId: string
+  readonly hubKey: Ed25519KeyPair
+  readonly ownerKey: Ed25519KeyPair | undefined
+  readonly kv: LevelKv
+  readonly store: TenantStore
+  readonly collections: Collections
+  readonly profile: Profile
+  readonly keys: KeyResolver
+  readonly log: Logger
+  readonly events = new EventEmitter<HubEvents>()
+  #closed = false
+
+  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
+    this.dir = args.dir
+    this.config = args.config
+    this.did = args.config.ownerDid
+    this.hubDid = args.config.hubDid
+    this.peerId = args.config.peerId
+    this.hubKey = args.hubKey
+    this.ownerKey = args.ownerKey
+    this.kv = args.kv
+    this.log = args.logger
+    this.keys = new KeyResolver(createDidResolver(args.resolver))
+    this.store = new TenantStore({
+      kv: args.kv,
+      tenant: this.did,
+      actor: actorFor(this.hubDid),
+      maxValueBytes: args.maxValueBytes,
+      onCommit: e => this.events.emit('commit', e)
+    })
+    // Writes made here are signed by the owner key when this hub holds it.
+    const signer = args.ownerKey ?? args.hubKey
+    const common = { store: this.store, kv: args.kv, signer, maxValueBytes: args.maxValueBytes }
+    this.collections = new Collections({ ...common, lookup: async kid => await this.keys.resolveKey(kid) })
+    this.profile = new Profile(common)
+  }
+
+  /** Create a new hub directory with a fresh (or imported) owner DID. */
+  static async init (dir: string, opts: InitOptions = {}): Promise<InitResult> {
+    if (await exists(join(dir, 'hub.json'))) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const keystore = new FileKeyStore(dir)
+    const owner = opts.ownerKey ?? Ed25519KeyPair.generate()
+    const hubKey = Ed25519KeyPair.generate()
+    await keystore.put('owner', owner, { overwrite: true })
+    await keystore.put('hub', hubKey, { overwrite: true })
+    const config: HubConfig = {
+      version: CONFIG_VERSION,
+      ownerDid: owner.did,
+      hubDid: hubKey.did,
+      peerId: peerIdOf(hubKey.publicKey),
+      role: 'owner-device',
+      createdAt: new Date().toISOString(),
+      limits: { maxValueBytes: opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
+    }
+    // hub.json is written last: its presence marks a complete hub.
+    const tmp = join(dir, `hub.json.${process.pid}.tmp`)
+    await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
+    await rename(tmp, join(dir, 'hub.json'))
+    return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
+  }
+
+  static async open (dir: string, opts: OpenOptions = {}): Promise<Hub> {
+    const config = await readConfig(dir)
+    const keystore = new FileKeyStore(dir)
+    const hubKey = await keystore.get('hub')
+    const ownerKey = await keystore.has('owner') ? await keystore.get('owner') : undefined
+    await mkdir(join(dir, 'store'), { recursive: true, mode: 0o700 })
+    const kv = await LevelKv.open(join(dir, 'store'), { sync: opts.sync === true })
+    const hub = new Hub({
+      dir,
+      config,
+      hubKey,
+      ownerKey,
+      kv,
+      logger: opts.logger ?? silentLogger,
+      maxValueBytes: opts.maxValueBytes ?? config.limits.maxValueBytes,
+      ...(opts.resolver !== undefined ? { resolver: opts.resolver } : {})
+    })
+    await hub.store.open()
+    hub.log.info('hub opened', { dir, did: hub.did, peerId: hub.peerId })
+    return hub
+  }
+
+  /** The owner's DID document. */
+  didDocument (): DidDocument {
+    return didKeyDocument(this.did)
+  }
+
+  /**
+   * Accept a signed commit from outside (another hub, an app): parse,
+   * verify the signature, then validate and store it atomically. Any
+   * failure throws a HubError and stores nothing.
+   */
+  async ingest (envelope: string | unknown): Promise<IngestResult> {
+    const commit = parseCommit(envelope, this.config.limits.maxCommitBytes)
+    await verifyCommit(commit, async kid => await this.keys.resolveKey(kid))
+    return await this.store.ingest(commit)
+  }
+
+  /** Ingest an already parsed and verified commit. */
+  async ingestVerified (commit: Commit): Promise<IngestResult> {
+    return await this.store.ingest(commit)
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.store.idle()
+    this.store.close()
+    await this.kv.close()
+  }
+}
+

@@ -1,0 +1,37 @@
+/** Small byte/encoding helpers shared by every format module. */
+import { base58btc } from 'multiformats/bases/base58'
+
+export const utf8 = new TextEncoder()
+export const utf8d = new TextDecoder('utf-8', { fatal: true })
+
+export function b64u (bytes: Uint8Array | string): string {
+  return Buffer.from(typeof bytes === 'string' ? utf8.encode(bytes) : bytes).toString('base64url')
+}
+
+const B64U = /^[A-Za-z0-9_-]*$/
+/** Strict base64url decode: rejects padding and foreign characters. */
+export function fromB64u (s: string): Uint8Array {
+  if (!B64U.test(s)) throw new TypeError('not base64url')
+  return new Uint8Array(Buffer.from(s, 'base64url'))
+}
+
+export function multibaseEncode (bytes: Uint8Array): string {
+  return base58btc.encode(bytes)
+}
+
+export function multibaseDecode (s: string): Uint8Array {
+  return base58btc.decode(s)
+}
+
+export function concat (...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) { out.set(p, o); o += p.length }
+  return out
+}
+
+export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -1,0 +1,59 @@
+/**
+ * Private keys on disk: one JSON file per key under `<hub dir>/keys/`, mode
+ * 0600 in a 0700 folder, written atomically (temp file + rename) so a crash
+ * never leaves a half-written key.
+ */
+import { mkdir, readFile, rename, writeFile, chmod, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AlreadyExistsError, NotFoundError } from '../errors.js'
+import { b64u, fromB64u } from './encoding.js'
+import { Ed25519KeyPair } from './keys.js'
+
+interface KeyFile { kty: 'Ed25519', seed: string }
+
+export class FileKeyStore {
+  readonly dir: string
+  constructor (hubDir: string) {
+    this.dir = join(hubDir, 'keys')
+  }
+
+  #path (name: string): string {
+    if (!/^[a-z0-9][a-z0-9._-]{0,127}$/i.test(name)) throw new TypeError('invalid key name')
+    return join(this.dir, `${name}.json`)
+  }
+
+  async put (name: string, key: Ed25519KeyPair, opts: { overwrite?: boolean } = {}): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    await chmod(this.dir, 0o700)
+    const path = this.#path(name)
+    if (opts.overwrite !== true && await this.has(name)) throw new AlreadyExistsError(`key ${name} already exists`)
+    const body: KeyFile = { kty: 'Ed25519', seed: b64u(key.exportSeed()) }
+    const tmp = `${path}.${process.pid}.tmp`
+    await writeFile(tmp, JSON.stringify(body), { mode: 0o600 })
+    await rename(tmp, path)
+  }
+
+  async has (name: string): Promise<boolean> {
+    try {
+      await readFile(this.#path(name))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  async get (name: string): Promise<Ed25519KeyPair> {
+    let raw: string
+    try {
+      raw = await readFile(this.#path(name), 'utf8')
+    } catch {
+      throw new NotFoundError(`key ${name} not found`)
+    }
+    const parsed = JSON.parse(raw) as KeyFile
+    return Ed25519KeyPair.fromSeed(fromB64u(parsed.seed))
+  }
+
+  async delete (name: string): Promise<void> {
+    await rm(this.#path(name), { force: true })
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * DID resolution through `did-resolver`, with our own did:key and did:web
+ * drivers. did:web uses HTTPS, except for loopback hosts (127.0.0.0/8,
+ * localhost, [::1]) where plain HTTP is allowed: a loopback connection cannot
+ * be intercepted off-machine, and it is what local dataspaces and tests use.
+ */
+import { Resolver, type DIDResolutionResult, type DIDResolver, type DIDDocument } from 'did-resolver'
+import { AuthenticationError } from '../errors.js'
+import { didKeyDocument, publicKeyFromDidKey, type DidDocument, type VerificationMethod } from './did-key.js'
+import { fromB64u, multibaseDecode } from './encoding.js'
+
+export interface ResolverOptions {
+  /** Injected for tests and embedding; defaults to global fetch. */
+  fetch?: typeof fetch
+  /** Milliseconds before a did:web fetch is abandoned. Default 5000. */
+  timeoutMs?: number
+  /** Allow HTTP for every did:web host, not just loopback. Default false. */
+  insecureHttp?: boolean
+}
+
+function failure (error: string, message: string): DIDResolutionResult {
+  return { didResolutionMetadata: { error, message }, didDocument: null, didDocumentMetadata: {} }
+}
+
+const keyDriver: DIDResolver = async (did) => {
+  try {
+    return { didResolutionMetadata: { contentType: 'application/did+ld+json' }, didDocument: didKeyDocument(did) as DIDDocument, didDocumentMetadata: {} }
+  } catch (err) {
+    return failure('invalidDid', (err as Error).message)
+  }
+}
+
+export function isLoopbackHost (host: string): boolean {
+  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
+}
+
+/** did:web → document URL, per the did:web method spec. */
+export function didWebUrl (did: string, insecureHttp = false): string {
+  const parts = did.split(':').slice(2)
+  if (parts.length === 0 || parts[0] === '') throw new TypeError('did:web has no host')
+  const host = decodeURIComponent(parts[0] as string)
+  if (/[/?#@\s]/.test(host)) throw new TypeError('did:web host is invalid')
+  const path = parts.slice(1).map(p => decodeURIComponent(p))
+  if (path.some(p => p === '' || p === '.' || p === '..' || p.includes('/'))) throw new TypeError('did:web path is invalid')
+  const scheme = insecureHttp || isLoopbackHost(host) ? 'http' : 'https'
+  return path.length === 0
+    ? `${scheme}://${host}/.well-known/did.json`
+    : `${scheme}://${host}/${path.join('/')}/did.json`
+}
+
+function webDriver (opts: ResolverOptions): DIDResolver {
+  const doFetch = opts.fetch ?? fetch
+  return async (did) => {
+    let url: string
+    try {
+      url = didWebUrl(did, opts.insecureHttp)
+    } catch (err) {
+      return failure('invalidDid', (err as Error).message)
+    }
+    try {
+      const res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' })
+      if (!res.ok) return failure('notFound', `did:web document fetch returned HTTP ${res.status}`)
+      const doc = await res.json() as DIDDocument
+      if (doc.id !== did) return failure('notFound', 'did:web document id does not match the DID')
+      return { didResolutionMetadata: { contentType: 'application/did+ld+json' }, didDocument: doc, didDocumentMetadata: {} }
+    } catch (err) {
+      return failure('notFound', `did:web resolution failed: ${(err as Error).message}`)
+    }
+  }
+}
+
+export function createDidResolver (opts: ResolverOptions = {}): Resolver {
+  return new Resolver({ key: keyDriver, web: webDriver(opts) }, { cache: false })
+}
+
+/** Extract an Ed25519 public key from a verification method, whatever its encoding. */
+export function ed25519KeyFromMethod (vm: VerificationMethod): Uint8Array | undefined {
+  if (vm.publicKeyJwk !== undefined) {
+    const jwk = vm.publicKeyJwk
+    if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && typeof jwk.x === 'string') {
+      const x = fromB64u(jwk.x)
+      return x.length === 32 ? x : undefined
+    }
+    return undefined
+  }
+  if (typeof vm.publicKeyMultibase === 'string') {
+    const bytes = multibaseDecode(vm.publicKeyMultibase)
+    if (bytes.length === 34 && bytes[0] === 0xed && bytes[1] === 0x01) return bytes.subarray(2)
+    if (bytes.length === 32 && vm.type === 'Ed25519VerificationKey2020') return bytes
+  }
+  return undefined
+}
+
+/**
+ * Resolves a key id (`did#fragment`) to an Ed25519 public key. did:key is
+ * answered without I/O; other methods go through the resolver and must list
+ * the key among the document's verification methods.
+ */
+export class KeyResolver {
+  readonly #resolver: Resolver
+  constructor (resolver: Resolver = createDidResolver()) {
+    this.#resolver = resolver
+  }
+
+  async resolveDocument (did: string): Promise<DidDocument> {
+    const res = await this.#resolver.resolve(did)
+    if (res.didDocument === null) {
+      throw new AuthenticationError(`cannot resolve ${did}: ${res.didResolutionMetadata.message ?? res.didResolutionMetadata.error ?? 'unknown error'}`)
+    }
+    return res.didDocument as unknown as DidDocument
+  }
+
+  async resolveKey (kid: string): Promise<Uint8Array> {
+    const hash = kid.indexOf('#')
+    if (hash < 0) throw new AuthenticationError('key id has no fragment')
+    const did = kid.slice(0, hash)
+    if (did.startsWith('did:key:')) {
+      try {
+        const key = publicKeyFromDidKey(did)
+        if (kid.slice(hash + 1) !== did.slice('did:key:'.length)) throw new TypeError('fragment does not name the key')
+        return key
+      } catch (err) {
+        throw new AuthenticationError(`invalid did:key key id: ${(err as Error).message}`)
+      }
+    }
+    const doc = await this.resolveDocument(did)
+    const fragment = kid.slice(hash)
+    const vm = (doc.verificationMethod ?? []).find(m => m.id === kid || m.id === fragment)
+    const key = vm === undefined ? undefined : ed25519KeyFromMethod(vm)
+    if (key === undefined) throw new AuthenticationError(`no Ed25519 verification method ${kid}`)
+    return key
+  }
+}

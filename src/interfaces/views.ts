@@ -1,0 +1,50 @@
+/** What reads return: an object's value with its metadata. */
+import type { CommitStrategy } from '../commits/commit.js'
+import type { CommitId, Did, ObjectId } from '../ids.js'
+import type { JsonObject } from '../objects/json.js'
+import type { ObjectMeta } from '../store/tenant-store.js'
+
+export interface ObjectView {
+  objectId: ObjectId
+  interface: string
+  context: string | null
+  type: string | null
+  value: JsonObject | null
+  heads: CommitId[]
+  strategy: CommitStrategy
+  createdAt: string
+  updatedAt: string
+  createdBy: Did
+  commits: number
+  deleted: boolean
+}
+
+export function toView (m: ObjectMeta): ObjectView {
+  return {
+    objectId: m.objectId,
+    interface: m.interface,
+    context: m.context ?? null,
+    type: m.type ?? null,
+    value: m.value ?? null,
+    heads: m.heads,
+    strategy: m.strategy,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+    createdBy: m.createdBy,
+    commits: m.commits,
+    deleted: m.deleted
+  }
+}
+
+export interface WriteResult {
+  objectId: ObjectId
+  commitId: CommitId
+}
+
+export interface HistoryEntry {
+  commitId: CommitId
+  operation: string
+  committedAt: string
+  signer: Did
+  envelope: { protected: string, payload: string, signature: string }
+}

@@ -1,0 +1,151 @@
+/**
+ * Automerge strategy. Strings are stored as Automerge `ImmutableString`
+ * scalars: JSON fields are replaced whole, not edited character by
+ * character, and scalar strings make document creation ~3× faster than
+ * collaborative Text (measured: 1.8k vs 0.6k playlist docs/s). Maps and
+ * lists still merge concurrent edits field by field and element by element.
+ */
+import * as A from '@automerge/automerge'
+import { BadRequestError } from '../errors.js'
+import { deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
+
+export type AmDoc = A.Doc<Record<string, unknown>>
+
+type AmValue = string | number | boolean | null | A.ImmutableString | AmValue[] | { [k: string]: AmValue }
+
+/** JSON → the form Automerge stores (strings become ImmutableString). */
+export function toAm (v: JsonValue): AmValue {
+  if (typeof v === 'string') return new A.ImmutableString(v)
+  if (Array.isArray(v)) return v.map(toAm)
+  if (v !== null && typeof v === 'object') {
+    const out: { [k: string]: AmValue } = {}
+    for (const [k, x] of Object.entries(v)) out[k] = toAm(x)
+    return out
+  }
+  return v
+}
+
+/** Automerge document value → plain JSON. */
+export function fromAm (v: unknown): JsonValue {
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v
+  if (typeof v === 'string') return v
+  if (A.isImmutableString(v)) return v.val
+  if (Array.isArray(v)) return v.map(fromAm)
+  if (v instanceof Date) return v.toISOString()
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64')
+  if (typeof v === 'object') {
+    const out: JsonObject = {}
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = fromAm(x)
+    return out
+  }
+  return null
+}
+
+export function docValue (doc: AmDoc): JsonObject {
+  return fromAm(doc) as JsonObject
+}
+
+/** Create a document holding `value`; returns it and its single change. */
+export function createDoc (value: JsonObject, actor: string): { doc: AmDoc, change: Uint8Array } {
+  const doc = A.from(toAm(value) as Record<string, AmValue>, { actor }) as AmDoc
+  const change = A.getLastLocalChange(doc)
+  if (change === undefined) throw new Error('automerge produced no change')
+  return { doc, change }
+}
+
+/**
+ * Apply the minimal set of edits that turns `doc`'s value into `next`.
+ * Returns the new doc and its change, or no change when nothing differs.
+ */
+export function updateDoc (doc: AmDoc, next: JsonObject, actor: string): { doc: AmDoc, change: Uint8Array | undefined } {
+  const current = docValue(doc)
+  if (deepEqual(current, next)) return { doc, change: undefined }
+  return changeDoc(doc, actor, d => patchMap(d as Record<string, unknown>, current, next))
+}
+
+/** Run an arbitrary mutation; `fn` receives the Automerge draft. */
+export function changeDoc (doc: AmDoc, actor: string, fn: (draft: Record<string, unknown>) => void): { doc: AmDoc, change: Uint8Array | undefined } {
+  const mine = A.getActorId(doc) === actor ? doc : A.clone(doc, { actor })
+  const after = A.change(mine, fn)
+  if (after === mine) return { doc: after, change: undefined }
+  const change = A.getLastLocalChange(after)
+  return { doc: after, change }
+}
+
+function patchMap (draft: Record<string, unknown>, from: JsonObject, to: JsonObject): void {
+  for (const k of Object.keys(from)) if (!Object.hasOwn(to, k)) Reflect.deleteProperty(draft, k)
+  for (const [k, v] of Object.entries(to)) {
+    const old = from[k]
+    if (old !== undefined && deepEqual(old, v)) continue
+    if (old !== undefined && isJsonObject(old) && isJsonObject(v)) {
+      patchMap(draft[k] as Record<string, unknown>, old, v)
+    } else if (Array.isArray(old) && Array.isArray(v)) {
+      patchList(draft[k] as unknown[], old, v)
+    } else {
+      draft[k] = toAm(v)
+    }
+  }
+}
+
+/**
+ * Lists keep their common prefix and suffix untouched, patch elements that
+ * are objects at both ends in place, and splice the rest: a concurrent edit
+ * elsewhere in the list survives the merge.
+ */
+function patchList (draft: unknown[], from: JsonValue[], to: JsonValue[]): void {
+  let start = 0
+  while (start < from.length && start < to.length && deepEqual(from[start] as JsonValue, to[start] as JsonValue)) start++
+  let endFrom = from.length
+  let endTo = to.length
+  while (endFrom > start && endTo > start && deepEqual(from[endFrom - 1] as JsonValue, to[endTo - 1] as JsonValue)) { endFrom--; endTo-- }
+  const paired = Math.min(endFrom - start, endTo - start)
+  for (let i = 0; i < paired; i++) {
+    const a = from[start + i] as JsonValue
+    const b = to[start + i] as JsonValue
+    if (isJsonObject(a) && isJsonObject(b)) patchMap(draft[start + i] as Record<string, unknown>, a, b)
+    else if (Array.isArray(a) && Array.isArray(b)) patchList(draft[start + i] as unknown[], a, b)
+    else draft[start + i] = toAm(b)
+  }
+  const removeAt = start + paired
+  const removeCount = endFrom - start - paired
+  const inserts = to.slice(start + paired, endTo).map(toAm)
+  if (removeCount > 0 || inserts.length > 0) draft.splice(removeAt, removeCount, ...inserts)
+}
+
+/** Load a document from a saved snapshot, or start empty. */
+export function loadDoc (snapshot: Uint8Array | undefined, actor: string): AmDoc {
+  return (snapshot === undefined ? A.init({ actor }) : A.load(snapshot, { actor })) as AmDoc
+}
+
+/**
+ * Apply remote changes. Rejects bytes Automerge cannot parse, and changes
+ * whose Automerge dependencies are not in the document (which Automerge
+ * would otherwise queue silently, leaving the value stale).
+ */
+export function applyDocChanges (doc: AmDoc, changes: Uint8Array[]): AmDoc {
+  for (const c of changes) {
+    try {
+      A.decodeChange(c)
+    } catch {
+      throw new BadRequestError('commit payload is not a valid Automerge change')
+    }
+  }
+  let next: AmDoc
+  try {
+    [next] = A.applyChanges(doc, changes)
+  } catch (err) {
+    throw new BadRequestError(`Automerge rejected the change: ${(err as Error).message}`)
+  }
+  if (A.getMissingDeps(next, []).length > 0) {
+    throw new BadRequestError('Automerge change depends on changes outside the commit\'s deps')
+  }
+  return next
+}
+
+export function changeHash (change: Uint8Array): string {
+  return A.decodeChange(change).hash
+}
+
+export function saveDoc (doc: AmDoc): Uint8Array { return A.save(doc) }
+export function freeDoc (doc: AmDoc): void { A.free(doc) }
+export function docHeads (doc: AmDoc): string[] { return A.getHeads(doc) }

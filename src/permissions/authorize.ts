@@ -1,0 +1,73 @@
+/**
+ * The one authorization decision of the hub, as a pure function. The request
+ * handler, the sync filter and commit validation all call it, so a rule can
+ * never be enforced in one path and forgotten in another.
+ */
+import type { InterfaceName } from '../commits/commit.js'
+import type { Did, ObjectId } from '../ids.js'
+
+export type Action = 'create' | 'read' | 'update' | 'delete'
+
+export interface AccessRequest {
+  caller: Did
+  owner: Did
+  action: Action
+  interface: InterfaceName
+  context?: string
+  type?: string
+  objectId?: ObjectId
+  /** Milliseconds since the epoch at which to evaluate expiry. */
+  now: number
+}
+
+/** A PermissionGrant as evaluated (the stored object carries more fields). */
+export interface Grant {
+  id: string
+  owner: Did
+  grantee: Did
+  context: string
+  type: string
+  /** DIF CRUD string, e.g. `-R--`, `CR--`, `CRUD`. */
+  allow: string
+  objectId?: ObjectId
+  /** Milliseconds since the epoch; absent = no expiry. */
+  expiresAt?: number
+}
+
+export type Decision =
+  | { allowed: true, via: 'owner' | 'public' | 'grant', grantId?: string }
+  | { allowed: false, reason: string }
+
+const ACTION_INDEX: Record<Action, number> = { create: 0, read: 1, update: 2, delete: 3 }
+const ACTION_LETTER: Record<Action, string> = { create: 'C', read: 'R', update: 'U', delete: 'D' }
+
+export function isValidAllow (allow: string): boolean {
+  return /^[C-][R-][U-][D-]$/.test(allow)
+}
+
+export function grantAllows (grant: Grant, req: AccessRequest): boolean {
+  if (grant.owner !== req.owner || grant.grantee !== req.caller) return false
+  if (!isValidAllow(grant.allow)) return false
+  if (grant.allow[ACTION_INDEX[req.action]] !== ACTION_LETTER[req.action]) return false
+  if (grant.expiresAt !== undefined && !(req.now < grant.expiresAt)) return false
+  if (req.interface !== 'Collections') return false
+  if (grant.context !== req.context || grant.type !== req.type) return false
+  if (grant.objectId !== undefined && grant.objectId !== req.objectId) return false
+  return true
+}
+
+/**
+ * Decide whether `req` may proceed given the owner's live (unrevoked) grants.
+ * The owner may do anything; anyone may read a Profile; everything else
+ * needs a grant naming the caller, the action, the context and type (and,
+ * if the grant is scoped to one object, that object), unexpired at `now`.
+ */
+export function authorize (req: AccessRequest, grants: readonly Grant[]): Decision {
+  if (req.caller === req.owner) return { allowed: true, via: 'owner' }
+  if (req.interface === 'Profile' && req.action === 'read') return { allowed: true, via: 'public' }
+  if (req.interface !== 'Collections') return { allowed: false, reason: `only the owner may ${req.action} ${req.interface} objects` }
+  for (const g of grants) {
+    if (grantAllows(g, req)) return { allowed: true, via: 'grant', grantId: g.id }
+  }
+  return { allowed: false, reason: `no grant lets ${req.caller} ${req.action} ${req.context ?? '?'} ${req.type ?? '?'}` }
+}

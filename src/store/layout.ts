@@ -1,0 +1,99 @@
+/**
+ * Key layout of a tenant's partition. Pure functions: the whole on-disk
+ * schema is readable here. Every key of tenant T starts with `t!<T>!`.
+ *
+ *   c!<commitId>                                  → envelope JSON
+ *   o!<objectId>                                  → ObjectMeta JSON
+ *   oc!<objectId>!<seq>                           → commitId   (per-object log)
+ *   f!<seq>                                       → commitId   (change feed)
+ *   s!<objectId>                                  → Automerge snapshot (cache)
+ *   i!<iface>!<scope>!<c|u>!<timestamp>!<objectId> → ''        (sort indexes)
+ *   x!<iface>!<type>!<field>!<value>!<objectId>     → ''        (field indexes)
+ *
+ * `<scope>` is one of `*` (all), `C<context>`, `T<type>`, `B<context>!<type>`,
+ * so a query by context, by type, by both or by neither is one range scan.
+ * Components are escaped so `!` never appears inside one.
+ */
+import type { CommitId, ObjectId } from '../ids.js'
+import type { JsonPrimitive } from '../objects/json.js'
+
+export function esc (s: string): string {
+  return s.replace(/[%!\uffff]/g, c => c === '%' ? '%25' : c === '!' ? '%21' : '%EF%BF%BF')
+}
+
+export function seqKey (seq: number): string {
+  return seq.toString().padStart(16, '0')
+}
+
+export class Layout {
+  readonly p: string
+  constructor (tenant: string) {
+    this.p = `t!${esc(tenant)}!`
+  }
+
+  commit (id: CommitId): string { return `${this.p}c!${id}` }
+  object (id: ObjectId): string { return `${this.p}o!${id}` }
+  objectsPrefix (): string { return `${this.p}o!` }
+  objectCommit (id: ObjectId, seq: number): string { return `${this.p}oc!${id}!${seqKey(seq)}` }
+  objectCommitsPrefix (id: ObjectId): string { return `${this.p}oc!${id}!` }
+  feed (seq: number): string { return `${this.p}f!${seqKey(seq)}` }
+  feedPrefix (): string { return `${this.p}f!` }
+  snapshot (id: ObjectId): string { return `${this.p}s!${id}` }
+  snapshotsPrefix (): string { return `${this.p}s!` }
+  indexPrefix (): string { return `${this.p}i!` }
+  fieldPrefixAll (): string { return `${this.p}x!` }
+
+  sortPrefix (iface: string, scope: string, by: 'c' | 'u'): string {
+    return `${this.p}i!${iface}!${scope}!${by}!`
+  }
+
+  fieldPrefix (iface: string, type: string, field: string): string {
+    return `${this.p}x!${iface}!${esc(type)}!${esc(field)}!`
+  }
+}
+
+/** The four scopes an object is indexed under. */
+export function scopesOf (context: string, type: string): string[] {
+  return ['*', `C${esc(context)}`, `T${esc(type)}`, `B${esc(context)}!${esc(type)}`]
+}
+
+/** The single scope a query names. */
+export function queryScope (context: string | undefined, type: string | undefined): string {
+  if (context !== undefined && type !== undefined) return `B${esc(context)}!${esc(type)}`
+  if (context !== undefined) return `C${esc(context)}`
+  if (type !== undefined) return `T${esc(type)}`
+  return '*'
+}
+
+/** Longest string value kept in a field index; longer ones are indexed by prefix. */
+export const INDEXED_STRING_MAX = 128
+
+/**
+ * Order-preserving encoding of a JSON scalar: null < false < true < numbers
+ * < strings, numbers in numeric order, strings in code-unit order. Truncating
+ * strings keeps the encoding monotone, so range scans over it return a
+ * superset that the query then filters exactly.
+ */
+export function encodeIndexValue (v: JsonPrimitive): string {
+  if (v === null) return 'a'
+  if (v === false) return 'b'
+  if (v === true) return 'c'
+  if (typeof v === 'number') return `n${sortableNumber(v)}`
+  return `s${esc(v.slice(0, INDEXED_STRING_MAX))}`
+}
+
+function sortableNumber (n: number): string {
+  const buf = Buffer.alloc(8)
+  buf.writeDoubleBE(n === 0 ? 0 : n) // fold -0 into 0
+  const first = buf[0] as number
+  if ((first & 0x80) !== 0) {
+    for (let i = 0; i < 8; i++) buf[i] = ~(buf[i] as number) & 0xff
+  } else {
+    buf[0] = first | 0x80
+  }
+  return buf.toString('hex')
+}
+
+export function isIndexable (v: unknown): v is JsonPrimitive {
+  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+}

@@ -1,0 +1,63 @@
+/** LevelDB (through `level` / classic-level) implementation of KvStore. */
+import { Level } from 'level'
+import { HubError } from '../errors.js'
+import type { KvOp, KvRange, KvStore } from './kv.js'
+
+export interface LevelKvOptions {
+  /**
+   * fsync every batch. Off by default: a batch is in the OS page cache when
+   * the write resolves, which survives a process crash (kill -9) but not a
+   * power cut. Turn on for power-loss durability at a large throughput cost.
+   */
+  sync?: boolean
+}
+
+export class LevelKv implements KvStore {
+  readonly #db: Level<string, Uint8Array>
+  readonly #sync: boolean
+
+  private constructor (db: Level<string, Uint8Array>, sync: boolean) {
+    this.#db = db
+    this.#sync = sync
+  }
+
+  static async open (path: string, opts: LevelKvOptions = {}): Promise<LevelKv> {
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new HubError('unavailable', `the store at ${path} is in use by another process (is a hub daemon running?)`)
+      }
+      throw err
+    }
+    return new LevelKv(db, opts.sync === true)
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> {
+    return await this.#db.get(key)
+  }
+
+  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    return await this.#db.getMany(keys)
+  }
+
+  async batch (ops: KvOp[]): Promise<void> {
+    if (ops.length === 0) return
+    await this.#db.batch(ops, { sync: this.#sync })
+  }
+
+  async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
+    for await (const [k, v] of this.#db.iterator(range)) yield [k, v]
+  }
+
+  async * keys (range: KvRange): AsyncIterable<string> {
+    for await (const k of this.#db.keys(range)) yield k
+  }
+
+  async close (): Promise<void> {
+    await this.#db.close()
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Queries served from indexes. Without filters a query is one range scan of
+ * a sort index, reading `limit` keys; with filters it scans the first
+ * filter's field index and checks the rest on the matching objects only. The
+ * cost grows with the result (or the match set), never with the number of
+ * objects the tenant holds.
+ */
+import { BadRequestError } from '../errors.js'
+import { fromB64u, b64u, utf8d } from '../identity/encoding.js'
+import type { InterfaceName } from '../commits/commit.js'
+import type { JsonPrimitive } from '../objects/json.js'
+import { prefixEnd, type KvStore } from './kv.js'
+import { encodeIndexValue, queryScope } from './layout.js'
+import type { ObjectMeta, TenantStore } from './tenant-store.js'
+
+export type FilterOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte'
+export interface Filter { field: string, op: FilterOp, value: JsonPrimitive }
+export type SortOrder = 'created' | '-created' | 'updated' | '-updated'
+
+export interface Query {
+  interface?: InterfaceName
+  context?: string
+  type?: string
+  where?: Filter[]
+  sort?: SortOrder
+  /** Default 100, at most 1000. */
+  limit?: number
+  cursor?: string
+}
+
+export interface QueryPage {
+  objects: ObjectMeta[]
+  /** Pass back to get the next page; null at the end. */
+  cursor: string | null
+}
+
+export const MAX_QUERY_LIMIT = 1000
+const OPS = new Set<FilterOp>(['eq', 'gt', 'gte', 'lt', 'lte'])
+
+interface CursorState { k: string, id: string }
+
+function encodeCursor (c: CursorState): string { return b64u(JSON.stringify([c.k, c.id])) }
+
+function decodeCursor (s: string): CursorState {
+  try {
+    const v: unknown = JSON.parse(utf8d.decode(fromB64u(s)))
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return { k: v[0], id: v[1] }
+  } catch { /* fall through */ }
+  throw new BadRequestError('invalid cursor')
+}
+
+function sortField (sort: SortOrder): 'createdAt' | 'updatedAt' {
+  return sort.endsWith('created') ? 'createdAt' : 'updatedAt'
+}
+
+export function compareScalar (a: JsonPrimitive, b: JsonPrimitive): number | undefined {
+  if (typeof a !== typeof b || a === null || b === null) return undefined
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+export function matches (value: Record<string, unknown> | undefined, f: Filter): boolean {
+  const v = value?.[f.field] as JsonPrimitive | undefined
+  if (v === undefined) return false
+  if (f.op === 'eq') return v === f.value
+  const c = compareScalar(v, f.value)
+  if (c === undefined) return false
+  return f.op === 'gt' ? c > 0 : f.op === 'gte' ? c >= 0 : f.op === 'lt' ? c < 0 : c <= 0
+}
+
+function validate (q: Query): { limit: number, sort: SortOrder, where: Filter[] } {
+  const limit = q.limit ?? 100
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) throw new BadRequestError(`limit must be an integer from 1 to ${MAX_QUERY_LIMIT}`)
+  const sort = q.sort ?? 'created'
+  if (!['created', '-created', 'updated', '-updated'].includes(sort)) throw new BadRequestError('sort must be created, -created, updated or -updated')
+  const where = q.where ?? []
+  for (const f of where) {
+    if (typeof f.field !== 'string' || f.field === '' || !OPS.has(f.op)) throw new BadRequestError('invalid filter')
+    if (f.value !== null && !['string', 'number', 'boolean'].includes(typeof f.value)) throw new BadRequestError('filter values must be scalars')
+  }
+  if (where.length > 0 && q.type === undefined) throw new BadRequestError('filters need a type')
+  return { limit, sort, where }
+}
+
+export async function runQuery (kv: KvStore, store: TenantStore, q: Query): Promise<QueryPage> {
+  const { limit, sort, where } = validate(q)
+  const iface = q.interface ?? 'Collections'
+  const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor)
+  return where.length === 0
+    ? await scanSortIndex(kv, store, iface, q, sort, limit, cursor)
+    : await scanFieldIndex(kv, store, iface, q, where, sort, limit, cursor)
+}
+
+async function scanSortIndex (kv: KvStore, store: TenantStore, iface: InterfaceName, q: Query, sort: SortOrder, limit: number, cursor: CursorState | undefined): Promise<QueryPage> {
+  const prefix = store.layout.sortPrefix(iface, queryScope(q.context, q.type), sort.endsWith('created') ? 'c' : 'u')
+  const desc = sort.startsWith('-')
+  const after = cursor === undefined ? undefined : `${prefix}${cursor.k}!${cursor.id}`
+  const range = desc
+    ? { gte: prefix, lt: after ?? prefixEnd(prefix), reverse: true, limit: limit + 1 }
+    : { gt: after ?? prefix, lt: prefixEnd(prefix), limit: limit + 1 }
+  const ids: string[] = []
+  for await (const k of kv.keys(range)) ids.push(k.slice(k.lastIndexOf('!') + 1))
+  const more = ids.length > limit
+  const metas = (await store.getMetas(ids.slice(0, limit))).filter((m): m is ObjectMeta => m !== undefined && !m.deleted)
+  const last = metas[metas.length - 1]
+  return { objects: metas, cursor: more && last !== undefined ? encodeCursor({ k: last[sortField(sort)], id: last.objectId }) : null }
+}
+
+async function scanFieldIndex (kv: KvStore, store: TenantStore, iface: InterfaceName, q: Query, where: Filter[], sort: SortOrder, limit: number, cursor: CursorState | undefined): Promise<QueryPage> {
+  // Drive the scan from an equality filter when there is one: it is the most selective.
+  const lead = where.find(f => f.op === 'eq') ?? where[0] as Filter
+  const prefix = store.layout.fieldPrefix(iface, q.type as string, lead.field)
+  const v = encodeIndexValue(lead.value)
+  const typeTag = v[0] as string
+  let range: { gte?: string, gt?: string, lt?: string, lte?: string }
+  switch (lead.op) {
+    case 'eq': range = { gte: `${prefix}${v}!`, lt: prefixEnd(`${prefix}${v}!`) }; break
+    // Truncated strings index by prefix, so string bounds are inclusive and re-checked exactly.
+    case 'gt': case 'gte': range = { gte: `${prefix}${v}`, lt: prefixEnd(`${prefix}${typeTag}`) }; break
+    case 'lt': case 'lte': range = { gte: `${prefix}${typeTag}`, lt: prefixEnd(`${prefix}${v}`) }; break
+  }
+  const ids = new Set<string>()
+  for await (const k of kv.keys(range)) ids.add(k.slice(k.lastIndexOf('!') + 1))
+  const metas = (await store.getMetas([...ids])).filter((m): m is ObjectMeta =>
+    m !== undefined && !m.deleted && (q.context === undefined || m.context === q.context) && where.every(f => matches(m.value, f)))
+  const field = sortField(sort)
+  const sign = sort.startsWith('-') ? -1 : 1
+  const key = (m: ObjectMeta): string => `${m[field]}!${m.objectId}`
+  metas.sort((a, b) => sign * (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+  const start = cursor === undefined
+    ? 0
+    : metas.findIndex(m => sign * (key(m) < `${cursor.k}!${cursor.id}` ? -1 : key(m) > `${cursor.k}!${cursor.id}` ? 1 : 0) > 0)
+  const page = start < 0 ? [] : metas.slice(start, start + limit)
+  const more = start >= 0 && metas.length > start + limit
+  const last = page[page.length - 1]
+  return { objects: page, cursor: more && last !== undefined ? encodeCursor({ k: last[field], id: last.objectId }) : null }
+}

@@ -1,0 +1,500 @@
+/**
+ * One tenant's objects: ingest commits, keep heads, indexes, the change feed
+ * and the materialized values, answer reads and queries. Every mutation is
+ * one item in the tenant's {@link WriteQueue}, so it lands in one atomic
+ * batch: commit + object meta + per-object log + feed entry + indexes.
+ *
+ * Values are *derived* from signed commits: the meta's `value`, the indexes
+ * and the Automerge snapshots are caches that `rebuild()` recreates.
+ */
+import { createHash } from 'node:crypto'
+import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError } from '../errors.js'
+import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
+import { committedAtMs, lwwCompare, parseCommit, serializeCommit, signCommit, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader } from '../commits/commit.js'
+import type { Signer } from '../identity/keys.js'
+import { utf8, utf8d } from '../identity/encoding.js'
+import { applyDocChanges, changeDoc, createDoc, docValue, freeDoc, loadDoc, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
+import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
+import { authorize, type Grant } from '../permissions/authorize.js'
+import { prefixEnd, type KvStore } from './kv.js'
+import { encodeIndexValue, isIndexable, Layout, scopesOf } from './layout.js'
+import { WriteQueue, type Tx } from './write-queue.js'
+import { DocCache } from './doc-cache.js'
+
+export interface ObjectMeta {
+  objectId: ObjectId
+  interface: InterfaceName
+  context?: string
+  type?: string
+  tag?: string
+  strategy: CommitStrategy
+  heads: CommitId[]
+  deleted: boolean
+  createdAt: string
+  updatedAt: string
+  createdBy: Did
+  commits: number
+  /** Materialized plaintext value; absent where the hub cannot read it. */
+  value?: JsonObject
+  /** LWW: the commit whose value currently wins. */
+  lww?: { id: CommitId, at: number }
+  /** Automerge: the commit count the stored snapshot covers. */
+  snapshotCommits?: number
+}
+
+export interface CommitEvent {
+  tenant: Did
+  seq: number
+  commit: Commit
+  meta: ObjectMeta
+}
+
+export interface IngestResult {
+  commitId: CommitId
+  objectId: ObjectId
+  /** False when the hub already had this commit (nothing was written). */
+  stored: boolean
+  seq?: number
+}
+
+export interface TenantStoreOptions {
+  kv: KvStore
+  tenant: Did
+  /** Automerge actor id (hex) for changes this hub makes. */
+  actor: string
+  maxValueBytes: number
+  /** Live grants, consulted when a commit's signer is not the owner. */
+  grants?: () => readonly Grant[]
+  /** Save an Automerge snapshot every this many commits. Default 32. */
+  snapshotEvery?: number
+  /** How many Automerge documents to keep in memory. Default 256. */
+  docCacheSize?: number
+  onCommit?: (e: CommitEvent) => void
+}
+
+const enc = (v: unknown): Uint8Array => utf8.encode(JSON.stringify(v))
+const dec = <T>(b: Uint8Array): T => JSON.parse(utf8d.decode(b)) as T
+
+export class TenantStore {
+  readonly tenant: Did
+  readonly layout: Layout
+  readonly #kv: KvStore
+  readonly #queue: WriteQueue
+  readonly #opts: TenantStoreOptions
+  readonly #docs: DocCache
+  #seq = 0
+  #lastAt = 0
+  #opened = false
+
+  constructor (opts: TenantStoreOptions) {
+    this.tenant = opts.tenant
+    this.#kv = opts.kv
+    this.#opts = opts
+    this.layout = new Layout(opts.tenant)
+    this.#queue = new WriteQueue(opts.kv)
+    this.#docs = new DocCache(opts.docCacheSize ?? 256)
+  }
+
+  async open (): Promise<void> {
+    if (this.#opened) return
+    const prefix = this.layout.feedPrefix()
+    for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
+      this.#seq = Number(k.slice(prefix.length))
+    }
+    this.#opened = true
+  }
+
+  /** Highest feed sequence number written so far. */
+  get seq (): number { return this.#seq }
+
+  async idle (): Promise<void> { await this.#queue.idle() }
+
+  close (): void { this.#docs.clear() }
+
+  // ---------------------------------------------------------------- reads
+
+  async getMeta (id: ObjectId | string, tx?: Tx): Promise<ObjectMeta | undefined> {
+    const raw = await (tx ?? this.#kv).get(this.layout.object(asObjectId(id)))
+    return raw === undefined ? undefined : dec<ObjectMeta>(raw)
+  }
+
+  async getMetas (ids: string[]): Promise<Array<ObjectMeta | undefined>> {
+    const raws = await this.#kv.getMany(ids.map(id => this.layout.object(asObjectId(id))))
+    return raws.map(r => r === undefined ? undefined : dec<ObjectMeta>(r))
+  }
+
+  async getEnvelope (id: CommitId | string): Promise<string | undefined> {
+    const raw = await this.#kv.get(this.layout.commit(id as CommitId))
+    return raw === undefined ? undefined : utf8d.decode(raw)
+  }
+
+  async hasCommit (id: CommitId, tx?: Tx): Promise<boolean> {
+    return (await (tx ?? this.#kv).get(this.layout.commit(id))) !== undefined
+  }
+
+  /** Commit ids of one object in local ingest order. */
+  async objectCommitIds (id: ObjectId): Promise<CommitId[]> {
+    const prefix = this.layout.objectCommitsPrefix(id)
+    const out: CommitId[] = []
+    for await (const [, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.push(utf8d.decode(v) as CommitId)
+    return out
+  }
+
+  /** Feed entries after `afterSeq`, in order: what sync pulls. */
+  async * feed (afterSeq: number, limit = Infinity): AsyncIterable<{ seq: number, commitId: CommitId }> {
+    const prefix = this.layout.feedPrefix()
+    let n = 0
+    for await (const [k, v] of this.#kv.entries({ gt: this.layout.feed(afterSeq), lt: prefixEnd(prefix) })) {
+      if (n++ >= limit) return
+      yield { seq: Number(k.slice(prefix.length)), commitId: utf8d.decode(v) as CommitId }
+    }
+  }
+
+  /** The Automerge document of an object (from cache, snapshot + commits). */
+  async doc (meta: ObjectMeta, tx?: Tx): Promise<AmDoc> {
+    const cached = this.#docs.get(meta.objectId)
+    if (cached !== undefined) return cached
+    const doc = await this.#loadDoc(meta, tx)
+    this.#docs.set(meta.objectId, doc)
+    return doc
+  }
+
+  async #loadDoc (meta: ObjectMeta, tx?: Tx): Promise<AmDoc> {
+    const reader = tx ?? this.#kv
+    const snap = meta.snapshotCommits === undefined ? undefined : await reader.get(this.layout.snapshot(meta.objectId))
+    let doc = loadDoc(snap, this.#opts.actor)
+    const ids = await this.#objectCommitIdsTx(meta.objectId, tx)
+    const skip = snap === undefined ? 0 : meta.snapshotCommits ?? 0
+    const envs = await reader.getMany(ids.slice(skip).map(id => this.layout.commit(id)))
+    const changes: Uint8Array[] = []
+    for (const e of envs) {
+      if (e === undefined) throw new HubError('internal', `object ${meta.objectId} is missing a commit`)
+      const c = parseCommit(utf8d.decode(e), Infinity)
+      if (c.header.operation !== 'delete' && c.header.enc === undefined) changes.push(c.payload)
+    }
+    if (changes.length > 0) doc = applyDocChanges(doc, changes)
+    return doc
+  }
+
+  async #objectCommitIdsTx (id: ObjectId, tx?: Tx): Promise<CommitId[]> {
+    const stored = await this.objectCommitIds(id)
+    if (tx === undefined) return stored
+    // Commits of this object written earlier in the same group are not on disk yet.
+    const prefix = this.layout.objectCommitsPrefix(id)
+    const pending: Array<[string, CommitId]> = []
+    for (const [k, v] of collectOverlay(tx, prefix)) pending.push([k, utf8d.decode(v) as CommitId])
+    pending.sort((a, b) => a[0] < b[0] ? -1 : 1)
+    return [...stored, ...pending.map(p => p[1]).filter(id => !stored.includes(id))]
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  #now (): string {
+    const t = Math.max(Date.now(), this.#lastAt + 1)
+    this.#lastAt = t
+    return new Date(t).toISOString()
+  }
+
+  /** Create an object from a value, signed by `signer`. */
+  async create (args: { iface: InterfaceName, value: JsonObject, context: string, type: string, strategy: CommitStrategy, signer: Signer }): Promise<IngestResult> {
+    checkJsonObject(args.value, this.#opts.maxValueBytes)
+    const fields: UnsignedHeader = {
+      interface: args.iface,
+      context: args.context,
+      type: args.type,
+      operation: 'create',
+      committed_at: this.#now(),
+      commit_strategy: args.strategy,
+      sub: this.tenant,
+      deps: []
+    }
+    let payload: Uint8Array
+    let doc: AmDoc | undefined
+    if (args.strategy === 'automerge') {
+      const made = createDoc(args.value, this.#opts.actor)
+      payload = made.change
+      doc = made.doc
+    } else {
+      payload = enc(args.value)
+    }
+    const commit = signCommit(fields, payload, args.signer)
+    // A new create needs no Automerge replay: its value is the input.
+    const result = await this.#queue.enqueue(async tx => await this.#apply(tx, commit, { value: args.value }, await this.#check(tx, commit)))
+    if (doc !== undefined) freeDoc(doc)
+    return result
+  }
+
+  /** Replace an object's value; records the minimal change. */
+  async update (id: ObjectId, next: JsonObject | ((draft: Record<string, unknown>) => void), signer: Signer): Promise<IngestResult & { changed: boolean }> {
+    if (typeof next !== 'function') checkJsonObject(next, this.#opts.maxValueBytes)
+    return await this.#queue.enqueue(async tx => {
+      const meta = await this.#requireLive(id, tx)
+      if (meta.value === undefined) throw new ConflictError('this hub cannot read the object, so it cannot update it')
+      let payload: Uint8Array
+      if (meta.strategy === 'automerge') {
+        const doc = await this.doc(meta, tx)
+        const out = typeof next === 'function'
+          ? changeDoc(doc, this.#opts.actor, next)
+          : updateDoc(doc, next, this.#opts.actor)
+        if (out.change === undefined) return { commitId: meta.heads[0] as CommitId, objectId: meta.objectId, stored: false, changed: false }
+        // The doc now holds the change; if this item fails, drop it from memory.
+        this.#docs.set(meta.objectId, out.doc)
+        tx.undo.push(() => this.#docs.evict(meta.objectId))
+        const value = docValue(out.doc)
+        checkJsonObject(value, this.#opts.maxValueBytes)
+        payload = out.change
+        const commit = this.#sign(meta, 'update', payload, signer)
+        return { ...await this.#apply(tx, commit, { value, docApplied: true }, await this.#check(tx, commit)), changed: true }
+      }
+      let value: JsonObject
+      if (typeof next === 'function') {
+        const draft = structuredClone(meta.value)
+        next(draft)
+        checkJsonObject(draft, this.#opts.maxValueBytes)
+        value = draft
+      } else {
+        value = next
+      }
+      const commit = this.#sign(meta, 'update', enc(value), signer)
+      return { ...await this.#apply(tx, commit, undefined, await this.#check(tx, commit)), changed: true }
+    })
+  }
+
+  async delete (id: ObjectId, signer: Signer): Promise<IngestResult> {
+    return await this.#queue.enqueue(async tx => {
+      const meta = await this.#requireLive(id, tx)
+      const commit = this.#sign(meta, 'delete', new Uint8Array(0), signer)
+      return await this.#apply(tx, commit, undefined, await this.#check(tx, commit))
+    })
+  }
+
+  #sign (meta: ObjectMeta, operation: 'update' | 'delete', payload: Uint8Array, signer: Signer): Commit {
+    const fields: UnsignedHeader = {
+      interface: meta.interface,
+      ...(meta.context !== undefined ? { context: meta.context } : {}),
+      ...(meta.type !== undefined ? { type: meta.type } : {}),
+      ...(meta.tag !== undefined ? { tag: meta.tag } : {}),
+      operation,
+      committed_at: this.#now(),
+      commit_strategy: meta.strategy,
+      sub: this.tenant,
+      object_id: meta.objectId,
+      deps: [...meta.heads].sort()
+    }
+    return signCommit(fields, payload, signer)
+  }
+
+  async #requireLive (id: ObjectId, tx: Tx): Promise<ObjectMeta> {
+    const meta = await this.getMeta(id, tx)
+    if (meta === undefined) throw new NotFoundError(`object ${id} not found`, { objectId: id })
+    if (meta.deleted) throw new ConflictError(`object ${id} is deleted`, { objectId: id })
+    return meta
+  }
+
+  /**
+   * Ingest a commit from elsewhere (sync, an app). Its signature must already
+   * be verified (see Hub.ingest); this checks owner, authorization, deps and
+   * content, then writes it. Duplicates are reported, not rewritten.
+   */
+  async ingest (commit: Commit): Promise<IngestResult> {
+    return await this.#queue.enqueue(async tx => {
+      if (await this.hasCommit(commit.id, tx)) return { commitId: commit.id, objectId: commit.objectId, stored: false }
+      const prev = await this.#check(tx, commit)
+      const h = commit.header
+      if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && h.enc === undefined) {
+        // Remote Automerge updates are applied to the document first; if the
+        // change is rejected, the half-applied document is dropped.
+        const before = await this.doc(prev, tx)
+        let after: AmDoc
+        try {
+          after = applyDocChanges(before, [commit.payload])
+        } catch (err) {
+          this.#docs.evict(prev.objectId)
+          throw err
+        }
+        this.#docs.set(prev.objectId, after)
+        tx.undo.push(() => this.#docs.evict(prev.objectId))
+        return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev)
+      }
+      return await this.#apply(tx, commit, undefined, prev)
+    })
+  }
+
+  /** Owner, object, header, deps and authorization checks. Returns the object's meta before the commit. */
+  async #check (tx: Tx, commit: Commit): Promise<ObjectMeta | undefined> {
+    const h = commit.header
+    if (h.sub !== this.tenant) throw new WrongOwnerError(`commit is for ${h.sub}, not ${this.tenant}`, { commitId: commit.id })
+    const prev = h.operation === 'create' ? undefined : await this.getMeta(commit.objectId, tx)
+    if (h.operation !== 'create') {
+      if (prev === undefined) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
+      if (prev.interface !== h.interface || prev.context !== h.context || prev.type !== h.type || prev.tag !== h.tag || prev.strategy !== h.commit_strategy) {
+        throw new BadRequestError('commit header does not match its object (interface, context, type or strategy)', { commitId: commit.id })
+      }
+      const missing: CommitId[] = []
+      for (const d of h.deps) if (!await this.hasCommit(d, tx)) missing.push(d)
+      if (missing.length > 0) throw new MissingDepsError(`commit ${commit.id} depends on commits this hub does not have`, { commitId: commit.id, missing })
+    }
+    this.#authorizeCommit(commit, prev)
+    return prev
+  }
+
+  /** Stage every write of a checked commit in `tx`. */
+  async #apply (tx: Tx, commit: Commit, local: { value?: JsonObject, docApplied?: boolean } | undefined, prev: ObjectMeta | undefined): Promise<IngestResult> {
+    const h = commit.header
+    const at = committedAtMs(h)
+    const committedAt = new Date(at).toISOString()
+    let meta: ObjectMeta
+    if (prev === undefined) {
+      meta = {
+        objectId: commit.objectId,
+        interface: h.interface,
+        ...(h.context !== undefined ? { context: h.context } : {}),
+        ...(h.type !== undefined ? { type: h.type } : {}),
+        ...(h.tag !== undefined ? { tag: h.tag } : {}),
+        strategy: h.commit_strategy,
+        heads: [commit.id],
+        deleted: false,
+        createdAt: committedAt,
+        updatedAt: committedAt,
+        createdBy: commit.signer,
+        commits: 1
+      }
+    } else {
+      const deps = new Set<string>(h.deps)
+      meta = {
+        ...prev,
+        heads: [...prev.heads.filter(x => !deps.has(x)), commit.id].sort(),
+        updatedAt: committedAt > prev.updatedAt ? committedAt : prev.updatedAt,
+        commits: prev.commits + 1
+      }
+    }
+
+    if (h.enc === undefined) this.#materialize(commit, meta, prev, at, local)
+    else delete meta.value
+
+    const seq = ++this.#seq
+    const L = this.layout
+    tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
+    tx.put(L.objectCommit(meta.objectId, meta.commits), utf8.encode(commit.id))
+    tx.put(L.feed(seq), utf8.encode(commit.id))
+    if (meta.strategy === 'automerge' && meta.value !== undefined && local?.docApplied === true &&
+        meta.commits - (meta.snapshotCommits ?? 0) >= (this.#opts.snapshotEvery ?? 32)) {
+      const doc = this.#docs.get(meta.objectId)
+      if (doc !== undefined) {
+        tx.put(L.snapshot(meta.objectId), saveDoc(doc))
+        meta.snapshotCommits = meta.commits
+      }
+    }
+    tx.put(L.object(meta.objectId), enc(meta))
+    this.#reindex(tx, prev, meta)
+    tx.after.push(() => this.#opts.onCommit?.({ tenant: this.tenant, seq, commit, meta }))
+    return { commitId: commit.id, objectId: meta.objectId, stored: true, seq }
+  }
+
+  #authorizeCommit (commit: Commit, prev: ObjectMeta | undefined): void {
+    const h = commit.header
+    if (commit.signer === this.tenant) return
+    const decision = authorize({
+      caller: commit.signer,
+      owner: this.tenant,
+      action: h.operation,
+      interface: h.interface,
+      ...(h.context !== undefined ? { context: h.context } : {}),
+      ...(h.type !== undefined ? { type: h.type } : {}),
+      ...(prev !== undefined ? { objectId: prev.objectId } : {}),
+      now: committedAtMs(h)
+    }, this.#opts.grants?.() ?? [])
+    if (!decision.allowed) throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${decision.reason}`, { commitId: commit.id })
+  }
+
+  /** Compute the object's new plaintext value from the commit. */
+  #materialize (commit: Commit, meta: ObjectMeta, prev: ObjectMeta | undefined, at: number, local?: { value?: JsonObject, docApplied?: boolean }): void {
+    const h = commit.header
+    if (meta.strategy === 'lww') {
+      const mine = { id: commit.id, at }
+      if (prev?.lww !== undefined && lwwCompare(mine, prev.lww) < 0) return // an older write: history only
+      meta.lww = mine
+      if (h.operation === 'delete') {
+        meta.deleted = true
+        delete meta.value
+        return
+      }
+      let value: unknown
+      try {
+        value = local?.value ?? JSON.parse(utf8d.decode(commit.payload))
+      } catch {
+        throw new BadRequestError('lww commit payload is not JSON', { commitId: commit.id })
+      }
+      if (!isJsonObject(value)) throw new BadRequestError('lww commit payload is not a JSON object', { commitId: commit.id })
+      meta.value = value
+      meta.deleted = false
+      return
+    }
+    // automerge: delete is a tombstone that wins over concurrent updates.
+    if (h.operation === 'delete') {
+      meta.deleted = true
+      delete meta.value
+      return
+    }
+    if (h.operation === 'create') {
+      if (local?.value !== undefined) {
+        meta.value = local.value
+        return
+      }
+      const doc = applyDocChanges(loadDoc(undefined, this.#opts.actor), [commit.payload])
+      meta.value = docValue(doc)
+      freeDoc(doc)
+      return
+    }
+    if (local?.docApplied !== true || local.value === undefined) {
+      throw new HubError('internal', 'an automerge update must be applied to its document first')
+    }
+    // Updates concurrent with a delete are kept in history; the object stays deleted.
+    if (meta.deleted) delete meta.value
+    else meta.value = local.value
+  }
+
+  #reindex (tx: Tx, prev: ObjectMeta | undefined, next: ObjectMeta): void {
+    for (const k of indexKeys(this.layout, prev)) tx.del(k)
+    for (const k of indexKeys(this.layout, next)) tx.put(k, EMPTY)
+  }
+
+  /** Forget every cached Automerge document (they reload from snapshot + commits). */
+  dropDocCache (): void { this.#docs.clear() }
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** Every index key an object occupies (none when deleted or unreadable). */
+export function indexKeys (L: Layout, meta: ObjectMeta | undefined): string[] {
+  if (meta === undefined || meta.deleted) return []
+  const out: string[] = []
+  if (meta.context !== undefined && meta.type !== undefined) {
+    for (const scope of scopesOf(meta.context, meta.type)) {
+      out.push(`${L.sortPrefix(meta.interface, scope, 'c')}${meta.createdAt}!${meta.objectId}`)
+      out.push(`${L.sortPrefix(meta.interface, scope, 'u')}${meta.updatedAt}!${meta.objectId}`)
+    }
+    if (meta.value !== undefined) {
+      for (const [field, v] of Object.entries(meta.value)) {
+        if (field === '@context' || field === '@type' || !isIndexable(v)) continue
+        out.push(`${L.fieldPrefix(meta.interface, meta.type, field)}${encodeIndexValue(v)}!${meta.objectId}`)
+      }
+    }
+  } else if (meta.tag !== undefined) {
+    const scope = `G${meta.tag}`
+    out.push(`${L.sortPrefix(meta.interface, scope, 'c')}${meta.createdAt}!${meta.objectId}`)
+    out.push(`${L.sortPrefix(meta.interface, scope, 'u')}${meta.updatedAt}!${meta.objectId}`)
+  }
+  return out
+}
+
+function collectOverlay (tx: Tx, prefix: string): Array<[string, Uint8Array]> {
+  const out: Array<[string, Uint8Array]> = []
+  for (const [k, v] of tx.overlay) if (v !== null && k.startsWith(prefix)) out.push([k, v])
+  return out
+}
+
+/** A stable Automerge actor id (hex, 16 bytes) for a hub instance. */
+export function actorFor (hubDid: string): string {
+  return createHash('sha256').update(`identity-hub actor ${hubDid}`).digest('hex').slice(0, 32)
+}
