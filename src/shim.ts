@@ -1,9 +1,14 @@
 /**
  * Runtime compatibility shim. It must be the first import of every entry
- * point (library root, CLI, tests), because libp2p 3 calls
- * `Promise.withResolvers`, which Node 20 lacks (it arrived in Node 22).
- * Feature-detected: on runtimes that have it, this file does nothing.
+ * point (library root, CLI, tests, benchmarks), because js-libp2p 3 uses two
+ * globals that Node 20 lacks (both arrived in Node 22):
+ *  - `Promise.withResolvers`, called throughout libp2p and @libp2p/utils;
+ *  - `WebSocket`, which @libp2p/websockets uses to *dial* (listening works
+ *    without it), failing with "WebSocket is not defined".
+ * Everything is feature-detected: on Node 22+ this file does nothing.
  */
+import { createRequire } from 'node:module'
+
 interface Resolvers<T> {
   promise: Promise<T>
   resolve: (value: T | PromiseLike<T>) => void
@@ -12,15 +17,25 @@ interface Resolvers<T> {
 
 const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
 if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = function withResolvers<T>(): Resolvers<T> {
-    let resolve!: Resolvers<T>['resolve']
-    let reject!: Resolvers<T>['reject']
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    return { promise, resolve, reject }
-  }
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T> (): Resolvers<T> {
+      let resolve!: Resolvers<T>['resolve']
+      let reject!: Resolvers<T>['reject']
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      return { promise, resolve, reject }
+    }
+  })
+}
+
+const G = globalThis as { WebSocket?: unknown }
+if (typeof G.WebSocket === 'undefined') {
+  // `ws` implements the WHATWG WebSocket surface @libp2p/websockets needs.
+  G.WebSocket = (createRequire(import.meta.url)('ws') as { WebSocket: unknown }).WebSocket
 }
 
 export {}

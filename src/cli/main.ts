@@ -62,7 +62,8 @@ async function run (argv: string[]): Promise<{ result: unknown, command: string 
     throw new BadRequestError((err as Error).message)
   }
   const { values, positionals } = parsed
-  let [command, ...rest] = positionals
+  const [first, ...rest] = positionals
+  let command = first
   if (command === undefined || values.help === true || command === 'help') return { result: USAGE, command: 'help' }
   if (command === 'profile') {
     const sub = rest.shift()

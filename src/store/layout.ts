@@ -70,16 +70,28 @@ export const INDEXED_STRING_MAX = 128
 
 /**
  * Order-preserving encoding of a JSON scalar: null < false < true < numbers
- * < strings, numbers in numeric order, strings in code-unit order. Truncating
- * strings keeps the encoding monotone, so range scans over it return a
- * superset that the query then filters exactly.
+ * < strings, numbers in numeric order, strings in UTF-8 byte order. Every
+ * character of the output is above the `!` separator, so a shorter value
+ * sorts before its extensions. Truncating strings keeps the encoding
+ * monotone, so range scans return a superset the query then filters exactly.
  */
 export function encodeIndexValue (v: JsonPrimitive): string {
   if (v === null) return 'a'
   if (v === false) return 'b'
   if (v === true) return 'c'
   if (typeof v === 'number') return `n${sortableNumber(v)}`
-  return `s${esc(v.slice(0, INDEXED_STRING_MAX))}`
+  return `s${orderedEscape(v.slice(0, INDEXED_STRING_MAX))}`
+}
+
+/**
+ * Characters up to `"` (0x22) become `"` followed by the character shifted
+ * up by 0x23: the escape prefix sorts below every unescaped character, the
+ * shifted ones keep their relative order, and nothing at or below `!`
+ * remains. (Lone surrogates become U+FFFD when the key is UTF-8 encoded,
+ * both here and wherever values are compared, so the order stays consistent.)
+ */
+function orderedEscape (s: string): string {
+  return s.replace(/[\u0000-\u0022]/g, (c: string) => `"${String.fromCharCode(c.charCodeAt(0) + 0x23)}`)
 }
 
 function sortableNumber (n: number): string {

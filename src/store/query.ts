@@ -53,9 +53,11 @@ function sortField (sort: SortOrder): 'createdAt' | 'updatedAt' {
   return sort.endsWith('created') ? 'createdAt' : 'updatedAt'
 }
 
+/** Numbers numerically, strings in UTF-8 byte order (the index's order); other pairs are incomparable. */
 export function compareScalar (a: JsonPrimitive, b: JsonPrimitive): number | undefined {
-  if (typeof a !== typeof b || a === null || b === null) return undefined
-  return a < b ? -1 : a > b ? 1 : 0
+  if (typeof a !== typeof b || a === null || b === null || typeof a === 'boolean') return undefined
+  if (typeof a === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b as string))
+  return a < (b as number) ? -1 : a > (b as number) ? 1 : 0
 }
 
 export function matches (value: Record<string, unknown> | undefined, f: Filter): boolean {

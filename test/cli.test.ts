@@ -1,0 +1,132 @@
+/**
+ * Drives the real `hub` binary (dist/, built by `npm test` before vitest
+ * runs) in temporary directories: one process per command, as a user would.
+ */
+import * as A from '@automerge/automerge'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanup, playlist, tempDir } from './helpers.js'
+
+const BIN = resolve('dist/src/cli/main.js')
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+async function hub (args: string[], opts: { stdin?: string, env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return await new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.on('error', reject)
+    child.on('close', code => resolvePromise({ code, stdout, stderr }))
+    child.stdin.end(opts.stdin ?? '')
+  })
+}
+
+async function ok (args: string[], stdin?: string): Promise<Record<string, unknown>> {
+  const r = await hub([...args, '--json'], stdin !== undefined ? { stdin } : {})
+  expect(r.stderr, `stderr of hub ${args.join(' ')}`).toBe('')
+  expect(r.code).toBe(0)
+  return JSON.parse(r.stdout) as Record<string, unknown>
+}
+
+async function fails (args: string[], code: string, stdin?: string): Promise<void> {
+  const r = await hub([...args, '--json'], stdin !== undefined ? { stdin } : {})
+  expect(r.code).not.toBe(0)
+  expect(r.stdout).toBe('')
+  expect(JSON.parse(r.stderr)).toMatchObject({ error: { code } })
+}
+
+let dir: string
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)')
+  dir = join(await tempDir('cli-'), 'hub')
+})
+afterAll(cleanup)
+
+describe('hub CLI', () => {
+  it('init prints the owner DID and peer id and refuses to overwrite', async () => {
+    const out = await ok(['init', '--dir', dir])
+    expect(out.did).toMatch(/^did:key:z6Mk/)
+    expect(out.peerId).toMatch(/^12D3KooW/)
+    await fails(['init', '--dir', dir], 'already_exists')
+    const doc = await ok(['did', '--dir', dir])
+    expect(doc.id).toBe(out.did)
+  })
+
+  it('writes, reads, updates, queries, exports and deletes across processes', async () => {
+    const w = await ok(['write', '--dir', dir], JSON.stringify(playlist('Classic Rock Playlist')))
+    expect(w.objectId).toBe(w.commitId)
+    const id = w.objectId as string
+    const u = await ok(['update', '--dir', dir, id], JSON.stringify(playlist('Classic Rock Playlist', ['Sweet Home Alabama', 'Free Bird'])))
+    expect(u.objectId).toBe(id)
+    const r = await ok(['read', '--dir', dir, id])
+    expect(r).toMatchObject({ objectId: id, context: 'https://schema.org', type: 'MusicPlaylist', heads: [u.commitId] })
+    expect((r.value as Record<string, unknown>).numTracks).toBe(2)
+    expect(typeof r.createdAt).toBe('string')
+
+    await ok(['write', '--dir', dir, '--strategy', 'lww'], JSON.stringify({ ...playlist('Jazz'), genre: 'jazz' }))
+    const q = await ok(['query', '--dir', dir, '--type', 'MusicPlaylist', '--where', 'numTracks>=2'])
+    expect((q.objects as Array<{ objectId: string }>).map(o => o.objectId)).toEqual([id])
+    const byGenre = await ok(['query', '--dir', dir, '--context', 'https://schema.org', '--type', 'MusicPlaylist', '--where', 'genre=jazz', '--limit', '5'])
+    expect(byGenre.objects).toHaveLength(1)
+    const page1 = await ok(['query', '--dir', dir, '--limit', '1'])
+    expect(page1.cursor).not.toBeNull()
+    const page2 = await ok(['query', '--dir', dir, '--limit', '1', '--cursor', page1.cursor as string])
+    expect(page2.cursor).toBeNull()
+    expect((page2.objects as unknown[]).length).toBe(1)
+
+    const h = await ok(['history', '--dir', dir, id])
+    const commits = h.commits as Array<Record<string, unknown>>
+    expect(commits.map(c => c.operation)).toEqual(['create', 'update'])
+    expect(Object.keys(commits[0]?.envelope as object).sort()).toEqual(['payload', 'protected', 'signature'])
+
+    const file = join(dir, '..', 'playlist.automerge')
+    const ex = await hub(['export', '--dir', dir, id, '--out', file])
+    expect(ex.code).toBe(0)
+    const doc = A.load<Record<string, unknown>>(new Uint8Array(await (await import('node:fs/promises')).readFile(file)))
+    expect(String(doc.name)).toBe('Classic Rock Playlist')
+
+    const d = await ok(['delete', '--dir', dir, id])
+    expect(d.objectId).toBe(id)
+    await fails(['read', '--dir', dir, id], 'not_found')
+  })
+
+  it('manages the public profile', async () => {
+    const none = await hub(['profile', 'get', '--dir', dir, '--json'])
+    expect(JSON.parse(none.stdout)).toBeNull()
+    await ok(['profile', 'set', '--dir', dir], JSON.stringify({ name: 'Alice' }))
+    const p = await ok(['profile', 'get', '--dir', dir])
+    expect((p.value as Record<string, unknown>).name).toBe('Alice')
+  })
+
+  it('reports errors with stable codes on stderr and a non-zero exit', async () => {
+    await fails(['write', '--dir', dir], 'bad_request', '{not json')
+    await fails(['write', '--dir', dir], 'bad_request', JSON.stringify({ name: 'no context' }))
+    await fails(['write', '--dir', dir, '--strategy', 'magic'], 'bad_request', JSON.stringify(playlist('x')))
+    await fails(['read', '--dir', dir, 'bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'], 'not_found')
+    await fails(['read', '--dir', dir, 'nope'], 'bad_request')
+    await fails(['query', '--dir', dir, '--limit', 'ten'], 'bad_request')
+    await fails(['frobnicate', '--dir', dir], 'bad_request')
+    await fails(['read', '--dir', join(dir, 'missing'), 'x'], 'not_found')
+    await fails(['read', '--dir', dir, '--bogus-flag'], 'bad_request')
+    const human = await hub(['read', '--dir', dir, 'nope'])
+    expect(human.code).toBe(1)
+    expect(human.stderr).toMatch(/bad_request/)
+  })
+
+  it('uses $HUB_DIR when --dir is absent', async () => {
+    const r = await hub(['info', '--json'], { env: { HUB_DIR: dir } })
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout).dir).toBe(dir)
+  })
+
+  it('prints usage', async () => {
+    const r = await hub(['--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/Usage: hub/)
+  })
+})

@@ -1,0 +1,43 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Hub, type InitOptions, type OpenOptions } from '../src/hub.js'
+
+const cleanups: Array<() => Promise<void>> = []
+
+export async function tempDir (prefix = 'hub-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** A fresh hub in a temp directory (closed and removed by cleanup()). */
+export async function tempHub (opts: { init?: InitOptions, open?: OpenOptions } = {}): Promise<Hub> {
+  const dir = join(await tempDir(), 'hub')
+  await Hub.init(dir, opts.init)
+  const hub = await Hub.open(dir, opts.open)
+  cleanups.push(async () => { await hub.close() })
+  return hub
+}
+
+export async function cleanup (): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c()
+}
+
+/** Every key and value in a hub's store, for byte-for-byte comparisons. */
+export async function dumpStore (hub: Hub): Promise<Map<string, string>> {
+  await hub.store.idle()
+  const out = new Map<string, string>()
+  for await (const [k, v] of hub.kv.entries({})) out.set(k, Buffer.from(v).toString('base64'))
+  return out
+}
+
+export function playlist (name: string, tracks: string[] = ['Sweet Home Alabama']): Record<string, unknown> {
+  return {
+    '@context': 'https://schema.org',
+    '@type': 'MusicPlaylist',
+    name,
+    numTracks: tracks.length,
+    track: tracks.map(t => ({ '@type': 'MusicRecording', name: t, byArtist: 'Lynyrd Skynyrd' }))
+  }
+}
