@@ -25,6 +25,7 @@ import { LevelKv } from './store/level-kv.js'
 import { TenantStore, actorFor, type CommitEvent, type IngestResult } from './store/tenant-store.js'
 import { Collections } from './interfaces/collections.js'
 import { Profile } from './interfaces/profile.js'
+import { Devices } from './interfaces/devices.js'
 import { silentLogger, type Logger } from './log.js'
 
 export const CONFIG_VERSION = 1
@@ -100,6 +101,7 @@ export class Hub {
   readonly store: TenantStore
   readonly collections: Collections
   readonly profile: Profile
+  readonly devices: Devices
   readonly keys: KeyResolver
   readonly log: Logger
   readonly events = new EventEmitter<HubEvents>()
@@ -128,6 +130,7 @@ export class Hub {
     const common = { store: this.store, kv: args.kv, signer, maxValueBytes: args.maxValueBytes }
     this.collections = new Collections({ ...common, lookup: async kid => await this.keys.resolveKey(kid) })
     this.profile = new Profile(common)
+    this.devices = new Devices({ store: this.store, ownerKey: args.ownerKey })
   }
 
   /** Create a new hub directory with a fresh (or imported) owner DID. */
@@ -152,6 +155,14 @@ export class Hub {
     const tmp = join(dir, `hub.json.${process.pid}.tmp`)
     await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
     await rename(tmp, join(dir, 'hub.json'))
+    // The founding hub is the owner's first device: other devices recognise
+    // it by this owner-signed authorization, like any device they pair with.
+    const hub = await Hub.open(dir)
+    try {
+      await hub.devices.authorize(hub.hubDid, 'owner-device', 'founding hub')
+    } finally {
+      await hub.close()
+    }
     return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
   }
 

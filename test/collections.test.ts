@@ -103,8 +103,8 @@ describe('Collections', () => {
     await exchange(a, b)
     await a.collections.update(objectId, { ...playlist('Road trip (A)', ['One', 'Two', 'From A']), numTracks: 2 })
     await b.collections.change(objectId, d => { d.numTracks = 99; (d.track as unknown[]).push({ name: 'From B' }) })
-    expect(await exchange(a, b)).toBe(1)
-    expect(await exchange(b, a)).toBe(1)
+    expect(await exchange(a, b)).toBe(1) // A's update
+    expect(await exchange(b, a)).toBe(2) // B's founding device authorization + B's edit
     const ra = await a.collections.read(objectId)
     const rb = await b.collections.read(objectId)
     expect(ra.value).toEqual(rb.value)
@@ -191,7 +191,7 @@ describe('Collections', () => {
     expect((await h2.collections.read(objectId)).value).toEqual(value)
     expect((await h2.profile.get())?.value?.name).toBe('Alice')
     const next = await h2.collections.create(playlist('After restart'))
-    expect(h2.store.seq).toBe(4)
+    expect(h2.store.seq).toBe(5) // device authorization, create, update, profile, create
     expect((await h2.collections.read(next.objectId)).value?.name).toBe('After restart')
     await h2.close()
   })
@@ -231,7 +231,9 @@ describe('the owner DID', () => {
     expect(doc.keyAgreement?.[0]).toMatchObject({ type: 'X25519KeyAgreementKey2020' })
     expect(hub.peerId).toMatch(/^12D3KooW/)
     expect(hub.hubDid).not.toBe(hub.did)
-    const state = await dumpStore(hub)
-    expect(state.size).toBe(0)
+    // A new hub holds exactly one object: the owner's authorization of this hub as a device.
+    expect(hub.devices.list()).toMatchObject([{ device: hub.hubDid, role: 'owner-device', owner: hub.did }])
+    expect((await hub.collections.query()).objects).toHaveLength(0)
+    expect(hub.store.seq).toBe(1)
   })
 })

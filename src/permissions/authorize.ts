@@ -32,10 +32,19 @@ export interface Grant {
   objectId?: ObjectId
   /** Milliseconds since the epoch; absent = no expiry. */
   expiresAt?: number
+  /** When the owner deleted the grant; requests at or after it are denied. */
+  revokedAt?: number
+}
+
+/** A hub instance authorized by the owner to act for it (see registry.ts). */
+export interface DeviceGrant {
+  device: Did
+  role: 'owner-device' | 'blind'
+  revokedAt?: number
 }
 
 export type Decision =
-  | { allowed: true, via: 'owner' | 'public' | 'grant', grantId?: string }
+  | { allowed: true, via: 'owner' | 'public' | 'grant' | 'device', grantId?: string }
   | { allowed: false, reason: string }
 
 const ACTION_INDEX: Record<Action, number> = { create: 0, read: 1, update: 2, delete: 3 }
@@ -50,6 +59,7 @@ export function grantAllows (grant: Grant, req: AccessRequest): boolean {
   if (!isValidAllow(grant.allow)) return false
   if (grant.allow[ACTION_INDEX[req.action]] !== ACTION_LETTER[req.action]) return false
   if (grant.expiresAt !== undefined && !(req.now < grant.expiresAt)) return false
+  if (grant.revokedAt !== undefined && !(req.now < grant.revokedAt)) return false
   if (req.interface !== 'Collections') return false
   if (grant.context !== req.context || grant.type !== req.type) return false
   if (grant.objectId !== undefined && grant.objectId !== req.objectId) return false
@@ -62,9 +72,18 @@ export function grantAllows (grant: Grant, req: AccessRequest): boolean {
  * needs a grant naming the caller, the action, the context and type (and,
  * if the grant is scoped to one object, that object), unexpired at `now`.
  */
-export function authorize (req: AccessRequest, grants: readonly Grant[]): Decision {
+export function authorize (req: AccessRequest, grants: readonly Grant[], devices: readonly DeviceGrant[] = []): Decision {
   if (req.caller === req.owner) return { allowed: true, via: 'owner' }
   if (req.interface === 'Profile' && req.action === 'read') return { allowed: true, via: 'public' }
+  // An owner device acts for the owner on Collections and Profile. Grants and
+  // device authorizations themselves need the owner's own key.
+  const device = devices.find(d => d.device === req.caller && (d.revokedAt === undefined || req.now < d.revokedAt))
+  if (device !== undefined) {
+    if (device.role === 'owner-device' && req.interface !== 'Permissions') return { allowed: true, via: 'device' }
+    if (device.role === 'owner-device' && req.action === 'read') return { allowed: true, via: 'device' }
+    if (device.role === 'blind' && req.action === 'read') return { allowed: true, via: 'device' }
+    return { allowed: false, reason: `a ${device.role} hub may not ${req.action} ${req.interface} objects` }
+  }
   if (req.interface !== 'Collections') return { allowed: false, reason: `only the owner may ${req.action} ${req.interface} objects` }
   for (const g of grants) {
     if (grantAllows(g, req)) return { allowed: true, via: 'grant', grantId: g.id }

@@ -7,6 +7,8 @@
  *   oc!<objectId>!<seq>                           → commitId   (per-object log)
  *   f!<seq>                                       → commitId   (change feed)
  *   s!<objectId>                                  → Automerge snapshot (cache)
+ *   p!<objectId>                                  → ''         (Permissions objects, deleted ones too)
+ *   w!<peer hub DID>                              → seq        (sync watermark: peer's feed position)
  *   i!<iface>!<scope>!<c|u>!<timestamp>!<objectId> → ''        (sort indexes)
  *   x!<iface>!<type>!<field>!<value>!<objectId>     → ''        (field indexes)
  *
@@ -41,6 +43,10 @@ export class Layout {
   snapshot (id: ObjectId): string { return `${this.p}s!${id}` }
   snapshotsPrefix (): string { return `${this.p}s!` }
   indexPrefix (): string { return `${this.p}i!` }
+  permission (id: ObjectId): string { return `${this.p}p!${id}` }
+  permissionsPrefix (): string { return `${this.p}p!` }
+  watermark (peer: string): string { return `${this.p}w!${esc(peer)}` }
+  watermarksPrefix (): string { return `${this.p}w!` }
   fieldPrefixAll (): string { return `${this.p}x!` }
 
   sortPrefix (iface: string, scope: string, by: 'c' | 'u'): string {
@@ -91,6 +97,7 @@ export function encodeIndexValue (v: JsonPrimitive): string {
  * both here and wherever values are compared, so the order stays consistent.)
  */
 function orderedEscape (s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
   return s.replace(/[\u0000-\u0022]/g, (c: string) => `"${String.fromCharCode(c.charCodeAt(0) + 0x23)}`)
 }
 

@@ -12,6 +12,8 @@ export interface LevelKvOptions {
   sync?: boolean
 }
 
+const CHUNK = 512
+
 export class LevelKv implements KvStore {
   readonly #db: Level<string, Uint8Array>
   readonly #sync: boolean
@@ -49,12 +51,32 @@ export class LevelKv implements KvStore {
     await this.#db.batch(ops, { sync: this.#sync })
   }
 
+  // Iterators are read in chunks (nextv): one native call per chunk instead
+  // of one per entry, which more than halves the cost of an index scan.
   async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
-    for await (const [k, v] of this.#db.iterator(range)) yield [k, v]
+    const it = this.#db.iterator(range)
+    try {
+      for (;;) {
+        const chunk = await it.nextv(CHUNK)
+        if (chunk.length === 0) return
+        for (const e of chunk) yield e
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   async * keys (range: KvRange): AsyncIterable<string> {
-    for await (const k of this.#db.keys(range)) yield k
+    const it = this.#db.keys(range)
+    try {
+      for (;;) {
+        const chunk = await it.nextv(CHUNK)
+        if (chunk.length === 0) return
+        yield * chunk
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   async close (): Promise<void> {

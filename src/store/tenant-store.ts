@@ -13,13 +13,15 @@ import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
 import { committedAtMs, lwwCompare, parseCommit, serializeCommit, signCommit, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader } from '../commits/commit.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, createDoc, docValue, freeDoc, loadDoc, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
+import { applyDocChanges, changeDoc, createChange, docValue, freeDoc, loadDoc, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
-import { authorize, type Grant } from '../permissions/authorize.js'
+import { authorize } from '../permissions/authorize.js'
+import { GrantRegistry } from '../permissions/registry.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { encodeIndexValue, isIndexable, Layout, scopesOf } from './layout.js'
 import { WriteQueue, type Tx } from './write-queue.js'
 import { DocCache } from './doc-cache.js'
+import { MetaCache } from './meta-cache.js'
 
 export interface ObjectMeta {
   objectId: ObjectId
@@ -63,12 +65,12 @@ export interface TenantStoreOptions {
   /** Automerge actor id (hex) for changes this hub makes. */
   actor: string
   maxValueBytes: number
-  /** Live grants, consulted when a commit's signer is not the owner. */
-  grants?: () => readonly Grant[]
   /** Save an Automerge snapshot every this many commits. Default 32. */
   snapshotEvery?: number
   /** How many Automerge documents to keep in memory. Default 256. */
   docCacheSize?: number
+  /** How many parsed object metas to keep in memory. Default 20,000. */
+  metaCacheSize?: number
   onCommit?: (e: CommitEvent) => void
 }
 
@@ -82,6 +84,9 @@ export class TenantStore {
   readonly #queue: WriteQueue
   readonly #opts: TenantStoreOptions
   readonly #docs: DocCache
+  readonly #metas: MetaCache
+  /** Grants and device authorizations, kept current as Permissions commits apply. */
+  readonly registry: GrantRegistry
   #seq = 0
   #lastAt = 0
   #opened = false
@@ -93,6 +98,8 @@ export class TenantStore {
     this.layout = new Layout(opts.tenant)
     this.#queue = new WriteQueue(opts.kv)
     this.#docs = new DocCache(opts.docCacheSize ?? 256)
+    this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
+    this.registry = new GrantRegistry(opts.tenant)
   }
 
   async open (): Promise<void> {
@@ -101,6 +108,10 @@ export class TenantStore {
     for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
       this.#seq = Number(k.slice(prefix.length))
     }
+    const perms = this.layout.permissionsPrefix()
+    const ids: string[] = []
+    for await (const k of this.#kv.keys({ gte: perms, lt: prefixEnd(perms) })) ids.push(k.slice(perms.length))
+    for (const meta of await this.getMetas(ids)) if (meta !== undefined) this.registry.apply(meta)
     this.#opened = true
   }
 
@@ -109,18 +120,43 @@ export class TenantStore {
 
   async idle (): Promise<void> { await this.#queue.idle() }
 
-  close (): void { this.#docs.clear() }
+  close (): void {
+    this.#docs.clear()
+    this.#metas.clear()
+  }
 
   // ---------------------------------------------------------------- reads
 
+  /**
+   * An object's meta (read-only). Inside a write item, pass its `tx` to see
+   * writes staged earlier in the same group.
+   */
   async getMeta (id: ObjectId | string, tx?: Tx): Promise<ObjectMeta | undefined> {
-    const raw = await (tx ?? this.#kv).get(this.layout.object(asObjectId(id)))
-    return raw === undefined ? undefined : dec<ObjectMeta>(raw)
+    const key = this.layout.object(asObjectId(id))
+    if (tx !== undefined) {
+      const staged = tx.staged(key)
+      if (staged !== undefined) return staged === null ? undefined : dec<ObjectMeta>(staged)
+    }
+    return (await this.getMetas([id]))[0]
   }
 
   async getMetas (ids: string[]): Promise<Array<ObjectMeta | undefined>> {
-    const raws = await this.#kv.getMany(ids.map(id => this.layout.object(asObjectId(id))))
-    return raws.map(r => r === undefined ? undefined : dec<ObjectMeta>(r))
+    const out: Array<ObjectMeta | undefined> = new Array(ids.length)
+    const missing: number[] = []
+    ids.forEach((id, i) => {
+      const hit = this.#metas.get(id)
+      if (hit === undefined) missing.push(i)
+      else out[i] = hit
+    })
+    if (missing.length > 0) {
+      const generation = this.#metas.generation
+      const raws = await this.#kv.getMany(missing.map(i => this.layout.object(asObjectId(ids[i] as string))))
+      missing.forEach((i, j) => {
+        const r = raws[j]
+        out[i] = r === undefined ? undefined : this.#metas.fill(ids[i] as string, dec<ObjectMeta>(r), generation)
+      })
+    }
+    return out
   }
 
   async getEnvelope (id: CommitId | string): Promise<string | undefined> {
@@ -208,20 +244,11 @@ export class TenantStore {
       sub: this.tenant,
       deps: []
     }
-    let payload: Uint8Array
-    let doc: AmDoc | undefined
-    if (args.strategy === 'automerge') {
-      const made = createDoc(args.value, this.#opts.actor)
-      payload = made.change
-      doc = made.doc
-    } else {
-      payload = enc(args.value)
-    }
+    const payload = args.strategy === 'automerge' ? createChange(args.value, this.#opts.actor) : enc(args.value)
     const commit = signCommit(fields, payload, args.signer)
-    // A new create needs no Automerge replay: its value is the input.
-    const result = await this.#queue.enqueue(async tx => await this.#apply(tx, commit, { value: args.value }, await this.#check(tx, commit)))
-    if (doc !== undefined) freeDoc(doc)
-    return result
+    // A new create needs no Automerge replay (its value is the input) and no
+    // cached document: most objects are written once and read from the meta.
+    return await this.#queue.enqueue(async tx => await this.#apply(tx, commit, { value: args.value }, await this.#check(tx, commit)))
   }
 
   /** Replace an object's value; records the minimal change. */
@@ -233,14 +260,16 @@ export class TenantStore {
       let payload: Uint8Array
       if (meta.strategy === 'automerge') {
         const doc = await this.doc(meta, tx)
+        // For a full value the result is `next` itself; only a draft function
+        // needs the document converted back to JSON.
         const out = typeof next === 'function'
           ? changeDoc(doc, this.#opts.actor, next)
-          : updateDoc(doc, next, this.#opts.actor)
+          : updateDoc(doc, next, this.#opts.actor, meta.value)
         if (out.change === undefined) return { commitId: meta.heads[0] as CommitId, objectId: meta.objectId, stored: false, changed: false }
         // The doc now holds the change; if this item fails, drop it from memory.
         this.#docs.set(meta.objectId, out.doc)
         tx.undo.push(() => this.#docs.evict(meta.objectId))
-        const value = docValue(out.doc)
+        const value = typeof next === 'function' ? docValue(out.doc) : next
         checkJsonObject(value, this.#opts.maxValueBytes)
         payload = out.change
         const commit = this.#sign(meta, 'update', payload, signer)
@@ -386,7 +415,12 @@ export class TenantStore {
       }
     }
     tx.put(L.object(meta.objectId), enc(meta))
+    tx.after.push(() => this.#metas.publish(meta.objectId, meta))
     this.#reindex(tx, prev, meta)
+    if (meta.interface === 'Permissions') {
+      tx.put(L.permission(meta.objectId), EMPTY)
+      tx.undo.push(this.registry.apply(meta, prev?.value))
+    }
     tx.after.push(() => this.#opts.onCommit?.({ tenant: this.tenant, seq, commit, meta }))
     return { commitId: commit.id, objectId: meta.objectId, stored: true, seq }
   }
@@ -403,7 +437,7 @@ export class TenantStore {
       ...(h.type !== undefined ? { type: h.type } : {}),
       ...(prev !== undefined ? { objectId: prev.objectId } : {}),
       now: committedAtMs(h)
-    }, this.#opts.grants?.() ?? [])
+    }, this.registry.grants(), this.registry.devices())
     if (!decision.allowed) throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${decision.reason}`, { commitId: commit.id })
   }
 
@@ -416,7 +450,7 @@ export class TenantStore {
       meta.lww = mine
       if (h.operation === 'delete') {
         meta.deleted = true
-        delete meta.value
+        if (meta.interface !== 'Permissions') delete meta.value
         return
       }
       let value: unknown
@@ -431,9 +465,10 @@ export class TenantStore {
       return
     }
     // automerge: delete is a tombstone that wins over concurrent updates.
+    // A revoked grant keeps its last value so the registry knows what was revoked.
     if (h.operation === 'delete') {
       meta.deleted = true
-      delete meta.value
+      if (meta.interface !== 'Permissions') delete meta.value
       return
     }
     if (h.operation === 'create') {
@@ -450,17 +485,25 @@ export class TenantStore {
       throw new HubError('internal', 'an automerge update must be applied to its document first')
     }
     // Updates concurrent with a delete are kept in history; the object stays deleted.
-    if (meta.deleted) delete meta.value
-    else meta.value = local.value
+    if (!meta.deleted) meta.value = local.value
   }
 
+  /** Write only the index keys that change (creation-time keys never do). */
   #reindex (tx: Tx, prev: ObjectMeta | undefined, next: ObjectMeta): void {
-    for (const k of indexKeys(this.layout, prev)) tx.del(k)
-    for (const k of indexKeys(this.layout, next)) tx.put(k, EMPTY)
+    const before = new Set(indexKeys(this.layout, prev))
+    const after = indexKeys(this.layout, next)
+    for (const k of after) {
+      if (before.has(k)) before.delete(k)
+      else tx.put(k, EMPTY)
+    }
+    for (const k of before) tx.del(k)
   }
 
-  /** Forget every cached Automerge document (they reload from snapshot + commits). */
-  dropDocCache (): void { this.#docs.clear() }
+  /** Forget every cached document and meta (they reload from disk). */
+  dropDocCache (): void {
+    this.#docs.clear()
+    this.#metas.clear()
+  }
 }
 
 const EMPTY = new Uint8Array(0)

@@ -31,6 +31,11 @@ export class Tx {
     return this.#parent === undefined ? undefined : this.#parent.#lookup(key)
   }
 
+  /** A value staged in this group (null = deleted), or undefined if untouched. */
+  staged (key: string): Uint8Array | null | undefined {
+    return this.#lookup(key)
+  }
+
   async get (key: string): Promise<Uint8Array | undefined> {
     const hit = this.#lookup(key)
     if (hit !== undefined) return hit ?? undefined
