@@ -7,8 +7,11 @@
  *   hub.json        config (no secrets)
  *   keys/owner.json the owner's Ed25519 key (0600) — absent on a joined device
  *   keys/hub.json   this instance's key = its libp2p PeerId = its did:key (0600)
+ *   keys/tenant.json the owner's tenant secret, shared by owner devices (0600):
+ *                   derives the private DHT discovery key (and, later, collection tags)
  *   store/          LevelDB
  */
+import { createHmac, randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -26,6 +29,7 @@ import { TenantStore, actorFor, type CommitEvent, type IngestResult } from './st
 import { Collections } from './interfaces/collections.js'
 import { Profile } from './interfaces/profile.js'
 import { Devices } from './interfaces/devices.js'
+import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
 
 export const CONFIG_VERSION = 1
@@ -53,6 +57,17 @@ export interface InitResult {
   hubDid: Did
   peerId: string
   dir: string
+}
+
+/** What a device receives from the hub it pairs with (see net/pair.ts). */
+export interface JoinWelcome {
+  ownerDid: Did
+  role: HubRole
+  tenantSecret?: Uint8Array
+  /** Owner-signed commits the new device needs before it can act (device authorizations). */
+  commits: string[]
+  /** The inviting hub, so the new device can find it again. */
+  peers: KnownPeer[]
 }
 
 export interface OpenOptions {
@@ -104,10 +119,13 @@ export class Hub {
   readonly devices: Devices
   readonly keys: KeyResolver
   readonly log: Logger
+  readonly local: LocalState
+  /** Shared by the owner's devices; absent on blind hubs. */
+  readonly tenantSecret: Uint8Array | undefined
   readonly events = new EventEmitter<HubEvents>()
   #closed = false
 
-  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
+  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
     this.dir = args.dir
     this.config = args.config
     this.did = args.config.ownerDid
@@ -117,6 +135,8 @@ export class Hub {
     this.ownerKey = args.ownerKey
     this.kv = args.kv
     this.log = args.logger
+    this.local = new LocalState(args.kv)
+    this.tenantSecret = args.tenantSecret
     this.keys = new KeyResolver(createDidResolver(args.resolver))
     this.store = new TenantStore({
       kv: args.kv,
@@ -142,6 +162,7 @@ export class Hub {
     const hubKey = Ed25519KeyPair.generate()
     await keystore.put('owner', owner, { overwrite: true })
     await keystore.put('hub', hubKey, { overwrite: true })
+    await keystore.putSecret('tenant', randomBytes(32))
     const config: HubConfig = {
       version: CONFIG_VERSION,
       ownerDid: owner.did,
@@ -166,11 +187,44 @@ export class Hub {
     return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
   }
 
+  /**
+   * Create a hub directory for a device that joined an existing owner: its
+   * own fresh hub key, no owner key, and the owner's welcome (see net/pair.ts).
+   */
+  static async initJoined (dir: string, hubKey: Ed25519KeyPair, welcome: JoinWelcome): Promise<InitResult> {
+    if (await exists(join(dir, 'hub.json'))) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const keystore = new FileKeyStore(dir)
+    await keystore.put('hub', hubKey, { overwrite: true })
+    if (welcome.tenantSecret !== undefined) await keystore.putSecret('tenant', welcome.tenantSecret)
+    const config: HubConfig = {
+      version: CONFIG_VERSION,
+      ownerDid: welcome.ownerDid,
+      hubDid: hubKey.did,
+      peerId: peerIdOf(hubKey.publicKey),
+      role: welcome.role,
+      createdAt: new Date().toISOString(),
+      limits: { maxValueBytes: DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
+    }
+    const tmp = join(dir, `hub.json.${process.pid}.tmp`)
+    await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
+    await rename(tmp, join(dir, 'hub.json'))
+    const hub = await Hub.open(dir)
+    try {
+      for (const env of welcome.commits) await hub.ingest(env)
+      for (const p of welcome.peers) await hub.local.rememberPeer(p)
+    } finally {
+      await hub.close()
+    }
+    return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
+  }
+
   static async open (dir: string, opts: OpenOptions = {}): Promise<Hub> {
     const config = await readConfig(dir)
     const keystore = new FileKeyStore(dir)
     const hubKey = await keystore.get('hub')
     const ownerKey = await keystore.has('owner') ? await keystore.get('owner') : undefined
+    const tenantSecret = await keystore.getSecret('tenant')
     await mkdir(join(dir, 'store'), { recursive: true, mode: 0o700 })
     const kv = await LevelKv.open(join(dir, 'store'), { sync: opts.sync === true })
     const hub = new Hub({
@@ -178,6 +232,7 @@ export class Hub {
       config,
       hubKey,
       ownerKey,
+      tenantSecret,
       kv,
       logger: opts.logger ?? silentLogger,
       maxValueBytes: opts.maxValueBytes ?? config.limits.maxValueBytes,
@@ -186,6 +241,15 @@ export class Hub {
     await hub.store.open()
     hub.log.info('hub opened', { dir, did: hub.did, peerId: hub.peerId })
     return hub
+  }
+
+  /**
+   * The private DHT key under which the owner's devices announce themselves:
+   * derived from the tenant secret, so nothing public links it to the DID.
+   */
+  discoveryKey (): Uint8Array | undefined {
+    if (this.tenantSecret === undefined) return undefined
+    return createHmac('sha256', this.tenantSecret).update('identity-hub discovery v1').digest()
   }
 
   /** The owner's DID document. */

@@ -32,6 +32,17 @@ export async function dumpStore (hub: Hub): Promise<Map<string, string>> {
   return out
 }
 
+/**
+ * The replicated data of a hub's store: everything except per-instance
+ * bookkeeping that normal connection activity updates (remembered peer
+ * addresses under `n!`, sync watermarks under `w!`).
+ */
+export async function dumpData (hub: Hub): Promise<Map<string, string>> {
+  const all = await dumpStore(hub)
+  for (const k of [...all.keys()]) if (k.startsWith('n!') || /^t!.*?!w!/.test(k)) all.delete(k)
+  return all
+}
+
 export function playlist (name: string, tracks: string[] = ['Sweet Home Alabama']): Record<string, unknown> {
   return {
     '@context': 'https://schema.org',
@@ -40,4 +51,13 @@ export function playlist (name: string, tracks: string[] = ['Sweet Home Alabama'
     numTracks: tracks.length,
     track: tracks.map(t => ({ '@type': 'MusicRecording', name: t, byArtist: 'Lynyrd Skynyrd' }))
   }
+}
+
+/** The pid of a process that has exited (for stale daemon.json fixtures). */
+export async function deadPid (): Promise<number> {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await new Promise(resolve => child.once('exit', resolve))
+  if (child.pid === undefined) throw new Error('could not spawn a process')
+  return child.pid
 }

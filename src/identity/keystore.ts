@@ -53,6 +53,25 @@ export class FileKeyStore {
     return Ed25519KeyPair.fromSeed(fromB64u(parsed.seed))
   }
 
+  /** Store raw secret bytes (e.g. the tenant secret) with the same protections as keys. */
+  async putSecret (name: string, secret: Uint8Array): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    const path = this.#path(name)
+    const tmp = `${path}.${process.pid}.tmp`
+    await writeFile(tmp, JSON.stringify({ kty: 'secret', secret: b64u(secret) }), { mode: 0o600 })
+    await rename(tmp, path)
+  }
+
+  async getSecret (name: string): Promise<Uint8Array | undefined> {
+    let raw: string
+    try {
+      raw = await readFile(this.#path(name), 'utf8')
+    } catch {
+      return undefined
+    }
+    return fromB64u((JSON.parse(raw) as { secret: string }).secret)
+  }
+
   async delete (name: string): Promise<void> {
     await rm(this.#path(name), { force: true })
   }

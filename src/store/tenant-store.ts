@@ -88,6 +88,9 @@ export class TenantStore {
   /** Grants and device authorizations, kept current as Permissions commits apply. */
   readonly registry: GrantRegistry
   #seq = 0
+  /** Highest feed seq whose batch is on disk: what readers of the feed can see. */
+  #durableSeq = 0
+  readonly #waiters = new Set<() => void>()
   #lastAt = 0
   #opened = false
 
@@ -108,6 +111,7 @@ export class TenantStore {
     for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
       this.#seq = Number(k.slice(prefix.length))
     }
+    this.#durableSeq = this.#seq
     const perms = this.layout.permissionsPrefix()
     const ids: string[] = []
     for await (const k of this.#kv.keys({ gte: perms, lt: prefixEnd(perms) })) ids.push(k.slice(perms.length))
@@ -115,8 +119,60 @@ export class TenantStore {
     this.#opened = true
   }
 
-  /** Highest feed sequence number written so far. */
+  /** Highest feed sequence number assigned so far. */
   get seq (): number { return this.#seq }
+
+  /** Highest feed sequence number on disk (what `feed()` readers see). */
+  get durableSeq (): number { return this.#durableSeq }
+
+  /**
+   * Resolves once the durable feed moves past `after`, or the timeout or
+   * signal fires (then it resolves too: callers re-check and decide).
+   * Long-polling sync streams wait here for live commits.
+   */
+  async waitForFeed (after: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#durableSeq > after || signal?.aborted === true) return
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        this.#waiters.delete(check)
+        resolve()
+      }
+      const check = (): void => { if (this.#durableSeq > after) done() }
+      const timer = setTimeout(done, timeoutMs)
+      signal?.addEventListener('abort', done)
+      this.#waiters.add(check)
+    })
+  }
+
+  /** Wake every waiter (e.g. a permission changed and streams must re-check). */
+  nudge (): void {
+    for (const w of [...this.#waiters]) w()
+  }
+
+  /** The feed position of `peer` this hub has ingested up to (0 if never synced). */
+  async getWatermark (peer: string): Promise<number> {
+    const raw = await this.#kv.get(this.layout.watermark(peer))
+    return raw === undefined ? 0 : Number(utf8d.decode(raw))
+  }
+
+  /**
+   * Record that everything in `peer`'s feed up to `seq` is ingested. Queued
+   * behind the ingests it follows, so it lands in the same or a later batch,
+   * never before them.
+   */
+  async setWatermark (peer: string, seq: number): Promise<void> {
+    await this.#queue.enqueue(async tx => { tx.put(this.layout.watermark(peer), utf8.encode(String(seq))) })
+  }
+
+  /** Every peer this tenant has synced from, with its watermark. */
+  async watermarks (): Promise<Map<string, number>> {
+    const prefix = this.layout.watermarksPrefix()
+    const out = new Map<string, number>()
+    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.set(decodeURIComponent(k.slice(prefix.length)), Number(utf8d.decode(v)))
+    return out
+  }
 
   async idle (): Promise<void> { await this.#queue.idle() }
 
@@ -421,7 +477,11 @@ export class TenantStore {
       tx.put(L.permission(meta.objectId), EMPTY)
       tx.undo.push(this.registry.apply(meta, prev?.value))
     }
-    tx.after.push(() => this.#opts.onCommit?.({ tenant: this.tenant, seq, commit, meta }))
+    tx.after.push(() => {
+      if (seq > this.#durableSeq) this.#durableSeq = seq
+      this.#opts.onCommit?.({ tenant: this.tenant, seq, commit, meta })
+      for (const w of [...this.#waiters]) w()
+    })
     return { commitId: commit.id, objectId: meta.objectId, stored: true, seq }
   }
 

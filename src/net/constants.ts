@@ -1,0 +1,24 @@
+/** Protocol ids and the limits every hub enforces on its peers. */
+export const SYNC_PROTOCOL = '/identity-hub/sync/1.0.0'
+export const PAIR_PROTOCOL = '/identity-hub/pair/1.0.0'
+export const DHT_PROTOCOL = '/identity-hub/kad/1.0.0'
+
+/** Largest frame (one JSON message) a hub reads. A batch never exceeds it. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** A batch stops growing past this many bytes of commits (one commit may still be up to 1 MiB). */
+export const MAX_BATCH_BYTES = 2 * 1024 * 1024
+/** Commits per batch a puller asks for. */
+export const BATCH_COMMITS = 500
+/** A waiting pull is answered (empty) after this long, so both ends know the other is alive. */
+export const LONG_POLL_MS = 25_000
+/** Sync streams one connection may open to us at once (one per tenant is normal). */
+export const MAX_INBOUND_SYNC_STREAMS = 4
+/** How long a single frame may take to arrive once a reply is due. */
+export const REPLY_TIMEOUT_MS = LONG_POLL_MS + 15_000
+/** Reconnection backoff for known devices. */
+export const RECONNECT_MIN_MS = 500
+export const RECONNECT_MAX_MS = 60_000
+/** How often a hub re-announces and looks itself up in the DHT. */
+export const DISCOVERY_INTERVAL_MS = 30_000
+/** Default invite lifetime. */
+export const INVITE_TTL_MS = 15 * 60_000

@@ -1,0 +1,452 @@
+/**
+ * A hub on the network. Wires an open Hub to a libp2p node:
+ *  - serves /identity-hub/sync/1.0.0 and /identity-hub/pair/1.0.0;
+ *  - for every connected peer that is an authorized device of our owner,
+ *    runs one live replicator pulling that peer's feed into our store;
+ *  - keeps trying to reach known devices (pairing, identify, DHT, DID
+ *    document, bootstrap) with exponential backoff;
+ *  - drops peers whose authorization is revoked.
+ */
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString, peerIdFromPublicKey } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { HubError, toHubError } from '../errors.js'
+import type { Hub, HubRole } from '../hub.js'
+import type { Logger } from '../log.js'
+import { publicKeyFromDidKey, type DidDocument } from '../identity/did-key.js'
+import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, SYNC_PROTOCOL } from './constants.js'
+import { createHubLibp2p, hubDidOfPeer, type HubLibp2p } from './node.js'
+import { createInvite, servePair } from './pair.js'
+import { serveSync, type FeedAccess } from './sync/server.js'
+import { ProtocolViolation, pullFrom, type PullProgress, type PullResult } from './sync/client.js'
+import type { TenantStore } from '../store/tenant-store.js'
+
+export interface HubNodeOptions {
+  /** Multiaddrs to listen on. Default: loopback TCP and WebSockets on OS-chosen ports. */
+  listen?: string[]
+  /** Peers to dial at start and keep reconnecting to. Never public defaults. */
+  bootstrap?: string[]
+  logger?: Logger
+  /** DHT announce/lookup period; 0 disables DHT discovery. Default 30 s. */
+  discoveryIntervalMs?: number
+  /** Reconnection backoff bounds. */
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+  /** Peer ids never to connect with, in either direction. */
+  blockedPeers?: string[]
+}
+
+export interface PeerView {
+  peerId: string
+  hubDid: string
+  addrs: string[]
+  /** Role if the peer is an authorized device of our owner. */
+  device: HubRole | null
+}
+
+export interface SyncPeerStatus {
+  hubDid: string
+  peerId: string
+  name: string | null
+  role: HubRole
+  connected: boolean
+  replicating: boolean
+  lastSync: string | null
+  /** Position in the peer's feed we have ingested up to. */
+  watermark: number
+  /** The peer's feed head when we last heard from it. */
+  head: number
+  /** Commits in the peer's feed we have not pulled yet (as of lastSync). */
+  behind: number
+  received: number
+  lastError: string | null
+}
+
+interface PeerState {
+  peerId: string
+  hubDid: string
+  addrs: string[]
+  connected: boolean
+  replicator?: AbortController
+  lastSync?: string
+  head: number
+  watermark: number
+  received: number
+  lastError?: string
+  backoffMs: number
+  nextDialAt: number
+  dialing: boolean
+}
+
+/** The `/p2p/<id>` of a multiaddr, if it names one (multiaddr 13 dropped getPeerId()). */
+export function peerIdInAddr (ma: Multiaddr): string | null {
+  const c = ma.getComponents().findLast(x => x.name === 'p2p')
+  return c?.value ?? null
+}
+
+export function peerIdOfHubDid (hubDid: string): PeerId {
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKeyFromDidKey(hubDid)))
+}
+
+/** `IdentityHub` service instances listed in a DID document. */
+export function hubInstancesFromDidDocument (doc: DidDocument): string[] {
+  const out: string[] = []
+  for (const s of doc.service ?? []) {
+    if (s.type !== 'IdentityHub') continue
+    const ep = s.serviceEndpoint as { instances?: unknown } | string | undefined
+    if (typeof ep === 'object' && ep !== null && Array.isArray(ep.instances)) {
+      for (const i of ep.instances) if (typeof i === 'string') out.push(i)
+    }
+  }
+  return out
+}
+
+export class HubNode {
+  readonly hub: Hub
+  readonly libp2p: HubLibp2p
+  readonly #log: Logger
+  readonly #opts: HubNodeOptions
+  readonly #peers = new Map<string, PeerState>()
+  readonly #bootstrap: Multiaddr[]
+  readonly #blocked: Set<string>
+  #timers: NodeJS.Timeout[] = []
+  #stopped = false
+  #servedCommits = 0
+
+  private constructor (hub: Hub, libp2p: HubLibp2p, opts: HubNodeOptions, blocked: Set<string>) {
+    this.#blocked = blocked
+    this.hub = hub
+    this.libp2p = libp2p
+    this.#opts = opts
+    this.#log = (opts.logger ?? hub.log).child('net')
+    this.#bootstrap = (opts.bootstrap ?? []).map(a => multiaddr(a))
+  }
+
+  static async start (hub: Hub, opts: HubNodeOptions = {}): Promise<HubNode> {
+    const blocked = new Set(opts.blockedPeers ?? [])
+    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen ?? [], blocked)
+    const node = new HubNode(hub, libp2p, opts, blocked)
+    await node.#init()
+    return node
+  }
+
+  async #init (): Promise<void> {
+    const lp = this.libp2p
+    await lp.handle(SYNC_PROTOCOL, async (stream, connection) => {
+      await serveSync({
+        store: tenant => tenant === this.hub.did ? this.hub.store : undefined,
+        access: (store, peer) => this.#access(store, peer),
+        peerHubDid: c => hubDidOfPeer(c.remotePeer),
+        log: this.#log,
+        onServed: (_peer, n) => { this.#servedCommits += n }
+      }, stream, connection)
+    }, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
+    await lp.handle(PAIR_PROTOCOL, async (stream, connection) => {
+      await servePair({ hub: this.hub, addrs: () => this.multiaddrs(), log: this.#log }, stream, connection)
+    }, { maxInboundStreams: 1 })
+
+    lp.addEventListener('peer:connect', evt => { this.#onConnect(evt.detail) })
+    lp.addEventListener('peer:disconnect', evt => { this.#onDisconnect(evt.detail) })
+    lp.addEventListener('peer:identify', evt => {
+      const { peerId, listenAddrs } = evt.detail
+      void this.#learn(peerId, listenAddrs.map(a => a.toString()))
+    })
+    this.hub.events.on('commit', e => {
+      if (e.commit.header.interface === 'Permissions') this.#onPermissionsChanged()
+    })
+
+    // Devices we already know, plus any listed in the owner's DID document.
+    for (const p of await this.hub.local.peers()) this.#state(p.peerId, p.hubDid, p.addrs)
+    try {
+      const doc = await this.hub.keys.resolveDocument(this.hub.did)
+      for (const a of hubInstancesFromDidDocument(doc)) this.#candidate(a)
+    } catch (err) {
+      this.#log.debug('owner DID document not resolvable', { reason: (err as Error).message })
+    }
+
+    this.#timers.push(setInterval(() => { void this.#reconnectTick() }, 250))
+    void this.#reconnectTick()
+    const every = this.#opts.discoveryIntervalMs ?? DISCOVERY_INTERVAL_MS
+    if (every > 0 && this.hub.discoveryKey() !== undefined) {
+      this.#timers.push(setInterval(() => { void this.#discover() }, every))
+      setTimeout(() => { void this.#discover() }, 200).unref()
+    }
+    this.#log.info('node started', { peerId: this.hub.peerId, addrs: this.multiaddrs() })
+  }
+
+  /** Refuse a peer from now on and drop any connection to it. */
+  async block (peerId: string): Promise<void> {
+    this.#blocked.add(peerId)
+    await this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
+  }
+
+  unblock (peerId: string): void {
+    this.#blocked.delete(peerId)
+    const s = this.#peers.get(peerId)
+    if (s !== undefined) { s.nextDialAt = 0; s.backoffMs = this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS }
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  /** Issue a one-time invite for a new device of this owner. */
+  async createInvite (opts: { ttlMs?: number, role?: HubRole } = {}): Promise<{ invite: string, expiresAt: string }> {
+    return await createInvite(this.hub, this.multiaddrs(), opts)
+  }
+
+  /** What `peer` may pull from `store`: owner devices get everything. */
+  #access (store: TenantStore, peerHubDid: string): FeedAccess | undefined {
+    return store.registry.device(peerHubDid) !== undefined ? { all: true } : undefined
+  }
+
+  #isDevice (hubDid: string): boolean {
+    return hubDid !== this.hub.hubDid && this.hub.store.registry.device(hubDid) !== undefined
+  }
+
+  #state (peerId: string, hubDid: string, addrs: string[] = []): PeerState {
+    let s = this.#peers.get(peerId)
+    if (s === undefined) {
+      s = { peerId, hubDid, addrs: [], connected: false, head: 0, watermark: 0, received: 0, backoffMs: this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS, nextDialAt: 0, dialing: false }
+      this.#peers.set(peerId, s)
+    }
+    for (const a of addrs) if (!s.addrs.includes(a)) s.addrs.push(a)
+    return s
+  }
+
+  /** An address of a peer whose id we may not know yet (bootstrap, DID document). */
+  #candidate (addr: string): void {
+    const ma = multiaddr(addr)
+    const id = peerIdInAddr(ma)
+    if (id === null) {
+      if (!this.#bootstrap.some(b => b.equals(ma))) this.#bootstrap.push(ma)
+      return
+    }
+    if (id === this.hub.peerId) return
+    this.#state(id, hubDidOfPeer(peerIdFromString(id)), [addr])
+  }
+
+  async #learn (peerId: PeerId, addrs: string[]): Promise<void> {
+    let hubDid: string
+    try { hubDid = hubDidOfPeer(peerId) } catch { return }
+    if (!this.#isDevice(hubDid)) return
+    const s = this.#state(peerId.toString(), hubDid, addrs)
+    await this.hub.local.rememberPeer({ peerId: s.peerId, hubDid, addrs: s.addrs, lastSeen: new Date().toISOString() }).catch(() => {})
+  }
+
+  #onConnect (peerId: PeerId): void {
+    let hubDid: string
+    try { hubDid = hubDidOfPeer(peerId) } catch { return }
+    const s = this.#state(peerId.toString(), hubDid)
+    s.connected = true
+    s.backoffMs = this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS
+    if (this.#isDevice(hubDid)) this.#startReplicator(s)
+  }
+
+  #onDisconnect (peerId: PeerId): void {
+    const s = this.#peers.get(peerId.toString())
+    if (s === undefined) return
+    s.connected = false
+    s.replicator?.abort()
+  }
+
+  #onPermissionsChanged (): void {
+    for (const s of this.#peers.values()) {
+      if (!s.connected) continue
+      if (this.#isDevice(s.hubDid)) this.#startReplicator(s)
+      else {
+        // Revoked: stop pulling from it and hang up; its own pulls are refused at the next request.
+        s.replicator?.abort()
+        this.#log.info('peer no longer authorized; disconnecting', { peer: s.hubDid })
+        void this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
+      }
+    }
+  }
+
+  #startReplicator (s: PeerState): void {
+    // An aborted replicator may still be unwinding (e.g. a dial in flight
+    // when its connection dropped); it must not block a new one.
+    if ((s.replicator !== undefined && !s.replicator.signal.aborted) || this.#stopped) return
+    const ctrl = new AbortController()
+    s.replicator = ctrl
+    void (async () => {
+      let delay = 200
+      while (!ctrl.signal.aborted && !this.#stopped && s.connected && this.#isDevice(s.hubDid)) {
+        try {
+          const stream = await this.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
+          await pullFrom(stream, {
+            store: this.hub.store,
+            peer: s.hubDid,
+            lookup: async kid => await this.hub.keys.resolveKey(kid),
+            maxCommitBytes: this.hub.config.limits.maxCommitBytes,
+            live: true,
+            signal: ctrl.signal,
+            onProgress: p => this.#progress(s, p)
+          })
+          delay = 200
+        } catch (err) {
+          if (ctrl.signal.aborted || this.#stopped) break
+          const e = toHubError(err)
+          s.lastError = `${e.code}: ${e.message}`
+          if (err instanceof ProtocolViolation) {
+            this.#log.warn('peer sent invalid data; disconnecting', { peer: s.hubDid, code: e.code, reason: e.message })
+            await this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
+            break
+          }
+          if (e.code === 'permissions_required' || e.code === 'not_found') {
+            this.#log.info('peer refuses to sync with us', { peer: s.hubDid, code: e.code })
+            break
+          }
+          this.#log.debug('sync stream ended; retrying', { peer: s.hubDid, reason: e.message })
+        }
+        await new Promise(resolve => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, 10_000)
+      }
+      if (s.replicator === ctrl) delete s.replicator
+    })()
+  }
+
+  #progress (s: PeerState, p: PullProgress): void {
+    s.lastSync = new Date().toISOString()
+    s.head = p.head
+    s.watermark = p.watermark
+    s.received += p.stored
+  }
+
+  async #reconnectTick (): Promise<void> {
+    if (this.#stopped) return
+    const now = Date.now()
+    for (const s of this.#peers.values()) {
+      if (s.connected || s.dialing || now < s.nextDialAt || s.addrs.length === 0) continue
+      if (!this.#isDevice(s.hubDid) && !this.#bootstrap.some(b => peerIdInAddr(b) === s.peerId)) continue
+      s.dialing = true
+      const addrs = s.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${s.peerId}`))
+      this.libp2p.dial(addrs, { signal: AbortSignal.timeout(5000) }).then(() => {
+        s.backoffMs = this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS
+      }, (err: Error) => {
+        s.lastError = `unreachable: ${err.message}`
+        s.nextDialAt = Date.now() + s.backoffMs
+        s.backoffMs = Math.min(s.backoffMs * 2, this.#opts.reconnectMaxMs ?? RECONNECT_MAX_MS)
+      }).finally(() => { s.dialing = false })
+    }
+    for (const b of this.#bootstrap) {
+      const id = peerIdInAddr(b)
+      if (id !== null && this.libp2p.getConnections(peerIdFromString(id)).length > 0) continue
+      const key = `bootstrap:${b.toString()}`
+      const s = this.#peers.get(key) ?? this.#state(key, '', [])
+      if (s.dialing || now < s.nextDialAt) continue
+      s.dialing = true
+      this.libp2p.dial(b, { signal: AbortSignal.timeout(5000) }).then(conn => {
+        s.backoffMs = this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS
+        s.nextDialAt = Date.now() + (this.#opts.reconnectMaxMs ?? RECONNECT_MAX_MS)
+        this.#state(conn.remotePeer.toString(), hubDidOfPeer(conn.remotePeer), [b.toString()])
+      }, () => {
+        s.nextDialAt = Date.now() + s.backoffMs
+        s.backoffMs = Math.min(s.backoffMs * 2, this.#opts.reconnectMaxMs ?? RECONNECT_MAX_MS)
+      }).finally(() => { s.dialing = false })
+    }
+  }
+
+  /** Announce ourselves under the owner's private DHT key and look for the others. */
+  async #discover (): Promise<void> {
+    const key = this.hub.discoveryKey()
+    if (key === undefined || this.#stopped || this.libp2p.getConnections().length === 0) return
+    const cid = CID.createV1(raw.code, await sha256.digest(key))
+    try {
+      await this.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(10_000) })
+    } catch (err) {
+      this.#log.debug('DHT provide failed', { reason: (err as Error).message })
+    }
+    try {
+      for await (const p of this.libp2p.contentRouting.findProviders(cid, { signal: AbortSignal.timeout(10_000) })) {
+        if (p.id.equals(this.libp2p.peerId)) continue
+        let hubDid: string
+        try { hubDid = hubDidOfPeer(p.id) } catch { continue }
+        const s = this.#state(p.id.toString(), hubDid, p.multiaddrs.map(a => a.toString()))
+        if (!s.connected) s.nextDialAt = 0
+      }
+    } catch (err) {
+      this.#log.debug('DHT lookup failed', { reason: (err as Error).message })
+    }
+  }
+
+  /** Connected peers. */
+  peers (): PeerView[] {
+    const out = new Map<string, PeerView>()
+    for (const c of this.libp2p.getConnections()) {
+      const id = c.remotePeer.toString()
+      let hubDid = ''
+      try { hubDid = hubDidOfPeer(c.remotePeer) } catch { /* not an Ed25519 peer */ }
+      const v = out.get(id) ?? { peerId: id, hubDid, addrs: [], device: this.hub.store.registry.device(hubDid)?.role ?? null }
+      v.addrs.push(c.remoteAddr.toString())
+      out.set(id, v)
+    }
+    return [...out.values()]
+  }
+
+  /** Per known device: connection and replication state. */
+  syncStatus (): SyncPeerStatus[] {
+    const out: SyncPeerStatus[] = []
+    for (const d of this.hub.store.registry.devices()) {
+      if (d.device === this.hub.hubDid || d.revokedAt !== undefined) continue
+      const peerId = peerIdOfHubDid(d.device).toString()
+      const s = this.#peers.get(peerId)
+      out.push({
+        hubDid: d.device,
+        peerId,
+        name: d.name ?? null,
+        role: d.role,
+        connected: s?.connected ?? false,
+        replicating: s?.replicator !== undefined,
+        lastSync: s?.lastSync ?? null,
+        watermark: s?.watermark ?? 0,
+        head: s?.head ?? 0,
+        behind: s === undefined ? 0 : Math.max(0, s.head - s.watermark),
+        received: s?.received ?? 0,
+        lastError: s?.lastError ?? null
+      })
+    }
+    return out
+  }
+
+  /** Total commits served to peers since start (for benchmarks). */
+  get servedCommits (): number { return this.#servedCommits }
+
+  /**
+   * One sync pass with a peer: connect, pull until caught up, return. Used by
+   * `hub sync --peer`. Every commit is verified as in live sync.
+   */
+  async syncOnce (addr: string, onProgress?: (p: PullProgress) => void): Promise<PullResult & { peer: string }> {
+    const ma = multiaddr(addr)
+    const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) })
+    const hubDid = hubDidOfPeer(conn.remotePeer)
+    const stream = await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const result = await pullFrom(stream, {
+      store: this.hub.store,
+      peer: hubDid,
+      lookup: async kid => await this.hub.keys.resolveKey(kid),
+      maxCommitBytes: this.hub.config.limits.maxCommitBytes,
+      live: false,
+      ...(onProgress !== undefined ? { onProgress } : {})
+    })
+    this.#progress(this.#state(conn.remotePeer.toString(), hubDid), result)
+    return { ...result, peer: hubDid }
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const t of this.#timers) clearInterval(t)
+    for (const s of this.#peers.values()) s.replicator?.abort()
+    try {
+      await this.libp2p.stop()
+    } catch (err) {
+      throw new HubError('internal', `stopping the node failed: ${(err as Error).message}`)
+    }
+    this.#log.info('node stopped')
+  }
+}

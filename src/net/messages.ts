@@ -1,0 +1,31 @@
+/** Compiled validators for the wire messages; the schemas live in protocols/. */
+import { Ajv, type ValidateFunction } from 'ajv'
+import syncSchema from '../../protocols/sync.schema.json' with { type: 'json' }
+import pairSchema from '../../protocols/pair.schema.json' with { type: 'json' }
+import type { CommitEnvelope } from '../commits/commit.js'
+
+export interface PullMessage { t: 'pull', v: 1, tenant: string, after: number, limit: number, wait: boolean }
+export interface BatchMessage { t: 'batch', commits: CommitEnvelope[], last: number, head: number }
+export interface ErrorMessage { t: 'error', code: string, message: string }
+export type SyncServerMessage = BatchMessage | ErrorMessage
+
+export interface Invite { v: 1, owner: string, peer: string, addrs: string[], token: string, exp: number }
+export interface JoinMessage { t: 'join', v: 1, token: string, role: 'owner-device' | 'blind', name?: string }
+export interface WelcomeMessage { t: 'welcome', owner: string, role: 'owner-device' | 'blind', tenantSecret?: string, commits: CommitEnvelope[], addrs: string[] }
+export type PairReply = WelcomeMessage | ErrorMessage
+
+const ajv = new Ajv({ strict: true, strictTypes: false, strictRequired: false })
+ajv.addSchema(syncSchema)
+ajv.addSchema(pairSchema)
+
+function get<T> (ref: string): ValidateFunction<T> {
+  const v = ajv.getSchema<T>(ref)
+  if (v === undefined) throw new Error(`schema ${ref} missing`)
+  return v
+}
+
+export const validatePull = get<PullMessage>('https://identity-hub.local/schemas/sync/v1#/definitions/pull')
+export const validateSyncServerMessage = get<SyncServerMessage>('https://identity-hub.local/schemas/sync/v1#/definitions/serverMessage')
+export const validateInvite = get<Invite>('https://identity-hub.local/schemas/pair/v1#/definitions/invite')
+export const validateJoin = get<JoinMessage>('https://identity-hub.local/schemas/pair/v1#/definitions/join')
+export const validatePairReply = get<PairReply>('https://identity-hub.local/schemas/pair/v1#/definitions/reply')

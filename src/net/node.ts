@@ -1,0 +1,63 @@
+/**
+ * The libp2p node of a hub: TCP and WebSockets, Noise, Yamux, identify,
+ * ping and a Kademlia DHT on our private protocol id. It listens on loopback
+ * unless told otherwise and never dials anything it was not given: no
+ * public bootstrap list, no mDNS.
+ */
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { didKeyFromPublicKey } from '../identity/did-key.js'
+import type { Ed25519KeyPair } from '../identity/keys.js'
+import { DHT_PROTOCOL } from './constants.js'
+import { AuthenticationError } from '../errors.js'
+
+export type HubLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>
+
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+
+/**
+ * `listen`: addresses to listen on; empty = loopback defaults; `null` =
+ * dial-only (pairing client). `blocked`: peer ids refused in both
+ * directions (operator blocklist; partition tests).
+ */
+export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] | null, blocked: ReadonlySet<string> = new Set()): Promise<HubLibp2p> {
+  const privateKey = await generateKeyPairFromSeed('Ed25519', hubKey.exportSeed())
+  return await createLibp2p({
+    privateKey,
+    connectionGater: {
+      denyDialPeer: (peer: PeerId) => blocked.has(peer.toString()),
+      denyInboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString()),
+      denyOutboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString())
+    },
+    addresses: { listen: listen === null ? [] : listen.length > 0 ? listen : DEFAULT_LISTEN },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        // Hubs run on loopback and private networks; the default mapper
+        // would drop exactly those addresses and leave the table empty.
+        peerInfoMapper: passthroughMapper,
+        initialQuerySelfInterval: 0
+      })
+    }
+  }) as HubLibp2p
+}
+
+/** The hub DID of a peer: its Ed25519 PeerId key as a did:key. Noise proved the peer holds it. */
+export function hubDidOfPeer (peerId: PeerId): string {
+  if (peerId.type !== 'Ed25519' || peerId.publicKey === undefined) throw new AuthenticationError('peer key is not Ed25519')
+  return didKeyFromPublicKey(peerId.publicKey.raw)
+}

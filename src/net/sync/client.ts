@@ -1,0 +1,110 @@
+/**
+ * Pulling side of /identity-hub/sync/1.0.0: fetch the peer's feed after our
+ * watermark for it, verify and ingest each batch in order, persist the
+ * watermark behind the ingests, and — in live mode — keep a waiting pull
+ * open so new commits arrive as soon as they are written.
+ *
+ * The next pull is sent before the current batch is ingested, so the
+ * network and the store work in parallel; the server never sends more than
+ * was asked for, so memory stays bounded by two batches.
+ */
+import type { Stream } from '@libp2p/interface'
+import { BadRequestError, HubError } from '../../errors.js'
+import { parseCommit, verifyCommit, type KeyLookup } from '../../commits/commit.js'
+import type { TenantStore } from '../../store/tenant-store.js'
+import { FrameChannel, remoteError } from '../channel.js'
+import { BATCH_COMMITS, MAX_FRAME_BYTES } from '../constants.js'
+import { validateSyncServerMessage } from '../messages.js'
+
+export interface PullProgress {
+  received: number
+  stored: number
+  watermark: number
+  head: number
+  behind: number
+  caughtUp: boolean
+}
+
+export interface PullOptions {
+  store: TenantStore
+  /** Hub DID of the peer: the watermark is kept per peer. */
+  peer: string
+  lookup: KeyLookup
+  maxCommitBytes: number
+  /** Keep pulling live after catching up (until the signal fires or the stream ends). */
+  live: boolean
+  signal?: AbortSignal
+  batchSize?: number
+  onProgress?: (p: PullProgress) => void
+}
+
+export interface PullResult extends PullProgress {
+  bytesSent: number
+  bytesReceived: number
+  roundTrips: number
+}
+
+/** A peer broke the protocol or sent an invalid commit: disconnect it. */
+export class ProtocolViolation extends HubError {
+  constructor (cause: HubError) {
+    super(cause.code, `peer sent invalid data: ${cause.message}`, cause.details, { cause })
+  }
+}
+
+export async function pullFrom (stream: Stream, opts: PullOptions): Promise<PullResult> {
+  const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
+  const limit = opts.batchSize ?? BATCH_COMMITS
+  const tenant = opts.store.tenant
+  let watermark = await opts.store.getWatermark(opts.peer)
+  const progress: PullProgress = { received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
+  let roundTrips = 1
+  await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false }, opts.signal)
+  try {
+    for (;;) {
+      const msg = await ch.receive(validateSyncServerMessage, opts.signal)
+      if (msg === null) break
+      if (msg.t === 'error') throw remoteError(msg)
+      if (msg.last < watermark) throw new ProtocolViolation(new BadRequestError('batch goes backwards'))
+      const caughtUp = msg.last >= msg.head
+      const more = opts.live || !caughtUp
+      if (more) {
+        await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp }, opts.signal)
+        roundTrips++
+      }
+      progress.stored += await ingestBatch(msg.commits, opts)
+      progress.received += msg.commits.length
+      if (msg.last > watermark) {
+        await opts.store.setWatermark(opts.peer, msg.last)
+        watermark = msg.last
+      }
+      Object.assign(progress, { watermark, head: msg.head, behind: Math.max(0, msg.head - watermark), caughtUp })
+      opts.onProgress?.({ ...progress })
+      if (!more) break
+    }
+    await ch.close()
+  } catch (err) {
+    ch.abort(err as Error)
+    throw err
+  }
+  return { ...progress, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived, roundTrips }
+}
+
+/** Verify every commit, then ingest them in feed order. Returns how many were new. */
+async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<number> {
+  if (envelopes.length === 0) return 0
+  let commits
+  try {
+    commits = envelopes.map(e => parseCommit(e, opts.maxCommitBytes))
+    await Promise.all(commits.map(async c => { await verifyCommit(c, opts.lookup) }))
+  } catch (err) {
+    throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))
+  }
+  // store.ingest enqueues synchronously, so the queue sees them in feed order.
+  const results = await Promise.allSettled(commits.map(async c => await opts.store.ingest(c)))
+  let stored = 0
+  for (const r of results) {
+    if (r.status === 'rejected') throw new ProtocolViolation(r.reason instanceof HubError ? r.reason : new BadRequestError(String(r.reason)))
+    if (r.value.stored) stored++
+  }
+  return stored
+}

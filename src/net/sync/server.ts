@@ -1,0 +1,101 @@
+/**
+ * Serving side of /identity-hub/sync/1.0.0. A peer pulls batches of our
+ * change feed after its watermark; when it is caught up it sends a waiting
+ * pull, which we answer as soon as a new commit is durable (live push) or
+ * after LONG_POLL_MS with an empty batch. Every pull is re-authorized, and a
+ * waiting pull wakes on every commit — including the one that revokes the
+ * peer — so revocation ends the stream at once.
+ */
+import type { Connection, Stream } from '@libp2p/interface'
+import { HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import type { TenantStore } from '../../store/tenant-store.js'
+import { FrameChannel } from '../channel.js'
+import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES } from '../constants.js'
+import { validatePull } from '../messages.js'
+import type { CommitHeader } from '../../commits/commit.js'
+import { parseCommit } from '../../commits/commit.js'
+
+/** What a peer may receive: everything, a filter, or nothing. */
+export type FeedAccess = { all: true } | { all: false, allows: (h: CommitHeader) => boolean }
+
+export interface SyncServerContext {
+  /** The tenant store for a DID this hub serves, if any. */
+  store: (tenant: string) => TenantStore | undefined
+  /** Decide what the peer (a hub DID) may pull from this tenant; undefined = nothing. */
+  access: (tenant: TenantStore, peerHubDid: string) => FeedAccess | undefined
+  peerHubDid: (connection: Connection) => string
+  log: Logger
+  /** Counts served commits (for status and benchmarks). */
+  onServed?: (peerHubDid: string, commits: number, bytes: number) => void
+}
+
+export async function serveSync (ctx: SyncServerContext, stream: Stream, connection: Connection): Promise<void> {
+  const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
+  const peer = ctx.peerHubDid(connection)
+  const closed = new AbortController()
+  stream.addEventListener('close', () => closed.abort(), { once: true })
+  try {
+    for (;;) {
+      const pull = await ch.receive(validatePull, closed.signal)
+      if (pull === null) break
+      const store = ctx.store(pull.tenant)
+      if (store === undefined) throw new NotFoundError('this hub does not serve that tenant')
+      let access = ctx.access(store, peer)
+      if (access === undefined) throw new PermissionsRequiredError('this peer is not authorized to sync this tenant')
+      let batch = await readBatch(store, pull.after, pull.limit, access)
+      if (batch.count === 0 && batch.last === pull.after && pull.wait) {
+        await store.waitForFeed(pull.after, LONG_POLL_MS, closed.signal)
+        if (closed.signal.aborted) break
+        access = ctx.access(store, peer)
+        if (access === undefined) throw new PermissionsRequiredError('this peer\'s authorization was revoked')
+        batch = await readBatch(store, pull.after, pull.limit, access)
+      }
+      await ch.send({ raw: batch.json })
+      ctx.onServed?.(peer, batch.count, batch.json.length)
+    }
+    await ch.close()
+  } catch (err) {
+    const e = toHubError(err)
+    if (!closed.signal.aborted) {
+      ctx.log.info('sync stream ended', { peer, code: e.code, reason: e.message })
+      if (e instanceof HubError && e.code !== 'internal') await ch.fail(e)
+      else ch.abort(e)
+    }
+  }
+}
+
+interface Batch { json: string, count: number, last: number }
+
+/**
+ * Read feed entries after `after`, keeping those the peer may see, until
+ * `limit` commits or MAX_BATCH_BYTES. `last` covers filtered-out entries
+ * too, so the peer's watermark moves past them. Envelopes are stored as
+ * compact JSON and spliced into the reply without re-parsing.
+ */
+export async function readBatch (store: TenantStore, after: number, limit: number, access: FeedAccess): Promise<Batch> {
+  const head = store.durableSeq
+  const entries: Array<{ seq: number, commitId: string }> = []
+  for await (const e of store.feed(after, limit)) {
+    if (e.seq > head) break
+    entries.push(e)
+  }
+  const envs: string[] = []
+  let bytes = 0
+  let last = after
+  const raws = await Promise.all(entries.map(async e => await store.getEnvelope(e.commitId)))
+  for (let i = 0; i < entries.length; i++) {
+    const env = raws[i]
+    const entry = entries[i] as { seq: number }
+    if (env === undefined) break
+    if (!access.all && !access.allows(parseCommit(env, Infinity).header)) {
+      last = entry.seq
+      continue
+    }
+    if (envs.length > 0 && bytes + env.length > MAX_BATCH_BYTES) break
+    envs.push(env)
+    bytes += env.length
+    last = entry.seq
+  }
+  return { json: `{"t":"batch","commits":[${envs.join(',')}],"last":${last},"head":${head}}`, count: envs.length, last }
+}

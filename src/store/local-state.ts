@@ -1,0 +1,60 @@
+/**
+ * Per-instance state that never replicates: known peer addresses and
+ * outstanding device invites. Kept in the same LevelDB under `n!`, outside
+ * every tenant partition and outside the change feed.
+ */
+import { createHash } from 'node:crypto'
+import { utf8, utf8d } from '../identity/encoding.js'
+import { prefixEnd, type KvStore } from './kv.js'
+
+export interface KnownPeer {
+  peerId: string
+  hubDid: string
+  addrs: string[]
+  lastSeen?: string
+}
+
+export interface InviteRecord {
+  tokenHash: string
+  role: 'owner-device' | 'blind'
+  expiresAt: number
+  used: boolean
+}
+
+const PEER = 'n!peer!'
+const INVITE = 'n!invite!'
+
+export function hashToken (token: string): string {
+  return createHash('sha256').update(token).digest('hex')
+}
+
+export class LocalState {
+  readonly #kv: KvStore
+  constructor (kv: KvStore) {
+    this.#kv = kv
+  }
+
+  async peers (): Promise<KnownPeer[]> {
+    const out: KnownPeer[] = []
+    for await (const [, v] of this.#kv.entries({ gte: PEER, lt: prefixEnd(PEER) })) out.push(JSON.parse(utf8d.decode(v)) as KnownPeer)
+    return out
+  }
+
+  async rememberPeer (p: KnownPeer): Promise<void> {
+    const addrs = [...new Set(p.addrs)].slice(0, 16)
+    await this.#kv.batch([{ type: 'put', key: PEER + p.peerId, value: utf8.encode(JSON.stringify({ ...p, addrs })) }])
+  }
+
+  async forgetPeer (peerId: string): Promise<void> {
+    await this.#kv.batch([{ type: 'del', key: PEER + peerId }])
+  }
+
+  async putInvite (inv: InviteRecord): Promise<void> {
+    await this.#kv.batch([{ type: 'put', key: INVITE + inv.tokenHash, value: utf8.encode(JSON.stringify(inv)) }])
+  }
+
+  async getInvite (tokenHash: string): Promise<InviteRecord | undefined> {
+    const raw = await this.#kv.get(INVITE + tokenHash)
+    return raw === undefined ? undefined : JSON.parse(utf8d.decode(raw)) as InviteRecord
+  }
+}

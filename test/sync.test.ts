@@ -1,0 +1,224 @@
+/**
+ * Replication scenarios over real libp2p nodes on loopback TCP, each hub
+ * with its own LevelDB on disk. Assertions poll with `eventually`; nothing
+ * depends on fixed sleeps except where a test proves that something does
+ * NOT happen, and there the wait is generous compared with the live-sync
+ * latency (milliseconds).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { Hub } from '../src/hub.js'
+import { HubNode } from '../src/net/hub-node.js'
+import { joinHub } from '../src/net/pair.js'
+import { FrameChannel } from '../src/net/channel.js'
+import { SYNC_PROTOCOL } from '../src/net/constants.js'
+import { validateSyncServerMessage } from '../src/net/messages.js'
+import { signCommit } from '../src/commits/commit.js'
+import { Ed25519KeyPair } from '../src/identity/keys.js'
+import { utf8 } from '../src/identity/encoding.js'
+import type { JsonObject } from '../src/objects/json.js'
+import { cleanup, dumpData, playlist, tempDir } from './helpers.js'
+import { device, eventually, founder, startHub, stopAll, stopHub, TCP_ONLY, type Running } from './net-helpers.js'
+import { join } from 'node:path'
+
+afterEach(async () => { await stopAll(); await cleanup() })
+
+const count = async (r: Running): Promise<number> => (await r.hub.collections.query({ limit: 1000 })).objects.length
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('replication between devices of one owner', () => {
+  it('(a) both devices write; both converge', async () => {
+    const a = await founder()
+    const b = await device(a)
+    expect(b.hub.did).toBe(a.hub.did)
+    expect(b.hub.ownerKey).toBeUndefined()
+    const fromA = await a.hub.collections.create(playlist('From A'))
+    const fromB = await b.hub.collections.create(playlist('From B'))
+    await eventually(async () => await count(b) === 2 && await count(a) === 2, 15_000, 'both to have both objects')
+    expect((await a.hub.collections.read(fromB.objectId)).createdBy).toBe(b.hub.hubDid)
+    expect((await b.hub.collections.read(fromA.objectId)).value).toEqual(playlist('From A'))
+    expect(b.node.syncStatus()).toMatchObject([{ hubDid: a.hub.hubDid, connected: true, replicating: true, behind: 0 }])
+  })
+
+  it('(b) offline concurrent edits to different fields and one list merge on reconnect with no edit lost', async () => {
+    const a = await founder()
+    let b = await device(a)
+    const { objectId } = await a.hub.collections.create(playlist('Road trip', ['One', 'Two']))
+    await eventually(async () => await count(b) === 1, 15_000, 'B to receive the playlist')
+    const bDir = b.dir
+    await stopHub(b) // B goes offline
+
+    await a.hub.collections.change(objectId, d => { d.name = 'Road trip (edited on A)'; (d.track as unknown[]).push({ name: 'Added on A' }) })
+    const offline = await Hub.open(bDir)
+    await offline.collections.change(objectId, d => { d.description = 'edited on B'; (d.track as unknown[]).unshift({ name: 'Added on B' }) })
+    await offline.close()
+
+    b = await startHub(bDir)
+    await eventually(async () => {
+      const [ra, rb] = [await a.hub.collections.read(objectId), await b.hub.collections.read(objectId)]
+      return ra.heads.length === 2 && JSON.stringify(ra.heads) === JSON.stringify(rb.heads)
+    }, 15_000, 'identical heads')
+    const ra = await a.hub.collections.read(objectId)
+    const rb = await b.hub.collections.read(objectId)
+    expect(ra.value).toEqual(rb.value)
+    expect(ra.value?.name).toBe('Road trip (edited on A)')
+    expect(ra.value?.description).toBe('edited on B')
+    expect((ra.value?.track as JsonObject[]).map(t => t.name)).toEqual(['Added on B', 'One', 'Two', 'Added on A'])
+  })
+
+  it('(c) three hubs in a line converge although the ends never connect', async () => {
+    const a = await founder()
+    const c = await device(a)
+    let b = await device(a)
+    // Re-home B so that it only knows C, and forbid A and B from ever connecting.
+    const bDir = b.dir
+    await stopHub(b)
+    const offline = await Hub.open(bDir)
+    for (const p of await offline.local.peers()) await offline.local.forgetPeer(p.peerId)
+    await offline.close()
+    await a.node.block(b.hub.peerId)
+    b = await startHub(bDir, { bootstrap: c.node.multiaddrs(), blockedPeers: [a.hub.peerId] })
+
+    const fromA = await a.hub.collections.create(playlist('From A'))
+    const fromB = await b.hub.collections.create(playlist('From B'))
+    await eventually(async () => await count(a) === 2 && await count(b) === 2 && await count(c) === 2, 20_000, 'all three to converge')
+    expect((await b.hub.collections.read(fromA.objectId)).value).toEqual(playlist('From A'))
+    expect((await a.hub.collections.read(fromB.objectId)).value).toEqual(playlist('From B'))
+    expect(a.node.peers().map(p => p.peerId)).not.toContain(b.hub.peerId)
+    expect(b.node.peers().map(p => p.peerId)).not.toContain(a.hub.peerId)
+  })
+
+  it('(d) a hub restarted mid-sync resumes from its persisted watermark; only the rest is re-sent', { timeout: 90_000 }, async () => {
+    const a = await founder()
+    const N = 3000
+    await Promise.all(Array.from({ length: N }, async (_, i) => await a.hub.collections.create(playlist(`p${i}`))))
+    const head = a.hub.store.durableSeq
+    let b = await device(a)
+    const bDir = b.dir
+    let w = 0
+    await eventually(async () => { w = await b.hub.store.getWatermark(a.hub.hubDid); return w > 0 }, 20_000, 'B to ingest a first batch')
+    await stopHub(b)
+    const persisted = await (async () => { const h = await Hub.open(bDir); try { return await h.store.getWatermark(a.hub.hubDid) } finally { await h.close() } })()
+    expect(persisted).toBeGreaterThan(0)
+    expect(persisted).toBeLessThan(head)
+
+    const servedBefore = a.node.servedCommits
+    b = await startHub(bDir)
+    await eventually(async () => await b.hub.store.getWatermark(a.hub.hubDid) === a.hub.store.durableSeq, 60_000, 'B to catch up')
+    const resent = a.node.servedCommits - servedBefore
+    // Exactly the commits after the watermark, nothing before it.
+    expect(resent).toBe(head + 1 - persisted) // +1: B's own device authorization, written on A at pairing
+    const all = await b.hub.collections.query({ type: 'MusicPlaylist', where: [{ field: 'name', op: 'gte', value: 'p' }], limit: 1000 })
+    expect(all.cursor).not.toBeNull()
+    expect(b.hub.store.durableSeq).toBe(N + 2) // every commit once: N playlists + 2 device authorizations
+  })
+
+  it('(e) a hub of another owner gets nothing and cannot push', async () => {
+    const a = await founder()
+    await a.hub.collections.create(playlist('private'))
+    const xDir = join(await tempDir('net-'), 'x')
+    await Hub.init(xDir)
+    const x = await startHub(xDir)
+    await x.hub.collections.create(playlist('from a stranger'))
+    const before = await dumpData(a.hub)
+    await x.node.libp2p.dial(a.node.libp2p.getMultiaddrs()[0] as never)
+    // A raw pull of A's tenant is refused.
+    const stream = await x.node.libp2p.dialProtocol(a.node.libp2p.peerId, SYNC_PROTOCOL)
+    const ch = new FrameChannel(stream, 1 << 20)
+    await ch.send({ t: 'pull', v: 1, tenant: a.hub.did, after: 0, limit: 100, wait: false })
+    expect(await ch.receive(validateSyncServerMessage)).toMatchObject({ t: 'error', code: 'permissions_required' })
+    // A never pulls from X: nothing of X's arrives while they stay connected.
+    await sleep(1000)
+    expect(a.node.peers().map(p => p.peerId)).toContain(x.hub.peerId)
+    expect(await dumpData(a.hub)).toEqual(before)
+    expect(a.node.syncStatus()).toEqual([])
+    expect(await count(x)).toBe(1)
+  })
+
+  it('(f) a revoked device is cut off in both directions', async () => {
+    const a = await founder()
+    const b = await device(a)
+    await a.hub.collections.create(playlist('before revocation'))
+    await eventually(async () => await count(b) === 1, 15_000, 'B to sync')
+    await a.hub.devices.revoke(b.hub.hubDid)
+    await eventually(() => !a.node.peers().some(p => p.peerId === b.hub.peerId), 10_000, 'A to drop B')
+    await a.hub.collections.create(playlist('after revocation, on A'))
+    await b.hub.collections.create(playlist('after revocation, on B'))
+    await sleep(1500) // B keeps trying to reconnect meanwhile
+    expect(await count(b)).toBe(2) // its own write + the one from before
+    expect((await b.hub.collections.query({ limit: 10 })).objects.some(o => o.value?.name === 'after revocation, on A')).toBe(false)
+    expect((await a.hub.collections.query({ limit: 10 })).objects.some(o => o.value?.name === 'after revocation, on B')).toBe(false)
+    expect(a.hub.devices.list().find(d => d.device === b.hub.hubDid)?.revokedAt).toBeTypeOf('number')
+  })
+})
+
+describe('hostile peers', () => {
+  it('a device that serves forged commits is disconnected and nothing it sent is stored', async () => {
+    const a = await founder()
+    const m = await device(a)
+    await eventually(() => a.node.syncStatus().some(s => s.replicating), 10_000, 'A to replicate from M')
+    const before = await dumpData(a.hub)
+    // A genuine owner commit whose payload M swaps after signing: the signature no longer verifies.
+    const genuine = signCommit({ interface: 'Collections', context: 'https://schema.org', type: 'MusicPlaylist', operation: 'create', committed_at: new Date().toISOString(), commit_strategy: 'lww', sub: a.hub.did, deps: [] }, utf8.encode(JSON.stringify(playlist('genuine'))), a.hub.ownerKey as Ed25519KeyPair)
+    const forged = { ...genuine.envelope, payload: Buffer.from(JSON.stringify(playlist('forged'))).toString('base64url') }
+    await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
+      const ch = new FrameChannel(stream, 1 << 20)
+      await ch.receive(() => true)
+      await ch.send({ raw: `{"t":"batch","commits":[${JSON.stringify(forged)}],"last":999,"head":999}` })
+    }, { force: true })
+    await m.node.libp2p.hangUp(a.node.libp2p.peerId)
+    await m.node.libp2p.dial(a.node.libp2p.getMultiaddrs()[0] as never)
+    await eventually(() => a.node.syncStatus().some(s => s.lastError?.includes('authentication_failed') === true), 10_000, 'A to reject the forged commit')
+    await eventually(() => !a.node.peers().some(p => p.peerId === m.hub.peerId), 10_000, 'A to disconnect M')
+    expect(await dumpData(a.hub)).toEqual(before)
+  })
+
+  it('garbage on the sync protocol resets the stream and changes nothing', async () => {
+    const a = await founder()
+    const b = await device(a)
+    const before = await dumpData(a.hub)
+    for (const bad of ['not json', '{"t":"pull"}', JSON.stringify({ t: 'pull', v: 1, tenant: a.hub.did, after: -1, limit: 5, wait: false }), 'x'.repeat(70_000)]) {
+      const stream = await b.node.libp2p.dialProtocol(a.node.libp2p.peerId, SYNC_PROTOCOL)
+      const ch = new FrameChannel(stream, 1 << 20)
+      await ch.send({ raw: bad })
+      const reply = await ch.receive(validateSyncServerMessage).catch(() => null)
+      if (reply !== null) expect(reply).toMatchObject({ t: 'error', code: 'bad_request' })
+      await ch.close()
+    }
+    // The peer stays usable: a well-formed pull still works.
+    const stream = await b.node.libp2p.dialProtocol(a.node.libp2p.peerId, SYNC_PROTOCOL)
+    const ch = new FrameChannel(stream, 1 << 20)
+    await ch.send({ t: 'pull', v: 1, tenant: a.hub.did, after: 0, limit: 5, wait: false })
+    expect(await ch.receive(validateSyncServerMessage)).toMatchObject({ t: 'batch' })
+    await ch.close()
+    expect(await dumpData(a.hub)).toEqual(before)
+  })
+})
+
+describe('pairing', () => {
+  it('refuses a reused, an expired or a wrong-role invite, and a second hub in the same directory', async () => {
+    const a = await founder()
+    const { invite } = await a.node.createInvite()
+    const d1 = join(await tempDir('pair-'), 'd1')
+    const joined = await joinHub(d1, invite)
+    expect(joined.did).toBe(a.hub.did)
+    await expect(joinHub(join(await tempDir('pair-'), 'd2'), invite)).rejects.toMatchObject({ code: 'authentication_failed' })
+    const short = await a.node.createInvite({ ttlMs: 1 })
+    await sleep(5)
+    await expect(joinHub(join(await tempDir('pair-'), 'd3'), short.invite)).rejects.toMatchObject({ code: 'authentication_failed' })
+    const blindInvite = await a.node.createInvite({ role: 'blind' })
+    await expect(joinHub(join(await tempDir('pair-'), 'd4'), blindInvite.invite, { role: 'owner-device' })).rejects.toMatchObject({ code: 'permissions_required' })
+    const fresh = await a.node.createInvite()
+    await expect(joinHub(d1, fresh.invite)).rejects.toMatchObject({ code: 'already_exists' })
+    await expect(joinHub(join(await tempDir('pair-'), 'd5'), 'ihub1_garbage')).rejects.toMatchObject({ code: 'bad_request' })
+    // Only the one successful join authorized a device.
+    expect(a.hub.devices.list().filter(d => d.device !== a.hub.hubDid)).toHaveLength(1)
+  })
+
+  it('a joined device without the owner key cannot invite', async () => {
+    const a = await founder()
+    const b = await device(a)
+    await expect(b.node.createInvite()).rejects.toMatchObject({ code: 'permissions_required' })
+    void HubNode
+    void TCP_ONLY
+  })
+})
