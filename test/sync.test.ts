@@ -11,7 +11,7 @@ import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import { FrameChannel } from '../src/net/channel.js'
 import { SYNC_PROTOCOL } from '../src/net/constants.js'
-import { validateSyncServerMessage } from '../src/net/messages.js'
+import { validatePull, validateSyncServerMessage } from '../src/net/messages.js'
 import { signCommit } from '../src/commits/commit.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
 import { utf8 } from '../src/identity/encoding.js'
@@ -162,7 +162,7 @@ describe('hostile peers', () => {
     const forged = { ...genuine.envelope, payload: Buffer.from(JSON.stringify(playlist('forged'))).toString('base64url') }
     await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
       const ch = new FrameChannel(stream, 1 << 20)
-      await ch.receive(() => true)
+      await ch.receive(validatePull)
       await ch.send({ raw: `{"t":"batch","commits":[${JSON.stringify(forged)}],"last":999,"head":999}` })
     }, { force: true })
     await m.node.libp2p.hangUp(a.node.libp2p.peerId)

@@ -172,6 +172,45 @@ export function applyDocChanges (doc: AmDoc, changes: Uint8Array[]): AmDoc {
   return next
 }
 
+interface ApplyingBackend {
+  applyChanges: (changes: Uint8Array[]) => void
+  materialize: (obj: string) => unknown
+  getMissingDeps: (heads: string[]) => string[]
+}
+
+/**
+ * The value a create commit's change produces, computed on the raw backend
+ * (no JavaScript document view, no patches): ~2.8× faster than applying it
+ * to a document, which matters when a new device ingests thousands of
+ * objects. Rejects unparseable changes and changes with Automerge
+ * dependencies (a create has none).
+ */
+export function valueOfCreateChange (change: Uint8Array): JsonObject {
+  try {
+    A.decodeChange(change)
+  } catch {
+    throw new BadRequestError('commit payload is not a valid Automerge change')
+  }
+  const doc = A.init<Record<string, unknown>>()
+  try {
+    const backend = A.getBackend(doc) as unknown as Partial<ApplyingBackend>
+    if (typeof backend.applyChanges !== 'function' || typeof backend.materialize !== 'function' || typeof backend.getMissingDeps !== 'function') {
+      return docValue(applyDocChanges(doc, [change]))
+    }
+    try {
+      backend.applyChanges([change])
+    } catch (err) {
+      throw new BadRequestError(`Automerge rejected the change: ${(err as Error).message}`)
+    }
+    if (backend.getMissingDeps([]).length > 0) throw new BadRequestError('a create commit\'s change must not depend on other changes')
+    const value = fromAm(backend.materialize('_root'))
+    if (!isJsonObject(value)) throw new BadRequestError('a create change must produce an object')
+    return value
+  } finally {
+    A.free(doc)
+  }
+}
+
 export function changeHash (change: Uint8Array): string {
   return A.decodeChange(change).hash
 }

@@ -13,7 +13,7 @@ import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
 import { committedAtMs, lwwCompare, parseCommit, serializeCommit, signCommit, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader } from '../commits/commit.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, createChange, docValue, freeDoc, loadDoc, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
+import { applyDocChanges, changeDoc, createChange, docValue, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
 import { authorize } from '../permissions/authorize.js'
 import { GrantRegistry } from '../permissions/registry.js'
@@ -91,6 +91,12 @@ export class TenantStore {
   /** Highest feed seq whose batch is on disk: what readers of the feed can see. */
   #durableSeq = 0
   readonly #waiters = new Set<() => void>()
+  /**
+   * Ids of commits applied since start (bounded). A batch ingest checks
+   * existence with one getMany up front; anything written after that read
+   * is found here, so a commit can never be ingested twice.
+   */
+  readonly #recent = new Set<string>()
   #lastAt = 0
   #opened = false
 
@@ -382,9 +388,34 @@ export class TenantStore {
    * content, then writes it. Duplicates are reported, not rewritten.
    */
   async ingest (commit: Commit): Promise<IngestResult> {
-    return await this.#queue.enqueue(async tx => {
-      if (await this.hasCommit(commit.id, tx)) return { commitId: commit.id, objectId: commit.objectId, stored: false }
-      const prev = await this.#check(tx, commit)
+    return await this.#queue.enqueue(async tx => await this.#ingestOne(tx, commit))
+  }
+
+  /**
+   * Ingest many commits in order (a sync batch): existence of the commits
+   * and their deps is read with one getMany instead of one read each, which
+   * for new commits would each search every LevelDB level. Results settle
+   * per commit, like separate `ingest` calls.
+   */
+  async ingestMany (commits: Commit[]): Promise<Array<PromiseSettledResult<IngestResult>>> {
+    const ids = [...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))]
+    const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
+    const existing = new Set(ids.filter((_, i) => found[i] !== undefined))
+    return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#ingestOne(tx, c, existing))))
+  }
+
+  /** Known to exist: read at `existing` time, or applied since, or staged in this group. */
+  #has (id: string, tx: Tx, existing: Set<string>): boolean {
+    if (existing.has(id) || this.#recent.has(id)) return true
+    const staged = tx.staged(this.layout.commit(id as CommitId))
+    return staged !== undefined && staged !== null
+  }
+
+  async #ingestOne (tx: Tx, commit: Commit, existing?: Set<string>): Promise<IngestResult> {
+    {
+      const present = existing === undefined ? await this.hasCommit(commit.id, tx) : this.#has(commit.id, tx, existing)
+      if (present) return { commitId: commit.id, objectId: commit.objectId, stored: false }
+      const prev = await this.#check(tx, commit, existing)
       const h = commit.header
       if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && h.enc === undefined) {
         // Remote Automerge updates are applied to the document first; if the
@@ -402,11 +433,11 @@ export class TenantStore {
         return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev)
       }
       return await this.#apply(tx, commit, undefined, prev)
-    })
+    }
   }
 
   /** Owner, object, header, deps and authorization checks. Returns the object's meta before the commit. */
-  async #check (tx: Tx, commit: Commit): Promise<ObjectMeta | undefined> {
+  async #check (tx: Tx, commit: Commit, existing?: Set<string>): Promise<ObjectMeta | undefined> {
     const h = commit.header
     if (h.sub !== this.tenant) throw new WrongOwnerError(`commit is for ${h.sub}, not ${this.tenant}`, { commitId: commit.id })
     const prev = h.operation === 'create' ? undefined : await this.getMeta(commit.objectId, tx)
@@ -416,7 +447,10 @@ export class TenantStore {
         throw new BadRequestError('commit header does not match its object (interface, context, type or strategy)', { commitId: commit.id })
       }
       const missing: CommitId[] = []
-      for (const d of h.deps) if (!await this.hasCommit(d, tx)) missing.push(d)
+      for (const d of h.deps) {
+        const present = existing === undefined ? await this.hasCommit(d, tx) : this.#has(d, tx, existing)
+        if (!present) missing.push(d)
+      }
       if (missing.length > 0) throw new MissingDepsError(`commit ${commit.id} depends on commits this hub does not have`, { commitId: commit.id, missing })
     }
     this.#authorizeCommit(commit, prev)
@@ -458,6 +492,9 @@ export class TenantStore {
     else delete meta.value
 
     const seq = ++this.#seq
+    this.#recent.add(commit.id)
+    tx.undo.push(() => this.#recent.delete(commit.id))
+    if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.values().next().value as string)
     const L = this.layout
     tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
     tx.put(L.objectCommit(meta.objectId, meta.commits), utf8.encode(commit.id))
@@ -536,9 +573,8 @@ export class TenantStore {
         meta.value = local.value
         return
       }
-      const doc = applyDocChanges(loadDoc(undefined, this.#opts.actor), [commit.payload])
-      meta.value = docValue(doc)
-      freeDoc(doc)
+      meta.value = valueOfCreateChange(commit.payload)
+      checkJsonObject(meta.value, this.#opts.maxValueBytes)
       return
     }
     if (local?.docApplied !== true || local.value === undefined) {
@@ -567,6 +603,7 @@ export class TenantStore {
 }
 
 const EMPTY = new Uint8Array(0)
+const RECENT_MAX = 100_000
 
 /** Every index key an object occupies (none when deleted or unreadable). */
 export function indexKeys (L: Layout, meta: ObjectMeta | undefined): string[] {

@@ -99,8 +99,8 @@ async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<nu
   } catch (err) {
     throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))
   }
-  // store.ingest enqueues synchronously, so the queue sees them in feed order.
-  const results = await Promise.allSettled(commits.map(async c => await opts.store.ingest(c)))
+  // Enqueued in feed order; existence checked for the whole batch at once.
+  const results = await opts.store.ingestMany(commits)
   let stored = 0
   for (const r of results) {
     if (r.status === 'rejected') throw new ProtocolViolation(r.reason instanceof HubError ? r.reason : new BadRequestError(String(r.reason)))
