@@ -18,9 +18,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { core } from './core.js'
+import { sync } from './sync.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core]
+const SUITES: Suite[] = [core, sync]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}

@@ -3,42 +3,15 @@
  * runs) in temporary directories: one process per command, as a user would.
  */
 import * as A from '@automerge/automerge'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanup, playlist, tempDir } from './helpers.js'
+import { BIN, fails as failsWith, hub, ok as okWith } from './cli-helpers.js'
 
-const BIN = resolve('dist/src/cli/main.js')
+const ok = async (args: string[], stdin?: string): Promise<Record<string, unknown>> => await okWith(args, stdin !== undefined ? { stdin } : {})
+const fails = async (args: string[], code: string, stdin?: string): Promise<void> => { await failsWith(args, code, stdin !== undefined ? { stdin } : {}) }
 
-interface Run { code: number | null, stdout: string, stderr: string }
-
-async function hub (args: string[], opts: { stdin?: string, env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return await new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('close', code => resolvePromise({ code, stdout, stderr }))
-    child.stdin.end(opts.stdin ?? '')
-  })
-}
-
-async function ok (args: string[], stdin?: string): Promise<Record<string, unknown>> {
-  const r = await hub([...args, '--json'], stdin !== undefined ? { stdin } : {})
-  expect(r.stderr, `stderr of hub ${args.join(' ')}`).toBe('')
-  expect(r.code).toBe(0)
-  return JSON.parse(r.stdout) as Record<string, unknown>
-}
-
-async function fails (args: string[], code: string, stdin?: string): Promise<void> {
-  const r = await hub([...args, '--json'], stdin !== undefined ? { stdin } : {})
-  expect(r.code).not.toBe(0)
-  expect(r.stdout).toBe('')
-  expect(JSON.parse(r.stderr)).toMatchObject({ error: { code } })
-}
 
 let dir: string
 beforeAll(async () => {

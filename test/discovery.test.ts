@@ -43,6 +43,8 @@ describe('discovery', () => {
     const a = await founder()
     const b = await device(a)
     await eventually(() => a.node.syncStatus()[0]?.connected === true, 10_000, 'A and B connected')
+    // A records B's listen addresses once identify completes.
+    await eventually(async () => (await a.hub.local.peers()).some(p => p.peerId === b.hub.peerId && p.addrs.length > 0), 10_000, 'A to remember B')
     const aDir = a.dir
     const { stopHub } = await import('./net-helpers.js')
     await stopHub(a)

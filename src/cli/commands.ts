@@ -1,24 +1,26 @@
 /**
- * CLI command handlers. Each takes an open Hub and plain, serializable
- * arguments and returns a JSON-able result, so the same handler runs
+ * CLI command handlers. Each takes a HandlerContext (the open Hub, and the
+ * network when run inside a daemon that has one) and plain, serializable
+ * arguments, and returns a JSON-able result, so the same table runs
  * in-process or inside a running daemon (which receives the same arguments
- * over its control channel).
+ * over its control channel). Anything that must happen in the caller's
+ * process — checking local arguments, writing files relative to its working
+ * directory — lives in LOCAL_STEPS, never in a handler.
  */
 import { writeFile } from 'node:fs/promises'
-import { BadRequestError } from '../errors.js'
-import type { Hub } from '../hub.js'
+import { BadRequestError, HubError } from '../errors.js'
+import type { Handler } from '../daemon/daemon.js'
+import type { CommandArgs } from '../daemon/protocol.js'
 import type { Filter, FilterOp, SortOrder } from '../store/query.js'
 import type { JsonPrimitive } from '../objects/json.js'
 import type { CommitStrategy } from '../commits/commit.js'
+import type { HubNode } from '../net/hub-node.js'
+import type { HandlerContext } from '../daemon/daemon.js'
+import type { HubRole } from '../hub.js'
+import { ProgressBar } from './progress.js'
 
-export interface CommandArgs {
-  positionals: string[]
-  options: Record<string, string | boolean | string[] | undefined>
-  /** Whatever was piped on stdin, if the command reads it. */
-  stdin?: string
-}
-
-export type Handler = (hub: Hub, args: CommandArgs) => Promise<unknown>
+export type { CommandArgs } from '../daemon/protocol.js'
+export type { Handler, HandlerContext } from '../daemon/daemon.js'
 
 function parseJsonInput (text: string | undefined, what = 'value'): unknown {
   if (text === undefined || text.trim() === '') throw new BadRequestError(`pipe the ${what} as JSON on stdin`)
@@ -55,24 +57,37 @@ export function parseWhere (expr: string): Filter {
   return { field: field.trim(), op: OP_NAMES[op] as FilterOp, value }
 }
 
-export const handlers: Record<string, Handler> = {
-  async write (hub, a) {
+/** The network of the running daemon, or an `unavailable` error explaining how to get one. */
+function network (ctx: HandlerContext<HubNode>): HubNode {
+  if (ctx.net === undefined) throw new HubError('unavailable', 'this command needs the running hub: start it with "hub start --dir DIR"')
+  return ctx.net
+}
+
+function role (a: CommandArgs): HubRole | undefined {
+  const r = str(a.options.role)
+  if (r === undefined) return undefined
+  if (r !== 'owner-device' && r !== 'blind') throw new BadRequestError('--role must be owner-device or blind')
+  return r
+}
+
+export const handlers: Record<string, Handler<HubNode>> = {
+  async write ({ hub }, a) {
     const strategy = (str(a.options.strategy) ?? 'automerge') as CommitStrategy
     return await hub.collections.create(parseJsonInput(a.stdin), { strategy })
   },
-  async update (hub, a) {
+  async update ({ hub }, a) {
     return await hub.collections.update(one(a, 'OBJECT_ID'), parseJsonInput(a.stdin))
   },
-  async read (hub, a) {
+  async read ({ hub }, a) {
     return await hub.collections.read(one(a, 'OBJECT_ID'))
   },
-  async delete (hub, a) {
+  async delete ({ hub }, a) {
     return await hub.collections.delete(one(a, 'OBJECT_ID'))
   },
-  async history (hub, a) {
+  async history ({ hub }, a) {
     return await hub.collections.history(one(a, 'OBJECT_ID'))
   },
-  async query (hub, a) {
+  async query ({ hub }, a) {
     const where = ([] as string[]).concat((a.options.where as string[] | undefined) ?? []).map(parseWhere)
     const limit = str(a.options.limit)
     if (limit !== undefined && !/^\d+$/.test(limit)) throw new BadRequestError('--limit must be a positive integer')
@@ -89,26 +104,104 @@ export const handlers: Record<string, Handler> = {
       ...(sort !== undefined ? { sort } : {})
     })
   },
-  async export (hub, a) {
-    const out = str(a.options.out)
-    if (out === undefined) throw new BadRequestError('missing --out FILE')
-    const bytes = await hub.collections.export(one(a, 'OBJECT_ID'))
-    await writeFile(out, bytes)
-    return { objectId: a.positionals[0], out, bytes: bytes.length }
+  // The bytes travel as base64 and LOCAL_STEPS.export writes the file in the
+  // CLI process, so --out is relative to the caller's directory, not the daemon's.
+  async export ({ hub }, a) {
+    const objectId = one(a, 'OBJECT_ID')
+    const bytes = await hub.collections.export(objectId)
+    return { objectId, data: Buffer.from(bytes).toString('base64') }
   },
-  async 'profile get' (hub) {
+  async 'profile get' ({ hub }) {
     return await hub.profile.get()
   },
-  async 'profile set' (hub, a) {
+  async 'profile set' ({ hub }, a) {
     return await hub.profile.set(parseJsonInput(a.stdin, 'profile'))
   },
-  async did (hub) {
+  async did ({ hub }) {
     return hub.didDocument()
   },
-  async info (hub) {
+  async info ({ hub }) {
     return { did: hub.did, hubDid: hub.hubDid, peerId: hub.peerId, role: hub.config.role, dir: hub.dir }
+  },
+  async 'device invite' (ctx, a) {
+    const ttl = str(a.options.ttl)
+    if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new BadRequestError('--ttl is a number of seconds')
+    const r = role(a)
+    return await network(ctx).createInvite({ ...(ttl !== undefined ? { ttlMs: Number(ttl) * 1000 } : {}), ...(r !== undefined ? { role: r } : {}) })
+  },
+  async 'device list' ({ hub }) {
+    return {
+      devices: hub.devices.list().map(d => ({
+        hubDid: d.device,
+        objectId: d.objectId,
+        role: d.role,
+        name: d.name ?? null,
+        createdAt: d.createdAt,
+        revokedAt: d.revokedAt === undefined ? null : new Date(d.revokedAt).toISOString(),
+        self: d.device === hub.hubDid
+      }))
+    }
+  },
+  async 'device revoke' ({ hub }, a) {
+    const target = one(a, 'HUB_DID')
+    const r = await hub.devices.revoke(target)
+    return { revoked: target, objectId: r.objectId, commitId: r.commitId }
+  },
+  async peers (ctx) {
+    return { peers: network(ctx).peers() }
+  },
+  async 'sync status' ({ hub, net }) {
+    if (net !== undefined) return { running: true, peers: net.syncStatus() }
+    // Without a daemon: what this hub has pulled from each peer so far.
+    const marks = await hub.store.watermarks()
+    return {
+      running: false,
+      peers: hub.devices.list().filter(d => d.device !== hub.hubDid && d.revokedAt === undefined).map(d => ({
+        hubDid: d.device, name: d.name ?? null, role: d.role, connected: false, watermark: marks.get(d.device) ?? 0
+      }))
+    }
+  },
+  async sync (ctx, a) {
+    const peer = str(a.options.peer)
+    if (peer === undefined) throw new BadRequestError('missing --peer MULTIADDR')
+    if (ctx.net !== undefined) return await ctx.net.syncOnce(peer)
+    // No daemon: a temporary node for this one pass, with a progress bar on a terminal.
+    const { HubNode } = await import('../net/hub-node.js')
+    const node = await HubNode.start(ctx.hub, { discoveryIntervalMs: 0 })
+    const bar = new ProgressBar()
+    try {
+      return await node.syncOnce(peer, p => bar.update(p.watermark, p.head, 'syncing'))
+    } finally {
+      bar.done()
+      await node.stop()
+    }
   }
 }
 
 /** Commands whose input is read from stdin. */
 export const READS_STDIN = new Set(['write', 'update', 'profile set'])
+
+export interface LocalSteps {
+  /** Checks on the arguments before the hub is opened or the daemon contacted. */
+  before?: (args: CommandArgs) => void
+  /** Turns the handler's result into what the CLI prints, with any local side effect. */
+  after?: (result: unknown, args: CommandArgs) => Promise<unknown>
+}
+
+/** The parts of a command that run in the CLI process, whether the handler ran in-process or in a daemon. */
+export const LOCAL_STEPS: Readonly<Record<string, LocalSteps>> = {
+  export: {
+    before (a) {
+      if (str(a.options.out) === undefined) throw new BadRequestError('missing --out FILE')
+      one(a, 'OBJECT_ID')
+    },
+    async after (result, a) {
+      const r = result as { objectId?: unknown, data?: unknown } | null
+      if (typeof r?.data !== 'string') throw new HubError('internal', 'export returned no data')
+      const bytes = Buffer.from(r.data, 'base64')
+      const out = str(a.options.out) as string
+      await writeFile(out, bytes)
+      return { objectId: r.objectId, out, bytes: bytes.length }
+    }
+  }
+}

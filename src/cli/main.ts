@@ -10,12 +10,14 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { Hub } from '../hub.js'
 import { BadRequestError, HubError, toHubError } from '../errors.js'
-import { Ed25519KeyPair } from '../identity/keys.js'
+import { createLogger, type Logger } from '../log.js'
 import { fromB64u } from '../identity/encoding.js'
-import { handlers, READS_STDIN, type CommandArgs } from './commands.js'
-import { printHuman } from './output.js'
+import type { Ed25519KeyPair } from '../identity/keys.js'
+import { handlers, LOCAL_STEPS, READS_STDIN, type CommandArgs } from './commands.js'
+import { daemonStatus, startDaemon, stopDaemon } from './daemon-commands.js'
+import { execute } from './execute.js'
+import { printHuman, printReady } from './output.js'
 import { USAGE } from './usage.js'
 
 const OPTIONS = {
@@ -30,8 +32,25 @@ const OPTIONS = {
   cursor: { type: 'string' },
   sort: { type: 'string' },
   out: { type: 'string' },
-  'owner-key': { type: 'string' }
+  'owner-key': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  join: { type: 'string' },
+  role: { type: 'string' },
+  name: { type: 'string' },
+  ttl: { type: 'string' },
+  peer: { type: 'string' }
 } as const
+
+/** Commands with subcommands: `hub device invite`, `hub sync status`… */
+const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
+  profile: { subs: ['get', 'set'] },
+  device: { subs: ['invite', 'list', 'revoke'] },
+  sync: { subs: ['status'], optional: true }
+}
+
+/** Printed by `hub start` itself (the ready line), so main prints nothing more. */
+const ALREADY_PRINTED = Symbol('already printed')
 
 export function defaultDir (): string {
   return process.env.HUB_DIR !== undefined && process.env.HUB_DIR !== '' ? process.env.HUB_DIR : join(homedir(), '.identity-hub')
@@ -46,6 +65,7 @@ async function readStdin (): Promise<string> {
 
 async function loadOwnerKey (path: string): Promise<Ed25519KeyPair> {
   const text = (await readFile(path, 'utf8')).trim()
+  const { Ed25519KeyPair } = await import('../identity/keys.js')
   try {
     if (text.startsWith('{')) return Ed25519KeyPair.fromJwk(JSON.parse(text) as Record<string, unknown>)
     return Ed25519KeyPair.fromSeed(fromB64u(text))
@@ -54,7 +74,7 @@ async function loadOwnerKey (path: string): Promise<Ed25519KeyPair> {
   }
 }
 
-async function run (argv: string[]): Promise<{ result: unknown, command: string }> {
+async function run (argv: string[], json: boolean, logger: Logger): Promise<{ result: unknown, command: string }> {
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
@@ -65,38 +85,73 @@ async function run (argv: string[]): Promise<{ result: unknown, command: string 
   const [first, ...rest] = positionals
   let command = first
   if (command === undefined || values.help === true || command === 'help') return { result: USAGE, command: 'help' }
-  if (command === 'profile') {
-    const sub = rest.shift()
-    if (sub !== 'get' && sub !== 'set') throw new BadRequestError('usage: hub profile get|set')
-    command = `profile ${sub}`
+  const group = Object.hasOwn(SUBCOMMANDS, command) ? SUBCOMMANDS[command] : undefined
+  if (group !== undefined) {
+    const sub = rest[0]
+    if (sub !== undefined && group.subs.includes(sub)) {
+      rest.shift()
+      command = `${command} ${sub}`
+    } else if (group.optional !== true) {
+      throw new BadRequestError(`usage: hub ${command} ${group.subs.join('|')}`)
+    }
   }
   const dir = resolve(values.dir ?? defaultDir())
 
-  if (command === 'init') {
-    const ownerKey = values['owner-key'] !== undefined ? await loadOwnerKey(values['owner-key']) : undefined
-    return { result: await Hub.init(dir, ownerKey !== undefined ? { ownerKey } : {}), command }
+  switch (command) {
+    // Never through a daemon: there is no hub (hence no daemon) before init.
+    case 'init': {
+      if (values.join !== undefined) {
+        if (values['owner-key'] !== undefined) throw new BadRequestError('--join and --owner-key exclude each other: a joined device holds no owner key')
+        const r = values.role
+        if (r !== undefined && r !== 'owner-device' && r !== 'blind') throw new BadRequestError('--role must be owner-device or blind')
+        const { joinHub } = await import('../net/pair.js')
+        return { result: await joinHub(dir, values.join, { ...(r !== undefined ? { role: r } : {}), ...(values.name !== undefined ? { name: values.name } : {}) }), command }
+      }
+      const ownerKey = values['owner-key'] !== undefined ? await loadOwnerKey(values['owner-key']) : undefined
+      const { Hub } = await import('../hub.js')
+      return { result: await Hub.init(dir, ownerKey !== undefined ? { ownerKey } : {}), command }
+    }
+    case 'start': {
+      const code = await startDaemon(dir, {
+        listen: values.listen ?? [],
+        bootstrap: values.bootstrap ?? [],
+        logger,
+        onReady: info => printReady(info, json)
+      })
+      process.exitCode = code
+      // Whatever the network layer left running must not keep a stopped daemon alive.
+      setTimeout(() => process.exit(code), 2000).unref()
+      return { result: ALREADY_PRINTED, command }
+    }
+    case 'stop':
+      return { result: await stopDaemon(dir), command }
+    case 'status':
+      return { result: await daemonStatus(dir), command }
   }
 
-  const handler = handlers[command]
+  const handler = Object.hasOwn(handlers, command) ? handlers[command] : undefined
   if (handler === undefined) throw new BadRequestError(`unknown command "${command}" (see hub --help)`)
-  const args: CommandArgs = { positionals: rest, options: { ...values } }
+  // The daemon may run elsewhere than our working directory: send the absolute dir.
+  const args: CommandArgs = { positionals: rest, options: { ...values, dir } }
+  const local = Object.hasOwn(LOCAL_STEPS, command) ? LOCAL_STEPS[command] : undefined
+  local?.before?.(args)
   if (READS_STDIN.has(command)) args.stdin = await readStdin()
-
-  const hub = await Hub.open(dir)
-  try {
-    return { result: await handler(hub, args), command }
-  } finally {
-    await hub.close()
-  }
+  const result = await execute(dir, command, handler, args, logger)
+  return { result: local?.after !== undefined ? await local.after(result, args) : result, command }
 }
 
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
   const json = argv.includes('--json')
   try {
-    const { result, command } = await run(argv)
-    if (json) process.stdout.write(JSON.stringify(result) + '\n')
-    else printHuman(command, result)
+    const { result, command } = await run(argv, json, createLogger('hub'))
+    if (result === ALREADY_PRINTED) {
+      if (!json) process.stdout.write('hub daemon stopped\n')
+    } else if (json) {
+      process.stdout.write(JSON.stringify(result) + '\n')
+    } else {
+      printHuman(command, result)
+    }
   } catch (e) {
     const err = toHubError(e)
     if (json) process.stderr.write(JSON.stringify({ error: { code: err.code, message: err.message } }) + '\n')

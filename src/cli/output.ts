@@ -1,4 +1,19 @@
 /** Human-readable output for terminals (the --json form is the contract). */
+import type { DaemonInfo } from '../daemon/files.js'
+
+/**
+ * `hub start`'s ready line. With --json it is the one JSON document on
+ * stdout (the content of daemon.json), so scripts can wait for one line.
+ */
+export function printReady (info: DaemonInfo, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(info) + '\n')
+    return
+  }
+  const net = info.multiaddrs.length > 0 ? info.multiaddrs.join(' ') : 'no network'
+  process.stdout.write(`hub daemon running (pid ${info.pid}): control ${info.control.url}, ${net}, peer id ${info.peerId}; Ctrl-C or "hub stop" stops it\n`)
+}
+
 export function printHuman (command: string, result: unknown): void {
   if (typeof result === 'string') {
     process.stdout.write(result.endsWith('\n') ? result : result + '\n')
@@ -25,6 +40,23 @@ export function printHuman (command: string, result: unknown): void {
       process.stdout.write(`${objs.length} object(s)${r.cursor !== null ? `, more with --cursor ${String(r.cursor)}` : ''}\n`)
       return
     }
+    case 'status':
+      if (r.running !== true) {
+        process.stdout.write(`no hub daemon is running${r.stale === true ? ' (ignoring a stale daemon.json)' : ''}\n`)
+        return
+      }
+      process.stdout.write(`hub daemon running (pid ${String(r.pid)}) since ${String(r.startedAt)}\n  control:    ${(r.control as { url: string }).url}\n` +
+        `  multiaddrs: ${(r.multiaddrs as string[]).join(' ') || '(no network)'}\n`)
+      return
+    case 'device invite':
+      process.stdout.write(`${String(r.invite)}\n(one-time; expires ${String(r.expiresAt)}; on the new device run: hub init --dir DIR --join <invite>)\n`)
+      return
+    case 'sync':
+      process.stdout.write(`pulled ${String(r.received)} commit(s) (${String(r.stored)} new) from ${String(r.peer)} in ${String(r.roundTrips)} round trip(s); now at ${String(r.watermark)}/${String(r.head)}\n`)
+      return
+    case 'stop':
+      process.stdout.write(r.stopped === true ? `stopped the hub daemon (pid ${String(r.pid)})\n` : 'no hub daemon was running\n')
+      return
     default:
       process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   }

@@ -3,9 +3,27 @@ export const USAGE = `hub — Identity Hub command line
 Usage: hub <command> [options]   (every command takes --dir DIR and --json)
 
 Hub
-  init [--owner-key FILE]            create a hub (refuses to overwrite one)
+  init [--owner-key FILE]            create a hub for a new (or imported) owner DID (refuses to overwrite one)
+  init --join INVITE [--role owner-device|blind] [--name N]
+                                     create a hub that becomes another device of the inviting owner
   info                               owner DID, hub DID, peer id
   did                                the owner's DID document
+
+Daemon
+  start [--listen MULTIADDR]… [--bootstrap MULTIADDR]…
+                                     run the hub in the foreground (until Ctrl-C, SIGTERM or stop);
+                                     meanwhile every other command on --dir goes through it
+  stop                               ask the running daemon to shut down and wait for it
+  status                             whether a daemon runs, its pid, control URL and multiaddrs
+
+Devices and sync (invite and peers need a running daemon)
+  device invite [--ttl SECONDS] [--role owner-device|blind]
+                                     a one-time invite for a new device (default 15 minutes)
+  device list                        the owner's devices, revoked ones with revokedAt
+  device revoke HUB_DID              revoke a device; it gets nothing more from any hub that learns of it
+  peers                              connected peers and whether they are devices of the owner
+  sync status                        per device: connected, last sync, commits behind
+  sync --peer MULTIADDR              one sync pass with that peer (progress bar on a terminal)
 
 Collections
   write [--strategy automerge|lww]   create an object from JSON on stdin
@@ -22,4 +40,5 @@ Profile
   profile set                        set it from JSON on stdin
 
 --dir defaults to $HUB_DIR, then ~/.identity-hub. HUB_LOG=debug|info logs JSON lines to stderr.
+While a daemon runs, commands reach it over a local channel authenticated by DIR/control.secret.
 `

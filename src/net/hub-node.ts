@@ -63,6 +63,9 @@ export interface SyncPeerStatus {
   /** Commits in the peer's feed we have not pulled yet (as of lastSync). */
   behind: number
   received: number
+  /** Bytes on the wire of our pulls from this peer since start (frames incl. length prefixes). */
+  bytesReceived: number
+  bytesSent: number
   lastError: string | null
 }
 
@@ -76,6 +79,10 @@ interface PeerState {
   head: number
   watermark: number
   received: number
+  bytesReceived: number
+  bytesSent: number
+  /** Byte counters of the current stream, folded in when it ends. */
+  streamBytes: { sent: number, received: number }
   lastError?: string
   backoffMs: number
   nextDialAt: number
@@ -113,12 +120,15 @@ export class HubNode {
   readonly #peers = new Map<string, PeerState>()
   readonly #bootstrap: Multiaddr[]
   readonly #blocked: Set<string>
+  /** Peer ids of revoked devices: part of the blocklist the gater consults. */
+  readonly #revoked: Set<string>
   #timers: NodeJS.Timeout[] = []
   #stopped = false
   #servedCommits = 0
 
-  private constructor (hub: Hub, libp2p: HubLibp2p, opts: HubNodeOptions, blocked: Set<string>) {
+  private constructor (hub: Hub, libp2p: HubLibp2p, opts: HubNodeOptions, blocked: Set<string>, revoked: Set<string>) {
     this.#blocked = blocked
+    this.#revoked = revoked
     this.hub = hub
     this.libp2p = libp2p
     this.#opts = opts
@@ -128,8 +138,10 @@ export class HubNode {
 
   static async start (hub: Hub, opts: HubNodeOptions = {}): Promise<HubNode> {
     const blocked = new Set(opts.blockedPeers ?? [])
-    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen ?? [], blocked)
-    const node = new HubNode(hub, libp2p, opts, blocked)
+    const revoked = new Set<string>()
+    const refused = { has: (id: string) => blocked.has(id) || revoked.has(id) }
+    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen ?? [], refused)
+    const node = new HubNode(hub, libp2p, opts, blocked, revoked)
     await node.#init()
     return node
   }
@@ -159,6 +171,7 @@ export class HubNode {
       if (e.commit.header.interface === 'Permissions') this.#onPermissionsChanged()
     })
 
+    this.#syncRevocations()
     // Devices we already know, plus any listed in the owner's DID document.
     for (const p of await this.hub.local.peers()) this.#state(p.peerId, p.hubDid, p.addrs)
     try {
@@ -211,7 +224,7 @@ export class HubNode {
   #state (peerId: string, hubDid: string, addrs: string[] = []): PeerState {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
-      s = { peerId, hubDid, addrs: [], connected: false, head: 0, watermark: 0, received: 0, backoffMs: this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS, nextDialAt: 0, dialing: false }
+      s = { peerId, hubDid, addrs: [], connected: false, head: 0, watermark: 0, received: 0, bytesReceived: 0, bytesSent: 0, streamBytes: { sent: 0, received: 0 }, backoffMs: this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS, nextDialAt: 0, dialing: false }
       this.#peers.set(peerId, s)
     }
     for (const a of addrs) if (!s.addrs.includes(a)) s.addrs.push(a)
@@ -254,7 +267,18 @@ export class HubNode {
     s.replicator?.abort()
   }
 
+  /** Revoked devices may not connect at all (the gater refuses them), unless authorized again. */
+  #syncRevocations (): void {
+    for (const d of this.hub.store.registry.devices()) {
+      if (d.device === this.hub.hubDid) continue
+      const id = peerIdOfHubDid(d.device).toString()
+      if (this.hub.store.registry.device(d.device) === undefined) this.#revoked.add(id)
+      else this.#revoked.delete(id)
+    }
+  }
+
   #onPermissionsChanged (): void {
+    this.#syncRevocations()
     for (const s of this.#peers.values()) {
       if (!s.connected) continue
       if (this.#isDevice(s.hubDid)) this.#startReplicator(s)
@@ -278,6 +302,7 @@ export class HubNode {
       while (!ctrl.signal.aborted && !this.#stopped && s.connected && this.#isDevice(s.hubDid)) {
         try {
           const stream = await this.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
+          s.streamBytes = { sent: 0, received: 0 }
           await pullFrom(stream, {
             store: this.hub.store,
             peer: s.hubDid,
@@ -311,6 +336,9 @@ export class HubNode {
   }
 
   #progress (s: PeerState, p: PullProgress): void {
+    s.bytesReceived += p.bytesReceived - s.streamBytes.received
+    s.bytesSent += p.bytesSent - s.streamBytes.sent
+    s.streamBytes = { sent: p.bytesSent, received: p.bytesReceived }
     s.lastSync = new Date().toISOString()
     s.head = p.head
     s.watermark = p.watermark
@@ -321,7 +349,7 @@ export class HubNode {
     if (this.#stopped) return
     const now = Date.now()
     for (const s of this.#peers.values()) {
-      if (s.connected || s.dialing || now < s.nextDialAt || s.addrs.length === 0) continue
+      if (s.connected || s.dialing || now < s.nextDialAt || s.addrs.length === 0 || this.#revoked.has(s.peerId) || this.#blocked.has(s.peerId)) continue
       if (!this.#isDevice(s.hubDid) && !this.#bootstrap.some(b => peerIdInAddr(b) === s.peerId)) continue
       s.dialing = true
       const addrs = s.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${s.peerId}`))
@@ -407,6 +435,8 @@ export class HubNode {
         head: s?.head ?? 0,
         behind: s === undefined ? 0 : Math.max(0, s.head - s.watermark),
         received: s?.received ?? 0,
+        bytesReceived: s?.bytesReceived ?? 0,
+        bytesSent: s?.bytesSent ?? 0,
         lastError: s?.lastError ?? null
       })
     }
@@ -433,7 +463,10 @@ export class HubNode {
       live: false,
       ...(onProgress !== undefined ? { onProgress } : {})
     })
-    this.#progress(this.#state(conn.remotePeer.toString(), hubDid), result)
+    const st = this.#state(conn.remotePeer.toString(), hubDid)
+    st.streamBytes = { sent: 0, received: 0 }
+    this.#progress(st, result)
+    st.streamBytes = { sent: 0, received: 0 }
     return { ...result, peer: hubDid }
   }
 

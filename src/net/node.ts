@@ -28,7 +28,7 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'
  * dial-only (pairing client). `blocked`: peer ids refused in both
  * directions (operator blocklist; partition tests).
  */
-export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] | null, blocked: ReadonlySet<string> = new Set()): Promise<HubLibp2p> {
+export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] | null, blocked: { has: (peerId: string) => boolean } = new Set<string>()): Promise<HubLibp2p> {
   const privateKey = await generateKeyPairFromSeed('Ed25519', hubKey.exportSeed())
   return await createLibp2p({
     privateKey,

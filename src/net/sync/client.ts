@@ -17,6 +17,10 @@ import { BATCH_COMMITS, MAX_FRAME_BYTES } from '../constants.js'
 import { validateSyncServerMessage } from '../messages.js'
 
 export interface PullProgress {
+  /** Frames' bytes on this stream so far (payload + length prefix), both ways. */
+  bytesSent: number
+  bytesReceived: number
+  roundTrips: number
   received: number
   stored: number
   watermark: number
@@ -38,11 +42,7 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void
 }
 
-export interface PullResult extends PullProgress {
-  bytesSent: number
-  bytesReceived: number
-  roundTrips: number
-}
+export type PullResult = PullProgress
 
 /** A peer broke the protocol or sent an invalid commit: disconnect it. */
 export class ProtocolViolation extends HubError {
@@ -56,8 +56,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   const limit = opts.batchSize ?? BATCH_COMMITS
   const tenant = opts.store.tenant
   let watermark = await opts.store.getWatermark(opts.peer)
-  const progress: PullProgress = { received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
-  let roundTrips = 1
+  const progress: PullProgress = { bytesSent: 0, bytesReceived: 0, roundTrips: 1, received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
   await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false }, opts.signal)
   try {
     for (;;) {
@@ -69,7 +68,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
       const more = opts.live || !caughtUp
       if (more) {
         await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp }, opts.signal)
-        roundTrips++
+        progress.roundTrips++
       }
       progress.stored += await ingestBatch(msg.commits, opts)
       progress.received += msg.commits.length
@@ -77,7 +76,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
         await opts.store.setWatermark(opts.peer, msg.last)
         watermark = msg.last
       }
-      Object.assign(progress, { watermark, head: msg.head, behind: Math.max(0, msg.head - watermark), caughtUp })
+      Object.assign(progress, { watermark, head: msg.head, behind: Math.max(0, msg.head - watermark), caughtUp, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived })
       opts.onProgress?.({ ...progress })
       if (!more) break
     }
@@ -86,7 +85,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
     ch.abort(err as Error)
     throw err
   }
-  return { ...progress, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived, roundTrips }
+  return { ...progress, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived }
 }
 
 /** Verify every commit, then ingest them in feed order. Returns how many were new. */

@@ -1,0 +1,384 @@
+import '../src/shim.js'
+/**
+ * One hub as a daemon-like child process, driven by the sync suite
+ * (bench/sync.ts) over the fork() IPC channel:
+ *
+ *   node dist/bench/hub-proc.js <hub dir> <label>
+ *
+ * The parent sends `{ id, op, args }` requests; every request gets exactly
+ * one `{ id, ok: true, result }` or `{ id, ok: false, error }` reply (some,
+ * like `awaitMarker` or `waitWatermark`, only when their condition holds).
+ * Requests are handled concurrently, in arrival order.
+ *
+ * Times that are compared across processes are `process.hrtime.bigint()`
+ * (CLOCK_MONOTONIC, shared by all processes on Linux), sent as decimal
+ * strings because IPC is JSON.
+ *
+ * The hub runs on a real LevelDB in the given directory and its HubNode
+ * listens on loopback TCP only, with DHT discovery off. Nothing is printed
+ * to stdout; the parent maps this process's stdout to its own stderr anyway.
+ */
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { performance } from 'node:perf_hooks'
+import { Hub } from '../src/hub.js'
+import { HubNode, type SyncPeerStatus } from '../src/net/hub-node.js'
+import { joinHub } from '../src/net/pair.js'
+import type { PullResult } from '../src/net/sync/client.js'
+import { playlist } from './core.js'
+import { pool } from './util.js'
+
+// ------------------------------------------------------------------ protocol (shared with bench/sync.ts)
+
+type NoArgs = Record<string, never>
+
+/** Marked objects carry `name: MARK_PREFIX + marker`; the receiving side timestamps their arrival. */
+export const MARK_PREFIX = 'bench-mark:'
+
+export interface Requests {
+  /** Hub.init in this process's directory (a founding hub). */
+  init: NoArgs
+  /** joinHub with an invite (creates this process's directory). */
+  join: { invite: string, name?: string }
+  /** Hub.open (idempotent). Marker arrivals are recorded from here on. */
+  open: NoArgs
+  /** Open if needed, then HubNode.start on loopback TCP. */
+  start: { reconnectMinMs?: number, reconnectMaxMs?: number }
+  createInvite: NoArgs
+  /** Create n playlists (bench/core.ts values), `inFlight` at once. */
+  bulkCreate: { n: number, inFlight: number }
+  /** Create one playlist named MARK_PREFIX + marker; `before` is taken just before the write. */
+  writeMarked: { marker: string }
+  /** Resolves when a commit of the marked object is durable here (possibly already). */
+  awaitMarker: { marker: string, timeoutMs: number }
+  /** Resolves once this store's watermark for `peer` (a hub DID) is at least `seq`. */
+  waitWatermark: { peer: string, seq: number, timeoutMs: number, pollMs: number }
+  status: NoArgs
+  syncOnce: { addr: string }
+  /** Count live objects of one type by paging through queries. */
+  countObjects: { context: string, type: string }
+  /** Size of every envelope in this hub's feed. */
+  envelopeStats: NoArgs
+  /** Stop the node, close the hub (a later `start` opens it again). */
+  stop: NoArgs
+  /** Start the V8 CPU profiler (node:inspector) for one phase. */
+  profileStart: NoArgs
+  /** Stop it and write the .cpuprofile (open in Chrome DevTools / speedscope). */
+  profileStop: { path: string }
+  /** Stop, close, reply, exit(0). */
+  exit: NoArgs
+}
+
+export interface HubInfo { did: string, hubDid: string, peerId: string, durableSeq: number }
+
+export interface Replies {
+  init: { did: string, hubDid: string }
+  join: { did: string, hubDid: string }
+  open: HubInfo
+  start: HubInfo & { multiaddrs: string[], startedAt: string, ready: string }
+  createInvite: { invite: string }
+  bulkCreate: { ms: number, durableSeq: number }
+  writeMarked: { before: string, after: string }
+  awaitMarker: { arrivedAt: string }
+  waitWatermark: { reachedAt: string, watermark: number, firstCommitAt: string | null, polls: number }
+  status: { durableSeq: number, seq: number, servedCommits: number, peers: SyncPeerStatus[] }
+  syncOnce: PullResult & { peer: string, ms: number }
+  countObjects: { count: number, pages: number }
+  envelopeStats: { commits: number, bytes: number, minBytes: number, maxBytes: number }
+  stop: { durableSeq: number }
+  profileStart: { started: true }
+  profileStop: { path: string, bytes: number }
+  exit: { pid: number }
+}
+
+export type Op = keyof Requests
+
+export interface RequestMessage<K extends Op = Op> { id: number, op: K, args: Requests[K] }
+
+export type ReplyMessage =
+  | { id: number, ok: true, result: Replies[Op] }
+  | { id: number, ok: false, error: string }
+
+// ------------------------------------------------------------------ the process
+
+const now = (): bigint => process.hrtime.bigint()
+const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+class HubProcess {
+  readonly dir: string
+  hub: Hub | undefined
+  node: HubNode | undefined
+  /** Marker → hrtime of the first durable commit of its object here. */
+  readonly #arrivals = new Map<string, bigint>()
+  readonly #waiters = new Map<string, Array<(t: bigint) => void>>()
+  #startedAt: bigint | undefined
+  #firstCommitAfterStart: bigint | undefined
+
+  constructor (dir: string) {
+    this.dir = dir
+  }
+
+  #need (): Hub {
+    if (this.hub === undefined) throw new Error('hub is not open')
+    return this.hub
+  }
+
+  #needNode (): HubNode {
+    if (this.node === undefined) throw new Error('node is not started')
+    return this.node
+  }
+
+  #info (hub: Hub): HubInfo {
+    return { did: hub.did, hubDid: hub.hubDid, peerId: hub.peerId, durableSeq: hub.store.durableSeq }
+  }
+
+  async open (): Promise<HubInfo> {
+    if (this.hub !== undefined) return this.#info(this.hub)
+    const hub = await Hub.open(this.dir)
+    hub.events.on('commit', e => {
+      const t = now()
+      if (this.#startedAt !== undefined && this.#firstCommitAfterStart === undefined) this.#firstCommitAfterStart = t
+      const name = e.meta.value?.['name']
+      if (typeof name !== 'string' || !name.startsWith(MARK_PREFIX)) return
+      const marker = name.slice(MARK_PREFIX.length)
+      if (this.#arrivals.has(marker)) return
+      this.#arrivals.set(marker, t)
+      for (const w of this.#waiters.get(marker) ?? []) w(t)
+      this.#waiters.delete(marker)
+    })
+    this.hub = hub
+    return this.#info(hub)
+  }
+
+  async start (args: Requests['start']): Promise<Replies['start']> {
+    await this.open()
+    const hub = this.#need()
+    if (this.node !== undefined) throw new Error('node already started')
+    const startedAt = now()
+    this.#startedAt = startedAt
+    this.#firstCommitAfterStart = undefined
+    this.node = await HubNode.start(hub, {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      discoveryIntervalMs: 0,
+      ...(args.reconnectMinMs !== undefined ? { reconnectMinMs: args.reconnectMinMs } : {}),
+      ...(args.reconnectMaxMs !== undefined ? { reconnectMaxMs: args.reconnectMaxMs } : {})
+    })
+    return { ...this.#info(hub), multiaddrs: this.node.multiaddrs(), startedAt: startedAt.toString(), ready: now().toString() }
+  }
+
+  async awaitMarker (args: Requests['awaitMarker']): Promise<Replies['awaitMarker']> {
+    const seen = this.#arrivals.get(args.marker)
+    if (seen !== undefined) return { arrivedAt: seen.toString() }
+    const t = await new Promise<bigint>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const list = this.#waiters.get(args.marker) ?? []
+        this.#waiters.set(args.marker, list.filter(w => w !== done))
+        reject(new Error(`marker ${args.marker} did not arrive within ${args.timeoutMs} ms`))
+      }, args.timeoutMs)
+      const done = (at: bigint): void => { clearTimeout(timer); resolve(at) }
+      this.#waiters.set(args.marker, [...(this.#waiters.get(args.marker) ?? []), done])
+    })
+    return { arrivedAt: t.toString() }
+  }
+
+  async waitWatermark (args: Requests['waitWatermark']): Promise<Replies['waitWatermark']> {
+    const hub = this.#need()
+    const until = Date.now() + args.timeoutMs
+    let polls = 0
+    for (;;) {
+      const w = await hub.store.getWatermark(args.peer)
+      polls++
+      if (w >= args.seq) {
+        const first = this.#firstCommitAfterStart
+        return { reachedAt: now().toString(), watermark: w, firstCommitAt: first === undefined ? null : first.toString(), polls }
+      }
+      if (Date.now() > until) throw new Error(`watermark for ${args.peer} is ${w} after ${args.timeoutMs} ms, expected ${args.seq}`)
+      await sleep(args.pollMs)
+    }
+  }
+
+  async bulkCreate (args: Requests['bulkCreate']): Promise<Replies['bulkCreate']> {
+    const hub = this.#need()
+    const values = Array.from({ length: args.n }, (_, i) => playlist(i))
+    const before = hub.store.seq
+    const t0 = performance.now()
+    await pool(args.n, args.inFlight, async i => await hub.collections.create(values[i]))
+    const ms = performance.now() - t0
+    if (hub.store.seq - before !== args.n) throw new Error(`bulkCreate: expected ${args.n} new commits, found ${hub.store.seq - before}`)
+    return { ms, durableSeq: hub.store.durableSeq }
+  }
+
+  async writeMarked (args: Requests['writeMarked']): Promise<Replies['writeMarked']> {
+    const hub = this.#need()
+    const value = playlist(0, 1, MARK_PREFIX + args.marker)
+    const before = now()
+    await hub.collections.create(value)
+    return { before: before.toString(), after: now().toString() }
+  }
+
+  async countObjects (args: Requests['countObjects']): Promise<Replies['countObjects']> {
+    const hub = this.#need()
+    let count = 0
+    let pages = 0
+    let cursor: string | undefined
+    for (;;) {
+      const page = await hub.collections.query({ context: args.context, type: args.type, limit: 1000, ...(cursor !== undefined ? { cursor } : {}) })
+      pages++
+      count += page.objects.length
+      if (page.cursor === null || page.objects.length === 0) break
+      cursor = page.cursor
+    }
+    return { count, pages }
+  }
+
+  async envelopeStats (): Promise<Replies['envelopeStats']> {
+    const hub = this.#need()
+    let commits = 0
+    let bytes = 0
+    let minBytes = Infinity
+    let maxBytes = 0
+    for await (const e of hub.store.feed(0)) {
+      const env = await hub.store.getEnvelope(e.commitId)
+      if (env === undefined) throw new Error(`feed entry ${e.seq} has no envelope`)
+      const n = Buffer.byteLength(env, 'utf8')
+      commits++
+      bytes += n
+      if (n < minBytes) minBytes = n
+      if (n > maxBytes) maxBytes = n
+    }
+    return { commits, bytes, minBytes: commits === 0 ? 0 : minBytes, maxBytes }
+  }
+
+  async syncOnce (args: Requests['syncOnce']): Promise<Replies['syncOnce']> {
+    const node = this.#needNode()
+    const t0 = performance.now()
+    const r = await node.syncOnce(args.addr)
+    return { ...r, ms: performance.now() - t0 }
+  }
+
+  status (): Replies['status'] {
+    const hub = this.#need()
+    const node = this.#needNode()
+    return { durableSeq: hub.store.durableSeq, seq: hub.store.seq, servedCommits: node.servedCommits, peers: node.syncStatus() }
+  }
+
+  #profiler: Session | undefined
+
+  async profileStart (): Promise<Replies['profileStart']> {
+    if (this.#profiler !== undefined) throw new Error('profiler already running')
+    const session = new Session()
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.setSamplingInterval', { interval: 500 })
+    await session.post('Profiler.start')
+    this.#profiler = session
+    return { started: true }
+  }
+
+  async profileStop (args: Requests['profileStop']): Promise<Replies['profileStop']> {
+    const session = this.#profiler
+    if (session === undefined) throw new Error('profiler is not running')
+    this.#profiler = undefined
+    try {
+      const { profile } = await session.post('Profiler.stop')
+      const text = JSON.stringify(profile)
+      await writeFile(args.path, text)
+      return { path: args.path, bytes: text.length }
+    } finally {
+      session.disconnect()
+    }
+  }
+
+  async stop (): Promise<Replies['stop']> {
+    const node = this.node
+    const hub = this.hub
+    this.node = undefined
+    this.hub = undefined
+    this.#startedAt = undefined
+    try {
+      if (node !== undefined) await node.stop()
+    } finally {
+      if (hub !== undefined) await hub.close()
+    }
+    return { durableSeq: hub?.store.durableSeq ?? 0 }
+  }
+}
+
+const dir = process.argv[2]
+const label = process.argv[3] ?? 'hub'
+if (dir === undefined || process.send === undefined) {
+  console.error('usage: forked by bench/sync.ts as hub-proc.js <dir> <label> (needs an IPC channel)')
+  process.exit(2)
+}
+const proc = new HubProcess(dir)
+
+async function handle (op: Op, args: Requests[Op]): Promise<Replies[Op]> {
+  switch (op) {
+    case 'init': {
+      const r = await Hub.init(proc.dir)
+      return { did: r.did, hubDid: r.hubDid }
+    }
+    case 'join': {
+      const a = args as Requests['join']
+      const r = await joinHub(proc.dir, a.invite, a.name !== undefined ? { name: a.name } : {})
+      return { did: r.did, hubDid: r.hubDid }
+    }
+    case 'open': return await proc.open()
+    case 'start': return await proc.start(args as Requests['start'])
+    case 'createInvite': {
+      if (proc.node === undefined) throw new Error('node is not started')
+      return { invite: (await proc.node.createInvite()).invite }
+    }
+    case 'bulkCreate': return await proc.bulkCreate(args as Requests['bulkCreate'])
+    case 'writeMarked': return await proc.writeMarked(args as Requests['writeMarked'])
+    case 'awaitMarker': return await proc.awaitMarker(args as Requests['awaitMarker'])
+    case 'waitWatermark': return await proc.waitWatermark(args as Requests['waitWatermark'])
+    case 'status': return proc.status()
+    case 'syncOnce': return await proc.syncOnce(args as Requests['syncOnce'])
+    case 'countObjects': return await proc.countObjects(args as Requests['countObjects'])
+    case 'envelopeStats': return await proc.envelopeStats()
+    case 'stop': return await proc.stop()
+    case 'profileStart': return await proc.profileStart()
+    case 'profileStop': return await proc.profileStop(args as Requests['profileStop'])
+    case 'exit': {
+      await proc.stop()
+      return { pid: process.pid }
+    }
+  }
+}
+
+function isRequest (m: unknown): m is RequestMessage {
+  if (typeof m !== 'object' || m === null) return false
+  const r = m as Partial<RequestMessage>
+  return typeof r.id === 'number' && typeof r.op === 'string' && typeof r.args === 'object' && r.args !== null
+}
+
+function reply (msg: ReplyMessage, then?: () => void): void {
+  if (process.send === undefined || !process.connected) { then?.(); return }
+  process.send(msg, undefined, {}, () => then?.())
+}
+
+process.on('message', (m: unknown) => {
+  if (!isRequest(m)) {
+    console.error(`[hub-proc ${label}] ignoring malformed message`, m)
+    return
+  }
+  handle(m.op, m.args).then(result => {
+    if (m.op === 'exit') reply({ id: m.id, ok: true, result }, () => process.exit(0))
+    else reply({ id: m.id, ok: true, result })
+  }, (err: unknown) => {
+    const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+    reply({ id: m.id, ok: false, error: text })
+  })
+})
+
+// The parent went away (crashed, killed, or done): never outlive it.
+process.on('disconnect', () => {
+  const bye = setTimeout(() => process.exit(1), 3000)
+  bye.unref()
+  proc.stop().catch(() => {}).finally(() => process.exit(0))
+})
+
+process.on('unhandledRejection', err => {
+  console.error(`[hub-proc ${label}] unhandled rejection:`, err)
+})

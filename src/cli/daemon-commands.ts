@@ -1,0 +1,76 @@
+/**
+ * `hub start`, `hub stop` and `hub status`: the commands about the daemon
+ * itself. None of them opens the store in this process.
+ */
+import { HubError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { ControlClient, DaemonUnreachableError } from '../daemon/control.js'
+import { findDaemon, probeDaemon } from '../daemon/discovery.js'
+import { isPidAlive, readDaemonInfo, type DaemonInfo } from '../daemon/files.js'
+import { handlers } from './commands.js'
+import { startNetwork } from './network.js'
+
+const STOP_TIMEOUT_MS = 10_000
+const POLL_MS = 50
+
+/** Run the daemon in the foreground until it is stopped; returns the exit code. */
+export async function startDaemon (dir: string, opts: { listen: string[], bootstrap: string[], logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
+  const { runDaemon } = await import('../daemon/daemon.js')
+  return await runDaemon({
+    dir,
+    handlers,
+    listen: opts.listen,
+    bootstrap: opts.bootstrap,
+    logger: opts.logger,
+    onReady: opts.onReady,
+    ...(startNetwork !== undefined ? { startNetwork } : {})
+  })
+}
+
+export interface StopResult {
+  /** False when no daemon was running (stopping is idempotent). */
+  stopped: boolean
+  pid?: number
+}
+
+/** Ask the daemon to shut down and wait until it has (its daemon.json is gone). */
+export async function stopDaemon (dir: string): Promise<StopResult> {
+  const info = await findDaemon(dir)
+  if (info === undefined) return { stopped: false }
+  try {
+    const client = await ControlClient.forDir(dir, info)
+    await client.command('shutdown', { positionals: [], options: {} }, { timeoutMs: STOP_TIMEOUT_MS })
+  } catch (err) {
+    // Refused: it is already shutting down (control channel closed first), so just wait.
+    if (!(err instanceof DaemonUnreachableError)) throw err
+  }
+  const deadline = Date.now() + STOP_TIMEOUT_MS
+  for (;;) {
+    const now = await readDaemonInfo(dir)
+    // Gone, replaced by a newer daemon, or its process died mid-shutdown (the file is then stale and harmless).
+    if (now === undefined || now.pid !== info.pid || !isPidAlive(info.pid)) return { stopped: true, pid: info.pid }
+    if (Date.now() > deadline) {
+      throw new HubError('unavailable', `the hub daemon (pid ${info.pid}) did not stop within ${STOP_TIMEOUT_MS / 1000} s; ` +
+        `if no daemon is running for ${dir}, its daemon.json is stale and can be deleted`)
+    }
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}
+
+export interface StatusResult {
+  running: boolean
+  pid?: number
+  startedAt?: string
+  control?: { url: string }
+  multiaddrs?: string[]
+  did?: string
+  peerId?: string
+  /** A daemon.json is present but no daemon answers (crashed, or mid-shutdown); it is ignored and replaced at the next start. */
+  stale?: boolean
+}
+
+export async function daemonStatus (dir: string): Promise<StatusResult> {
+  const live = await probeDaemon(dir)
+  if (live !== undefined) return { running: true, ...live }
+  return (await readDaemonInfo(dir)) !== undefined ? { running: false, stale: true } : { running: false }
+}

@@ -1,0 +1,78 @@
+/**
+ * The control channel's wire format, shared by ControlServer and ControlClient.
+ *
+ *   POST /v1/command   authorization: Bearer <control.secret>
+ *   { "command": "read", "args": { "positionals": ["bafk…"], "options": { "json": true }, "stdin"?: "…" } }
+ *   200 { "result": … }                      the handler's JSON-able result
+ *   4xx/5xx { "error": { "code", "message" } } a HubError; the code is the contract, the status a hint
+ */
+import { BadRequestError, HubError, type ErrorCode } from '../errors.js'
+
+export const COMMAND_PATH = '/v1/command'
+
+/** 8× the default value limit (1 MiB): room for a JSON-escaped value on stdin plus arguments. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024
+
+/** Arguments of one CLI command, plain and serializable so they can cross the control channel. */
+export interface CommandArgs {
+  positionals: string[]
+  options: Record<string, string | boolean | string[] | undefined>
+  /** Whatever was piped on stdin, if the command reads it (read by the CLI, never by the daemon). */
+  stdin?: string
+}
+
+export interface CommandRequest {
+  command: string
+  args: CommandArgs
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  authentication_failed: 401,
+  permissions_required: 403,
+  not_found: 404,
+  conflict: 409,
+  already_exists: 409,
+  too_large: 413,
+  wrong_owner: 422,
+  missing_deps: 422,
+  unsupported: 501,
+  unavailable: 503,
+  internal: 500
+}
+
+export function httpStatusOf (code: ErrorCode): number {
+  return STATUS[code]
+}
+
+export function isErrorCode (v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.hasOwn(STATUS, v)
+}
+
+export function errorBody (err: HubError): { error: { code: ErrorCode, message: string } } {
+  return { error: { code: err.code, message: err.message } }
+}
+
+function isOptionValue (v: unknown): boolean {
+  return v === undefined || typeof v === 'string' || typeof v === 'boolean' ||
+    (Array.isArray(v) && v.every(x => typeof x === 'string'))
+}
+
+/** Validate a parsed request body; anything off-shape is a bad_request, never a crash. */
+export function parseCommandRequest (body: unknown): CommandRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('the request body must be a JSON object')
+  const { command, args } = body as Record<string, unknown>
+  if (typeof command !== 'string' || command === '') throw new BadRequestError('"command" must be a non-empty string')
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new BadRequestError('"args" must be an object')
+  const { positionals, options, stdin } = args as Record<string, unknown>
+  if (!Array.isArray(positionals) || !positionals.every(p => typeof p === 'string')) throw new BadRequestError('"args.positionals" must be an array of strings')
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new BadRequestError('"args.options" must be an object')
+  const opts = options as Record<string, unknown>
+  for (const [k, v] of Object.entries(opts)) {
+    if (!isOptionValue(v)) throw new BadRequestError(`option "${k}" must be a string, a boolean or an array of strings`)
+  }
+  if (stdin !== undefined && typeof stdin !== 'string') throw new BadRequestError('"args.stdin" must be a string')
+  const parsed: CommandArgs = { positionals: positionals as string[], options: opts as CommandArgs['options'] }
+  if (stdin !== undefined) parsed.stdin = stdin
+  return { command, args: parsed }
+}
