@@ -8,8 +8,9 @@
  *     watermark for A reaches A's durable feed head. Verified: B's feed
  *     holds as many commits as A's and B reads back all N playlists.
  *  2. bytes per commit — B's wire bytes received from A during the cold
- *     sync (frames incl. length prefixes) per commit received, next to the
- *     average envelope size in A's feed, so the framing overhead shows.
+ *     sync (syncStatus: frames incl. length prefixes) per commit of A's feed
+ *     (all are sent: B starts from watermark 0), next to the average
+ *     envelope size in A's feed, so the framing overhead shows.
  *  3. incremental latency — with both caught up, A writes one marked object
  *     at a time; latency = B's hrtime when the commit is durable on B minus
  *     A's hrtime just before the write (CLOCK_MONOTONIC, shared by processes).

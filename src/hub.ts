@@ -29,6 +29,9 @@ import { TenantStore, actorFor, type CommitEvent, type IngestResult } from './st
 import { Collections } from './interfaces/collections.js'
 import { Profile } from './interfaces/profile.js'
 import { Devices } from './interfaces/devices.js'
+import { Permissions } from './interfaces/permissions.js'
+import { AuditLog } from './store/audit.js'
+import { ReplayCache } from './request/replay.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
 
@@ -117,6 +120,11 @@ export class Hub {
   readonly collections: Collections
   readonly profile: Profile
   readonly devices: Devices
+  readonly permissions: Permissions
+  /** Every request by anyone but the owner, allowed or denied. */
+  readonly audit: AuditLog
+  /** Request tokens (iss, jti) already accepted. */
+  readonly replay: ReplayCache
   readonly keys: KeyResolver
   readonly log: Logger
   readonly local: LocalState
@@ -151,6 +159,9 @@ export class Hub {
     this.collections = new Collections({ ...common, lookup: async kid => await this.keys.resolveKey(kid) })
     this.profile = new Profile(common)
     this.devices = new Devices({ store: this.store, ownerKey: args.ownerKey })
+    this.permissions = new Permissions({ store: this.store, ownerKey: args.ownerKey })
+    this.audit = new AuditLog(args.kv, this.store.layout)
+    this.replay = new ReplayCache(args.kv)
   }
 
   /** Create a new hub directory with a fresh (or imported) owner DID. */

@@ -1,6 +1,9 @@
 /** Protocol ids and the limits every hub enforces on its peers. */
 export const SYNC_PROTOCOL = '/identity-hub/sync/1.0.0'
 export const PAIR_PROTOCOL = '/identity-hub/pair/1.0.0'
+export const REQUEST_PROTOCOL = '/identity-hub/request/1.0.0'
+/** Request streams one connection may open at once. */
+export const MAX_INBOUND_REQUEST_STREAMS = 8
 export const DHT_PROTOCOL = '/identity-hub/kad/1.0.0'
 
 /** Largest frame (one JSON message) a hub reads. A batch never exceeds it. */

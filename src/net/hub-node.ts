@@ -18,7 +18,8 @@ import { HubError, toHubError } from '../errors.js'
 import type { Hub, HubRole } from '../hub.js'
 import type { Logger } from '../log.js'
 import { publicKeyFromDidKey, type DidDocument } from '../identity/did-key.js'
-import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, SYNC_PROTOCOL } from './constants.js'
+import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from './constants.js'
+import { serveRequests } from '../request/server.js'
 import { createHubLibp2p, hubDidOfPeer, type HubLibp2p } from './node.js'
 import { createInvite, servePair } from './pair.js'
 import { serveSync, type FeedAccess } from './sync/server.js'
@@ -62,6 +63,7 @@ export interface SyncPeerStatus {
   head: number
   /** Commits in the peer's feed we have not pulled yet (as of lastSync). */
   behind: number
+  /** New commits stored from this peer since start. */
   received: number
   /** Bytes on the wire of our pulls from this peer since start (frames incl. length prefixes). */
   bytesReceived: number
@@ -82,7 +84,7 @@ interface PeerState {
   bytesReceived: number
   bytesSent: number
   /** Byte counters of the current stream, folded in when it ends. */
-  streamBytes: { sent: number, received: number }
+  streamBytes: { sent: number, received: number, stored: number }
   lastError?: string
   backoffMs: number
   nextDialAt: number
@@ -157,6 +159,9 @@ export class HubNode {
         onServed: (_peer, n) => { this.#servedCommits += n }
       }, stream, connection)
     }, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
+    await lp.handle(REQUEST_PROTOCOL, async (stream) => {
+      await serveRequests(this.hub, this.#log.child('request'), stream)
+    }, { maxInboundStreams: MAX_INBOUND_REQUEST_STREAMS })
     await lp.handle(PAIR_PROTOCOL, async (stream, connection) => {
       await servePair({ hub: this.hub, addrs: () => this.multiaddrs(), log: this.#log }, stream, connection)
     }, { maxInboundStreams: 1 })
@@ -224,7 +229,7 @@ export class HubNode {
   #state (peerId: string, hubDid: string, addrs: string[] = []): PeerState {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
-      s = { peerId, hubDid, addrs: [], connected: false, head: 0, watermark: 0, received: 0, bytesReceived: 0, bytesSent: 0, streamBytes: { sent: 0, received: 0 }, backoffMs: this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS, nextDialAt: 0, dialing: false }
+      s = { peerId, hubDid, addrs: [], connected: false, head: 0, watermark: 0, received: 0, bytesReceived: 0, bytesSent: 0, streamBytes: { sent: 0, received: 0, stored: 0 }, backoffMs: this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS, nextDialAt: 0, dialing: false }
       this.#peers.set(peerId, s)
     }
     for (const a of addrs) if (!s.addrs.includes(a)) s.addrs.push(a)
@@ -281,11 +286,13 @@ export class HubNode {
     this.#syncRevocations()
     for (const s of this.#peers.values()) {
       if (!s.connected) continue
-      if (this.#isDevice(s.hubDid)) this.#startReplicator(s)
-      else {
-        // Revoked: stop pulling from it and hang up; its own pulls are refused at the next request.
+      if (this.#isDevice(s.hubDid)) {
+        this.#startReplicator(s)
+      } else if (this.#revoked.has(s.peerId)) {
+        // A revoked device: stop pulling from it and hang up (the gater refuses it from now on).
+        // Other peers (apps, other owners' hubs) are not devices and keep their connections.
         s.replicator?.abort()
-        this.#log.info('peer no longer authorized; disconnecting', { peer: s.hubDid })
+        this.#log.info('device revoked; disconnecting', { peer: s.hubDid })
         void this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
       }
     }
@@ -302,7 +309,7 @@ export class HubNode {
       while (!ctrl.signal.aborted && !this.#stopped && s.connected && this.#isDevice(s.hubDid)) {
         try {
           const stream = await this.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
-          s.streamBytes = { sent: 0, received: 0 }
+          s.streamBytes = { sent: 0, received: 0, stored: 0 }
           await pullFrom(stream, {
             store: this.hub.store,
             peer: s.hubDid,
@@ -335,14 +342,15 @@ export class HubNode {
     })()
   }
 
+  /** Fold a stream's running totals into the peer's counters (each stream reports totals since it opened). */
   #progress (s: PeerState, p: PullProgress): void {
     s.bytesReceived += p.bytesReceived - s.streamBytes.received
     s.bytesSent += p.bytesSent - s.streamBytes.sent
-    s.streamBytes = { sent: p.bytesSent, received: p.bytesReceived }
+    s.received += p.stored - s.streamBytes.stored
+    s.streamBytes = { sent: p.bytesSent, received: p.bytesReceived, stored: p.stored }
     s.lastSync = new Date().toISOString()
     s.head = p.head
     s.watermark = p.watermark
-    s.received += p.stored
   }
 
   async #reconnectTick (): Promise<void> {
@@ -464,9 +472,9 @@ export class HubNode {
       ...(onProgress !== undefined ? { onProgress } : {})
     })
     const st = this.#state(conn.remotePeer.toString(), hubDid)
-    st.streamBytes = { sent: 0, received: 0 }
+    st.streamBytes = { sent: 0, received: 0, stored: 0 }
     this.#progress(st, result)
-    st.streamBytes = { sent: 0, received: 0 }
+    st.streamBytes = { sent: 0, received: 0, stored: 0 }
     return { ...result, peer: hubDid }
   }
 

@@ -404,6 +404,15 @@ export class TenantStore {
     return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#ingestOne(tx, c, existing))))
   }
 
+  /**
+   * Which of `ids` this tenant already has (one read for all). Lets a puller
+   * skip commits echoed back to it before spending a signature check on them.
+   */
+  async existing (ids: string[]): Promise<Set<string>> {
+    const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
+    return new Set(ids.filter((id, i) => found[i] !== undefined || this.#recent.has(id)))
+  }
+
   /** Known to exist: read at `existing` time, or applied since, or staged in this group. */
   #has (id: string, tx: Tx, existing: Set<string>): boolean {
     if (existing.has(id) || this.#recent.has(id)) return true

@@ -10,7 +10,8 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError } from '../../errors.js'
-import { parseCommit, verifyCommit, type KeyLookup } from '../../commits/commit.js'
+import { commitIdOf, parseCommit, verifyCommit, type KeyLookup } from '../../commits/commit.js'
+import { validateEnvelope } from '../../commits/schema.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel, remoteError } from '../channel.js'
 import { BATCH_COMMITS, MAX_FRAME_BYTES } from '../constants.js'
@@ -88,12 +89,21 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   return { ...progress, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived }
 }
 
-/** Verify every commit, then ingest them in feed order. Returns how many were new. */
+/**
+ * Verify every new commit, then ingest them in feed order. Returns how many
+ * were new. Commits we already have (ids are hashes of the signed bytes, so
+ * they can be recognised before parsing) are skipped unverified: between two
+ * devices most of a feed is an echo of what the puller itself sent.
+ */
 async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<number> {
   if (envelopes.length === 0) return 0
+  const ids = envelopes.map(e => validateEnvelope(e) ? commitIdOf(e.protected, e.payload) : undefined)
+  const have = await opts.store.existing(ids.filter((x): x is NonNullable<typeof x> => x !== undefined))
+  const fresh = envelopes.filter((_, i) => { const id = ids[i]; return id === undefined || !have.has(id) })
+  if (fresh.length === 0) return 0
   let commits
   try {
-    commits = envelopes.map(e => parseCommit(e, opts.maxCommitBytes))
+    commits = fresh.map(e => parseCommit(e, opts.maxCommitBytes))
     await Promise.all(commits.map(async c => { await verifyCommit(c, opts.lookup) }))
   } catch (err) {
     throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))

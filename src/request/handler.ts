@@ -1,0 +1,221 @@
+/**
+ * The hub side of one request: every method runs the same steps in the
+ * same order — verify the token, check the audience and replay, derive what
+ * the request touches, authorize() it, act, and record it in the audit log
+ * (for anyone but the owner). Subscriptions are handled by server.ts on top
+ * of `authorizeRead` and `subscriptionFilter` from here.
+ */
+import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError, WrongOwnerError, toHubError } from '../errors.js'
+import { fromB64u, utf8d } from '../identity/encoding.js'
+import { asDid, type Did } from '../ids.js'
+import type { Hub } from '../hub.js'
+import { parseCommit, verifyCommit, type Commit } from '../commits/commit.js'
+import { authorize, type AccessRequest, type Action, type Decision } from '../permissions/authorize.js'
+import type { Filter, SortOrder } from '../store/query.js'
+import type { ObjectView } from '../interfaces/views.js'
+import { parseObjectId } from '../interfaces/collections.js'
+import { verifyRequest, type RequestClaims } from './token.js'
+
+export interface Target { action: Action, context?: string, type?: string, objectId?: string, describe: string }
+
+/** A verified request that passed audience and replay checks. */
+export interface AcceptedRequest {
+  claims: RequestClaims
+  caller: Did
+  isOwner: boolean
+}
+
+function str (v: unknown, name: string, required = true): string | undefined {
+  if (v === undefined && !required) return undefined
+  if (typeof v !== 'string' || v === '') throw new BadRequestError(`params.${name} must be a non-empty string`)
+  return v
+}
+
+/** Steps 1–3: token, audience, replay. */
+export async function acceptRequest (hub: Hub, jws: string): Promise<AcceptedRequest> {
+  const claims = await verifyRequest(jws, async kid => await hub.keys.resolveKey(kid))
+  if (claims.aud !== hub.did || claims.sub !== hub.did) throw new NotFoundError('this hub does not serve that owner')
+  if (!await hub.replay.accept(claims.iss, claims.jti, claims.exp)) throw new AuthenticationError('request replayed (jti already used)')
+  return { claims, caller: asDid(claims.iss), isOwner: claims.iss === hub.did }
+}
+
+export function decide (hub: Hub, caller: Did, iface: AccessRequest['interface'], t: Target): Decision {
+  return authorize({
+    caller,
+    owner: hub.did,
+    action: t.action,
+    interface: iface,
+    ...(t.context !== undefined ? { context: t.context } : {}),
+    ...(t.type !== undefined ? { type: t.type } : {}),
+    ...(t.objectId !== undefined ? { objectId: t.objectId as AccessRequest['objectId'] } : {}),
+    now: Date.now()
+  }, hub.store.registry.grants(), hub.store.registry.devices())
+}
+
+async function objectTarget (hub: Hub, id: unknown, action: Action): Promise<Target> {
+  const oid = parseObjectId(id)
+  const meta = await hub.store.getMeta(oid)
+  if (meta === undefined || meta.interface !== 'Collections') throw new NotFoundError(`object ${oid} not found`, { objectId: oid })
+  return { action, ...(meta.context !== undefined ? { context: meta.context } : {}), ...(meta.type !== undefined ? { type: meta.type } : {}), objectId: oid, describe: oid }
+}
+
+async function commitTarget (hub: Hub, req: AcceptedRequest, operation: 'create' | 'update' | 'delete'): Promise<{ target: Target, commit: Commit }> {
+  const commit = parseCommit(req.claims.params.commit, hub.config.limits.maxCommitBytes)
+  if (commit.signer !== req.caller) throw new AuthenticationError('the commit must be signed by the requester')
+  if (commit.header.operation !== operation) throw new BadRequestError(`Collections.${req.claims.method} carries ${operation} commits`)
+  if (commit.header.interface !== 'Collections') throw new BadRequestError('only Collections commits go through this method')
+  if (commit.header.sub !== hub.did) throw new WrongOwnerError('the commit is for another owner')
+  await verifyCommit(commit, async kid => await hub.keys.resolveKey(kid))
+  const target: Target = operation === 'create'
+    ? { action: 'create', ...(commit.header.context !== undefined ? { context: commit.header.context } : {}), ...(commit.header.type !== undefined ? { type: commit.header.type } : {}), describe: `${commit.header.context ?? '?'} ${commit.header.type ?? '?'}` }
+    : await objectTarget(hub, commit.objectId, operation)
+  return { target, commit }
+}
+
+/** What a request addresses, resolved before authorization. */
+export async function targetOf (hub: Hub, req: AcceptedRequest): Promise<{ target: Target, commit?: Commit }> {
+  const { interface: iface, method, params } = req.claims
+  const key = `${iface}.${method}`
+  switch (key) {
+    case 'Collections.write': return await commitTarget(hub, req, 'create')
+    case 'Collections.update': return await commitTarget(hub, req, 'update')
+    case 'Collections.delete': return await commitTarget(hub, req, 'delete')
+    case 'Collections.read':
+    case 'Collections.history':
+    case 'Collections.export':
+      return { target: await objectTarget(hub, params.objectId, 'read') }
+    case 'Collections.query':
+    case 'Collections.subscribe': {
+      const context = str(params.context, 'context', !req.isOwner)
+      const type = str(params.type, 'type', !req.isOwner)
+      return { target: { action: 'read', ...(context !== undefined ? { context } : {}), ...(type !== undefined ? { type } : {}), describe: `${context ?? '*'} ${type ?? '*'}` } }
+    }
+    case 'Profile.read': return { target: { action: 'read', describe: 'profile' } }
+    case 'Permissions.grant': return { target: { action: 'create', describe: 'grant' } }
+    case 'Permissions.revoke': return { target: { action: 'delete', describe: `grant ${String(params.grantId)}` } }
+    case 'Permissions.list': return { target: { action: 'read', describe: 'grants' } }
+    default: throw new BadRequestError(`${key} is not a method`)
+  }
+}
+
+function queryOf (params: Record<string, unknown>): { where?: Filter[], sort?: SortOrder, limit?: number, cursor?: string } {
+  const out: { where?: Filter[], sort?: SortOrder, limit?: number, cursor?: string } = {}
+  if (params.where !== undefined) {
+    if (!Array.isArray(params.where)) throw new BadRequestError('params.where must be a list of filters')
+    out.where = params.where as Filter[]
+  }
+  if (params.sort !== undefined) out.sort = params.sort as SortOrder
+  if (params.limit !== undefined) out.limit = params.limit as number
+  if (params.cursor !== undefined) out.cursor = params.cursor as string
+  return out
+}
+
+/** Act on an authorized request. */
+export async function perform (hub: Hub, req: AcceptedRequest, target: Target, commit: Commit | undefined): Promise<unknown> {
+  const { interface: iface, method, params } = req.claims
+  switch (`${iface}.${method}`) {
+    case 'Collections.write':
+    case 'Collections.update':
+    case 'Collections.delete': {
+      const r = await hub.store.ingest(commit as Commit)
+      return { objectId: r.objectId, commitId: r.commitId, stored: r.stored }
+    }
+    case 'Collections.read': return await hub.collections.read(target.objectId as string)
+    case 'Collections.history': return await hub.collections.history(target.objectId as string)
+    case 'Collections.export': {
+      const bytes = await hub.collections.export(target.objectId as string)
+      return { objectId: target.objectId, data: Buffer.from(bytes).toString('base64') }
+    }
+    case 'Collections.query':
+      return await hub.collections.query({ ...(target.context !== undefined ? { context: target.context } : {}), ...(target.type !== undefined ? { type: target.type } : {}), ...queryOf(params) })
+    case 'Profile.read': return await hub.profile.get()
+    case 'Permissions.grant':
+      return await hub.permissions.grant({
+        grantee: params.grantee as string,
+        context: params.context as string,
+        type: params.type as string,
+        allow: params.allow as string,
+        ...(typeof params.object_id === 'string' ? { objectId: params.object_id } : {}),
+        ...(typeof params.expires_at === 'string' ? { expiresAt: params.expires_at } : {})
+      })
+    case 'Permissions.revoke': return await hub.permissions.revoke(str(params.grantId, 'grantId') as string)
+    case 'Permissions.list': return { grants: hub.permissions.list() }
+    default: throw new BadRequestError(`${iface}.${method} is not a method`)
+  }
+}
+
+/**
+ * Handle one request token end to end (except subscriptions' streaming).
+ * Returns the result or throws a HubError; audits non-owner requests.
+ */
+export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted: AcceptedRequest, target: Target, result: unknown }> {
+  let accepted: AcceptedRequest
+  try {
+    accepted = await acceptRequest(hub, jws)
+  } catch (err) {
+    await auditUnauthenticated(hub, jws, toHubError(err))
+    throw err
+  }
+  let target: Target | undefined
+  try {
+    const t = await targetOf(hub, accepted)
+    target = t.target
+    const decision = decide(hub, accepted.caller, accepted.claims.interface, target)
+    if (!decision.allowed) throw new PermissionsRequiredError(decision.reason)
+    const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit)
+    if (!accepted.isOwner) {
+      await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: target.describe, decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
+    }
+    return { accepted, target, result }
+  } catch (err) {
+    const e = toHubError(err)
+    if (!accepted.isOwner) {
+      await hub.audit.append({
+        caller: accepted.caller,
+        interface: accepted.claims.interface,
+        method: accepted.claims.method,
+        target: target?.describe ?? String(accepted.claims.params.objectId ?? accepted.claims.params.type ?? '?'),
+        decision: e.code === 'permissions_required' ? 'denied' : 'allowed',
+        code: e.code,
+        reason: e.message.slice(0, 300)
+      })
+    }
+    throw e
+  }
+}
+
+/**
+ * A request that failed before its caller was authenticated (forged
+ * signature, replay, expired…) is still recorded for the owner it was
+ * addressed to, under the DID it *claimed*, marked unauthenticated.
+ */
+async function auditUnauthenticated (hub: Hub, jws: string, e: ReturnType<typeof toHubError>): Promise<void> {
+  let claims: Partial<RequestClaims> = {}
+  try { claims = JSON.parse(utf8d.decode(fromB64u(jws.split('.')[1] ?? ''))) as Partial<RequestClaims> } catch { /* not even readable */ }
+  if (claims.aud !== hub.did) return
+  await hub.audit.append({
+    caller: typeof claims.iss === 'string' ? `${claims.iss.slice(0, 200)} (unauthenticated)` : 'unknown (unauthenticated)',
+    interface: String(claims.interface ?? '?').slice(0, 32),
+    method: String(claims.method ?? '?').slice(0, 32),
+    target: '?',
+    decision: 'denied',
+    code: e.code,
+    reason: e.message.slice(0, 300)
+  })
+}
+
+/** For subscriptions: does `view` match the subscribed collection and filters? */
+export function subscriptionMatches (view: ObjectView, target: Target, where: Filter[]): boolean {
+  if (view.interface !== 'Collections') return false
+  if (target.context !== undefined && view.context !== target.context) return false
+  if (target.type !== undefined && view.type !== target.type) return false
+  return where.every(f => {
+    const v = view.value?.[f.field]
+    if (v === undefined) return false
+    if (f.op === 'eq') return v === f.value
+    if (typeof v !== typeof f.value || v === null || typeof v === 'object' || typeof v === 'boolean') return false
+    const c = v < (f.value as typeof v) ? -1 : v > (f.value as typeof v) ? 1 : 0
+    return f.op === 'gt' ? c > 0 : f.op === 'gte' ? c >= 0 : f.op === 'lt' ? c < 0 : c <= 0
+  })
+}
+

@@ -1,0 +1,56 @@
+/**
+ * Replay protection for request tokens: a (iss, jti) pair is accepted once.
+ * Remembered until the token's `exp` (plus clock skew) has passed, in memory
+ * and on disk, so restarting the hub does not reopen the window.
+ */
+import { createHash } from 'node:crypto'
+import { utf8, utf8d } from '../identity/encoding.js'
+import { prefixEnd, type KvStore } from '../store/kv.js'
+import { CLOCK_SKEW_S } from './token.js'
+
+const PREFIX = 'n!jti!'
+
+export class ReplayCache {
+  readonly #kv: KvStore
+  readonly #seen = new Map<string, number>()
+  #loaded: Promise<void> | undefined
+  #lastSweep = 0
+
+  constructor (kv: KvStore) {
+    this.#kv = kv
+  }
+
+  async #load (): Promise<void> {
+    const now = Date.now()
+    const stale: string[] = []
+    for await (const [k, v] of this.#kv.entries({ gte: PREFIX, lt: prefixEnd(PREFIX) })) {
+      const until = Number(utf8d.decode(v))
+      if (until > now) this.#seen.set(k.slice(PREFIX.length), until)
+      else stale.push(k)
+    }
+    if (stale.length > 0) await this.#kv.batch(stale.map(key => ({ type: 'del' as const, key })))
+  }
+
+  /** Accept a token once. Returns false if (iss, jti) was seen before and has not expired. */
+  async accept (iss: string, jti: string, exp: number): Promise<boolean> {
+    this.#loaded ??= this.#load()
+    await this.#loaded
+    const key = createHash('sha256').update(`${iss}\n${jti}`).digest('hex')
+    const now = Date.now()
+    const known = this.#seen.get(key)
+    if (known !== undefined && known > now) return false
+    // Claimed synchronously (before any await) so two concurrent uses cannot both pass.
+    const until = (exp + CLOCK_SKEW_S) * 1000
+    this.#seen.set(key, until)
+    await this.#kv.batch([{ type: 'put', key: PREFIX + key, value: utf8.encode(String(until)) }])
+    if (now - this.#lastSweep > 60_000) this.#sweep(now)
+    return true
+  }
+
+  #sweep (now: number): void {
+    this.#lastSweep = now
+    const dead: string[] = []
+    for (const [k, until] of this.#seen) if (until <= now) { this.#seen.delete(k); dead.push(PREFIX + k) }
+    if (dead.length > 0) void this.#kv.batch(dead.map(key => ({ type: 'del' as const, key }))).catch(() => {})
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Serving /identity-hub/request/1.0.0: one stream per client, many
+ * requests multiplexed by id. Requests run concurrently (bounded per
+ * stream); replies are written one frame at a time. Subscriptions stay
+ * registered until cancelled, the stream closes, or their authorization
+ * lapses — re-checked on every change they would deliver and on every
+ * Permissions change.
+ */
+import type { Stream } from '@libp2p/interface'
+import { BadRequestError, HubError, PermissionsRequiredError, toHubError } from '../errors.js'
+import type { Hub } from '../hub.js'
+import type { Logger } from '../log.js'
+import type { CommitEvent } from '../store/tenant-store.js'
+import type { Filter } from '../store/query.js'
+import { toView } from '../interfaces/views.js'
+import { FrameChannel } from '../net/channel.js'
+import { decide, handleRequest, perform, subscriptionMatches, type AcceptedRequest, type Target } from './handler.js'
+import { validateClientMessage, type ServerMessage } from './token.js'
+
+/** Largest request or reply frame. A 1 MiB commit, base64url in a JWS, fits. */
+export const MAX_REQUEST_FRAME_BYTES = 3 * 1024 * 1024
+/** Requests one stream may have in flight; more are answered with `unavailable`. */
+export const MAX_IN_FLIGHT = 32
+/** Subscriptions one stream may hold. */
+export const MAX_SUBSCRIPTIONS = 16
+
+interface Subscription { id: number, accepted: AcceptedRequest, target: Target, where: Filter[], stop: () => void }
+
+export async function serveRequests (hub: Hub, log: Logger, stream: Stream): Promise<void> {
+  const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
+  let sending: Promise<void> = Promise.resolve()
+  const send = (m: ServerMessage): Promise<void> => {
+    sending = sending.then(async () => { await ch.send(m) }).catch(() => {})
+    return sending
+  }
+  const subs = new Map<number, Subscription>()
+  let inFlight = 0
+  const closed = new AbortController()
+  stream.addEventListener('close', () => closed.abort(), { once: true })
+
+  const endSub = (id: number, err?: HubError): void => {
+    const sub = subs.get(id)
+    if (sub === undefined) return
+    subs.delete(id)
+    sub.stop()
+    void send({ t: 'end', id, ...(err !== undefined ? { code: err.code, message: err.message } : {}) })
+  }
+
+  const subscribe = async (id: number, accepted: AcceptedRequest, target: Target): Promise<void> => {
+    if (subs.size >= MAX_SUBSCRIPTIONS) throw new HubError('unavailable', `at most ${MAX_SUBSCRIPTIONS} subscriptions per stream`)
+    const params = accepted.claims.params
+    if (params.where !== undefined && !Array.isArray(params.where)) throw new BadRequestError('params.where must be a list of filters')
+    const where = (params.where ?? []) as Filter[]
+    const initial = await perform(hub, { ...accepted, claims: { ...accepted.claims, method: 'query' } }, target, undefined)
+    const stillAllowed = (): boolean => decide(hub, accepted.caller, 'Collections', target).allowed
+    const onCommit = (e: CommitEvent): void => {
+      if (!subs.has(id)) return
+      if (e.commit.header.interface === 'Permissions') {
+        if (!stillAllowed()) endSub(id, new PermissionsRequiredError('the grant this subscription relied on was revoked'))
+        return
+      }
+      const view = toView(e.meta)
+      if (!subscriptionMatches(view, target, where)) return
+      if (!stillAllowed()) { endSub(id, new PermissionsRequiredError('the grant this subscription relied on is no longer valid')); return }
+      void send({ t: 'event', id, event: { kind: e.meta.deleted ? 'deleted' : 'changed', object: view } })
+    }
+    hub.events.on('commit', onCommit)
+    subs.set(id, { id, accepted, target, where, stop: () => { hub.events.off('commit', onCommit) } })
+    await send({ t: 'response', id, result: initial })
+  }
+
+  const run = async (id: number, jws: string): Promise<void> => {
+    try {
+      const { accepted, target, result } = await handleRequest(hub, jws)
+      if (accepted.claims.method === 'subscribe') await subscribe(id, accepted, target)
+      else await send({ t: 'response', id, result: result ?? null })
+    } catch (err) {
+      const e = toHubError(err)
+      if (e.code === 'internal') log.error('request failed', { reason: e.message })
+      await send({ t: 'error', id, code: e.code, message: e.message.slice(0, 1024) })
+    } finally {
+      inFlight--
+    }
+  }
+
+  try {
+    for (;;) {
+      const msg = await ch.receive(validateClientMessage, closed.signal)
+      if (msg === null) break
+      if (msg.t === 'cancel') { endSub(msg.id); continue }
+      if (inFlight >= MAX_IN_FLIGHT) {
+        void send({ t: 'error', id: msg.id, code: 'unavailable', message: `at most ${MAX_IN_FLIGHT} requests in flight per stream` })
+        continue
+      }
+      inFlight++
+      void run(msg.id, msg.jws)
+    }
+  } catch (err) {
+    const e = toHubError(err)
+    if (!closed.signal.aborted) {
+      log.info('request stream closed on bad input', { code: e.code, reason: e.message })
+      ch.abort(e)
+    }
+  } finally {
+    for (const id of [...subs.keys()]) {
+      const s = subs.get(id)
+      subs.delete(id)
+      s?.stop()
+    }
+    await sending
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Request tokens for /identity-hub/request/1.0.0: a compact JWS (EdDSA)
+ * signed by the caller's DID, whose claims name the target owner, the
+ * method and its parameters. Pure functions; shared by the hub (verify) and
+ * the client SDK (create), so it imports no store code.
+ */
+import { randomBytes } from 'node:crypto'
+import { Ajv, type ValidateFunction } from 'ajv'
+import schema from '../../protocols/request.schema.json' with { type: 'json' }
+import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
+import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
+import { verifyEd25519, type Signer } from '../identity/keys.js'
+import type { KeyLookup } from '../commits/commit.js'
+
+export type RequestInterface = 'Collections' | 'Profile' | 'Permissions'
+export type RequestMethod = 'write' | 'update' | 'delete' | 'read' | 'query' | 'history' | 'export' | 'subscribe' | 'grant' | 'revoke' | 'list'
+
+export interface RequestClaims {
+  iss: string
+  aud: string
+  sub: string
+  iat: number
+  exp: number
+  jti: string
+  interface: RequestInterface
+  method: RequestMethod
+  params: Record<string, unknown>
+}
+
+export interface ClientMessage { t: 'request', id: number, jws: string }
+export interface CancelMessage { t: 'cancel', id: number }
+export type ServerMessage =
+  | { t: 'response', id: number, result: unknown }
+  | { t: 'error', id: number, code: string, message: string }
+  | { t: 'event', id: number, event: Record<string, unknown> }
+  | { t: 'end', id: number, code?: string, message?: string }
+
+/** Longest a request may live: `exp - iat` at most five minutes. */
+export const MAX_REQUEST_LIFETIME_S = 300
+/** Clock skew tolerated between caller and hub. */
+export const CLOCK_SKEW_S = 60
+export const TOKEN_TYPE = 'hub-request+jwt'
+
+const ajv = new Ajv({ strict: true, strictTypes: false, strictRequired: false })
+ajv.addSchema(schema)
+function get<T> (ref: string): ValidateFunction<T> {
+  const v = ajv.getSchema<T>(`https://identity-hub.local/schemas/request/v1#/definitions/${ref}`)
+  if (v === undefined) throw new Error(`schema ${ref} missing`)
+  return v
+}
+export const validateClaims = get<RequestClaims>('claims')
+export const validateClientMessage = get<ClientMessage | CancelMessage>('clientMessage')
+export const validateServerMessage = get<ServerMessage>('serverMessage')
+
+/** Sign a request. `owner` is both `aud` and `sub`: the DID whose hub and data are addressed. */
+export function signRequest (signer: Signer, owner: string, iface: RequestInterface, method: RequestMethod, params: Record<string, unknown>, opts: { now?: number, lifetimeS?: number } = {}): string {
+  const iat = Math.floor((opts.now ?? Date.now()) / 1000)
+  const claims: RequestClaims = {
+    iss: signer.did,
+    aud: owner,
+    sub: owner,
+    iat,
+    exp: iat + Math.min(opts.lifetimeS ?? 60, MAX_REQUEST_LIFETIME_S),
+    jti: b64u(randomBytes(16)),
+    interface: iface,
+    method,
+    params
+  }
+  const header = b64u(JSON.stringify({ alg: 'EdDSA', kid: signer.kid, typ: TOKEN_TYPE }))
+  const payload = b64u(JSON.stringify(claims))
+  return `${header}.${payload}.${b64u(signer.sign(utf8.encode(`${header}.${payload}`)))}`
+}
+
+/**
+ * Verify a request token: structure, signature by `iss` (through `kid`),
+ * lifetime at most five minutes, and the clock. Replay (`jti`) and audience
+ * are checked by the caller, which knows its tenants and its replay cache.
+ */
+export async function verifyRequest (jws: string, lookup: KeyLookup, opts: { now?: number, maxBytes?: number } = {}): Promise<RequestClaims> {
+  if (jws.length > (opts.maxBytes ?? 2_200_000)) throw new TooLargeError('request is too large')
+  const parts = jws.split('.')
+  if (parts.length !== 3) throw new BadRequestError('request is not a compact JWS')
+  const [h, p, s] = parts as [string, string, string]
+  let header: { alg?: unknown, kid?: unknown, typ?: unknown }
+  let claims: unknown
+  try {
+    header = JSON.parse(utf8d.decode(fromB64u(h))) as typeof header
+    claims = JSON.parse(utf8d.decode(fromB64u(p)))
+  } catch {
+    throw new BadRequestError('request header or claims are not base64url JSON')
+  }
+  if (header.alg !== 'EdDSA' || typeof header.kid !== 'string' || header.typ !== TOKEN_TYPE) throw new BadRequestError('request header must be {alg:EdDSA, kid, typ:hub-request+jwt}')
+  if (!validateClaims(claims)) {
+    const e = validateClaims.errors?.[0]
+    throw new BadRequestError(`invalid request claims: ${e?.instancePath ?? ''} ${e?.message ?? ''}`.trim())
+  }
+  if (!header.kid.startsWith(`${claims.iss}#`)) throw new AuthenticationError('request kid does not belong to iss')
+  const key = await lookup(header.kid)
+  let sig: Uint8Array
+  try { sig = fromB64u(s) } catch { throw new AuthenticationError('request signature is not base64url') }
+  if (!verifyEd25519(key, utf8.encode(`${h}.${p}`), sig)) throw new AuthenticationError('request signature does not verify')
+  const now = Math.floor((opts.now ?? Date.now()) / 1000)
+  if (claims.exp <= claims.iat || claims.exp - claims.iat > MAX_REQUEST_LIFETIME_S) throw new AuthenticationError('request lifetime must be positive and at most five minutes')
+  if (claims.iat > now + CLOCK_SKEW_S) throw new AuthenticationError('request is issued in the future')
+  if (claims.exp < now - CLOCK_SKEW_S) throw new AuthenticationError('request has expired')
+  return claims
+}
