@@ -131,6 +131,9 @@ export class Hub {
   /** Shared by the owner's devices; absent on blind hubs. */
   readonly tenantSecret: Uint8Array | undefined
   readonly events = new EventEmitter<HubEvents>()
+  /** Partitions of other owners whose shared collections this hub pulls. */
+  readonly #foreign = new Map<string, Promise<TenantStore>>()
+  readonly #maxValueBytes: number
   #closed = false
 
   private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
@@ -145,13 +148,15 @@ export class Hub {
     this.log = args.logger
     this.local = new LocalState(args.kv)
     this.tenantSecret = args.tenantSecret
+    this.#maxValueBytes = args.maxValueBytes
     this.keys = new KeyResolver(createDidResolver(args.resolver))
     this.store = new TenantStore({
       kv: args.kv,
       tenant: this.did,
       actor: actorFor(this.hubDid),
       maxValueBytes: args.maxValueBytes,
-      onCommit: e => this.events.emit('commit', e)
+      onCommit: e => { this.#emitCommit(e) },
+      onHookError: err => { this.log.error('post-write hook failed', { reason: (err as Error).message }) }
     })
     // Writes made here are signed by the owner key when this hub holds it.
     const signer = args.ownerKey ?? args.hubKey
@@ -269,6 +274,54 @@ export class Hub {
   }
 
   /**
+   * Deliver a durable commit to every listener (sync streams, subscriptions,
+   * the network node). Each listener is isolated: one that throws is logged
+   * and the others still run.
+   */
+  #emitCommit (e: CommitEvent): void {
+    for (const l of this.events.listeners('commit')) {
+      try {
+        l(e)
+      } catch (err) {
+        this.log.error('commit listener failed', { reason: (err as Error).message, stack: (err as Error).stack?.split('\n').slice(0, 4).join(' | ') })
+      }
+    }
+  }
+
+  /**
+   * The store of a tenant: our owner's, or (opened on first use) the
+   * partition holding what another owner shared with us. Its commits are
+   * validated against *that* owner's grants and devices, which arrive with
+   * them.
+   */
+  async tenant (did: string): Promise<TenantStore> {
+    if (did === this.did) return this.store
+    let p = this.#foreign.get(did)
+    if (p === undefined) {
+      p = (async () => {
+        const store = new TenantStore({
+          kv: this.kv,
+          tenant: did as Did,
+          actor: actorFor(this.hubDid),
+          maxValueBytes: this.#maxValueBytes,
+          onCommit: e => { this.#emitCommit(e) },
+          onHookError: err => { this.log.error('post-write hook failed', { reason: (err as Error).message }) }
+        })
+        await store.open()
+        return store
+      })()
+      this.#foreign.set(did, p)
+    }
+    return await p
+  }
+
+  /** Read-only view of what another owner shared with us (read, query, history). */
+  async sharedBy (did: string): Promise<Collections> {
+    const store = await this.tenant(did)
+    return new Collections({ store, kv: this.kv, signer: this.hubKey, maxValueBytes: this.#maxValueBytes, lookup: async kid => await this.keys.resolveKey(kid) })
+  }
+
+  /**
    * Accept a signed commit from outside (another hub, an app): parse,
    * verify the signature, then validate and store it atomically. Any
    * failure throws a HubError and stores nothing.
@@ -289,6 +342,11 @@ export class Hub {
     this.#closed = true
     await this.store.idle()
     this.store.close()
+    for (const p of this.#foreign.values()) {
+      const s = await p.catch(() => undefined)
+      await s?.idle()
+      s?.close()
+    }
     await this.kv.close()
   }
 }

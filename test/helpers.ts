@@ -35,11 +35,11 @@ export async function dumpStore (hub: Hub): Promise<Map<string, string>> {
 /**
  * The replicated data of a hub's store: everything except per-instance
  * bookkeeping that normal connection activity updates (remembered peer
- * addresses under `n!`, sync watermarks under `w!`).
+ * addresses under `n!`, sync watermarks under `w!`, the audit log under `a!`).
  */
 export async function dumpData (hub: Hub): Promise<Map<string, string>> {
   const all = await dumpStore(hub)
-  for (const k of [...all.keys()]) if (k.startsWith('n!') || /^t!.*?!w!/.test(k)) all.delete(k)
+  for (const k of [...all.keys()]) if (k.startsWith('n!') || /^t!.*?!(w|a)!/.test(k)) all.delete(k)
   return all
 }
 

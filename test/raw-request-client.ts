@@ -13,6 +13,7 @@ export class RawClient {
   readonly owner: string
   readonly messages: ServerMessage[] = []
   readonly #waiters = new Map<number, Array<(m: ServerMessage) => void>>()
+  readonly #taken = new Set<ServerMessage>()
   #next = 1
 
   private constructor (node: HubLibp2p, ch: FrameChannel, identity: Ed25519KeyPair, owner: string) {
@@ -22,7 +23,7 @@ export class RawClient {
         const m = await ch.receive(validateServerMessage).catch(() => null)
         if (m === null) return
         this.messages.push(m)
-        for (const w of this.#waiters.get(m.id) ?? []) w(m)
+        for (const w of [...(this.#waiters.get(m.id) ?? [])]) w(m)
       }
     })()
   }
@@ -30,18 +31,27 @@ export class RawClient {
   static async connect (addr: string, owner: string, identity = Ed25519KeyPair.generate()): Promise<RawClient> {
     const node = await createHubLibp2p(Ed25519KeyPair.generate(), null)
     const stream = await node.dialProtocol(multiaddr(addr), REQUEST_PROTOCOL)
-    stream.addEventListener('close', (e) => { if (process.env.DBG !== undefined) console.log('RAW CLOSE', (e as unknown as { error?: Error }).error?.message, (e as unknown as { local?: boolean }).local) })
     return new RawClient(node, new FrameChannel(stream, 3 << 20), identity, owner)
   }
 
-  /** The next message for `id` satisfying `pred`. */
+  /** The next message for `id` satisfying `pred` (each message is handed out once). */
   async next (id: number, pred: (m: ServerMessage) => boolean = () => true, timeoutMs = 10_000): Promise<ServerMessage> {
-    const seen = this.messages.find(m => m.id === id && pred(m) && !(m as { taken?: boolean }).taken)
-    if (seen !== undefined) { (seen as { taken?: boolean }).taken = true; return seen }
+    const seen = this.messages.find(m => m.id === id && pred(m) && !this.#taken.has(m))
+    if (seen !== undefined) { this.#taken.add(seen); return seen }
     return await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no message for request ${id}`)), timeoutMs)
       const list = this.#waiters.get(id) ?? []
-      list.push(m => { if (pred(m) && !(m as { taken?: boolean }).taken) { (m as { taken?: boolean }).taken = true; clearTimeout(t); resolve(m) } })
+      const waiter = (m: ServerMessage): void => {
+        if (!pred(m) || this.#taken.has(m)) return
+        this.#taken.add(m)
+        clearTimeout(t)
+        list.splice(list.indexOf(waiter), 1) // a resolved waiter must not consume later messages
+        resolve(m)
+      }
+      const t = setTimeout(() => {
+        list.splice(list.indexOf(waiter), 1)
+        reject(new Error(`no message for request ${id}; got ${JSON.stringify(this.messages.filter(m => m.id === id).map(m => m.t))}`))
+      }, timeoutMs)
+      list.push(waiter)
       this.#waiters.set(id, list)
     })
   }

@@ -132,6 +132,7 @@ describe('replication between devices of one owner', () => {
     expect(await dumpData(a.hub)).toEqual(before)
     expect(a.node.syncStatus()).toEqual([])
     expect(await count(x)).toBe(1)
+    expect(await a.hub.audit.list()).toMatchObject([{ caller: x.hub.hubDid, method: 'pull', decision: 'denied' }])
   })
 
   it('(f) a revoked device is cut off in both directions', async () => {

@@ -25,6 +25,13 @@ import { createInvite, servePair } from './pair.js'
 import { serveSync, type FeedAccess } from './sync/server.js'
 import { ProtocolViolation, pullFrom, type PullProgress, type PullResult } from './sync/client.js'
 import type { TenantStore } from '../store/tenant-store.js'
+import { parseCommit, verifyCommit, type CommitEnvelope } from '../commits/commit.js'
+import { authorize, type Grant } from '../permissions/authorize.js'
+import { DEVICE_TYPE, GRANT_TYPE } from '../permissions/registry.js'
+import { utf8d } from '../identity/encoding.js'
+import type { PullMessage } from './messages.js'
+import type { FollowRecord } from '../store/local-state.js'
+import { asDid, asObjectId } from '../ids.js'
 
 export interface HubNodeOptions {
   /** Multiaddrs to listen on. Default: loopback TCP and WebSockets on OS-chosen ports. */
@@ -153,10 +160,18 @@ export class HubNode {
     await lp.handle(SYNC_PROTOCOL, async (stream, connection) => {
       await serveSync({
         store: tenant => tenant === this.hub.did ? this.hub.store : undefined,
-        access: (store, peer) => this.#access(store, peer),
+        access: async (store, peer, as) => await this.#access(store, peer, as),
         peerHubDid: c => hubDidOfPeer(c.remotePeer),
         log: this.#log,
-        onServed: (_peer, n) => { this.#servedCommits += n }
+        onServed: (_peer, n) => { this.#servedCommits += n },
+        onAccess: async (store, peer, as, allowed, reason) => {
+          // Our own devices are not audited (they act as the owner); everyone else is.
+          if (store.registry.device(peer) !== undefined) return
+          await this.hub.audit.append({
+            caller: as?.did ?? peer, interface: 'Sync', method: 'pull', target: `hub ${peer}`,
+            decision: allowed ? 'allowed' : 'denied', ...(allowed ? {} : { code: 'permissions_required' }), ...(reason !== undefined ? { reason } : {})
+          })
+        }
       }, stream, connection)
     }, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
     await lp.handle(REQUEST_PROTOCOL, async (stream) => {
@@ -177,6 +192,7 @@ export class HubNode {
     })
 
     this.#syncRevocations()
+    for (const f of await this.hub.local.follows()) this.#startFollow(f)
     // Devices we already know, plus any listed in the owner's DID document.
     for (const p of await this.hub.local.peers()) this.#state(p.peerId, p.hubDid, p.addrs)
     try {
@@ -217,9 +233,126 @@ export class HubNode {
     return await createInvite(this.hub, this.multiaddrs(), opts)
   }
 
-  /** What `peer` may pull from `store`: owner devices get everything. */
-  #access (store: TenantStore, peerHubDid: string): FeedAccess | undefined {
-    return store.registry.device(peerHubDid) !== undefined ? { all: true } : undefined
+  /**
+   * What `peer` may pull from `store`. Our owner's devices get everything.
+   * A hub pulling for another owner (`as`, with that owner's signed
+   * authorization of the hub as proof) gets the commits that owner's live
+   * grants let it read — decided by authorize(), like every request — plus
+   * the Permissions objects it needs to validate them: device
+   * authorizations, and the grants of collections it can read.
+   */
+  async #access (store: TenantStore, peer: string, as: PullMessage['as']): Promise<FeedAccess | undefined> {
+    if (store.registry.device(peer) !== undefined) return { all: true }
+    if (as === undefined) return undefined
+    const grantee = await this.#actsFor(peer, as)
+    if (grantee === undefined) return undefined
+    const owner = store.tenant
+    const grants = (): Grant[] => store.registry.liveGrants().filter(g => g.grantee === grantee)
+    const canRead = (context: string, type: string, objectId?: string): boolean => authorize({
+      caller: asDid(grantee), owner, action: 'read', interface: 'Collections', context, type, ...(objectId !== undefined ? { objectId: asObjectId(objectId) } : {}), now: Date.now()
+    }, grants()).allowed
+    if (!grants().some(g => g.allow[1] === 'R' && canRead(g.context, g.type, g.objectId))) return undefined
+    return {
+      all: false,
+      allows: (h, id) => {
+        if (h.interface === 'Permissions') {
+          if (h.type === DEVICE_TYPE) return true
+          if (h.type !== GRANT_TYPE) return false
+          const g = store.registry.liveGrants().find(x => x.id === (h.object_id ?? id))
+          return g !== undefined && canRead(g.context, g.type)
+        }
+        return h.interface === 'Collections' && h.context !== undefined && h.type !== undefined && canRead(h.context, h.type, h.object_id ?? id)
+      }
+    }
+  }
+
+  readonly #proofs = new Map<string, string | undefined>()
+
+  /** The owner DID `peer` proves it acts for: a create DeviceAuthorization signed by that owner naming `peer`. */
+  async #actsFor (peer: string, as: NonNullable<PullMessage['as']>): Promise<string | undefined> {
+    let commit
+    try {
+      commit = parseCommit(as.proof, 64 * 1024)
+    } catch {
+      return undefined
+    }
+    const key = `${peer}|${commit.id}`
+    if (this.#proofs.has(key)) return this.#proofs.get(key)
+    let result: string | undefined
+    try {
+      const h = commit.header
+      await verifyCommit(commit, async kid => await this.hub.keys.resolveKey(kid))
+      const v = JSON.parse(utf8d.decode(commit.payload)) as Record<string, unknown>
+      const ok = h.interface === 'Permissions' && h.type === DEVICE_TYPE && h.operation === 'create' && h.commit_strategy === 'lww' &&
+        commit.signer === as.did && h.sub === as.did && v.owner === as.did && v.device === peer && v.role === 'owner-device'
+      result = ok ? as.did : undefined
+    } catch {
+      result = undefined
+    }
+    if (this.#proofs.size > 1000) this.#proofs.clear()
+    this.#proofs.set(key, result)
+    return result
+  }
+
+  /** Our owner's signed authorization of this hub: the proof we present when pulling for our owner. */
+  async #ownProof (): Promise<CommitEnvelope | undefined> {
+    const mine = this.hub.store.registry.devices().find(d => d.device === this.hub.hubDid && d.revokedAt === undefined)
+    if (mine === undefined) return undefined
+    const env = await this.hub.store.getEnvelope(mine.objectId)
+    return env === undefined ? undefined : JSON.parse(env) as CommitEnvelope
+  }
+
+  /**
+   * Pull what another owner shares with ours from one of their hubs, now
+   * and after every restart (the follow is remembered), into a separate
+   * partition readable with `hub.sharedBy(owner)`.
+   */
+  async follow (owner: string, addrs: string[]): Promise<void> {
+    if (owner === this.hub.did) throw new HubError('bad_request', 'a hub does not follow its own owner: pair it as a device instead')
+    const f: FollowRecord = { owner, addrs: [...new Set(addrs)].slice(0, 16) }
+    await this.hub.local.putFollow(f)
+    this.#startFollow(f)
+  }
+
+  readonly #follows = new Map<string, AbortController>()
+
+  #startFollow (f: FollowRecord): void {
+    this.#follows.get(f.owner)?.abort()
+    const ctrl = new AbortController()
+    this.#follows.set(f.owner, ctrl)
+    void (async () => {
+      let delay = 250
+      while (!ctrl.signal.aborted && !this.#stopped) {
+        for (const addr of f.addrs) {
+          if (ctrl.signal.aborted || this.#stopped) break
+          try {
+            const proof = await this.#ownProof()
+            if (proof === undefined) throw new HubError('permissions_required', 'this hub holds no authorization from its owner to present')
+            const conn = await this.libp2p.dial(multiaddr(addr), { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
+            const peerHubDid = hubDidOfPeer(conn.remotePeer)
+            const stream = await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
+            const s = this.#state(conn.remotePeer.toString(), peerHubDid, [addr])
+            s.streamBytes = { sent: 0, received: 0, stored: 0 }
+            await pullFrom(stream, {
+              store: await this.hub.tenant(f.owner),
+              peer: peerHubDid,
+              lookup: async kid => await this.hub.keys.resolveKey(kid),
+              maxCommitBytes: this.hub.config.limits.maxCommitBytes,
+              live: true,
+              signal: ctrl.signal,
+              as: { did: this.hub.did, proof },
+              onProgress: p => this.#progress(s, p)
+            })
+            delay = 250
+          } catch (err) {
+            if (ctrl.signal.aborted || this.#stopped) break
+            this.#log.debug('follow stream ended', { owner: f.owner, addr, reason: (err as Error).message })
+          }
+        }
+        await new Promise(resolve => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, 30_000)
+      }
+    })()
   }
 
   #isDevice (hubDid: string): boolean {
@@ -483,6 +616,7 @@ export class HubNode {
     this.#stopped = true
     for (const t of this.#timers) clearInterval(t)
     for (const s of this.#peers.values()) s.replicator?.abort()
+    for (const c of this.#follows.values()) c.abort()
     try {
       await this.libp2p.stop()
     } catch (err) {

@@ -4,7 +4,7 @@ import syncSchema from '../../protocols/sync.schema.json' with { type: 'json' }
 import pairSchema from '../../protocols/pair.schema.json' with { type: 'json' }
 import type { CommitEnvelope } from '../commits/commit.js'
 
-export interface PullMessage { t: 'pull', v: 1, tenant: string, after: number, limit: number, wait: boolean }
+export interface PullMessage { t: 'pull', v: 1, tenant: string, after: number, limit: number, wait: boolean, as?: { did: string, proof: CommitEnvelope } }
 export interface BatchMessage { t: 'batch', commits: CommitEnvelope[], last: number, head: number }
 export interface ErrorMessage { t: 'error', code: string, message: string }
 export type SyncServerMessage = BatchMessage | ErrorMessage

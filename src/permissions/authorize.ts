@@ -66,6 +66,12 @@ export function grantAllows (grant: Grant, req: AccessRequest): boolean {
   return true
 }
 
+/** Owner devices act for the owner except on Permissions writes; blind hubs only read. */
+function deviceAllows (role: DeviceGrant['role'], req: AccessRequest): boolean {
+  if (role === 'owner-device') return req.interface !== 'Permissions' || req.action === 'read'
+  return req.action === 'read'
+}
+
 /**
  * Decide whether `req` may proceed given the owner's live (unrevoked) grants.
  * The owner may do anything; anyone may read a Profile; everything else
@@ -77,12 +83,13 @@ export function authorize (req: AccessRequest, grants: readonly Grant[], devices
   if (req.interface === 'Profile' && req.action === 'read') return { allowed: true, via: 'public' }
   // An owner device acts for the owner on Collections and Profile. Grants and
   // device authorizations themselves need the owner's own key.
-  const device = devices.find(d => d.device === req.caller && (d.revokedAt === undefined || req.now < d.revokedAt))
-  if (device !== undefined) {
-    if (device.role === 'owner-device' && req.interface !== 'Permissions') return { allowed: true, via: 'device' }
-    if (device.role === 'owner-device' && req.action === 'read') return { allowed: true, via: 'device' }
-    if (device.role === 'blind' && req.action === 'read') return { allowed: true, via: 'device' }
-    return { allowed: false, reason: `a ${device.role} hub may not ${req.action} ${req.interface} objects` }
+  // A hub DID may hold several device authorizations (re-paired, or paired
+  // with another role elsewhere); any live one that allows the action does,
+  // so the decision never depends on the order they were applied in.
+  const mine = devices.filter(d => d.device === req.caller && (d.revokedAt === undefined || req.now < d.revokedAt))
+  if (mine.length > 0) {
+    if (mine.some(d => deviceAllows(d.role, req))) return { allowed: true, via: 'device' }
+    return { allowed: false, reason: `a ${mine.map(d => d.role).join('/')} hub may not ${req.action} ${req.interface} objects` }
   }
   if (req.interface !== 'Collections') return { allowed: false, reason: `only the owner may ${req.action} ${req.interface} objects` }
   for (const g of grants) {

@@ -54,13 +54,23 @@ export class GrantRegistry {
   /** Bumped on every change; lets long-lived streams notice revocations cheaply. */
   get version (): number { return this.#version }
 
+  /** Every grant, revoked ones included (with revokedAt): for validating commits made before a revocation. */
   grants (): Grant[] { return [...this.#grants.values()] }
   devices (): DeviceAuthorization[] { return [...this.#devices.values()] }
 
-  /** The live authorization of a hub DID, if any. */
-  device (hubDid: string, now = Date.now()): DeviceAuthorization | undefined {
+  /**
+   * Grants and devices for a decision made *now* (a request, a subscription,
+   * a sync stream): a revoked one is gone, whatever its revocation time says.
+   * (Commit validation uses grants()/devices(), where a commit made before
+   * the revocation stays valid.)
+   */
+  liveGrants (): Grant[] { return this.grants().filter(g => g.revokedAt === undefined) }
+  liveDevices (): DeviceAuthorization[] { return this.devices().filter(d => d.revokedAt === undefined) }
+
+  /** The live (unrevoked) authorization of a hub DID, if any. */
+  device (hubDid: string): DeviceAuthorization | undefined {
     for (const d of this.#devices.values()) {
-      if (d.device === hubDid && (d.revokedAt === undefined || now < d.revokedAt)) return d
+      if (d.device === hubDid && d.revokedAt === undefined) return d
     }
     return undefined
   }

@@ -49,7 +49,7 @@ export function decide (hub: Hub, caller: Did, iface: AccessRequest['interface']
     ...(t.type !== undefined ? { type: t.type } : {}),
     ...(t.objectId !== undefined ? { objectId: t.objectId as AccessRequest['objectId'] } : {}),
     now: Date.now()
-  }, hub.store.registry.grants(), hub.store.registry.devices())
+  }, hub.store.registry.liveGrants(), hub.store.registry.liveDevices())
 }
 
 async function objectTarget (hub: Hub, id: unknown, action: Action): Promise<Target> {

@@ -21,7 +21,14 @@ export interface InviteRecord {
   used: boolean
 }
 
+/** Another owner whose shared collections this hub pulls (see HubNode.follow). */
+export interface FollowRecord {
+  owner: string
+  addrs: string[]
+}
+
 const PEER = 'n!peer!'
+const FOLLOW = 'n!follow!'
 const INVITE = 'n!invite!'
 
 export function hashToken (token: string): string {
@@ -47,6 +54,20 @@ export class LocalState {
 
   async forgetPeer (peerId: string): Promise<void> {
     await this.#kv.batch([{ type: 'del', key: PEER + peerId }])
+  }
+
+  async follows (): Promise<FollowRecord[]> {
+    const out: FollowRecord[] = []
+    for await (const [, v] of this.#kv.entries({ gte: FOLLOW, lt: prefixEnd(FOLLOW) })) out.push(JSON.parse(utf8d.decode(v)) as FollowRecord)
+    return out
+  }
+
+  async putFollow (f: FollowRecord): Promise<void> {
+    await this.#kv.batch([{ type: 'put', key: FOLLOW + f.owner, value: utf8.encode(JSON.stringify(f)) }])
+  }
+
+  async deleteFollow (owner: string): Promise<void> {
+    await this.#kv.batch([{ type: 'del', key: FOLLOW + owner }])
   }
 
   async putInvite (inv: InviteRecord): Promise<void> {

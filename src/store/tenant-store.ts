@@ -72,6 +72,8 @@ export interface TenantStoreOptions {
   /** How many parsed object metas to keep in memory. Default 20,000. */
   metaCacheSize?: number
   onCommit?: (e: CommitEvent) => void
+  /** Where failures of post-write hooks go (they cannot fail the write: it is durable). */
+  onHookError?: (err: unknown) => void
 }
 
 const enc = (v: unknown): Uint8Array => utf8.encode(JSON.stringify(v))
@@ -105,7 +107,7 @@ export class TenantStore {
     this.#kv = opts.kv
     this.#opts = opts
     this.layout = new Layout(opts.tenant)
-    this.#queue = new WriteQueue(opts.kv)
+    this.#queue = new WriteQueue(opts.kv, 1024, opts.onHookError)
     this.#docs = new DocCache(opts.docCacheSize ?? 256)
     this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
     this.registry = new GrantRegistry(opts.tenant)

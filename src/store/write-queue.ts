@@ -88,9 +88,12 @@ export class WriteQueue {
   #pending: Array<Pending<unknown>> = []
   #draining: Promise<void> | undefined
 
-  constructor (kv: KvStore, maxGroup = 1024) {
+  readonly #onHookError: (err: unknown) => void
+
+  constructor (kv: KvStore, maxGroup = 1024, onHookError: (err: unknown) => void = () => {}) {
     this.#kv = kv
     this.#maxGroup = maxGroup
+    this.#onHookError = onHookError
   }
 
   /** Run `fn` in the next group; resolves after its writes are durable. */
@@ -129,7 +132,11 @@ export class WriteQueue {
         for (const d of done) d.p.reject(err)
         continue
       }
-      for (const a of tx.after) a()
+      // The batch is durable: nothing a hook does may undo that or starve the
+      // callers, so a failing hook is reported and the others still run.
+      for (const a of tx.after) {
+        try { a() } catch (err) { this.#onHookError(err) }
+      }
       for (const d of done) d.p.resolve(d.value)
     }
   }

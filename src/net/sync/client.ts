@@ -10,7 +10,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError } from '../../errors.js'
-import { commitIdOf, parseCommit, verifyCommit, type KeyLookup } from '../../commits/commit.js'
+import { commitIdOf, parseCommit, verifyCommit, type CommitEnvelope, type KeyLookup } from '../../commits/commit.js'
 import { validateEnvelope } from '../../commits/schema.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel, remoteError } from '../channel.js'
@@ -40,6 +40,8 @@ export interface PullOptions {
   live: boolean
   signal?: AbortSignal
   batchSize?: number
+  /** Pull on behalf of our owner from another owner's hub: our owner DID and its authorization of this hub. */
+  as?: { did: string, proof: CommitEnvelope }
   onProgress?: (p: PullProgress) => void
 }
 
@@ -58,7 +60,8 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   const tenant = opts.store.tenant
   let watermark = await opts.store.getWatermark(opts.peer)
   const progress: PullProgress = { bytesSent: 0, bytesReceived: 0, roundTrips: 1, received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
-  await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false }, opts.signal)
+  const as = opts.as !== undefined ? { as: opts.as } : {}
+  await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as }, opts.signal)
   try {
     for (;;) {
       const msg = await ch.receive(validateSyncServerMessage, opts.signal)
@@ -68,7 +71,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
       const caughtUp = msg.last >= msg.head
       const more = opts.live || !caughtUp
       if (more) {
-        await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp }, opts.signal)
+        await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as }, opts.signal)
         progress.roundTrips++
       }
       progress.stored += await ingestBatch(msg.commits, opts)

@@ -12,20 +12,25 @@ import type { Logger } from '../../log.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel } from '../channel.js'
 import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES } from '../constants.js'
-import { validatePull } from '../messages.js'
+import { validatePull, type PullMessage } from '../messages.js'
 import type { CommitHeader } from '../../commits/commit.js'
 import { parseCommit } from '../../commits/commit.js'
 
-/** What a peer may receive: everything, a filter, or nothing. */
-export type FeedAccess = { all: true } | { all: false, allows: (h: CommitHeader) => boolean }
+/** What a peer may receive: everything, a filter (on a commit's header and id), or nothing. */
+export type FeedAccess = { all: true } | { all: false, allows: (h: CommitHeader, commitId: string) => boolean }
 
 export interface SyncServerContext {
   /** The tenant store for a DID this hub serves, if any. */
   store: (tenant: string) => TenantStore | undefined
-  /** Decide what the peer (a hub DID) may pull from this tenant; undefined = nothing. */
-  access: (tenant: TenantStore, peerHubDid: string) => FeedAccess | undefined
+  /**
+   * Decide what the peer (a hub DID, possibly pulling on behalf of another
+   * owner, see `as`) may pull from this tenant; undefined = nothing.
+   */
+  access: (tenant: TenantStore, peerHubDid: string, as: PullMessage['as']) => Promise<FeedAccess | undefined>
   peerHubDid: (connection: Connection) => string
   log: Logger
+  /** Called once per stream with the first access decision (and on any refusal): the audit hook. */
+  onAccess?: (tenant: TenantStore, peerHubDid: string, as: PullMessage['as'], allowed: boolean, reason?: string) => Promise<void>
   /** Counts served commits (for status and benchmarks). */
   onServed?: (peerHubDid: string, commits: number, bytes: number) => void
 }
@@ -35,20 +40,26 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
   const peer = ctx.peerHubDid(connection)
   const closed = new AbortController()
   stream.addEventListener('close', () => closed.abort(), { once: true })
+  let first = true
   try {
     for (;;) {
       const pull = await ch.receive(validatePull, closed.signal)
       if (pull === null) break
       const store = ctx.store(pull.tenant)
       if (store === undefined) throw new NotFoundError('this hub does not serve that tenant')
-      let access = ctx.access(store, peer)
+      let access = await ctx.access(store, peer, pull.as)
+      if (first || access === undefined) await ctx.onAccess?.(store, peer, pull.as, access !== undefined)
+      first = false
       if (access === undefined) throw new PermissionsRequiredError('this peer is not authorized to sync this tenant')
       let batch = await readBatch(store, pull.after, pull.limit, access)
       if (batch.count === 0 && batch.last === pull.after && pull.wait) {
         await store.waitForFeed(pull.after, LONG_POLL_MS, closed.signal)
         if (closed.signal.aborted) break
-        access = ctx.access(store, peer)
-        if (access === undefined) throw new PermissionsRequiredError('this peer\'s authorization was revoked')
+        access = await ctx.access(store, peer, pull.as)
+        if (access === undefined) {
+          await ctx.onAccess?.(store, peer, pull.as, false, 'revoked')
+          throw new PermissionsRequiredError('this peer\'s authorization was revoked')
+        }
         batch = await readBatch(store, pull.after, pull.limit, access)
       }
       await ch.send({ raw: batch.json })
@@ -86,9 +97,9 @@ export async function readBatch (store: TenantStore, after: number, limit: numbe
   const raws = await Promise.all(entries.map(async e => await store.getEnvelope(e.commitId)))
   for (let i = 0; i < entries.length; i++) {
     const env = raws[i]
-    const entry = entries[i] as { seq: number }
+    const entry = entries[i] as { seq: number, commitId: string }
     if (env === undefined) break
-    if (!access.all && !access.allows(parseCommit(env, Infinity).header)) {
+    if (!access.all && !access.allows(parseCommit(env, Infinity).header, entry.commitId)) {
       last = entry.seq
       continue
     }
