@@ -1,7 +1,8 @@
 import '../src/shim.js'
 /**
  * One hub as a daemon-like child process, driven by the sync suite
- * (bench/sync.ts) over the fork() IPC channel:
+ * (bench/sync.ts) and the requests suite (bench/requests.ts) over the
+ * fork() IPC channel:
  *
  *   node dist/bench/hub-proc.js <hub dir> <label>
  *
@@ -67,6 +68,14 @@ export interface Requests {
   profileStop: { path: string }
   /** Stop, close, reply, exit(0). */
   exit: NoArgs
+  /** hub.permissions.grant (this hub holds the owner key). */
+  grant: { grantee: string, context: string, type: string, allow: string }
+  /** Ids of up to `limit` live objects of one type (one query page). */
+  objectIds: { context: string, type: string, limit: number }
+  /** Count the owner's audit log entries (all of them, paging). */
+  auditStats: NoArgs
+  /** This process's CPU time, event-loop utilization and memory so far (diff two samples). */
+  usage: NoArgs
 }
 
 export interface HubInfo { did: string, hubDid: string, peerId: string, durableSeq: number }
@@ -89,6 +98,10 @@ export interface Replies {
   profileStart: { started: true }
   profileStop: { path: string, bytes: number }
   exit: { pid: number }
+  grant: { grantId: string, commitId: string }
+  objectIds: { objectIds: string[] }
+  auditStats: { entries: number, allowed: number, denied: number, codes: Record<string, number>, callers: number }
+  usage: { cpuUserUs: number, cpuSystemUs: number, eluIdleMs: number, eluActiveMs: number, rssMiB: number, heapUsedMiB: number }
 }
 
 export type Op = keyof Requests
@@ -256,6 +269,43 @@ class HubProcess {
     return { ...r, ms: performance.now() - t0 }
   }
 
+  async grant (args: Requests['grant']): Promise<Replies['grant']> {
+    return await this.#need().permissions.grant({ grantee: args.grantee, context: args.context, type: args.type, allow: args.allow })
+  }
+
+  async objectIds (args: Requests['objectIds']): Promise<Replies['objectIds']> {
+    const page = await this.#need().collections.query({ context: args.context, type: args.type, limit: args.limit })
+    return { objectIds: page.objects.map(o => o.objectId) }
+  }
+
+  async auditStats (): Promise<Replies['auditStats']> {
+    const hub = this.#need()
+    const out: Replies['auditStats'] = { entries: 0, allowed: 0, denied: 0, codes: {}, callers: 0 }
+    const callers = new Set<string>()
+    let after = 0
+    for (;;) {
+      const page = await hub.audit.list({ after, limit: 10_000 })
+      for (const e of page) {
+        out.entries++
+        if (e.decision === 'allowed') out.allowed++
+        else out.denied++
+        if (e.code !== undefined) out.codes[e.code] = (out.codes[e.code] ?? 0) + 1
+        callers.add(e.caller)
+        after = e.seq
+      }
+      if (page.length < 10_000) break
+    }
+    out.callers = callers.size
+    return out
+  }
+
+  usage (): Replies['usage'] {
+    const cpu = process.cpuUsage()
+    const elu = performance.eventLoopUtilization()
+    const mem = process.memoryUsage()
+    return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, eluIdleMs: elu.idle, eluActiveMs: elu.active, rssMiB: mem.rss / (1024 * 1024), heapUsedMiB: mem.heapUsed / (1024 * 1024) }
+  }
+
   status (): Replies['status'] {
     const hub = this.#need()
     const node = this.#needNode()
@@ -344,6 +394,10 @@ async function handle (op: Op, args: Requests[Op]): Promise<Replies[Op]> {
       await proc.stop()
       return { pid: process.pid }
     }
+    case 'grant': return await proc.grant(args as Requests['grant'])
+    case 'objectIds': return await proc.objectIds(args as Requests['objectIds'])
+    case 'auditStats': return await proc.auditStats()
+    case 'usage': return proc.usage()
   }
 }
 

@@ -19,9 +19,10 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { core } from './core.js'
 import { sync } from './sync.js'
+import { requests } from './requests.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core, sync]
+const SUITES: Suite[] = [core, sync, requests]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}

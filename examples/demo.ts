@@ -7,7 +7,9 @@
  *   2. a phone hub pairs with it through a one-time invite;
  *   3. the playlist written on the laptop arrives on the phone;
  *   4. both edit it while the phone is offline;
- *   5. they reconnect and merge without losing either edit.
+ *   5. they reconnect and merge without losing either edit;
+ *   6. the owner grants a playlist app read access, and the app reads the
+ *      playlist over libp2p — and nothing else.
  */
 import '../src/shim.js'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -17,6 +19,8 @@ import { Hub } from '../src/hub.js'
 import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import type { JsonObject } from '../src/objects/json.js'
+import { Ed25519KeyPair } from '../src/identity/keys.js'
+import { HubClient } from '../src/client/index.js'
 
 const PLAYLIST = {
   '@context': 'https://schema.org',
@@ -103,6 +107,24 @@ async function main (): Promise<void> {
     show('phone', (await phone.hub.collections.read(objectId)).value)
     console.log(`   heads      ${merged.heads.length} (the two concurrent edits), identical on both hubs`)
     console.log(`   history    ${(await phone.hub.collections.history(objectId)).commits.length} signed commits, each verified`)
+
+    step(6, 'A playlist app gets read access and reads the playlist over libp2p')
+    const app = Ed25519KeyPair.generate()
+    await laptop.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Diary', text: 'not for apps' })
+    const { grantId } = await laptop.hub.permissions.grant({ grantee: app.did, context: 'https://schema.org', type: 'MusicPlaylist', allow: '-R--' })
+    console.log(`   app DID    ${app.did.slice(0, 32)}…\n   grant      ${grantId} (-R-- on schema.org MusicPlaylist)`)
+    await until('the grant on the phone', async () => phone.hub.permissions.list().some(g => g.grantId === grantId))
+    const client = await HubClient.connect({ hub: phone.node.multiaddrs()[0] as string, identity: app, owner: info.did })
+    try {
+      const page = await client.collections.query({ context: 'https://schema.org', type: 'MusicPlaylist' })
+      for (const o of page.objects) show('app', o.value as JsonObject)
+      const denied = await client.collections.query({ context: 'https://schema.org', type: 'Diary' }).then(() => 'allowed?!', (e: { code?: string }) => e.code)
+      console.log(`   the app asks for the diary: ${String(denied)}`)
+    } finally {
+      await client.close()
+    }
+    const audit = await phone.hub.audit.list()
+    console.log(`   the phone's audit log: ${audit.map(e => `${e.method} ${e.decision}`).join(', ')}`)
     console.log('\nDone.')
   } finally {
     for (const n of nodes) await n.stop().catch(() => {})

@@ -15,3 +15,6 @@ export type { Query, QueryPage, Filter, SortOrder } from './store/query.js'
 export type { ObjectView, WriteResult, HistoryEntry } from './interfaces/views.js'
 export type { JsonObject, JsonValue } from './objects/json.js'
 export { createLogger, type Logger } from './log.js'
+
+// The app SDK: loads libp2p only on the first connect.
+export * from './client/index.js'

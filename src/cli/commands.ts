@@ -161,9 +161,48 @@ export const handlers: Record<string, Handler<HubNode>> = {
       }))
     }
   },
+  async grant ({ hub }, a) {
+    const grantee = str(a.options.grantee)
+    const context = str(a.options.context)
+    const type = str(a.options.type)
+    const allow = str(a.options.allow)
+    if (grantee === undefined || context === undefined || type === undefined || allow === undefined) throw new BadRequestError('hub grant needs --grantee DID --context C --type T --allow CRUD-string')
+    const expiresAt = str(a.options.expires)
+    const objectId = str(a.options.object)
+    return await hub.permissions.grant({ grantee, context, type, allow, ...(expiresAt !== undefined ? { expiresAt } : {}), ...(objectId !== undefined ? { objectId } : {}) })
+  },
+  async revoke ({ hub }, a) {
+    return await hub.permissions.revoke(one(a, 'GRANT_ID'))
+  },
+  async grants ({ hub }, a) {
+    const grantee = str(a.options.grantee)
+    return { grants: hub.permissions.list(grantee !== undefined ? { grantee } : {}) }
+  },
+  async audit ({ hub }, a) {
+    const limit = str(a.options.limit)
+    const after = str(a.options.after)
+    if ((limit !== undefined && !/^\d+$/.test(limit)) || (after !== undefined && !/^\d+$/.test(after))) throw new BadRequestError('--limit and --after are numbers')
+    return { entries: await hub.audit.list({ ...(limit !== undefined ? { limit: Number(limit) } : {}), ...(after !== undefined ? { after: Number(after) } : {}) }) }
+  },
+  async follow (ctx, a) {
+    const owner = str(a.options.owner)
+    const peer = ([] as string[]).concat((a.options.peer as string | string[] | undefined) ?? [])
+    if (owner === undefined || peer.length === 0) throw new BadRequestError('hub follow needs --owner DID and --peer MULTIADDR')
+    await network(ctx).follow(owner, peer)
+    return { following: owner, peers: peer }
+  },
+  async shared ({ hub }, a) {
+    const owner = str(a.options.owner)
+    if (owner === undefined) throw new BadRequestError('hub shared needs --owner DID')
+    const view = await hub.sharedBy(owner)
+    const context = str(a.options.context)
+    const type = str(a.options.type)
+    return await view.query({ ...(context !== undefined ? { context } : {}), ...(type !== undefined ? { type } : {}), limit: 1000 })
+  },
   async sync (ctx, a) {
-    const peer = str(a.options.peer)
-    if (peer === undefined) throw new BadRequestError('missing --peer MULTIADDR')
+    const peers = ([] as string[]).concat((a.options.peer as string | string[] | undefined) ?? [])
+    const peer = peers[0]
+    if (peer === undefined || peers.length > 1) throw new BadRequestError('hub sync takes exactly one --peer MULTIADDR')
     if (ctx.net !== undefined) return await ctx.net.syncOnce(peer)
     // No daemon: a temporary node for this one pass, with a progress bar on a terminal.
     const { HubNode } = await import('../net/hub-node.js')

@@ -39,14 +39,25 @@ const OPTIONS = {
   role: { type: 'string' },
   name: { type: 'string' },
   ttl: { type: 'string' },
-  peer: { type: 'string' }
+  peer: { type: 'string', multiple: true },
+  grantee: { type: 'string' },
+  allow: { type: 'string' },
+  expires: { type: 'string' },
+  object: { type: 'string' },
+  after: { type: 'string' },
+  // app side (hub identity / hub client)
+  hub: { type: 'string' },
+  key: { type: 'string' },
+  owner: { type: 'string' }
 } as const
 
 /** Commands with subcommands: `hub device invite`, `hub sync status`… */
 const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
   profile: { subs: ['get', 'set'] },
   device: { subs: ['invite', 'list', 'revoke'] },
-  sync: { subs: ['status'], optional: true }
+  sync: { subs: ['status'], optional: true },
+  identity: { subs: ['new'] },
+  client: { subs: ['write', 'read', 'update', 'delete', 'query', 'history'] }
 }
 
 /** Printed by `hub start` itself (the ready line), so main prints nothing more. */
@@ -94,6 +105,12 @@ async function run (argv: string[], json: boolean, logger: Logger): Promise<{ re
     } else if (group.optional !== true) {
       throw new BadRequestError(`usage: hub ${command} ${group.subs.join('|')}`)
     }
+  }
+  // App side: no hub directory, no daemon; the hub is reached over the network (--hub).
+  if (command === 'identity new' || command.startsWith('client ')) {
+    const { CLIENT_READS_STDIN, runClientCommand } = await import('./client-commands.js')
+    const stdin = CLIENT_READS_STDIN.has(command) ? await readStdin() : undefined
+    return { result: await runClientCommand(command, { positionals: rest, options: values, ...(stdin !== undefined ? { stdin } : {}) }), command }
   }
   const dir = resolve(values.dir ?? defaultDir())
 

@@ -32,9 +32,18 @@ export function printHuman (command: string, result: unknown): void {
     case 'update':
     case 'delete':
     case 'profile set':
-      process.stdout.write(`${command === 'write' ? 'created' : command === 'delete' ? 'deleted' : 'updated'} ${String(r.objectId)}\n  commit ${String(r.commitId)}\n`)
+    case 'client write':
+    case 'client update':
+    case 'client delete': {
+      const verb = command.endsWith('write') ? 'created' : command.endsWith('delete') ? 'deleted' : command === 'client update' && r.changed === false ? 'unchanged' : 'updated'
+      process.stdout.write(`${verb} ${String(r.objectId)}\n  commit ${String(r.commitId)}\n`)
       return
-    case 'query': {
+    }
+    case 'identity new':
+      process.stdout.write(`created app identity ${String(r.did)}\n(the owner grants it with: hub grant --grantee ${String(r.did)} --context … --type … --allow CRUD)\n`)
+      return
+    case 'query':
+    case 'client query': {
       const objs = r.objects as Array<Record<string, unknown>>
       for (const o of objs) process.stdout.write(`${String(o.objectId)}  ${String(o.type)}  ${JSON.stringify(o.value)}\n`)
       process.stdout.write(`${objs.length} object(s)${r.cursor !== null ? `, more with --cursor ${String(r.cursor)}` : ''}\n`)

@@ -39,6 +39,17 @@ Profile
   profile get                        the public profile
   profile set                        set it from JSON on stdin
 
+Apps (no hub directory, no daemon: talk to a running hub over the network)
+  identity new --out FILE            a new app identity: an Ed25519 key file (0600, never overwritten); prints its DID
+  client write --hub MULTIADDR --key FILE --owner DID [--strategy automerge|lww]
+                                     create an object (JSON on stdin) as the app; needs a grant with C
+  client read|history|delete --hub MULTIADDR --key FILE --owner DID OBJECT_ID
+  client update --hub MULTIADDR --key FILE --owner DID OBJECT_ID
+                                     replace the value (JSON on stdin); the app signs the minimal change
+  client query --hub MULTIADDR --key FILE --owner DID --type T [--context C] [--where …] [--sort …] [--limit N] [--cursor X]
+                                     --context defaults to https://schema.org
+  MULTIADDR ends with /p2p/<peer id> (see "hub status --json"); the owner grants the app's DID first.
+
 --dir defaults to $HUB_DIR, then ~/.identity-hub. HUB_LOG=debug|info logs JSON lines to stderr.
 While a daemon runs, commands reach it over a local channel authenticated by DIR/control.secret.
 `

@@ -1,6 +1,7 @@
 import * as A from '@automerge/automerge'
 import { describe, expect, it } from 'vitest'
-import { applyDocChanges, createChange, createDoc, docValue, loadDoc, saveDoc, updateDoc, changeHash } from './automerge.js'
+import fc from 'fast-check'
+import { applyDocChanges, createChange, createDoc, docValue, loadDoc, saveDoc, updateDoc, changeHash, valueFromCreateOps, valueOfCreateChange } from './automerge.js'
 import type { JsonObject } from './json.js'
 import { checkJsonObject, contextAndType, deepEqual } from './json.js'
 
@@ -77,6 +78,40 @@ describe('automerge strategy', () => {
   })
 })
 
+describe('reading a create change without Automerge', () => {
+  const json = fc.letrec(tie => ({
+    // Numbers as checkJsonObject admits them: finite, integers within the safe range.
+    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true }).filter(n => !Number.isInteger(n) || Number.isSafeInteger(n)), fc.string(), tie('array'), tie('object')),
+    array: fc.array(tie('value'), { maxLength: 6 }),
+    object: fc.dictionary(fc.string({ maxLength: 8 }), tie('value'), { maxKeys: 6 })
+  }))
+  const root = fc.dictionary(fc.string({ maxLength: 8 }), json.value as fc.Arbitrary<JsonObject[string]>, { minKeys: 1, maxKeys: 8 })
+
+  it('gives exactly what Automerge materializes, for any JSON value', () => {
+    fc.assert(fc.property(root, value => {
+      const change = createChange(value, 'ab'.repeat(16))
+      const fast = valueFromCreateOps(A.decodeChange(change))
+      const [doc] = A.applyChanges(A.init<Record<string, unknown>>(), [change])
+      const slow = docValue(doc)
+      A.free(doc)
+      expect(fast).toBeDefined()
+      expect(fast).toEqual(slow)
+      expect(valueOfCreateChange(change)).toEqual(slow)
+    }), { numRuns: 500 })
+  })
+
+  it('falls back to Automerge for shapes it does not interpret (Text, changes with deps)', () => {
+    const text = A.getLastLocalChange(A.from({ s: 'collaborative text' })) as Uint8Array
+    expect(valueFromCreateOps(A.decodeChange(text))).toBeUndefined()
+    expect(valueOfCreateChange(text)).toEqual({ s: 'collaborative text' })
+    const actor = 'aa'.repeat(16)
+    const { doc } = createDoc(base, actor)
+    const upd = updateDoc(doc, { ...base, name: 'x' }, actor).change as Uint8Array
+    expect(valueFromCreateOps(A.decodeChange(upd))).toBeUndefined()
+    expect(() => valueOfCreateChange(upd)).toThrow(expect.objectContaining({ code: 'bad_request' }))
+  })
+})
+
 describe('JSON value checks', () => {
   it('requires @context and @type strings', () => {
     expect(contextAndType(base)).toEqual({ context: 'https://schema.org', type: 'MusicPlaylist' })
@@ -85,7 +120,7 @@ describe('JSON value checks', () => {
   })
 
   it('rejects non-objects, non-JSON values and oversized values', () => {
-    for (const v of [null, [], 'x', 1, { a: undefined }, { a: Number.NaN }, { a: new Date() }]) {
+    for (const v of [null, [], 'x', 1, { a: undefined }, { a: Number.NaN }, { a: new Date() }, { a: 2 ** 53 }, { a: [-1e20] }]) {
       expect(() => checkJsonObject(v)).toThrow(expect.objectContaining({ code: 'bad_request' }))
     }
     expect(() => checkJsonObject({ a: 'x'.repeat(2000) }, 1000)).toThrow(expect.objectContaining({ code: 'too_large' }))

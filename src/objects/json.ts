@@ -30,6 +30,10 @@ function checkPlain (v: unknown, depth: number): void {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new BadRequestError('value contains a non-finite number')
+    // Automerge stores integral numbers as 64-bit ints and cannot decode one
+    // past 2^53 again: such a commit would be refused by every other hub.
+    // JSON cannot carry them exactly either, so refuse them at the edge.
+    if (Number.isInteger(v) && !Number.isSafeInteger(v)) throw new BadRequestError(`value contains the integer ${v}, outside ±(2^53−1); store it as a string`)
     return
   }
   if (Array.isArray(v)) { for (const x of v) checkPlain(x, depth + 1); return }

@@ -568,6 +568,8 @@ export class TenantStore {
         throw new BadRequestError('lww commit payload is not JSON', { commitId: commit.id })
       }
       if (!isJsonObject(value)) throw new BadRequestError('lww commit payload is not a JSON object', { commitId: commit.id })
+      // The same checks as a local write, so every hub judges a commit alike.
+      if (local?.value === undefined) checkJsonObject(value, this.#opts.maxValueBytes)
       meta.value = value
       meta.deleted = false
       return

@@ -1,0 +1,66 @@
+/**
+ * The commits an app signs: the hub cannot sign for it, and every hub that
+ * later receives a commit checks the app's signature against the owner's
+ * grant. Pure functions over the commit and object layers.
+ */
+import { randomBytes } from 'node:crypto'
+import { BadRequestError } from '../errors.js'
+import type { CommitId, Did, ObjectId } from '../ids.js'
+import { signCommit, type Commit, type CommitStrategy, type UnsignedHeader } from '../commits/commit.js'
+import type { Signer } from '../identity/keys.js'
+import { utf8 } from '../identity/encoding.js'
+import { createChange } from '../objects/automerge.js'
+import type { JsonObject } from '../objects/json.js'
+
+/** A fresh Automerge actor (hex). One per client, so two processes of one app never reuse a sequence number. */
+export function randomActor (): string {
+  return randomBytes(16).toString('hex')
+}
+
+/** What an update or delete commit must repeat from the object it targets. */
+export interface CommitTarget {
+  objectId: ObjectId
+  context: string
+  type: string
+  strategy: CommitStrategy
+  heads: CommitId[]
+}
+
+export function isStrategy (s: unknown): s is CommitStrategy {
+  return s === 'automerge' || s === 'lww'
+}
+
+/** A create commit for `value` (already checked), signed by the app. */
+export function createCommit (args: { signer: Signer, owner: Did, value: JsonObject, context: string, type: string, strategy: CommitStrategy, actor: string, committedAt: string }): Commit {
+  if (!isStrategy(args.strategy)) throw new BadRequestError('strategy must be automerge or lww')
+  const fields: UnsignedHeader = {
+    interface: 'Collections',
+    context: args.context,
+    type: args.type,
+    operation: 'create',
+    committed_at: args.committedAt,
+    commit_strategy: args.strategy,
+    sub: args.owner,
+    deps: []
+  }
+  const payload = args.strategy === 'automerge' ? createChange(args.value, args.actor) : utf8.encode(JSON.stringify(args.value))
+  return signCommit(fields, payload, args.signer)
+}
+
+/** An update (payload: an Automerge change or the whole LWW value) or delete (empty payload) of `target`. */
+export function followUpCommit (args: { signer: Signer, owner: Did, target: CommitTarget, operation: 'update' | 'delete', payload: Uint8Array, committedAt: string }): Commit {
+  const t = args.target
+  if (t.heads.length === 0) throw new BadRequestError('the object has no heads')
+  const fields: UnsignedHeader = {
+    interface: 'Collections',
+    context: t.context,
+    type: t.type,
+    operation: args.operation,
+    committed_at: args.committedAt,
+    commit_strategy: t.strategy,
+    sub: args.owner,
+    object_id: t.objectId,
+    deps: [...t.heads].sort()
+  }
+  return signCommit(fields, args.payload, args.signer)
+}

@@ -1,0 +1,15 @@
+/**
+ * The client SDK (`identity-hub/client`): apps use an owner's hub over
+ * /identity-hub/request/1.0.0. It loads libp2p but no store code. The shim
+ * must stay the first import.
+ */
+import '../shim.js'
+
+export { HubClient, CollectionsClient, ProfileClient, PermissionsClient, type HubClientOptions, type RequestOptions } from './hub-client.js'
+export type {
+  RemoteObject, RemoteWriteResult, RemoteUpdateResult, RemoteQueryPage, RemoteHistoryEntry,
+  ClientQuery, ClientFilter, ClientFilterOp, ClientSortOrder,
+  SubscribeQuery, Subscription, SubscriptionEvent, SubscriptionEnd, GrantParams, GrantResult
+} from './types.js'
+export { REQUEST_PROTOCOL, MAX_REQUEST_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './constants.js'
+export { readKeyFile, writeKeyFile, createKeyFile } from './key-file.js'

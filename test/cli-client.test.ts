@@ -1,0 +1,226 @@
+/**
+ * The app side of the CLI in real processes: `hub identity new` makes an
+ * app key, and `hub client …` uses a running hub daemon over the request
+ * protocol with it — never opening the hub directory, never through the
+ * daemon's control channel.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { readFile, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { HubClient, readKeyFile } from '../src/client/index.js'
+import { Hub } from '../src/hub.js'
+import { cleanup, playlist, tempDir } from './helpers.js'
+import { fails, hub, killAll, ok, running, startDaemon, type Daemon } from './cli-helpers.js'
+
+afterEach(async () => { await killAll(); running.clear() })
+afterAll(cleanup)
+
+const CTX = 'https://schema.org'
+async function appKey (dir: string, name = 'app.key'): Promise<{ path: string, did: string }> {
+  const path = join(dir, name)
+  const r = await ok(['identity', 'new', '--out', path])
+  return { path, did: r.did as string }
+}
+
+/** An initialized hub directory; `grantee` (if given) is granted `allow` on MusicPlaylist before the daemon starts. */
+async function ownerHub (grants: Array<{ grantee: string, allow: string }> = []): Promise<{ dir: string, owner: string }> {
+  const dir = join(await tempDir('cli-client-'), 'hub')
+  const init = await ok(['init', '--dir', dir])
+  if (grants.length > 0) {
+    // No daemon runs yet, so the owner may open the directory directly.
+    const h = await Hub.open(dir)
+    try {
+      for (const g of grants) await h.permissions.grant({ grantee: g.grantee, context: CTX, type: 'MusicPlaylist', allow: g.allow })
+    } finally {
+      await h.close()
+    }
+  }
+  return { dir, owner: init.did as string }
+}
+
+function hubAddr (d: Daemon): string {
+  const a = d.info.multiaddrs.find(m => !m.includes('/ws/'))
+  if (a === undefined) throw new Error('daemon is not listening')
+  return a
+}
+
+describe('hub identity new', () => {
+  it('writes a 0600 key file in the keystore format, prints the DID, and never overwrites', async () => {
+    const dir = await tempDir('cli-id-')
+    const { path, did } = await appKey(dir)
+    expect(did).toMatch(/^did:key:z6Mk/)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    const body = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+    expect(Object.keys(body).sort()).toEqual(['kty', 'seed'])
+    expect(body.kty).toBe('Ed25519')
+    await fails(['identity', 'new', '--out', path], 'already_exists')
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(body)
+    await fails(['identity', 'new'], 'bad_request')
+    await fails(['identity'], 'bad_request')
+  })
+})
+
+describe('hub client against a running hub', () => {
+  it('writes, reads, queries, updates, shows history and deletes as the granted app', { timeout: 60_000 }, async () => {
+    const work = await tempDir('cli-client-')
+    const app = await appKey(work)
+    const { dir, owner } = await ownerHub([{ grantee: app.did, allow: 'CRUD' }])
+    const d = await startDaemon(dir)
+    const base = ['--hub', hubAddr(d), '--key', app.path, '--owner', owner]
+    // No --dir and a HUB_DIR that does not exist: the client never opens a hub directory.
+    const env = { HUB_DIR: join(work, 'no-such-hub') }
+    const run = async (args: string[], stdin?: string): Promise<Record<string, unknown>> => {
+      const r = await hub([...args, '--json'], { env, ...(stdin !== undefined ? { stdin } : {}) })
+      expect(r.stderr, `stderr of hub ${args.join(' ')}`).toBe('')
+      expect(r.code).toBe(0)
+      return JSON.parse(r.stdout) as Record<string, unknown>
+    }
+
+    const w = await run(['client', 'write', ...base], JSON.stringify(playlist('From the CLI app')))
+    expect(Object.keys(w).sort()).toEqual(['commitId', 'objectId'])
+    const id = w.objectId as string
+
+    const r = await run(['client', 'read', ...base, id])
+    expect(r).toMatchObject({ objectId: id, value: playlist('From the CLI app'), createdBy: app.did, strategy: 'automerge' })
+
+    const q = await run(['client', 'query', ...base, '--type', 'MusicPlaylist', '--where', 'numTracks>=1', '--limit', '5'])
+    expect((q.objects as Array<{ objectId: string }>).map(o => o.objectId)).toEqual([id])
+    expect(q.cursor).toBeNull()
+
+    const u = await run(['client', 'update', ...base, id], JSON.stringify(playlist('From the CLI app', ['One', 'Two'])))
+    expect(u).toMatchObject({ objectId: id, changed: true })
+    const h = await run(['client', 'history', ...base, id])
+    expect((h.commits as Array<Record<string, unknown>>).map(c => [c.operation, c.signer, c.verified])).toEqual([['create', app.did, true], ['update', app.did, true]])
+
+    // The owner sees the app's object through its own CLI (via the daemon).
+    expect(await ok(['read', '--dir', dir, id])).toMatchObject({ value: playlist('From the CLI app', ['One', 'Two']), createdBy: app.did })
+
+    expect(await run(['client', 'delete', ...base, id])).toMatchObject({ objectId: id })
+    await fails(['client', 'read', ...base, id], 'not_found')
+
+    const lww = await run(['client', 'write', ...base, '--strategy', 'lww'], JSON.stringify(playlist('LWW')))
+    expect(await run(['client', 'read', ...base, lww.objectId as string])).toMatchObject({ strategy: 'lww' })
+  })
+
+  it('keeps the CLI error contract: permissions, missing arguments, unreachable hubs', { timeout: 60_000 }, async () => {
+    const work = await tempDir('cli-client-')
+    const reader = await appKey(work, 'reader.key')
+    const stranger = await appKey(work, 'stranger.key')
+    const { dir, owner } = await ownerHub([{ grantee: reader.did, allow: '-R--' }])
+    const d = await startDaemon(dir)
+    const addr = hubAddr(d)
+    const as = (key: string): string[] => ['--hub', addr, '--key', key, '--owner', owner]
+
+    expect(await ok(['client', 'query', ...as(reader.path), '--type', 'MusicPlaylist'])).toEqual({ objects: [], cursor: null })
+    // Independent processes: run them side by side.
+    await Promise.all([
+      fails(['client', 'write', ...as(reader.path)], 'permissions_required', { stdin: JSON.stringify(playlist('no C')) }),
+      fails(['client', 'query', ...as(stranger.path), '--type', 'MusicPlaylist'], 'permissions_required'),
+      fails(['client', 'query', ...as(reader.path), '--type', 'MusicPlaylist', '--context', 'https://example.com'], 'permissions_required'),
+      fails(['client', 'query', ...as(reader.path)], 'bad_request'),
+      fails(['client', 'query', ...as(reader.path), '--type', 'MusicPlaylist', '--where', 'oops'], 'bad_request'),
+      fails(['client', 'read', ...as(reader.path)], 'bad_request'),
+      fails(['client', 'read', ...as(reader.path), 'bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'], 'not_found'),
+      fails(['client', 'write', ...as(reader.path)], 'bad_request', { stdin: 'not json' }),
+      fails(['client', 'query', '--key', reader.path, '--owner', owner, '--type', 'MusicPlaylist'], 'bad_request'),
+      fails(['client', 'query', '--hub', addr, '--owner', owner, '--type', 'MusicPlaylist'], 'bad_request'),
+      fails(['client', 'query', '--hub', addr, '--key', reader.path, '--type', 'MusicPlaylist'], 'bad_request'),
+      fails(['client', 'query', ...as(join(work, 'missing.key')), '--type', 'MusicPlaylist'], 'not_found'),
+      fails(['client', 'query', '--hub', '/ip4/127.0.0.1/tcp/1', '--key', reader.path, '--owner', owner, '--type', 'MusicPlaylist'], 'bad_request'),
+      fails(['client', 'frobnicate', ...as(reader.path)], 'bad_request')
+    ])
+
+    await ok(['stop', '--dir', dir])
+    await fails(['client', 'query', ...as(reader.path), '--type', 'MusicPlaylist'], 'unavailable')
+  })
+
+  it('the owner grants, lists, revokes and audits through the CLI while the daemon runs', { timeout: 60_000 }, async () => {
+    const work = await tempDir('cli-client-')
+    const app = await appKey(work)
+    const { dir, owner } = await ownerHub()
+    const d = await startDaemon(dir)
+    const base = ['--hub', hubAddr(d), '--key', app.path, '--owner', owner]
+    await fails(['client', 'write', ...base], 'permissions_required', { stdin: JSON.stringify(playlist('before the grant')) })
+    const g = await ok(['grant', '--dir', dir, '--grantee', app.did, '--context', CTX, '--type', 'MusicPlaylist', '--allow', 'CRUD'])
+    expect(typeof g.grantId).toBe('string')
+    const w = await ok(['client', 'write', ...base], { stdin: JSON.stringify(playlist('after the grant')) })
+    expect(await ok(['read', '--dir', dir, w.objectId as string])).toMatchObject({ createdBy: app.did })
+    const listed = await ok(['grants', '--dir', dir]) as { grants: Array<{ grantId: string, allow: string, active: boolean }> }
+    expect(listed.grants).toEqual([expect.objectContaining({ grantId: g.grantId, allow: 'CRUD', active: true })])
+    await ok(['revoke', '--dir', dir, g.grantId as string])
+    await fails(['client', 'write', ...base], 'permissions_required', { stdin: JSON.stringify(playlist('after the revocation')) })
+    const audit = await ok(['audit', '--dir', dir]) as { entries: Array<{ caller: string, method: string, decision: string }> }
+    expect(audit.entries.map(e => `${e.method}:${e.decision}`)).toEqual(['write:denied', 'write:allowed', 'write:denied'])
+    expect(audit.entries.every(e => e.caller === app.did)).toBe(true)
+    await fails(['grant', '--dir', dir, '--grantee', app.did, '--context', CTX, '--type', 'MusicPlaylist', '--allow', 'XYZ'], 'bad_request')
+  })
+})
+
+describe('the playlist example app', () => {
+  const APP = resolve('dist/examples/playlist-app/app.js')
+  async function app (args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null, stdout: string, stderr: string }> {
+    return await new Promise((resolveRun, reject) => {
+      const child = spawn(process.execPath, [APP, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+      child.on('error', reject)
+      child.on('close', code => resolveRun({ code, stdout, stderr }))
+    })
+  }
+
+  it('adds, lists, edits and watches playlists through HubClient; a revocation ends the watch', { timeout: 90_000 }, async () => {
+    const work = await tempDir('playlist-app-')
+    const key = await appKey(work)
+    const { dir, owner } = await ownerHub()
+    const d = await startDaemon(dir)
+    const env = { HUB: hubAddr(d), APP_KEY: key.path, OWNER: owner }
+
+    expect(await app(['list'], env)).toMatchObject({ code: 1, stderr: expect.stringContaining('[permissions_required]') as unknown })
+    // The owner grants from elsewhere, as a client of its own hub (its key file is the keystore's format).
+    const ownerClient = await HubClient.connect({ hub: env.HUB, identity: await readKeyFile(join(dir, 'keys', 'owner.json')), owner })
+    let watcher: ReturnType<typeof spawn> | undefined
+    try {
+      const { grantId } = await ownerClient.permissions.grant({ grantee: key.did, context: CTX, type: 'MusicPlaylist', allow: 'CRUD' })
+
+      const added = await app(['add-playlist', 'Classic Rock Playlist'], env)
+      expect(added.code).toBe(0)
+      const id = /created playlist (b[a-z2-7]{58})/.exec(added.stdout)?.[1] as string
+      expect(id).toBeDefined()
+
+      watcher = spawn(process.execPath, [APP, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+      let watched = ''
+      watcher.stdout?.on('data', (b: Buffer) => { watched += b.toString() })
+      const w = watcher
+      const watchExit = new Promise<number | null>(r => w.once('exit', code => r(code)))
+      const until = Date.now() + 20_000
+      while (!watched.includes('watching 1 playlist(s)') && Date.now() < until) await new Promise(r => setTimeout(r, 50))
+
+      const [one, two] = await Promise.all([
+        app(['add-track', id, 'Sweet Home Alabama', '--artist', 'Lynyrd Skynyrd', '--duration', 'PT4M45S'], env),
+        app(['add-track', id, 'Free Bird', '--artist', 'Lynyrd Skynyrd'], env)
+      ])
+      expect([one.code, two.code]).toEqual([0, 0])
+      expect((await app(['rename', id, 'Southern Rock'], env)).code).toBe(0)
+      const list = await app(['list'], env)
+      expect(list.stdout).toContain('"Southern Rock"  2 track(s)')
+      expect(list.stdout).toMatch(/Sweet Home Alabama/)
+      expect(list.stdout).toMatch(/Free Bird/)
+
+      // Every commit of the playlist is the app's.
+      const h = await ok(['history', '--dir', dir, id])
+      expect(new Set((h.commits as Array<{ signer: string }>).map(c => c.signer))).toEqual(new Set([key.did]))
+
+      await ownerClient.permissions.revoke(grantId)
+      expect(await watchExit).toBe(1)
+      expect(watched).toContain('"Southern Rock"')
+      expect(watched).toContain('the hub ended the subscription: permissions_required')
+      expect((await app(['list'], env)).code).toBe(1)
+    } finally {
+      if (watcher !== undefined && watcher.exitCode === null && watcher.signalCode === null) watcher.kill('SIGKILL')
+      await ownerClient.close()
+    }
+  })
+})
