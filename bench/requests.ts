@@ -37,8 +37,9 @@
  * `node --cpu-prof dist/bench/run.js --only requests`.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -244,6 +245,28 @@ function usageBetween (a: Usage, b: Usage): { cpuPct: number, elu: number } {
   return { cpuPct: wallUs > 0 ? (100 * (b.cpuUs - a.cpuUs)) / wallUs : 0, elu: active + idle > 0 ? active / (active + idle) : 0 }
 }
 
+/** Whole-machine CPU ticks from /proc/stat (Linux; undefined elsewhere). */
+interface MachineTicks { busy: number, iowait: number, steal: number, total: number }
+
+function machineTicks (): MachineTicks | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find(l => l.startsWith('cpu '))
+    if (line === undefined) return undefined
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number)
+    return { busy: user + nice + system + irq + softirq, iowait, steal, total: user + nice + system + idle + iowait + irq + softirq + steal }
+  } catch {
+    return undefined
+  }
+}
+
+/** Shares (%) of all the machine's CPU time between two samples. */
+function machineBetween (a: MachineTicks | undefined, b: MachineTicks | undefined): { busyPct: number, iowaitPct: number, stealPct: number } | undefined {
+  if (a === undefined || b === undefined || b.total <= a.total) return undefined
+  const t = b.total - a.total
+  return { busyPct: (100 * (b.busy - a.busy)) / t, iowaitPct: (100 * (b.iowait - a.iowait)) / t, stealPct: (100 * (b.steal - a.steal)) / t }
+}
+
 interface LoadResult {
   completed: number
   sent: number
@@ -312,10 +335,10 @@ interface RunResult {
   load: LoadResult
   hub: { cpuPct: number, elu: number }
   app: { cpuPct: number, elu: number }
+  machine: { busyPct: number, iowaitPct: number, stealPct: number } | undefined
   hubRssMiB: number
   auditEntries: number
   auditExpected: number
-  auditCodes: Record<string, number>
   loadPerS: number
 }
 
@@ -394,7 +417,9 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
     if (profDir !== undefined) await hub.call('profileStart', {})
     const hub0 = await hubUsage(hub)
     const app0 = localUsage()
+    const m0 = machineTicks()
     const lr = await closedLoop(clients, ids, sizes.loadSeconds)
+    const m1 = machineTicks()
     const app1 = localUsage()
     const hub1 = await hubUsage(hub)
     if (profDir !== undefined) progress(`${tag}: wrote ${(await hub.call('profileStop', { path: join(profDir, `requests-run${runNo}-hub-load.cpuprofile`) })).path}`)
@@ -402,10 +427,12 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
     requestsSent += lr.sent
     const hubU = usageBetween(hub0, hub1)
     const appU = usageBetween(app0, app1)
+    const machine = machineBetween(m0, m1)
     progress(`${tag}: concurrent ${clients.length} clients ${sizes.loadSeconds} s: ${lr.completed} reads in ${round(lr.elapsedMs, 0)} ms = ${round(lr.completed / (lr.elapsedMs / 1000), 1)}/s, ` +
       `p50 ${round(percentile(lr.latencies.length > 0 ? lr.latencies : [NaN], 50), 2)} ms p99 ${round(percentile(lr.latencies.length > 0 ? lr.latencies : [NaN], 99), 2)} ms; ` +
       `errors ${lr.errors.count} ${JSON.stringify(lr.errors.codes)}; per client ${Math.min(...lr.perClient)}..${Math.max(...lr.perClient)}; ` +
-      `hub CPU ${round(hubU.cpuPct, 0)}% ELU ${round(hubU.elu, 2)}, app process CPU ${round(appU.cpuPct, 0)}% ELU ${round(appU.elu, 2)}`)
+      `hub CPU ${round(hubU.cpuPct, 0)}% ELU ${round(hubU.elu, 2)}, app process CPU ${round(appU.cpuPct, 0)}% ELU ${round(appU.elu, 2)}` +
+      (machine === undefined ? '' : `; machine (${cpus().length} cpus) busy ${round(machine.busyPct, 0)}% iowait ${round(machine.iowaitPct, 0)}% steal ${round(machine.stealPct, 0)}%`))
     for (const s of lr.errors.samples) progress(`${tag}: error sample: ${s}`)
 
     // ---- 5. close the clients, then check the audit log
@@ -426,10 +453,10 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
       load: lr,
       hub: hubU,
       app: appU,
+      machine,
       hubRssMiB: rss,
       auditEntries: audit.entries,
       auditExpected: requestsSent,
-      auditCodes: audit.codes,
       loadPerS: sizes.objects / (load.ms / 1000)
     }
   } finally {
@@ -498,7 +525,15 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     ...summarize('concurrent20_hub_event_loop_utilization', pick(r => r.hub.elu), 2),
     ...summarize('concurrent20_app_process_cpu_pct', pick(r => r.app.cpuPct), 0),
     ...summarize('concurrent20_app_event_loop_utilization', pick(r => r.app.elu), 2),
-    note_cpu: 'CPU % of one core (user + system, all threads) during the load window; the machine\'s cores are shared by the hub and the app process',
+    ...(runs.every(r => r.machine !== undefined)
+      ? {
+          ...summarize('concurrent20_machine_cpu_busy_pct', pick(r => r.machine?.busyPct ?? NaN), 0),
+          ...summarize('concurrent20_other_processes_cpu_pct', pick(r => Math.max(0, ((r.machine?.busyPct ?? NaN) * cpus().length) - r.hub.cpuPct - r.app.cpuPct)), 0),
+          ...summarize('concurrent20_machine_iowait_pct', pick(r => r.machine?.iowaitPct ?? NaN), 0),
+          ...summarize('concurrent20_machine_steal_pct', pick(r => r.machine?.stealPct ?? NaN), 0)
+        }
+      : {}),
+    note_cpu: 'hub/app CPU: % of one core (user + system, all threads) during the load window; machine: % of all cores (/proc/stat), other processes = machine busy × cores − hub − app (an estimate, clamped at 0). The hub and the app process share the machine; a hub event-loop utilization near 1 with hub CPU well under 100% means the hub was runnable but starved of CPU (other load, steal)',
     ...summarize('hub_rss_mb_after_load', pick(r => r.hubRssMiB), 1),
     ...summarize('connect_p50_ms', pick(r => percentile(r.connectMs, 50)), 1),
     connect_refused_retries: runs.reduce((s, r) => s + r.connectRefused, 0),

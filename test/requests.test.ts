@@ -128,6 +128,13 @@ describe('requests from apps', () => {
     expect(c.messages.filter(m => m.id === id && m.t === 'event')).toHaveLength(2)
   })
 
+  it('accepts many apps connecting at once from one host', async () => {
+    const a = await founder()
+    const many = await Promise.all(Array.from({ length: 15 }, async () => await connect(a)))
+    const replies = await Promise.all(many.map(async c => await c.call('Profile', 'read')))
+    expect(replies.every(r => r.t === 'response')).toBe(true)
+  })
+
   it('closes a stream that sends garbage, and stores nothing', async () => {
     const a = await founder()
     const c = await connect(a)

@@ -22,6 +22,8 @@ import { AuthenticationError } from '../errors.js'
 export type HubLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+/** New inbound connections accepted per second from one host. */
+export const INBOUND_CONNECTIONS_PER_SECOND = 100
 
 /**
  * `listen`: addresses to listen on; empty = loopback defaults; `null` =
@@ -32,6 +34,12 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
   const privateKey = await generateKeyPairFromSeed('Ed25519', hubKey.exportSeed())
   return await createLibp2p({
     privateKey,
+    connectionManager: {
+      // libp2p's default (5 new inbound connections per second per host)
+      // turns away apps on one machine, or behind one NAT, and every client
+      // reconnecting at once after a hub restart.
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND
+    },
     connectionGater: {
       denyDialPeer: (peer: PeerId) => blocked.has(peer.toString()),
       denyInboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString()),
