@@ -36,17 +36,15 @@
  * overhead: figures are then not comparable. Profile the app side with
  * `node --cpu-prof dist/bench/run.js --only requests`.
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { HubClient } from '../src/client/index.js'
 import { HubError } from '../src/errors.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
-import type { Op, ReplyMessage, Replies, Requests, RequestMessage } from './hub-proc.js'
+import { HubChild } from './hub-child.js'
 import { percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
 
 const CONTEXT = 'https://schema.org'
@@ -76,95 +74,8 @@ interface Sizes {
 const FULL: Sizes = { runs: 3, objects: 1000, readWarmup: 20, reads: 200, queryWarmup: 5, queries: 100, profileReads: 200, clients: 20, loadWarmup: 5, loadSeconds: 10 }
 const QUICK: Sizes = { runs: 1, objects: 1000, readWarmup: 10, reads: 50, queryWarmup: 3, queries: 20, profileReads: 50, clients: 20, loadWarmup: 3, loadSeconds: 3 }
 
-const HUB_PROC = fileURLToPath(new URL('./hub-proc.js', import.meta.url))
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
-
-// ------------------------------------------------------------------ the hub child
-// (the same request/reply channel as bench/sync.ts, plus optional execArgv for --cpu-prof)
-
-interface Pending {
-  resolve: (v: Replies[Op]) => void
-  reject: (e: Error) => void
-  timer: NodeJS.Timeout
-}
-
-class HubChild {
-  readonly label: string
-  readonly child: ChildProcess
-  readonly #pending = new Map<number, Pending>()
-  readonly #exited: Promise<void>
-  #next = 1
-  #exit: string | undefined
-
-  constructor (dir: string, label: string, execArgv: string[] = []) {
-    this.label = label
-    // stdout of the child goes to our stderr: our stdout carries only the final JSON.
-    this.child = fork(HUB_PROC, [dir, label], { stdio: ['ignore', 2, 'inherit', 'ipc'], execArgv, serialization: 'json' })
-    this.#exited = new Promise<void>(resolve => {
-      this.child.once('exit', (code, signal) => {
-        this.#exit = signal !== null ? `signal ${signal}` : `code ${String(code)}`
-        this.#failAll(new Error(`hub process ${label} exited (${this.#exit})`))
-        resolve()
-      })
-    })
-    this.child.on('error', err => { this.#failAll(new Error(`hub process ${label}: ${err.message}`)) })
-    this.child.on('message', (m: unknown) => { this.#onMessage(m) })
-  }
-
-  #failAll (err: Error): void {
-    for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer)
-      this.#pending.delete(id)
-      p.reject(err)
-    }
-  }
-
-  #onMessage (m: unknown): void {
-    if (typeof m !== 'object' || m === null || typeof (m as { id?: unknown }).id !== 'number') return
-    const msg = m as ReplyMessage
-    const p = this.#pending.get(msg.id)
-    if (p === undefined) return
-    this.#pending.delete(msg.id)
-    clearTimeout(p.timer)
-    if (msg.ok) p.resolve(msg.result)
-    else p.reject(new Error(`${this.label}: ${msg.error}`))
-  }
-
-  async call<K extends Op> (op: K, args: Requests[K], timeoutMs = 60_000): Promise<Replies[K]> {
-    if (this.#exit !== undefined || !this.child.connected) throw new Error(`hub process ${this.label} is gone (${this.#exit ?? 'disconnected'})`)
-    const id = this.#next++
-    const msg: RequestMessage<K> = { id, op, args }
-    return await new Promise<Replies[K]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(new Error(`${this.label}: ${op} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(id, { resolve: v => resolve(v as Replies[K]), reject, timer })
-      this.child.send(msg, err => {
-        if (err === null || err === undefined) return
-        clearTimeout(timer)
-        this.#pending.delete(id)
-        reject(err)
-      })
-    })
-  }
-
-  /** Ask the child to stop and exit (so --cpu-prof writes its profile); kill it if it does not within the grace period. */
-  async shutdown (graceMs = 15_000): Promise<void> {
-    if (this.#exit === undefined && this.child.connected) {
-      await this.call('exit', {}, graceMs).catch((err: unknown) => {
-        progress(`requests: ${this.label} did not exit cleanly: ${(err as Error).message}`)
-      })
-    }
-    const killer = setTimeout(() => { if (this.#exit === undefined) this.child.kill('SIGKILL') }, 5000)
-    try {
-      await this.#exited
-    } finally {
-      clearTimeout(killer)
-    }
-  }
-}
 
 // ------------------------------------------------------------------ app side
 

@@ -23,14 +23,12 @@
  * BENCH_SYNC_CPU_PROF=<dir>: write V8 CPU profiles of both processes for the
  * cold-sync and incremental phases into <dir> (adds profiler overhead).
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import type { Op, ReplyMessage, Replies, Requests, RequestMessage } from './hub-proc.js'
+import { HubChild } from './hub-child.js'
 import { percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
 
 const CONTEXT = 'https://schema.org'
@@ -43,96 +41,11 @@ interface Sizes { runs: number, objects: number, incremental: number }
 const FULL: Sizes = { runs: 3, objects: 5000, incremental: 20 }
 const QUICK: Sizes = { runs: 1, objects: 1000, incremental: 5 }
 
-const HUB_PROC = fileURLToPath(new URL('./hub-proc.js', import.meta.url))
 
 const ns = (later: string, earlier: string): number => Number(BigInt(later) - BigInt(earlier))
 const nsToMs = (n: number): number => n / 1e6
 
 // ------------------------------------------------------------------ child processes
-
-interface Pending {
-  resolve: (v: Replies[Op]) => void
-  reject: (e: Error) => void
-  timer: NodeJS.Timeout
-}
-
-/** A forked hub-proc.js and its request/response channel. */
-class HubProc {
-  readonly label: string
-  readonly child: ChildProcess
-  readonly #pending = new Map<number, Pending>()
-  readonly #exited: Promise<void>
-  #next = 1
-  #exit: string | undefined
-
-  constructor (dir: string, label: string) {
-    this.label = label
-    // stdout of the child goes to our stderr: our stdout carries only the final JSON.
-    this.child = fork(HUB_PROC, [dir, label], { stdio: ['ignore', 2, 'inherit', 'ipc'], execArgv: [], serialization: 'json' })
-    this.#exited = new Promise<void>(resolve => {
-      this.child.once('exit', (code, signal) => {
-        this.#exit = signal !== null ? `signal ${signal}` : `code ${String(code)}`
-        this.#failAll(new Error(`hub process ${label} exited (${this.#exit})`))
-        resolve()
-      })
-    })
-    this.child.on('error', err => { this.#failAll(new Error(`hub process ${label}: ${err.message}`)) })
-    this.child.on('message', (m: unknown) => { this.#onMessage(m) })
-  }
-
-  #failAll (err: Error): void {
-    for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer)
-      this.#pending.delete(id)
-      p.reject(err)
-    }
-  }
-
-  #onMessage (m: unknown): void {
-    if (typeof m !== 'object' || m === null || typeof (m as { id?: unknown }).id !== 'number') return
-    const msg = m as ReplyMessage
-    const p = this.#pending.get(msg.id)
-    if (p === undefined) return
-    this.#pending.delete(msg.id)
-    clearTimeout(p.timer)
-    if (msg.ok) p.resolve(msg.result)
-    else p.reject(new Error(`${this.label}: ${msg.error}`))
-  }
-
-  async call<K extends Op> (op: K, args: Requests[K], timeoutMs = 60_000): Promise<Replies[K]> {
-    if (this.#exit !== undefined || !this.child.connected) throw new Error(`hub process ${this.label} is gone (${this.#exit ?? 'disconnected'})`)
-    const id = this.#next++
-    const msg: RequestMessage<K> = { id, op, args }
-    return await new Promise<Replies[K]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(new Error(`${this.label}: ${op} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(id, { resolve: v => resolve(v as Replies[K]), reject, timer })
-      this.child.send(msg, err => {
-        if (err === null || err === undefined) return
-        clearTimeout(timer)
-        this.#pending.delete(id)
-        reject(err)
-      })
-    })
-  }
-
-  /** Ask the child to stop and exit; kill it if it does not within the grace period. */
-  async shutdown (graceMs = 10_000): Promise<void> {
-    if (this.#exit === undefined && this.child.connected) {
-      await this.call('exit', {}, graceMs).catch((err: unknown) => {
-        progress(`sync: ${this.label} did not exit cleanly: ${(err as Error).message}`)
-      })
-    }
-    const killer = setTimeout(() => { if (this.#exit === undefined) this.child.kill('SIGKILL') }, 3000)
-    try {
-      await this.#exited
-    } finally {
-      clearTimeout(killer)
-    }
-  }
-}
 
 // ------------------------------------------------------------------ one run
 
@@ -166,12 +79,12 @@ interface RunResult {
 
 async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined): Promise<RunResult> {
   const root = await mkdtemp(join(tmpdir(), 'hub-bench-sync-'))
-  const procs: HubProc[] = []
+  const procs: HubChild[] = []
   const tag = `sync run ${runNo}/${sizes.runs}`
   try {
-    const a = new HubProc(join(root, 'a'), 'A')
+    const a = new HubChild(join(root, 'a'), 'A')
     procs.push(a)
-    const b = new HubProc(join(root, 'b'), 'B')
+    const b = new HubChild(join(root, 'b'), 'B')
     procs.push(b)
     const profile = async (phase: string, fn: () => Promise<void>): Promise<void> => {
       if (profDir === undefined) return await fn()

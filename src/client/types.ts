@@ -1,28 +1,15 @@
 /**
- * What the client SDK sends and receives. These mirror the hub's views
- * (src/interfaces/views.ts) without importing them: the client layer loads
- * no store code. Names carry a `Client`/`Remote` prefix so that the package
+ * What the client SDK sends and receives. Object views are the hub's wire
+ * type (src/objects/view.ts, types only): the client layer loads no store
+ * code. Names carry a `Client`/`Remote` prefix so that the package
  * root can re-export both sides without clashes.
  */
-import type { CommitStrategy } from '../commits/commit.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import type { JsonObject, JsonPrimitive } from '../objects/json.js'
+import type { JsonPrimitive } from '../objects/json.js'
+import type { ObjectView } from '../objects/view.js'
 
-/** An object as the hub returns it from read, query and subscriptions. */
-export interface RemoteObject {
-  objectId: ObjectId
-  interface: string
-  context: string | null
-  type: string | null
-  value: JsonObject | null
-  heads: CommitId[]
-  strategy: CommitStrategy
-  createdAt: string
-  updatedAt: string
-  createdBy: Did
-  commits: number
-  deleted: boolean
-}
+/** An object as the hub returns it from read, query and subscriptions (the hub's own wire type). */
+export type RemoteObject = ObjectView
 
 export interface RemoteWriteResult {
   objectId: ObjectId

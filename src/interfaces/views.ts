@@ -1,23 +1,9 @@
 /** What reads return: an object's value with its metadata. */
-import type { CommitStrategy } from '../commits/commit.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import type { JsonObject } from '../objects/json.js'
 import type { ObjectMeta } from '../store/tenant-store.js'
+import type { ObjectView } from '../objects/view.js'
 
-export interface ObjectView {
-  objectId: ObjectId
-  interface: string
-  context: string | null
-  type: string | null
-  value: JsonObject | null
-  heads: CommitId[]
-  strategy: CommitStrategy
-  createdAt: string
-  updatedAt: string
-  createdBy: Did
-  commits: number
-  deleted: boolean
-}
+export type { ObjectView } from '../objects/view.js'
 
 export function toView (m: ObjectMeta): ObjectView {
   return {

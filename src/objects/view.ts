@@ -1,0 +1,23 @@
+/**
+ * The wire form of an object: what reads, queries and subscriptions return,
+ * on the hub (interfaces/views.ts builds it) and in the client SDK alike.
+ * Types only, so the SDK can share it without loading store code.
+ */
+import type { CommitStrategy } from '../commits/schema.js'
+import type { CommitId, Did, ObjectId } from '../ids.js'
+import type { JsonObject } from './json.js'
+
+export interface ObjectView {
+  objectId: ObjectId
+  interface: string
+  context: string | null
+  type: string | null
+  value: JsonObject | null
+  heads: CommitId[]
+  strategy: CommitStrategy
+  createdAt: string
+  updatedAt: string
+  createdBy: Did
+  commits: number
+  deleted: boolean
+}
