@@ -32,6 +32,8 @@ import { Devices } from './interfaces/devices.js'
 import { Permissions } from './interfaces/permissions.js'
 import { AuditLog } from './store/audit.js'
 import { ReplayCache } from './request/replay.js'
+import { Keyring } from './encryption/keyring.js'
+import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
 
@@ -121,6 +123,8 @@ export class Hub {
   readonly profile: Profile
   readonly devices: Devices
   readonly permissions: Permissions
+  /** Encrypted collections: their content keys and key envelopes. */
+  readonly collectionKeys: CollectionKeys
   /** Every request by anyone but the owner, allowed or denied. */
   readonly audit: AuditLog
   /** Request tokens (iss, jti) already accepted. */
@@ -150,9 +154,12 @@ export class Hub {
     this.tenantSecret = args.tenantSecret
     this.#maxValueBytes = args.maxValueBytes
     this.keys = new KeyResolver(createDidResolver(args.resolver))
+    // This hub opens envelopes sealed to its own key-agreement key, and to the owner's when it holds the owner key.
+    const openers = [openerOf(args.hubKey), ...(args.ownerKey !== undefined ? [openerOf(args.ownerKey)] : [])]
     this.store = new TenantStore({
       kv: args.kv,
       tenant: this.did,
+      keyring: new Keyring(args.config.role === 'blind' ? [] : openers),
       actor: actorFor(this.hubDid),
       maxValueBytes: args.maxValueBytes,
       onCommit: e => { this.#emitCommit(e) },
@@ -161,10 +168,11 @@ export class Hub {
     // Writes made here are signed by the owner key when this hub holds it.
     const signer = args.ownerKey ?? args.hubKey
     const common = { store: this.store, kv: args.kv, signer, maxValueBytes: args.maxValueBytes }
-    this.collections = new Collections({ ...common, lookup: async kid => await this.keys.resolveKey(kid) })
+    this.collections = new Collections({ ...common, lookup: async kid => await this.keys.resolveKey(kid), encryption: () => this.collectionKeys })
     this.profile = new Profile(common)
     this.devices = new Devices({ store: this.store, ownerKey: args.ownerKey })
     this.permissions = new Permissions({ store: this.store, ownerKey: args.ownerKey })
+    this.collectionKeys = new CollectionKeys({ store: this.store, signer, tenantSecret: args.tenantSecret, openers })
     this.audit = new AuditLog(args.kv, this.store.layout)
     this.replay = new ReplayCache(args.kv)
   }

@@ -35,10 +35,11 @@ export async function founder (opts: HubNodeOptions = {}): Promise<Running> {
 
 /** A new device paired with `with`, started. */
 export async function device (withHub: Running, opts: HubNodeOptions & { role?: 'owner-device' | 'blind' } = {}): Promise<Running> {
+  const { role: _role, ...nodeOpts } = opts
   const dir = join(await tempDir('net-'), 'dev')
   const { invite } = await withHub.node.createInvite(opts.role !== undefined ? { role: opts.role } : {})
   await joinHub(dir, invite, opts.role !== undefined ? { role: opts.role } : {})
-  return await startHub(dir, opts)
+  return await startHub(dir, nodeOpts)
 }
 
 export async function stopAll (): Promise<void> {

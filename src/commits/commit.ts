@@ -45,9 +45,14 @@ export function commitIdOf (protectedB64: string, payloadB64: string): CommitId 
 
 export type UnsignedHeader = Omit<CommitHeader, 'alg' | 'kid'>
 
+/** The full protected header `signCommit` will sign for these fields (needed before sealing a payload to it). */
+export function headerFor (fields: UnsignedHeader, signer: Signer): CommitHeader {
+  return { alg: 'EdDSA', kid: signer.kid, ...fields }
+}
+
 /** Build and sign a commit. The header's `alg`/`kid` come from the signer. */
 export function signCommit (fields: UnsignedHeader, payload: Uint8Array, signer: Signer): Commit {
-  const header: CommitHeader = { alg: 'EdDSA', kid: signer.kid, ...fields }
+  const header = headerFor(fields, signer)
   if (!validateHeader(header)) throw new BadRequestError(`invalid commit header: ${schemaErrorText(validateHeader.errors)}`)
   const protectedB64 = b64u(JSON.stringify(header))
   const payloadB64 = b64u(payload)

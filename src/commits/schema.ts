@@ -8,7 +8,7 @@ import headerSchema from '../../protocols/commit-header.schema.json' with { type
 import envelopeSchema from '../../protocols/commit-envelope.schema.json' with { type: 'json' }
 import type { CommitId, Did, ObjectId } from '../ids.js'
 
-export type InterfaceName = 'Collections' | 'Profile' | 'Permissions'
+export type InterfaceName = 'Collections' | 'Profile' | 'Permissions' | 'Keys'
 export type Operation = 'create' | 'update' | 'delete'
 export type CommitStrategy = 'automerge' | 'lww'
 

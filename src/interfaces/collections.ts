@@ -14,6 +14,7 @@ import { checkJsonObject, contextAndType, type JsonObject } from '../objects/jso
 import type { KvStore } from '../store/kv.js'
 import { runQuery, type Query } from '../store/query.js'
 import type { ObjectMeta, TenantStore } from '../store/tenant-store.js'
+import type { CollectionKeys } from './collection-keys.js'
 import { toView, type HistoryEntry, type ObjectView, type WriteResult } from './views.js'
 
 const OBJECT_ID = /^b[a-z2-7]{58}$/
@@ -29,8 +30,10 @@ export class Collections {
   readonly #signer: Signer
   readonly #maxValueBytes: number
   readonly #lookup: KeyLookup
+  readonly #encryption: (() => CollectionKeys) | undefined
 
-  constructor (args: { store: TenantStore, kv: KvStore, signer: Signer, maxValueBytes: number, lookup: KeyLookup }) {
+  constructor (args: { store: TenantStore, kv: KvStore, signer: Signer, maxValueBytes: number, lookup: KeyLookup, encryption?: () => CollectionKeys }) {
+    this.#encryption = args.encryption
     this.#store = args.store
     this.#kv = args.kv
     this.#signer = args.signer
@@ -38,13 +41,22 @@ export class Collections {
     this.#lookup = args.lookup
   }
 
-  async create (value: unknown, opts: { strategy?: CommitStrategy } = {}): Promise<WriteResult> {
+  /**
+   * Create an object. It is encrypted when its collection is (it has a
+   * content key), or when `encrypt` is set — which makes the collection
+   * encrypted from now on.
+   */
+  async create (value: unknown, opts: { strategy?: CommitStrategy, encrypt?: boolean } = {}): Promise<WriteResult> {
     checkJsonObject(value, this.#maxValueBytes)
     const obj = value as JsonObject
     const { context, type } = contextAndType(obj)
     const strategy = opts.strategy ?? 'automerge'
     if (strategy !== 'automerge' && strategy !== 'lww') throw new BadRequestError('strategy must be automerge or lww')
-    const r = await this.#store.create({ iface: 'Collections', value: obj, context, type, strategy, signer: this.#signer })
+    const keys = this.#encryption?.()
+    const key = opts.encrypt === true
+      ? await (keys ?? (() => { throw new BadRequestError('this hub cannot encrypt') })()).encrypt(context, type)
+      : keys?.current(context, type)
+    const r = await this.#store.create({ iface: 'Collections', value: obj, context, type, strategy, signer: this.#signer, ...(key !== undefined ? { key } : {}) })
     return { objectId: r.objectId, commitId: r.commitId }
   }
 

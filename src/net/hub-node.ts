@@ -46,6 +46,8 @@ export interface HubNodeOptions {
   reconnectMaxMs?: number
   /** Peer ids never to connect with, in either direction. */
   blockedPeers?: string[]
+  /** Observe every sync batch this hub serves, exactly as sent (diagnostics, tests). */
+  onServedBatch?: (peerHubDid: string, json: string) => void
 }
 
 export interface PeerView {
@@ -163,7 +165,10 @@ export class HubNode {
         access: async (store, peer, as) => await this.#access(store, peer, as),
         peerHubDid: c => hubDidOfPeer(c.remotePeer),
         log: this.#log,
-        onServed: (_peer, n) => { this.#servedCommits += n },
+        onServed: (peer, n, json) => {
+          this.#servedCommits += n
+          this.#opts.onServedBatch?.(peer, json)
+        },
         onAccess: async (store, peer, as, allowed, reason) => {
           // Our own devices are not audited (they act as the owner); everyone else is.
           if (store.registry.device(peer) !== undefined) return
@@ -242,7 +247,9 @@ export class HubNode {
    * authorizations, and the grants of collections it can read.
    */
   async #access (store: TenantStore, peer: string, as: PullMessage['as']): Promise<FeedAccess | undefined> {
-    if (store.registry.device(peer) !== undefined) return { all: true }
+    const device = store.registry.device(peer)
+    // A blind hub gets ciphertext and metadata only: never a plaintext Collections commit.
+    if (device !== undefined) return device.role === 'blind' ? { all: false, allows: h => h.interface !== 'Collections' || h.enc !== undefined } : { all: true }
     if (as === undefined) return undefined
     const grantee = await this.#actsFor(peer, as)
     if (grantee === undefined) return undefined

@@ -53,10 +53,10 @@ export async function createInvite (hub: Hub, addrs: string[], opts: { ttlMs?: n
   return { invite: encodeInvite({ v: 1, owner: hub.did, peer: hub.peerId, addrs: addrs.slice(0, 16), token, exp }), expiresAt: new Date(exp).toISOString() }
 }
 
-/** Envelopes of every Permissions object's commits, in dependency order. */
+/** Envelopes of every Permissions and Keys object's commits, in dependency order. */
 async function permissionCommits (hub: Hub): Promise<unknown[]> {
   const out: unknown[] = []
-  const ids = new Set([...hub.store.registry.devices().map(d => d.objectId), ...hub.store.registry.grants().map(g => g.id)])
+  const ids = new Set([...hub.store.registry.devices().map(d => d.objectId), ...hub.store.registry.grants().map(g => g.id), ...hub.store.keyring.all().map(k => k.objectId)])
   for (const id of ids) {
     for (const cid of await hub.store.objectCommitIds(asObjectId(id))) {
       const env = await hub.store.getEnvelope(cid)
@@ -86,6 +86,8 @@ export async function servePair (ctx: PairServerContext, stream: Stream, connect
     await hub.local.putInvite({ ...inv, used: true })
     const device = asDid(hubDidOfPeer(connection.remotePeer))
     if (hub.devices.isAuthorized(device) === undefined) await hub.devices.authorize(device, join.role, join.name)
+    // An owner device can read the encrypted collections from its first sync: seal their keys to it too.
+    if (join.role === 'owner-device') await hub.collectionKeys.addReaders([device])
     await ch.send({
       t: 'welcome',
       owner: hub.did,

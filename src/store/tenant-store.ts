@@ -10,7 +10,9 @@
 import { createHash } from 'node:crypto'
 import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { committedAtMs, lwwCompare, parseCommit, serializeCommit, signCommit, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader } from '../commits/commit.js'
+import { committedAtMs, headerFor, lwwCompare, parseCommit, serializeCommit, signCommit, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader } from '../commits/commit.js'
+import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
+import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
 import { applyDocChanges, changeDoc, createChange, docValue, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
@@ -72,6 +74,8 @@ export interface TenantStoreOptions {
   /** How many parsed object metas to keep in memory. Default 20,000. */
   metaCacheSize?: number
   onCommit?: (e: CommitEvent) => void
+  /** Content keys this hub can open; absent = none (a blind hub). */
+  keyring?: Keyring
   /** Where failures of post-write hooks go (they cannot fail the write: it is durable). */
   onHookError?: (err: unknown) => void
 }
@@ -89,6 +93,8 @@ export class TenantStore {
   readonly #metas: MetaCache
   /** Grants and device authorizations, kept current as Permissions commits apply. */
   readonly registry: GrantRegistry
+  /** Content keys of encrypted collections this hub can read. */
+  readonly keyring: Keyring
   #seq = 0
   /** Highest feed seq whose batch is on disk: what readers of the feed can see. */
   #durableSeq = 0
@@ -111,6 +117,7 @@ export class TenantStore {
     this.#docs = new DocCache(opts.docCacheSize ?? 256)
     this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
     this.registry = new GrantRegistry(opts.tenant)
+    this.keyring = opts.keyring ?? new Keyring([])
   }
 
   async open (): Promise<void> {
@@ -123,7 +130,11 @@ export class TenantStore {
     const perms = this.layout.permissionsPrefix()
     const ids: string[] = []
     for await (const k of this.#kv.keys({ gte: perms, lt: prefixEnd(perms) })) ids.push(k.slice(perms.length))
-    for (const meta of await this.getMetas(ids)) if (meta !== undefined) this.registry.apply(meta)
+    for (const meta of await this.getMetas(ids)) {
+      if (meta === undefined) continue
+      if (meta.interface === 'Keys') this.keyring.apply(meta)
+      else this.registry.apply(meta)
+    }
     this.#opened = true
   }
 
@@ -269,8 +280,8 @@ export class TenantStore {
     const changes: Uint8Array[] = []
     for (const e of envs) {
       if (e === undefined) throw new HubError('internal', `object ${meta.objectId} is missing a commit`)
-      const c = parseCommit(utf8d.decode(e), Infinity)
-      if (c.header.operation !== 'delete' && c.header.enc === undefined) changes.push(c.payload)
+      const c = this.#plaintext(parseCommit(utf8d.decode(e), Infinity))
+      if (c !== undefined && c.header.operation !== 'delete') changes.push(c.payload)
     }
     if (changes.length > 0) doc = applyDocChanges(doc, changes)
     return doc
@@ -296,20 +307,24 @@ export class TenantStore {
   }
 
   /** Create an object from a value, signed by `signer`. */
-  async create (args: { iface: InterfaceName, value: JsonObject, context: string, type: string, strategy: CommitStrategy, signer: Signer }): Promise<IngestResult> {
+  /**
+   * Create an object from a value, signed by `signer`. With `key`, the
+   * object belongs to an encrypted collection: the header names only the
+   * collection tag and key id, and the payload is sealed to the header.
+   */
+  async create (args: { iface: InterfaceName, value: JsonObject, context: string, type: string, strategy: CommitStrategy, signer: Signer, key?: CollectionKey }): Promise<IngestResult> {
     checkJsonObject(args.value, this.#opts.maxValueBytes)
     const fields: UnsignedHeader = {
       interface: args.iface,
-      context: args.context,
-      type: args.type,
+      ...(args.key === undefined ? { context: args.context, type: args.type } : { tag: args.key.tag, enc: args.key.key.kid }),
       operation: 'create',
       committed_at: this.#now(),
       commit_strategy: args.strategy,
       sub: this.tenant,
       deps: []
     }
-    const payload = args.strategy === 'automerge' ? createChange(args.value, this.#opts.actor) : enc(args.value)
-    const commit = signCommit(fields, payload, args.signer)
+    const plain = args.strategy === 'automerge' ? createChange(args.value, this.#opts.actor) : enc(args.value)
+    const commit = this.#signSealed(fields, plain, args.signer, args.key)
     // A new create needs no Automerge replay (its value is the input) and no
     // cached document: most objects are written once and read from the meta.
     return await this.#queue.enqueue(async tx => await this.#apply(tx, commit, { value: args.value }, await this.#check(tx, commit)))
@@ -362,11 +377,12 @@ export class TenantStore {
   }
 
   #sign (meta: ObjectMeta, operation: 'update' | 'delete', payload: Uint8Array, signer: Signer): Commit {
+    // An encrypted object's commits use its collection's newest key (rotation applies to new commits).
+    const key = meta.tag === undefined ? undefined : this.keyring.current(meta.tag)
+    if (meta.tag !== undefined && key === undefined) throw new ConflictError('this hub holds no key for the object\'s collection')
     const fields: UnsignedHeader = {
       interface: meta.interface,
-      ...(meta.context !== undefined ? { context: meta.context } : {}),
-      ...(meta.type !== undefined ? { type: meta.type } : {}),
-      ...(meta.tag !== undefined ? { tag: meta.tag } : {}),
+      ...(meta.tag === undefined ? { context: meta.context, type: meta.type } : { tag: meta.tag, enc: (key as CollectionKey).key.kid }),
       operation,
       committed_at: this.#now(),
       commit_strategy: meta.strategy,
@@ -374,7 +390,28 @@ export class TenantStore {
       object_id: meta.objectId,
       deps: [...meta.heads].sort()
     }
-    return signCommit(fields, payload, signer)
+    return this.#signSealed(fields, payload, signer, operation === 'delete' ? undefined : key)
+  }
+
+  /** Sign a commit, sealing the payload first when a key is given (deletes carry none). */
+  #signSealed (fields: UnsignedHeader, plain: Uint8Array, signer: Signer, key: CollectionKey | undefined): Commit {
+    if (key === undefined) return signCommit(fields, plain, signer)
+    const sealed = encryptPayload(key.key, plain, commitHeaderAad(headerFor(fields, signer)))
+    return signCommit(fields, utf8.encode(sealed), signer)
+  }
+
+  /**
+   * The commit with its payload in clear: itself when not encrypted, the
+   * decrypted copy when this hub holds the key, undefined when it cannot
+   * read it. Decryption also proves the payload belongs to this header.
+   */
+  #plaintext (commit: Commit): Commit | undefined {
+    const kid = commit.header.enc
+    if (kid === undefined || commit.header.operation === 'delete') return commit
+    const key = this.keyring.get(kid)
+    if (key === undefined) return undefined
+    const payload = decryptPayload(key.key, utf8d.decode(commit.payload), commitHeaderAad(commit.header))
+    return { ...commit, payload }
   }
 
   async #requireLive (id: ObjectId, tx: Tx): Promise<ObjectMeta> {
@@ -428,13 +465,14 @@ export class TenantStore {
       if (present) return { commitId: commit.id, objectId: commit.objectId, stored: false }
       const prev = await this.#check(tx, commit, existing)
       const h = commit.header
-      if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && h.enc === undefined) {
+      const plain = this.#plaintext(commit)
+      if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
         // Remote Automerge updates are applied to the document first; if the
         // change is rejected, the half-applied document is dropped.
         const before = await this.doc(prev, tx)
         let after: AmDoc
         try {
-          after = applyDocChanges(before, [commit.payload])
+          after = applyDocChanges(before, [plain.payload])
         } catch (err) {
           this.#docs.evict(prev.objectId)
           throw err
@@ -454,7 +492,8 @@ export class TenantStore {
     const prev = h.operation === 'create' ? undefined : await this.getMeta(commit.objectId, tx)
     if (h.operation !== 'create') {
       if (prev === undefined) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
-      if (prev.interface !== h.interface || prev.context !== h.context || prev.type !== h.type || prev.tag !== h.tag || prev.strategy !== h.commit_strategy) {
+      const sameCollection = h.tag !== undefined ? prev.tag === h.tag : (prev.tag === undefined && prev.context === h.context && prev.type === h.type)
+      if (prev.interface !== h.interface || !sameCollection || prev.strategy !== h.commit_strategy) {
         throw new BadRequestError('commit header does not match its object (interface, context, type or strategy)', { commitId: commit.id })
       }
       const missing: CommitId[] = []
@@ -499,7 +538,12 @@ export class TenantStore {
       }
     }
 
-    if (h.enc === undefined) this.#materialize(commit, meta, prev, at, local)
+    // A hub holding the collection's key knows its names and reads the value;
+    // a blind hub keeps only the tag, and no value.
+    const named = h.enc === undefined ? undefined : this.keyring.get(h.enc)
+    if (named !== undefined) { meta.context = named.context; meta.type = named.type }
+    const plain = local !== undefined ? commit : this.#plaintext(commit)
+    if (plain !== undefined) this.#materialize(plain, meta, prev, at, local)
     else delete meta.value
 
     const seq = ++this.#seq
@@ -521,9 +565,9 @@ export class TenantStore {
     tx.put(L.object(meta.objectId), enc(meta))
     tx.after.push(() => this.#metas.publish(meta.objectId, meta))
     this.#reindex(tx, prev, meta)
-    if (meta.interface === 'Permissions') {
+    if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
       tx.put(L.permission(meta.objectId), EMPTY)
-      tx.undo.push(this.registry.apply(meta, prev?.value))
+      tx.undo.push(meta.interface === 'Keys' ? this.keyring.apply(meta) : this.registry.apply(meta, prev?.value))
     }
     tx.after.push(() => {
       if (seq > this.#durableSeq) this.#durableSeq = seq

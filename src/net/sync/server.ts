@@ -31,8 +31,8 @@ export interface SyncServerContext {
   log: Logger
   /** Called once per stream with the first access decision (and on any refusal): the audit hook. */
   onAccess?: (tenant: TenantStore, peerHubDid: string, as: PullMessage['as'], allowed: boolean, reason?: string) => Promise<void>
-  /** Counts served commits (for status and benchmarks). */
-  onServed?: (peerHubDid: string, commits: number, bytes: number) => void
+  /** Every batch served, as sent (for status, benchmarks, and tests that inspect the wire). */
+  onServed?: (peerHubDid: string, commits: number, json: string) => void
 }
 
 export async function serveSync (ctx: SyncServerContext, stream: Stream, connection: Connection): Promise<void> {
@@ -63,7 +63,7 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
         batch = await readBatch(store, pull.after, pull.limit, access)
       }
       await ch.send({ raw: batch.json })
-      ctx.onServed?.(peer, batch.count, batch.json.length)
+      ctx.onServed?.(peer, batch.count, batch.json)
     }
     await ch.close()
   } catch (err) {

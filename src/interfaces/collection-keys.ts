@@ -1,0 +1,104 @@
+/**
+ * Encrypted collections: creating a collection's content key and sealing it
+ * in a key envelope (a `Keys` object) to every reader — the owner DID and
+ * each owner device (by the X25519 key-agreement key of their did:key) —
+ * and adding readers later (a newly paired device). Blind hubs are never
+ * recipients. The collection's names travel inside the envelope object,
+ * encrypted under the content key, so a blind hub learns only the tag.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { ConflictError, PermissionsRequiredError } from '../errors.js'
+import { publicKeyFromDidKey, x25519MultibaseFromEd25519 } from '../identity/did-key.js'
+import { utf8 } from '../identity/encoding.js'
+import type { Ed25519KeyPair, Signer } from '../identity/keys.js'
+import { newContentKey } from '../encryption/content-keys.js'
+import { addRecipients, encryptPayload, sealKeyEnvelope, type EnvelopeOpener, type EnvelopeRecipient } from '../encryption/jwe.js'
+import { KEY_ENVELOPE_TYPE, namesAad, type CollectionKey } from '../encryption/keyring.js'
+import { collectionTag } from '../encryption/tags.js'
+import { HUB_NS } from '../permissions/registry.js'
+import type { TenantStore } from '../store/tenant-store.js'
+import type { JsonObject } from '../objects/json.js'
+
+/** The key-agreement key of a did:key, as a key-envelope recipient. */
+export function recipientOf (did: string): EnvelopeRecipient {
+  const pub = publicKeyFromDidKey(did)
+  return { kid: `${did}#${x25519MultibaseFromEd25519(pub)}`, x25519PublicKey: ed25519.utils.toMontgomery(pub) }
+}
+
+/** The key-agreement side of an Ed25519 key pair, for opening envelopes. */
+export function openerOf (key: Ed25519KeyPair): EnvelopeOpener {
+  return { kid: `${key.did}#${x25519MultibaseFromEd25519(key.publicKey)}`, x25519PrivateKey: key.x25519PrivateKey() }
+}
+
+export class CollectionKeys {
+  readonly #store: TenantStore
+  readonly #signer: Signer
+  readonly #secret: Uint8Array | undefined
+  readonly #openers: EnvelopeOpener[]
+
+  constructor (args: { store: TenantStore, signer: Signer, tenantSecret: Uint8Array | undefined, openers: EnvelopeOpener[] }) {
+    this.#store = args.store
+    this.#signer = args.signer
+    this.#secret = args.tenantSecret
+    this.#openers = args.openers
+  }
+
+  /** Who may read the owner's encrypted collections: the owner and every live owner device. */
+  readers (): EnvelopeRecipient[] {
+    const dids = new Set<string>([this.#store.tenant])
+    for (const d of this.#store.registry.liveDevices()) if (d.role === 'owner-device') dids.add(d.device)
+    return [...dids].map(recipientOf)
+  }
+
+  /** The collection's current key, if it is encrypted and this hub can read it. */
+  current (context: string, type: string): CollectionKey | undefined {
+    return this.#store.keyring.currentByNames(context, type)
+  }
+
+  /** Make a collection encrypted (idempotent): its first content key, sealed to every reader. */
+  async encrypt (context: string, type: string): Promise<CollectionKey> {
+    return this.current(context, type) ?? await this.#seal(context, type, 1)
+  }
+
+  /** A new key version for the collection; later commits use it (e.g. after a reader is removed). */
+  async rotate (context: string, type: string): Promise<CollectionKey> {
+    const cur = this.current(context, type)
+    if (cur === undefined) throw new ConflictError('the collection is not encrypted')
+    return await this.#seal(context, type, cur.version + 1)
+  }
+
+  async #seal (context: string, type: string, version: number): Promise<CollectionKey> {
+    if (this.#secret === undefined) throw new PermissionsRequiredError('only an owner device (holding the tenant secret) can key a collection')
+    const tag = collectionTag(this.#secret, context, type)
+    const key = newContentKey(tag, version)
+    const value: JsonObject = {
+      '@context': HUB_NS,
+      '@type': KEY_ENVELOPE_TYPE,
+      tag,
+      version,
+      envelope: sealKeyEnvelope(key, this.readers()) as unknown as JsonObject,
+      names: encryptPayload(key, utf8.encode(JSON.stringify({ context, type })), namesAad(tag, version))
+    }
+    await this.#store.create({ iface: 'Keys', value, context: HUB_NS, type: KEY_ENVELOPE_TYPE, strategy: 'lww', signer: this.#signer })
+    const made = this.#store.keyring.get(key.kid)
+    if (made === undefined) throw new ConflictError('the new key envelope did not open on this hub')
+    return made
+  }
+
+  /** Add readers (e.g. a newly paired device) to every envelope this hub can open. Returns how many were re-sealed. */
+  async addReaders (dids: string[]): Promise<number> {
+    const recipients = dids.map(recipientOf)
+    let n = 0
+    for (const k of this.#store.keyring.all()) {
+      const meta = await this.#store.getMeta(k.objectId)
+      const v = meta?.value
+      if (v === undefined) continue
+      const holder = this.#openers.find(o => JSON.stringify(v.envelope).includes(o.kid))
+      if (holder === undefined) continue
+      const envelope = addRecipients(v.envelope, holder, recipients) as unknown as JsonObject
+      const r = await this.#store.update(k.objectId, { ...v, envelope }, this.#signer)
+      if (r.changed) n++
+    }
+    return n
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Edge encryption across real hubs: an owner device writes an encrypted
+ * playlist, a blind cloud hub stores and forwards it without being able to
+ * read it, and another owner device — never online with the first — reads
+ * it in plaintext.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanup, dumpData, playlist } from './helpers.js'
+import { device, eventually, founder, startHub, stopAll, stopHub } from './net-helpers.js'
+import { signCommit, serializeCommit, parseCommit } from '../src/commits/commit.js'
+import type { Ed25519KeyPair } from '../src/identity/keys.js'
+import { b64u } from '../src/identity/encoding.js'
+
+afterEach(async () => { await stopAll(); await cleanup() })
+
+async function filesUnder (dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) out.push(...await filesUnder(p))
+    else out.push(p)
+  }
+  return out
+}
+
+describe('encrypted collections and a blind hub', () => {
+  it('A → blind C → B: B reads the plaintext; nothing C stored or sent names the value or the type', { timeout: 60_000 }, async () => {
+    const MARK = 'qz-marker-9f1c'
+    const a = await founder()
+    let b = await device(a)
+    const sent: string[] = []
+    const c = await device(a, { role: 'blind', onServedBatch: (_p, json) => { sent.push(json) } })
+    expect(c.hub.config.role).toBe('blind')
+    expect(c.hub.tenantSecret).toBeUndefined()
+    const bDir = b.dir
+    await stopHub(b) // A and B are never online together from here on
+
+    const { objectId } = await a.hub.collections.create({ ...playlist(`${MARK} road trip`), note: `${MARK} private` }, { encrypt: true })
+    await a.hub.collections.update(objectId, { ...playlist(`${MARK} road trip`, ['One', 'Two']), note: `${MARK} private` })
+    // The owner device reads its own encrypted object normally.
+    expect((await a.hub.collections.read(objectId)).value?.note).toBe(`${MARK} private`)
+    const head = a.hub.store.durableSeq
+    await eventually(async () => c.hub.store.durableSeq >= head - 1 && (await c.hub.store.getMeta(objectId))?.commits === 2, 15_000, 'C to hold the encrypted playlist')
+    const onC = await c.hub.store.getMeta(objectId)
+    expect(onC?.value).toBeUndefined()
+    expect(onC?.context).toBeUndefined()
+    expect(onC?.type).toBeUndefined()
+    expect(onC?.tag).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    await stopHub(a)
+    // Control: the same scan does find the marker where it is stored in clear (owner device A).
+    const inClear = await Promise.all((await filesUnder(a.dir)).map(async f => (await readFile(f)).toString('latin1').includes(MARK)))
+    expect(inClear.some(Boolean)).toBe(true)
+
+    b = await startHub(bDir, { bootstrap: c.node.multiaddrs() })
+    await eventually(async () => (await b.hub.store.getMeta(objectId))?.commits === 2, 15_000, 'B to receive the playlist through C')
+    const onB = await b.hub.collections.read(objectId)
+    expect(onB.value).toMatchObject({ name: `${MARK} road trip`, note: `${MARK} private`, numTracks: 2 })
+    expect(onB.type).toBe('MusicPlaylist')
+    expect((await b.hub.collections.query({ type: 'MusicPlaylist' })).objects).toHaveLength(1)
+
+    // Everything C stored, and everything it served, is free of the value and the names.
+    await c.hub.store.idle()
+    for (const file of await filesUnder(c.dir)) {
+      const bytes = (await readFile(file)).toString('latin1')
+      expect(bytes.includes(MARK), file).toBe(false)
+      expect(bytes.includes('MusicPlaylist'), file).toBe(false)
+    }
+    expect(sent.length).toBeGreaterThan(0)
+    for (const json of sent) {
+      expect(json.includes(MARK)).toBe(false)
+      expect(json.includes('MusicPlaylist')).toBe(false)
+      // Nothing base64url-encoded leaks it either.
+      expect(json.includes(b64u('MusicPlaylist').slice(0, 16))).toBe(false)
+    }
+  })
+
+  it('a blind hub never receives plaintext collections, and cannot write', async () => {
+    const a = await founder()
+    const c = await device(a, { role: 'blind' })
+    const plain = await a.hub.collections.create(playlist('not encrypted'))
+    const secret = await a.hub.collections.create({ ...playlist('encrypted'), '@type': 'Diary' }, { encrypt: true })
+    await eventually(async () => (await c.hub.store.getMeta(secret.objectId)) !== undefined, 10_000, 'C to get the encrypted object')
+    expect(await c.hub.store.getMeta(plain.objectId)).toBeUndefined()
+    await expect(c.hub.collections.create(playlist('from the blind hub'))).rejects.toMatchObject({ code: 'permissions_required' })
+  })
+
+  it('rejects tampered ciphertext and a tampered header, storing nothing', async () => {
+    const a = await founder()
+    const b = await device(a)
+    const { objectId } = await a.hub.collections.create(playlist('sealed'), { encrypt: true })
+    await eventually(async () => (await b.hub.store.getMeta(objectId)) !== undefined, 10_000, 'B to have the object')
+    const env = await a.hub.store.getEnvelope(objectId) as string
+    const c = parseCommit(env)
+    const owner = a.hub.ownerKey as Ed25519KeyPair
+    // Re-signed by the owner (so the signature is valid) but with a flipped ciphertext byte.
+    const jwe = Buffer.from(c.payload).toString('utf8').split('.')
+    const ct = Buffer.from(jwe[3] as string, 'base64url'); ct[0] = (ct[0] as number) ^ 1
+    jwe[3] = ct.toString('base64url')
+    const { alg: _alg, kid: _kid, ...fields } = c.header
+    const tampered = signCommit({ ...fields, committed_at: new Date().toISOString() }, Buffer.from(jwe.join('.')), owner)
+    const before = await dumpData(b.hub)
+    await expect(b.hub.ingest(serializeCommit(tampered))).rejects.toMatchObject({ code: 'authentication_failed' })
+    // The same sealed payload moved under another header (different time): bound AAD mismatch.
+    const moved = signCommit({ ...fields, committed_at: '2030-01-01T00:00:00.000Z' }, c.payload, owner)
+    await expect(b.hub.ingest(serializeCommit(moved))).rejects.toMatchObject({ code: 'authentication_failed' })
+    expect(await dumpData(b.hub)).toEqual(before)
+  })
+})
