@@ -68,6 +68,21 @@ describe('hub CLI', () => {
     await fails(['read', '--dir', dir, id], 'not_found')
   })
 
+  it('encrypts a collection: commits name only a tag and carry a JWE; the owner reads plaintext', async () => {
+    const k = await ok(['collection', 'encrypt', '--dir', dir, '--context', 'https://schema.org', '--type', 'Diary'])
+    expect(k).toMatchObject({ type: 'Diary', version: 1 })
+    const w = await ok(['write', '--dir', dir], JSON.stringify({ '@context': 'https://schema.org', '@type': 'Diary', text: 'dear diary' }))
+    expect(await ok(['read', '--dir', dir, w.objectId as string])).toMatchObject({ type: 'Diary', value: { text: 'dear diary' } })
+    const h = await ok(['history', '--dir', dir, w.objectId as string]) as { commits: Array<{ envelope: { protected: string, payload: string } }> }
+    const header = JSON.parse(Buffer.from(h.commits[0]?.envelope.protected as string, 'base64url').toString()) as Record<string, unknown>
+    expect(header).toMatchObject({ tag: k.tag, enc: k.keyId })
+    expect(header.type).toBeUndefined()
+    expect(header.context).toBeUndefined()
+    expect(Buffer.from(h.commits[0]?.envelope.payload as string, 'base64url').toString()).not.toContain('dear diary')
+    const w2 = await ok(['write', '--dir', dir, '--encrypt'], JSON.stringify({ '@context': 'https://schema.org', '@type': 'Secret', s: 1 }))
+    expect(await ok(['read', '--dir', dir, w2.objectId as string])).toMatchObject({ type: 'Secret', value: { s: 1 } })
+  })
+
   it('manages the public profile', async () => {
     const none = await hub(['profile', 'get', '--dir', dir, '--json'])
     expect(JSON.parse(none.stdout)).toBeNull()

@@ -135,6 +135,21 @@ describe('Collections', () => {
     }
   })
 
+  it('ingests a create and its update arriving in one batch behind other commits (one write group)', async () => {
+    const a = await tempHub()
+    const b = await tempHub({ init: { ownerKey: a.ownerKey as Ed25519KeyPair } })
+    const other = await a.collections.create(playlist('other'))
+    const { objectId } = await a.collections.create(playlist('x', ['one']))
+    await a.collections.update(objectId, playlist('x', ['one', 'two']))
+    const envs: string[] = []
+    for await (const { commitId } of a.store.feed(0)) envs.push(await a.store.getEnvelope(commitId) as string)
+    // B receives A's whole feed as one sync batch would deliver it.
+    const results = await b.store.ingestMany(envs.map(e => parseCommit(e)))
+    expect(results.map(r => r.status)).toEqual(envs.map(() => 'fulfilled'))
+    expect((await b.collections.read(objectId)).value).toEqual(playlist('x', ['one', 'two']))
+    expect((await b.collections.read(other.objectId)).value?.name).toBe('other')
+  })
+
   it('concurrent writers in one process never corrupt an object', async () => {
     const hub = await tempHub()
     const { objectId } = await hub.collections.create(playlist('Party', []))

@@ -73,7 +73,14 @@ function role (a: CommandArgs): HubRole | undefined {
 export const handlers: Record<string, Handler<HubNode>> = {
   async write ({ hub }, a) {
     const strategy = (str(a.options.strategy) ?? 'automerge') as CommitStrategy
-    return await hub.collections.create(parseJsonInput(a.stdin), { strategy })
+    return await hub.collections.create(parseJsonInput(a.stdin), { strategy, encrypt: a.options.encrypt === true })
+  },
+  async 'collection encrypt' ({ hub }, a) {
+    const context = str(a.options.context)
+    const type = str(a.options.type)
+    if (context === undefined || type === undefined) throw new BadRequestError('hub collection encrypt needs --context C and --type T')
+    const k = await hub.collectionKeys.encrypt(context, type)
+    return { context, type, tag: k.tag, keyId: k.key.kid, version: k.version, readers: hub.collectionKeys.readers().map(r => r.kid.slice(0, r.kid.indexOf('#'))) }
   },
   async update ({ hub }, a) {
     return await hub.collections.update(one(a, 'OBJECT_ID'), parseJsonInput(a.stdin))
@@ -198,6 +205,12 @@ export const handlers: Record<string, Handler<HubNode>> = {
     const context = str(a.options.context)
     const type = str(a.options.type)
     return await view.query({ ...(context !== undefined ? { context } : {}), ...(type !== undefined ? { type } : {}), limit: 1000 })
+  },
+  // Runs wherever the hub is open: in the daemon while it runs (the check
+  // then sees live writes and retries around them), else in-process.
+  async doctor ({ hub }, a) {
+    const { doctor } = await import('../store/doctor.js')
+    return await doctor(hub, { repair: a.options.repair === true })
   },
   async sync (ctx, a) {
     const peers = ([] as string[]).concat((a.options.peer as string | string[] | undefined) ?? [])

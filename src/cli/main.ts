@@ -45,6 +45,8 @@ const OPTIONS = {
   expires: { type: 'string' },
   object: { type: 'string' },
   after: { type: 'string' },
+  encrypt: { type: 'boolean' },
+  repair: { type: 'boolean' },
   // app side (hub identity / hub client)
   hub: { type: 'string' },
   key: { type: 'string' },
@@ -56,6 +58,7 @@ const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
   profile: { subs: ['get', 'set'] },
   device: { subs: ['invite', 'list', 'revoke'] },
   sync: { subs: ['status'], optional: true },
+  collection: { subs: ['encrypt'] },
   identity: { subs: ['new'] },
   client: { subs: ['write', 'read', 'update', 'delete', 'query', 'history'] }
 }

@@ -66,6 +66,22 @@ export function printHuman (command: string, result: unknown): void {
     case 'stop':
       process.stdout.write(r.stopped === true ? `stopped the hub daemon (pid ${String(r.pid)})\n` : 'no hub daemon was running\n')
       return
+    case 'doctor': {
+      for (const t of r.tenants as Array<Record<string, unknown>>) {
+        const problems = t.problems as Array<Record<string, unknown>>
+        const remaining = t.remaining as Array<Record<string, unknown>> | undefined
+        process.stdout.write(`tenant ${String(t.tenant)}: ${String(t.commits)} commit(s), ${String(t.objects)} object(s), ` +
+          `${problems.length === 0 ? 'no problems' : `${problems.length} problem(s)`}` +
+          `${Number(t.repaired) > 0 ? `, ${String(t.repaired)} derived key(s) repaired` : ''}` +
+          `${remaining !== undefined ? `, ${remaining.length} remaining` : ''}\n`)
+        for (const p of remaining ?? problems) {
+          process.stdout.write(`  ${String(p.code)} (${String(p.kind)})${p.objectId !== undefined ? ` object ${String(p.objectId)}` : ''}${p.commitId !== undefined ? ` commit ${String(p.commitId)}` : ''}: ${String(p.detail)}\n`)
+        }
+        for (const n of t.notes as string[]) process.stdout.write(`  note: ${n}\n`)
+      }
+      process.stdout.write(r.clean === true ? 'clean\n' : r.repair === true ? 'NOT clean (signed data is never changed; see above)\n' : 'NOT clean (hub doctor --repair rewrites derived data)\n')
+      return
+    }
     default:
       process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   }

@@ -8,6 +8,8 @@ Hub
                                      create a hub that becomes another device of the inviting owner
   info                               owner DID, hub DID, peer id
   did                                the owner's DID document
+  doctor [--repair]                  verify every commit, signature and feed entry; rebuild every index and
+                                     compare; --repair rewrites derived data (never signed data)
 
 Daemon
   start [--listen MULTIADDR]… [--bootstrap MULTIADDR]…
@@ -26,7 +28,11 @@ Devices and sync (invite and peers need a running daemon)
   sync --peer MULTIADDR              one sync pass with that peer (progress bar on a terminal)
 
 Collections
-  write [--strategy automerge|lww]   create an object from JSON on stdin
+  write [--strategy automerge|lww] [--encrypt]
+                                     create an object from JSON on stdin (--encrypt keys its collection:
+                                     from then on every write to it is encrypted at the edge)
+  collection encrypt --context C --type T
+                                     make a collection encrypted (a content key sealed to the owner and devices)
   update OBJECT_ID                   replace an object's value (JSON on stdin)
   read OBJECT_ID                     value, metadata and heads
   delete OBJECT_ID                   tombstone an object

@@ -290,10 +290,10 @@ export class TenantStore {
   async #objectCommitIdsTx (id: ObjectId, tx?: Tx): Promise<CommitId[]> {
     const stored = await this.objectCommitIds(id)
     if (tx === undefined) return stored
-    // Commits of this object written earlier in the same group are not on disk yet.
+    // Commits of this object staged earlier in the same group (by this or an earlier item) are not on disk yet.
     const prefix = this.layout.objectCommitsPrefix(id)
     const pending: Array<[string, CommitId]> = []
-    for (const [k, v] of collectOverlay(tx, prefix)) pending.push([k, utf8d.decode(v) as CommitId])
+    for (const [k, v] of tx.stagedUnder(prefix)) pending.push([k, utf8d.decode(v) as CommitId])
     pending.sort((a, b) => a[0] < b[0] ? -1 : 1)
     return [...stored, ...pending.map(p => p[1]).filter(id => !stored.includes(id))]
   }
@@ -682,12 +682,6 @@ export function indexKeys (L: Layout, meta: ObjectMeta | undefined): string[] {
     out.push(`${L.sortPrefix(meta.interface, scope, 'c')}${meta.createdAt}!${meta.objectId}`)
     out.push(`${L.sortPrefix(meta.interface, scope, 'u')}${meta.updatedAt}!${meta.objectId}`)
   }
-  return out
-}
-
-function collectOverlay (tx: Tx, prefix: string): Array<[string, Uint8Array]> {
-  const out: Array<[string, Uint8Array]> = []
-  for (const [k, v] of tx.overlay) if (v !== null && k.startsWith(prefix)) out.push([k, v])
   return out
 }
 

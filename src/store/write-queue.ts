@@ -31,6 +31,20 @@ export class Tx {
     return this.#parent === undefined ? undefined : this.#parent.#lookup(key)
   }
 
+  /**
+   * Every key under `prefix` staged so far in this item *or earlier items
+   * of the group* (the nearest staging wins; deletions are left out).
+   */
+  stagedUnder (prefix: string): Map<string, Uint8Array> {
+    const out = this.#parent === undefined ? new Map<string, Uint8Array>() : this.#parent.stagedUnder(prefix)
+    for (const [k, v] of this.overlay) {
+      if (!k.startsWith(prefix)) continue
+      if (v === null) out.delete(k)
+      else out.set(k, v)
+    }
+    return out
+  }
+
   /** A value staged in this group (null = deleted), or undefined if untouched. */
   staged (key: string): Uint8Array | null | undefined {
     return this.#lookup(key)
