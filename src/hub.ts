@@ -171,7 +171,7 @@ export class Hub {
     this.collections = new Collections({ ...common, lookup: async kid => await this.keys.resolveKey(kid), encryption: () => this.collectionKeys })
     this.profile = new Profile(common)
     this.devices = new Devices({ store: this.store, ownerKey: args.ownerKey })
-    this.permissions = new Permissions({ store: this.store, ownerKey: args.ownerKey })
+    this.permissions = new Permissions({ store: this.store, ownerKey: args.ownerKey, keys: () => this.collectionKeys })
     this.collectionKeys = new CollectionKeys({ store: this.store, signer, tenantSecret: args.tenantSecret, openers })
     this.audit = new AuditLog(args.kv, this.store.layout)
     this.replay = new ReplayCache(args.kv)

@@ -10,8 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, dumpData, playlist } from './helpers.js'
 import { device, eventually, founder, startHub, stopAll, stopHub } from './net-helpers.js'
 import { signCommit, serializeCommit, parseCommit } from '../src/commits/commit.js'
-import type { Ed25519KeyPair } from '../src/identity/keys.js'
 import { b64u } from '../src/identity/encoding.js'
+import { Ed25519KeyPair } from '../src/identity/keys.js'
+import { HubClient, decryptCommit } from '../src/client/index.js'
+import type { JsonObject } from '../src/objects/json.js'
 
 afterEach(async () => { await stopAll(); await cleanup() })
 
@@ -73,6 +75,49 @@ describe('encrypted collections and a blind hub', () => {
       expect(json.includes('MusicPlaylist')).toBe(false)
       // Nothing base64url-encoded leaks it either.
       expect(json.includes(b64u('MusicPlaylist').slice(0, 16))).toBe(false)
+    }
+  })
+
+  it('recovery: a device paired after the collection was keyed receives the key and reads everything', async () => {
+    const a = await founder()
+    const { objectId } = await a.hub.collections.create(playlist('written before the phone existed'), { encrypt: true })
+    const late = await device(a)
+    await eventually(async () => (await late.hub.store.getMeta(objectId))?.value !== undefined, 15_000, 'the late device to decrypt')
+    expect((await late.hub.collections.read(objectId)).value?.name).toBe('written before the phone existed')
+    // It can write to the encrypted collection too, and A reads that.
+    const fromLate = await late.hub.collections.create(playlist('from the new phone'))
+    expect(JSON.parse(Buffer.from((await late.hub.store.getEnvelope(fromLate.objectId) as string).split('"protected":"')[1]?.split('"')[0] as string, 'base64url').toString()).tag).toBeDefined()
+    await eventually(async () => (await a.hub.store.getMeta(fromLate.objectId))?.value?.name === 'from the new phone', 15_000, 'A to read the new write')
+  })
+
+  it('a grantee reads an encrypted collection; after revoke and new writes it cannot decrypt them, but keeps what it had', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    const CTX = 'https://schema.org'
+    const first = await a.hub.collections.create({ ...playlist('before'), note: 'v1 secret' }, { encrypt: true })
+    const app = Ed25519KeyPair.generate()
+    const { grantId } = await a.hub.permissions.grant({ grantee: app.did, context: CTX, type: 'MusicPlaylist', allow: '-R--' })
+    const client = await HubClient.connect({ hub: a.node.multiaddrs()[0] as string, identity: app, owner: a.hub.did })
+    try {
+      expect((await client.collections.read(first.objectId)).value?.note).toBe('v1 secret')
+      const keys = await client.collections.keys({ context: CTX, type: 'MusicPlaylist' })
+      expect(keys.map(k => k.kid.split('.')[1])).toEqual(['1'])
+      // The app decrypts the commit itself, with its own key: standard JOSE, not a hub courtesy.
+      const env = JSON.parse(await a.hub.store.getEnvelope(first.commitId) as string) as unknown
+      const plain = decryptCommit(env, keys)
+      expect(plain.length).toBeGreaterThan(0)
+
+      await a.hub.permissions.revoke(grantId)
+      const later = await a.hub.collections.create({ ...playlist('after'), note: 'v2 secret' })
+      const laterEnv = JSON.parse(await a.hub.store.getEnvelope(later.commitId) as string) as { protected: string }
+      expect(JSON.parse(Buffer.from(laterEnv.protected, 'base64url').toString()).enc).toMatch(/\.2$/) // a new key version
+      expect(() => decryptCommit(laterEnv, keys)).toThrow(expect.objectContaining({ code: 'not_found' }))
+      expect(decryptCommit(env, keys)).toEqual(plain) // what it had, it keeps
+      await expect(client.collections.keys({ context: CTX, type: 'MusicPlaylist' })).rejects.toMatchObject({ code: 'permissions_required' })
+      await expect(client.collections.read(later.objectId)).rejects.toMatchObject({ code: 'permissions_required' })
+      // The owner still reads both.
+      expect(((await a.hub.collections.read(later.objectId)).value as JsonObject).note).toBe('v2 secret')
+    } finally {
+      await client.close()
     }
   })
 

@@ -11,7 +11,9 @@
 import { AuthenticationError, BadRequestError, ConflictError, HubError, NotFoundError, TooLargeError } from '../errors.js'
 import { asCommitId, asDid, isDid, type CommitId, type Did, type ObjectId } from '../ids.js'
 import { parseCommit, verifyCommit, type Commit, type CommitStrategy } from '../commits/commit.js'
-import type { Signer } from '../identity/keys.js'
+import type { Ed25519KeyPair, Signer } from '../identity/keys.js'
+import type { ContentKey } from '../encryption/content-keys.js'
+import { openEnvelopes, type EnvelopeRecord } from './decrypt.js'
 import { publicKeyFromDidKey } from '../identity/did-key.js'
 import { utf8 } from '../identity/encoding.js'
 import { changeDoc, docValue, freeDoc, loadDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
@@ -305,6 +307,17 @@ export class CollectionsClient {
     this.#client = client
     this.#signer = signer
     this.#owner = owner
+  }
+
+  /**
+   * The content keys of an encrypted collection that are sealed to this app
+   * (needs `R` on it). Keep them: with `decryptCommit` they read commits of
+   * those key versions wherever they come from, even after a revocation.
+   */
+  async keys (q: { context: string, type: string }, opts: RequestOptions = {}): Promise<ContentKey[]> {
+    const r = await this.#client.request('Keys', 'list', { context: q.context, type: q.type }, opts) as { envelopes: EnvelopeRecord[] }
+    if (!('x25519PrivateKey' in this.#signer)) throw new BadRequestError('opening key envelopes needs an Ed25519 key pair identity')
+    return openEnvelopes(this.#signer as Ed25519KeyPair, r.envelopes)
   }
 
   /** Create an object. `value` needs a string `@context` and `@type`; strategy `automerge` by default. */

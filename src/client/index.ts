@@ -13,3 +13,4 @@ export type {
 } from './types.js'
 export { REQUEST_PROTOCOL, MAX_REQUEST_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './constants.js'
 export { readKeyFile, writeKeyFile, createKeyFile } from './key-file.js'
+export { openEnvelopes, decryptCommit, type EnvelopeRecord } from './decrypt.js'

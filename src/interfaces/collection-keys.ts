@@ -43,10 +43,21 @@ export class CollectionKeys {
     this.#openers = args.openers
   }
 
-  /** Who may read the owner's encrypted collections: the owner and every live owner device. */
-  readers (): EnvelopeRecipient[] {
+  /**
+   * Who may read an encrypted collection: the owner, every live owner
+   * device, and — for a named collection — every live grantee with `R` on it
+   * (did:key grantees; other DID methods cannot be sealed to yet).
+   */
+  readers (names?: { context: string, type: string }): EnvelopeRecipient[] {
     const dids = new Set<string>([this.#store.tenant])
     for (const d of this.#store.registry.liveDevices()) if (d.role === 'owner-device') dids.add(d.device)
+    if (names !== undefined) {
+      const now = Date.now()
+      for (const g of this.#store.registry.liveGrants()) {
+        if (g.context === names.context && g.type === names.type && g.allow[1] === 'R' && g.objectId === undefined &&
+            (g.expiresAt === undefined || now < g.expiresAt) && g.grantee.startsWith('did:key:')) dids.add(g.grantee)
+      }
+    }
     return [...dids].map(recipientOf)
   }
 
@@ -76,7 +87,7 @@ export class CollectionKeys {
       '@type': KEY_ENVELOPE_TYPE,
       tag,
       version,
-      envelope: sealKeyEnvelope(key, this.readers()) as unknown as JsonObject,
+      envelope: sealKeyEnvelope(key, this.readers({ context, type })) as unknown as JsonObject,
       names: encryptPayload(key, utf8.encode(JSON.stringify({ context, type })), namesAad(tag, version))
     }
     await this.#store.create({ iface: 'Keys', value, context: HUB_NS, type: KEY_ENVELOPE_TYPE, strategy: 'lww', signer: this.#signer })
@@ -85,17 +96,25 @@ export class CollectionKeys {
     return made
   }
 
-  /** Add readers (e.g. a newly paired device) to every envelope this hub can open. Returns how many were re-sealed. */
-  async addReaders (dids: string[]): Promise<number> {
+  /**
+   * Add readers to every envelope this hub can open — of all collections (a
+   * newly paired device), or of one (a new read grantee). Returns how many
+   * envelopes were re-sealed.
+   */
+  async addReaders (dids: string[], only?: { context: string, type: string }): Promise<number> {
     const recipients = dids.map(recipientOf)
     let n = 0
     for (const k of this.#store.keyring.all()) {
+      if (only !== undefined && (k.context !== only.context || k.type !== only.type)) continue
       const meta = await this.#store.getMeta(k.objectId)
       const v = meta?.value
       if (v === undefined) continue
       const holder = this.#openers.find(o => JSON.stringify(v.envelope).includes(o.kid))
       if (holder === undefined) continue
-      const envelope = addRecipients(v.envelope, holder, recipients) as unknown as JsonObject
+      const present = JSON.stringify(v.envelope)
+      const missing = recipients.filter(r => !present.includes(r.kid))
+      if (missing.length === 0) continue
+      const envelope = addRecipients(v.envelope, holder, missing) as unknown as JsonObject
       const r = await this.#store.update(k.objectId, { ...v, envelope }, this.#signer)
       if (r.changed) n++
     }

@@ -10,6 +10,7 @@ import { isValidAllow, type Grant } from '../permissions/authorize.js'
 import { GRANT_TYPE, HUB_NS } from '../permissions/registry.js'
 import type { TenantStore } from '../store/tenant-store.js'
 import type { JsonObject } from '../objects/json.js'
+import type { CollectionKeys } from './collection-keys.js'
 
 export interface GrantInput {
   grantee: string
@@ -53,10 +54,12 @@ export function toGrantView (g: Grant, now = Date.now()): GrantView {
 export class Permissions {
   readonly #store: TenantStore
   readonly #owner: Ed25519KeyPair | undefined
+  readonly #keys: (() => CollectionKeys) | undefined
 
-  constructor (args: { store: TenantStore, ownerKey: Ed25519KeyPair | undefined }) {
+  constructor (args: { store: TenantStore, ownerKey: Ed25519KeyPair | undefined, keys?: () => CollectionKeys }) {
     this.#store = args.store
     this.#owner = args.ownerKey
+    this.#keys = args.keys
   }
 
   #requireOwner (): Ed25519KeyPair {
@@ -90,6 +93,8 @@ export class Permissions {
       ...(expires !== undefined ? { expires_at: expires } : {})
     }
     const r = await this.#store.create({ iface: 'Permissions', value, context: HUB_NS, type: GRANT_TYPE, strategy: 'lww', signer: owner })
+    // Reading an encrypted collection needs its key: seal the current keys to the grantee too.
+    if (input.allow[1] === 'R' && input.objectId === undefined) await this.#keys?.().addReaders([input.grantee], { context: input.context, type: input.type })
     return { grantId: r.objectId, commitId: r.commitId }
   }
 
@@ -99,6 +104,9 @@ export class Permissions {
     if (g === undefined) throw new NotFoundError(`no grant ${grantId}`)
     if (g.revokedAt !== undefined) throw new NotFoundError(`grant ${grantId} is already revoked`)
     const r = await this.#store.delete(g.id as Parameters<TenantStore['delete']>[0], owner)
+    // A revoked reader keeps the keys it has; commits from now on use a new key it is not sealed to.
+    const keys = this.#keys?.()
+    if (g.allow[1] === 'R' && keys?.current(g.context, g.type) !== undefined) await keys.rotate(g.context, g.type)
     return { grantId, commitId: r.commitId }
   }
 

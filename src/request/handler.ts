@@ -40,6 +40,7 @@ export async function acceptRequest (hub: Hub, jws: string): Promise<AcceptedReq
 }
 
 export function decide (hub: Hub, caller: Did, iface: AccessRequest['interface'], t: Target): Decision {
+  // (Keys requests are mapped to Collections by the caller of decide.)
   return authorize({
     caller,
     owner: hub.did,
@@ -90,6 +91,12 @@ export async function targetOf (hub: Hub, req: AcceptedRequest): Promise<{ targe
       const type = str(params.type, 'type', !req.isOwner)
       return { target: { action: 'read', ...(context !== undefined ? { context } : {}), ...(type !== undefined ? { type } : {}), describe: `${context ?? '*'} ${type ?? '*'}` } }
     }
+    case 'Keys.list': {
+      // The key envelopes of an encrypted collection: readable by whoever may read the collection.
+      const context = str(params.context, 'context') as string
+      const type = str(params.type, 'type') as string
+      return { target: { action: 'read', context, type, describe: `keys of ${context} ${type}` } }
+    }
     case 'Profile.read': return { target: { action: 'read', describe: 'profile' } }
     case 'Permissions.grant': return { target: { action: 'create', describe: 'grant' } }
     case 'Permissions.revoke': return { target: { action: 'delete', describe: `grant ${String(params.grantId)}` } }
@@ -129,6 +136,15 @@ export async function perform (hub: Hub, req: AcceptedRequest, target: Target, c
     case 'Collections.query':
       return await hub.collections.query({ ...(target.context !== undefined ? { context: target.context } : {}), ...(target.type !== undefined ? { type: target.type } : {}), ...queryOf(params) })
     case 'Profile.read': return await hub.profile.get()
+    case 'Keys.list': {
+      const envelopes = []
+      for (const k of hub.store.keyring.all()) {
+        if (k.context !== target.context || k.type !== target.type) continue
+        const meta = await hub.store.getMeta(k.objectId)
+        if (meta?.value !== undefined) envelopes.push({ kid: k.key.kid, tag: k.tag, version: k.version, envelope: meta.value.envelope })
+      }
+      return { envelopes: envelopes.sort((a, b) => a.version - b.version) }
+    }
     case 'Permissions.grant':
       return await hub.permissions.grant({
         grantee: params.grantee as string,
@@ -160,7 +176,8 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
   try {
     const t = await targetOf(hub, accepted)
     target = t.target
-    const decision = decide(hub, accepted.caller, accepted.claims.interface, target)
+    // Key envelopes are authorized as a read of their collection.
+    const decision = decide(hub, accepted.caller, accepted.claims.interface === 'Keys' ? 'Collections' : accepted.claims.interface, target)
     if (!decision.allowed) throw new PermissionsRequiredError(decision.reason)
     const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit)
     if (!accepted.isOwner) {

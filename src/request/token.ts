@@ -12,7 +12,7 @@ import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
 import { verifyEd25519, type Signer } from '../identity/keys.js'
 import type { KeyLookup } from '../commits/commit.js'
 
-export type RequestInterface = 'Collections' | 'Profile' | 'Permissions'
+export type RequestInterface = 'Collections' | 'Profile' | 'Permissions' | 'Keys'
 export type RequestMethod = 'write' | 'update' | 'delete' | 'read' | 'query' | 'history' | 'export' | 'subscribe' | 'grant' | 'revoke' | 'list'
 
 export interface RequestClaims {

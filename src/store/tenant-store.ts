@@ -580,13 +580,17 @@ export class TenantStore {
   #authorizeCommit (commit: Commit, prev: ObjectMeta | undefined): void {
     const h = commit.header
     if (commit.signer === this.tenant) return
+    // An encrypted commit names only its collection tag; a hub holding the
+    // key knows the names, and grants are checked against those. (A blind
+    // hub does not, so it accepts such commits only from the owner and devices.)
+    const names: { context?: string, type?: string } = h.tag === undefined ? h : (this.keyring.current(h.tag) ?? {})
     const decision = authorize({
       caller: commit.signer,
       owner: this.tenant,
       action: h.operation,
       interface: h.interface,
-      ...(h.context !== undefined ? { context: h.context } : {}),
-      ...(h.type !== undefined ? { type: h.type } : {}),
+      ...(names.context !== undefined ? { context: names.context } : {}),
+      ...(names.type !== undefined ? { type: names.type } : {}),
       ...(prev !== undefined ? { objectId: prev.objectId } : {}),
       now: committedAtMs(h)
     }, this.registry.grants(), this.registry.devices())
