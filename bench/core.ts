@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { Hub } from '../src/hub.js'
-import { percentile, pool, progress, RssSampler, round, sequential, settle, summarize, timeMs, withTempHub, type Figures, type Suite, type SuiteOptions } from './util.js'
+import { median, percentile, pool, progress, RssSampler, round, sequential, settle, summarize, timeMs, withTempHub, type Figures, type Suite, type SuiteOptions } from './util.js'
 
 const RUNS = 3
 /** Writes kept in flight for the concurrent figures (the store does group commit). */
@@ -78,9 +78,11 @@ const WHERE_NUM_TRACKS = 3
 
 // ------------------------------------------------------------------ measurements
 
-async function createsPerSecond (n: number, tracks: number, concurrent: boolean): Promise<number> {
+/** `encrypted`: the collection is keyed first, so every create seals its payload (edge encryption). */
+async function createsPerSecond (n: number, tracks: number, concurrent: boolean, encrypted = false): Promise<number> {
   return await withTempHub(async hub => {
     const values = Array.from({ length: n }, (_, i) => playlist(i, tracks))
+    if (encrypted) await hub.collectionKeys.encrypt('https://schema.org', 'MusicPlaylist')
     const create = async (i: number): Promise<unknown> => await hub.collections.create(values[i])
     const before = hub.store.seq // a new hub already holds its own device authorization
     const ms = await timeMs(async () => concurrent ? await pool(n, IN_FLIGHT, create) : await sequential(n, create))
@@ -177,6 +179,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
       creates: [] as number[],
       createsSeq: [] as number[],
       creates5: [] as number[],
+      createsEnc: [] as number[],
       updates: [] as number[],
       updatesSeq: [] as number[],
       q: [] as QueryRun[]
@@ -194,6 +197,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
       await step(`creates (${IN_FLIGHT} in flight, n=${sizes.creates})`, async () => await createsPerSecond(sizes.creates, 1, true), r.creates, '/s')
       await step(`creates sequential (n=${sizes.creates})`, async () => await createsPerSecond(sizes.creates, 1, false), r.createsSeq, '/s')
       await step(`creates 5 tracks (${IN_FLIGHT} in flight, n=${sizes.creates})`, async () => await createsPerSecond(sizes.creates, 5, true), r.creates5, '/s')
+      await step(`creates encrypted (${IN_FLIGHT} in flight, n=${sizes.creates})`, async () => await createsPerSecond(sizes.creates, 1, true, true), r.createsEnc, '/s')
       await step(`updates of one object (${IN_FLIGHT} in flight, n=${sizes.updates})`, async () => await updatesPerSecond(sizes.updates, true), r.updates, '/s')
       await step(`updates sequential (n=${sizes.updates})`, async () => await updatesPerSecond(sizes.updates, false), r.updatesSeq, '/s')
       const q = await queryLatency(sizes)
@@ -218,6 +222,8 @@ async function run (opts: SuiteOptions): Promise<Figures> {
       ...summarize('creates_per_s', r.creates, 1),
       ...summarize('creates_per_s_sequential', r.createsSeq, 1),
       ...summarize('creates_per_s_5_tracks', r.creates5, 1),
+      ...summarize('creates_per_s_encrypted', r.createsEnc, 1),
+      encryption_cost_pct: round(100 * (1 - median(r.createsEnc) / median(r.creates)), 1),
       ...summarize('updates_per_s', r.updates, 1),
       ...summarize('updates_per_s_sequential', r.updatesSeq, 1),
       ...summarize('query_p50_ms', r.q.map(q => q.p50), 3),
@@ -241,7 +247,8 @@ export const core: Suite = {
   targets: {
     creates_per_s: { min: 2000, unit: 'objects/s' },
     updates_per_s: { min: 3000, unit: 'updates/s' },
-    query_p50_ms: { max: 10, unit: 'ms' }
+    query_p50_ms: { max: 10, unit: 'ms' },
+    encryption_cost_pct: { max: 25, unit: '% of plaintext create throughput' }
   },
   run
 }

@@ -40,14 +40,15 @@ export interface Requests {
   /** Hub.init in this process's directory (a founding hub). */
   init: NoArgs
   /** joinHub with an invite (creates this process's directory). */
-  join: { invite: string, name?: string }
+  join: { invite: string, name?: string, role?: 'owner-device' | 'blind' }
   /** Hub.open (idempotent). Marker arrivals are recorded from here on. */
   open: NoArgs
   /** Open if needed, then HubNode.start on loopback TCP. */
-  start: { reconnectMinMs?: number, reconnectMaxMs?: number }
-  createInvite: NoArgs
+  start: { reconnectMinMs?: number, reconnectMaxMs?: number, bootstrap?: string[] }
+  createInvite: { role?: 'owner-device' | 'blind' }
   /** Create n playlists (bench/core.ts values), `inFlight` at once. */
-  bulkCreate: { n: number, inFlight: number }
+  /** `encrypt`: key the collection first, so every create is encrypted at the edge. */
+  bulkCreate: { n: number, inFlight: number, encrypt?: boolean }
   /** Create one playlist named MARK_PREFIX + marker; `before` is taken just before the write. */
   writeMarked: { marker: string }
   /** Resolves when a commit of the marked object is durable here (possibly already). */
@@ -174,7 +175,8 @@ class HubProcess {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       discoveryIntervalMs: 0,
       ...(args.reconnectMinMs !== undefined ? { reconnectMinMs: args.reconnectMinMs } : {}),
-      ...(args.reconnectMaxMs !== undefined ? { reconnectMaxMs: args.reconnectMaxMs } : {})
+      ...(args.reconnectMaxMs !== undefined ? { reconnectMaxMs: args.reconnectMaxMs } : {}),
+      ...(args.bootstrap !== undefined ? { bootstrap: args.bootstrap } : {})
     })
     return { ...this.#info(hub), multiaddrs: this.node.multiaddrs(), startedAt: startedAt.toString(), ready: now().toString() }
   }
@@ -213,6 +215,7 @@ class HubProcess {
   async bulkCreate (args: Requests['bulkCreate']): Promise<Replies['bulkCreate']> {
     const hub = this.#need()
     const values = Array.from({ length: args.n }, (_, i) => playlist(i))
+    if (args.encrypt === true) await hub.collectionKeys.encrypt('https://schema.org', 'MusicPlaylist')
     const before = hub.store.seq
     const t0 = performance.now()
     await pool(args.n, args.inFlight, async i => await hub.collections.create(values[i]))
@@ -370,14 +373,15 @@ async function handle (op: Op, args: Requests[Op]): Promise<Replies[Op]> {
     }
     case 'join': {
       const a = args as Requests['join']
-      const r = await joinHub(proc.dir, a.invite, a.name !== undefined ? { name: a.name } : {})
+      const r = await joinHub(proc.dir, a.invite, { ...(a.name !== undefined ? { name: a.name } : {}), ...(a.role !== undefined ? { role: a.role } : {}) })
       return { did: r.did, hubDid: r.hubDid }
     }
     case 'open': return await proc.open()
     case 'start': return await proc.start(args as Requests['start'])
     case 'createInvite': {
       if (proc.node === undefined) throw new Error('node is not started')
-      return { invite: (await proc.node.createInvite()).invite }
+      const role = (args as Requests['createInvite']).role
+      return { invite: (await proc.node.createInvite(role !== undefined ? { role } : {})).invite }
     }
     case 'bulkCreate': return await proc.bulkCreate(args as Requests['bulkCreate'])
     case 'writeMarked': return await proc.writeMarked(args as Requests['writeMarked'])

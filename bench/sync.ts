@@ -77,6 +77,52 @@ interface RunResult {
   reconnectReceived: number
 }
 
+interface BlindRunResult { toBlindPerS: number, fromBlindPerS: number, commits: number }
+
+/**
+ * Through a blind hub: A writes N encrypted objects; blind C pulls them;
+ * A stops; owner device B (never online with A) pulls everything from C,
+ * decrypts and indexes it. Measures both legs.
+ */
+async function blindRun (sizes: Sizes, runNo: number): Promise<BlindRunResult> {
+  const root = await mkdtemp(join(tmpdir(), 'hub-bench-blind-'))
+  const procs: HubChild[] = []
+  const tag = `blind run ${runNo}/${sizes.runs}`
+  try {
+    const [a, b, c] = ['A', 'B', 'C'].map(l => new HubChild(join(root, l.toLowerCase()), l)) as [HubChild, HubChild, HubChild]
+    procs.push(a, b, c)
+    await a.call('init', {})
+    const aInfo = await a.call('start', { reconnectMinMs: 100, reconnectMaxMs: 1000 })
+    await a.call('bulkCreate', { n: sizes.objects, inFlight: IN_FLIGHT, encrypt: true }, 300_000)
+    await b.call('join', { invite: (await a.call('createInvite', {})).invite, name: 'bench B' })
+    await c.call('join', { invite: (await a.call('createInvite', { role: 'blind' })).invite, name: 'bench cloud', role: 'blind' })
+    await c.call('open', {})
+    const commits = (await a.call('status', {})).durableSeq
+    const [toC, cStarted] = await Promise.all([
+      c.call('waitWatermark', { peer: aInfo.hubDid, seq: commits, timeoutMs: 240_000, pollMs: WATERMARK_POLL_MS }, 250_000),
+      c.call('start', { reconnectMinMs: 100, reconnectMaxMs: 1000 })
+    ])
+    const toBlindMs = nsToMs(ns(toC.reachedAt, cStarted.startedAt))
+    const cAddr = cStarted.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/tcp/'))
+    if (cAddr === undefined) throw new Error('C listens on no loopback TCP address')
+    const cSeq = (await c.call('status', {})).durableSeq
+    await a.call('stop', {})
+    await b.call('open', {})
+    const [toB, bStarted] = await Promise.all([
+      b.call('waitWatermark', { peer: cStarted.hubDid, seq: cSeq, timeoutMs: 240_000, pollMs: WATERMARK_POLL_MS }, 250_000),
+      b.call('start', { reconnectMinMs: 100, reconnectMaxMs: 1000, bootstrap: [cAddr] })
+    ])
+    const fromBlindMs = nsToMs(ns(toB.reachedAt, bStarted.startedAt))
+    const { count } = await b.call('countObjects', { context: CONTEXT, type: 'MusicPlaylist' })
+    if (count !== sizes.objects) throw new Error(`B decrypts ${count} playlists after syncing through C, expected ${sizes.objects}`)
+    progress(`${tag}: A→blind C ${round(commits / (toBlindMs / 1000), 1)} commits/s; blind C→B ${round(cSeq / (fromBlindMs / 1000), 1)} commits/s (B decrypts all ${count})`)
+    return { toBlindPerS: commits / (toBlindMs / 1000), fromBlindPerS: cSeq / (fromBlindMs / 1000), commits }
+  } finally {
+    await Promise.all(procs.map(async p => { await p.shutdown() }))
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
 async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined): Promise<RunResult> {
   const root = await mkdtemp(join(tmpdir(), 'hub-bench-sync-'))
   const procs: HubChild[] = []
@@ -210,6 +256,8 @@ async function run (opts: SuiteOptions): Promise<Figures> {
   }
   const runs: RunResult[] = []
   for (let i = 1; i <= sizes.runs; i++) runs.push(await oneRun(sizes, i, profDir))
+  const blind: BlindRunResult[] = []
+  for (let i = 1; i <= sizes.runs; i++) blind.push(await blindRun(sizes, i))
   const seconds = (performance.now() - t0) / 1000
   progress(`sync: done in ${round(seconds, 1)} s`)
   const pick = (f: (r: RunResult) => number): number[] => runs.map(f)
@@ -224,6 +272,9 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     processes: 'A and B each a forked Node process (bench/hub-proc.ts), loopback TCP',
     cold_sync_commits: first.commits,
     ...summarize('cold_sync_commits_per_s', pick(r => r.coldPerS), 1),
+    ...summarize('encrypted_to_blind_commits_per_s', blind.map(r => r.toBlindPerS), 1),
+    ...summarize('encrypted_from_blind_commits_per_s', blind.map(r => r.fromBlindPerS), 1),
+    note_blind: 'A writes N encrypted playlists; a blind hub C pulls them (cannot read them); A stops; owner device B pulls everything from C and decrypts and indexes it (never online with A)',
     ...summarize('cold_sync_ms', pick(r => r.coldMs), 1),
     ...(firstCommit.length > 0 ? summarize('cold_sync_first_commit_ms', firstCommit, 1) : {}),
     ...summarize('cold_sync_node_start_ms', pick(r => r.nodeStartMs), 1),

@@ -154,6 +154,22 @@ describe('replication between devices of one owner', () => {
   })
 })
 
+describe('devices that never met', () => {
+  it('a device learns of a device paired after it from that device itself, with the founder offline', async () => {
+    const a = await founder()
+    const bDir = join(await tempDir('net-'), 'b')
+    await joinHub(bDir, (await a.node.createInvite()).invite) // B pairs, then stays offline
+    const c = await device(a) // C pairs later; B has never heard of it
+    const { objectId } = await a.hub.collections.create(playlist('via C'))
+    await eventually(async () => (await c.hub.store.getMeta(objectId)) !== undefined, 10_000, 'C to sync from A')
+    await stopHub(a)
+    const b = await startHub(bDir, { bootstrap: c.node.multiaddrs() })
+    await eventually(async () => (await b.hub.store.getMeta(objectId))?.value !== undefined, 15_000, 'B to pull from C')
+    expect(b.hub.devices.isAuthorized(c.hub.hubDid)).toBeDefined()
+    expect(b.node.syncStatus().find(s => s.hubDid === c.hub.hubDid)).toMatchObject({ connected: true, replicating: true })
+  })
+})
+
 describe('hostile peers', () => {
   it('a device that serves forged commits is disconnected and nothing it sent is stored', async () => {
     const a = await founder()

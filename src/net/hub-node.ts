@@ -402,7 +402,12 @@ export class HubNode {
     const s = this.#state(peerId.toString(), hubDid)
     s.connected = true
     s.backoffMs = this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS
-    if (this.#isDevice(hubDid)) this.#startReplicator(s)
+    // Known devices are replicated; any other peer gets one probing pull:
+    // a device we have not heard of yet (paired after us, e.g. a cloud hub)
+    // serves our owner's feed, including its own owner-signed authorization,
+    // and every commit it sends is verified and authorized before it is
+    // stored. A stranger answers not_found / permissions_required and is left alone.
+    this.#startReplicator(s)
   }
 
   #onDisconnect (peerId: PeerId): void {
@@ -446,7 +451,9 @@ export class HubNode {
     s.replicator = ctrl
     void (async () => {
       let delay = 200
-      while (!ctrl.signal.aborted && !this.#stopped && s.connected && this.#isDevice(s.hubDid)) {
+      let probe = !this.#isDevice(s.hubDid)
+      while (!ctrl.signal.aborted && !this.#stopped && s.connected && (probe || this.#isDevice(s.hubDid))) {
+        probe = false
         try {
           const stream = await this.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
           s.streamBytes = { sent: 0, received: 0, stored: 0 }
@@ -469,8 +476,8 @@ export class HubNode {
             await this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
             break
           }
-          if (e.code === 'permissions_required' || e.code === 'not_found') {
-            this.#log.info('peer refuses to sync with us', { peer: s.hubDid, code: e.code })
+          if (e.code === 'permissions_required' || e.code === 'not_found' || (err as Error).name === 'UnsupportedProtocolError') {
+            this.#log.debug('peer does not sync with us', { peer: s.hubDid, code: e.code })
             break
           }
           this.#log.debug('sync stream ended; retrying', { peer: s.hubDid, reason: e.message })
