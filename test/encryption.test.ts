@@ -50,6 +50,10 @@ describe('encrypted collections and a blind hub', () => {
     expect(onC?.context).toBeUndefined()
     expect(onC?.type).toBeUndefined()
     expect(onC?.tag).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    // The blind hub answers metadata queries by tag: ids, heads, times — no value, no names.
+    const meta = await c.hub.collections.query({ tag: onC?.tag as string })
+    expect(meta.objects.map(o => [o.objectId, o.value, o.type])).toEqual([[objectId, null, null]])
+    await expect(c.hub.collections.query({ type: 'MusicPlaylist' })).resolves.toMatchObject({ objects: [] })
     await stopHub(a)
     // Control: the same scan does find the marker where it is stored in clear (owner device A).
     const inClear = await Promise.all((await filesUnder(a.dir)).map(async f => (await readFile(f)).toString('latin1').includes(MARK)))

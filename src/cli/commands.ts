@@ -102,7 +102,9 @@ export const handlers: Record<string, Handler<HubNode>> = {
     const type = str(a.options.type)
     const cursor = str(a.options.cursor)
     const sort = str(a.options.sort) as SortOrder | undefined
+    const tag = str(a.options.tag)
     return await hub.collections.query({
+      ...(tag !== undefined ? { tag } : {}),
       ...(context !== undefined ? { context } : {}),
       ...(type !== undefined ? { type } : {}),
       ...(where.length > 0 ? { where } : {}),

@@ -46,6 +46,7 @@ const OPTIONS = {
   object: { type: 'string' },
   after: { type: 'string' },
   encrypt: { type: 'boolean' },
+  tag: { type: 'string' },
   repair: { type: 'boolean' },
   // app side (hub identity / hub client)
   hub: { type: 'string' },

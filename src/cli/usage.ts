@@ -39,6 +39,7 @@ Collections
   history OBJECT_ID                  every signed commit, verified
   query [--context C] [--type T] [--where FIELD=VALUE]… [--sort created|-created|updated|-updated]
         [--limit N] [--cursor X]     objects from the indexes; --where also takes > >= < <=
+  query --tag TAG                    an encrypted collection by its tag (what a blind hub can answer: metadata only)
   export OBJECT_ID --out FILE        the object as an Automerge binary document
 
 Profile

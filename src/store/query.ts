@@ -21,6 +21,8 @@ export interface Query {
   interface?: InterfaceName
   context?: string
   type?: string
+  /** An encrypted collection's tag: what a hub without its key (a blind hub) can query by — metadata only. */
+  tag?: string
   where?: Filter[]
   sort?: SortOrder
   /** Default 100, at most 1000. */
@@ -80,6 +82,8 @@ function validate (q: Query): { limit: number, sort: SortOrder, where: Filter[] 
     if (f.value !== null && !['string', 'number', 'boolean'].includes(typeof f.value)) throw new BadRequestError('filter values must be scalars')
   }
   if (where.length > 0 && q.type === undefined) throw new BadRequestError('filters need a type')
+  if (q.tag !== undefined && (q.context !== undefined || q.type !== undefined || where.length > 0)) throw new BadRequestError('a tag query takes no context, type or filters')
+  if (q.tag !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(q.tag)) throw new BadRequestError('invalid collection tag')
   return { limit, sort, where }
 }
 
@@ -93,7 +97,8 @@ export async function runQuery (kv: KvStore, store: TenantStore, q: Query): Prom
 }
 
 async function scanSortIndex (kv: KvStore, store: TenantStore, iface: InterfaceName, q: Query, sort: SortOrder, limit: number, cursor: CursorState | undefined): Promise<QueryPage> {
-  const prefix = store.layout.sortPrefix(iface, queryScope(q.context, q.type), sort.endsWith('created') ? 'c' : 'u')
+  const scope = q.tag !== undefined ? `G${q.tag}` : queryScope(q.context, q.type)
+  const prefix = store.layout.sortPrefix(iface, scope, sort.endsWith('created') ? 'c' : 'u')
   const desc = sort.startsWith('-')
   const after = cursor === undefined ? undefined : `${prefix}${cursor.k}!${cursor.id}`
   const range = desc
