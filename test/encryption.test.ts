@@ -125,6 +125,28 @@ describe('encrypted collections and a blind hub', () => {
     }
   })
 
+  it('an app with CRU on an encrypted collection writes sealed commits; a plaintext write there is refused', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    await a.hub.collections.create(playlist('owner first'), { encrypt: true })
+    const app = Ed25519KeyPair.generate()
+    await a.hub.permissions.grant({ grantee: app.did, context: 'https://schema.org', type: 'MusicPlaylist', allow: 'CRU-' })
+    const client = await HubClient.connect({ hub: a.node.multiaddrs()[0] as string, identity: app, owner: a.hub.did })
+    try {
+      const w = await client.collections.write(playlist('from the app'))
+      const header = JSON.parse(Buffer.from((JSON.parse(await a.hub.store.getEnvelope(w.commitId) as string) as { protected: string }).protected, 'base64url').toString()) as Record<string, unknown>
+      expect(header.enc).toBeDefined()
+      expect(header.type).toBeUndefined()
+      expect((await a.hub.collections.read(w.objectId)).value?.name).toBe('from the app')
+      await client.collections.change(w.objectId, d => { d.name = 'changed by the app' })
+      expect((await a.hub.collections.read(w.objectId)).value?.name).toBe('changed by the app')
+      // A hand-made plaintext commit into the encrypted collection is refused.
+      const plain = signCommit({ interface: 'Collections', context: 'https://schema.org', type: 'MusicPlaylist', operation: 'create', committed_at: new Date().toISOString(), commit_strategy: 'lww', sub: a.hub.did, deps: [] }, Buffer.from(JSON.stringify(playlist('in clear'))), app)
+      await expect(client.request('Collections', 'write', { commit: plain.envelope })).rejects.toMatchObject({ code: 'conflict' })
+    } finally {
+      await client.close()
+    }
+  })
+
   it('a blind hub never receives plaintext collections, and cannot write', async () => {
     const a = await founder()
     const c = await device(a, { role: 'blind' })

@@ -6,7 +6,9 @@
 import { randomBytes } from 'node:crypto'
 import { BadRequestError } from '../errors.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import { signCommit, type Commit, type CommitStrategy, type UnsignedHeader } from '../commits/commit.js'
+import { headerFor, signCommit, type Commit, type CommitStrategy, type UnsignedHeader } from '../commits/commit.js'
+import type { ContentKey } from '../encryption/content-keys.js'
+import { commitHeaderAad, encryptPayload } from '../encryption/jwe.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8 } from '../identity/encoding.js'
 import { createChange } from '../objects/automerge.js'
@@ -30,13 +32,24 @@ export function isStrategy (s: unknown): s is CommitStrategy {
   return s === 'automerge' || s === 'lww'
 }
 
-/** A create commit for `value` (already checked), signed by the app. */
-export function createCommit (args: { signer: Signer, owner: Did, value: JsonObject, context: string, type: string, strategy: CommitStrategy, actor: string, committedAt: string }): Commit {
+/** The collection part of a header: names in clear, or (encrypted collection) only its tag and key id. */
+function collectionFields (context: string, type: string, key: ContentKey | undefined): Pick<UnsignedHeader, 'context' | 'type' | 'tag' | 'enc'> {
+  if (key === undefined) return { context, type }
+  return { tag: key.kid.slice(0, key.kid.lastIndexOf('.')), enc: key.kid }
+}
+
+/** Sign, sealing the payload to the exact header first when the collection is encrypted (deletes carry no payload). */
+function signMaybeSealed (fields: UnsignedHeader, payload: Uint8Array, signer: Signer, key: ContentKey | undefined): Commit {
+  if (key === undefined || fields.operation === 'delete') return signCommit(fields, payload, signer)
+  return signCommit(fields, utf8.encode(encryptPayload(key, payload, commitHeaderAad(headerFor(fields, signer)))), signer)
+}
+
+/** A create commit for `value` (already checked), signed by the app; sealed under `key` for an encrypted collection. */
+export function createCommit (args: { signer: Signer, owner: Did, value: JsonObject, context: string, type: string, strategy: CommitStrategy, actor: string, committedAt: string, key?: ContentKey }): Commit {
   if (!isStrategy(args.strategy)) throw new BadRequestError('strategy must be automerge or lww')
   const fields: UnsignedHeader = {
     interface: 'Collections',
-    context: args.context,
-    type: args.type,
+    ...collectionFields(args.context, args.type, args.key),
     operation: 'create',
     committed_at: args.committedAt,
     commit_strategy: args.strategy,
@@ -44,17 +57,16 @@ export function createCommit (args: { signer: Signer, owner: Did, value: JsonObj
     deps: []
   }
   const payload = args.strategy === 'automerge' ? createChange(args.value, args.actor) : utf8.encode(JSON.stringify(args.value))
-  return signCommit(fields, payload, args.signer)
+  return signMaybeSealed(fields, payload, args.signer, args.key)
 }
 
 /** An update (payload: an Automerge change or the whole LWW value) or delete (empty payload) of `target`. */
-export function followUpCommit (args: { signer: Signer, owner: Did, target: CommitTarget, operation: 'update' | 'delete', payload: Uint8Array, committedAt: string }): Commit {
+export function followUpCommit (args: { signer: Signer, owner: Did, target: CommitTarget, operation: 'update' | 'delete', payload: Uint8Array, committedAt: string, key?: ContentKey }): Commit {
   const t = args.target
   if (t.heads.length === 0) throw new BadRequestError('the object has no heads')
   const fields: UnsignedHeader = {
     interface: 'Collections',
-    context: t.context,
-    type: t.type,
+    ...collectionFields(t.context, t.type, args.key),
     operation: args.operation,
     committed_at: args.committedAt,
     commit_strategy: t.strategy,
@@ -62,5 +74,5 @@ export function followUpCommit (args: { signer: Signer, owner: Did, target: Comm
     object_id: t.objectId,
     deps: [...t.heads].sort()
   }
-  return signCommit(fields, args.payload, args.signer)
+  return signMaybeSealed(fields, args.payload, args.signer, args.key)
 }

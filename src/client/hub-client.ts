@@ -293,6 +293,9 @@ function hubCode (code: string): HubError['code'] {
   return (known as readonly string[]).includes(code) ? code as HubError['code'] : 'internal'
 }
 
+/** How long fetched collection keys are reused before asking again. */
+const KEY_CACHE_MS = 10_000
+
 export class CollectionsClient {
   readonly #client: HubClient
   readonly #signer: Signer
@@ -301,6 +304,8 @@ export class CollectionsClient {
   readonly #actor = randomActor()
   /** Updates and deletes of one object run one at a time within this client. */
   readonly #locks = new Map<string, Promise<unknown>>()
+  /** Collection keys fetched recently (a key version stays valid after rotation; the hub still authorizes every write). */
+  readonly #keyCache = new Map<string, { keys: ContentKey[], at: number }>()
   #lastAt = 0
 
   constructor (client: HubClient, signer: Signer, owner: Did) {
@@ -327,8 +332,35 @@ export class CollectionsClient {
     const { context, type } = contextAndType(v)
     const strategy = opts.strategy ?? 'automerge'
     if (!isStrategy(strategy)) throw new BadRequestError('strategy must be automerge or lww')
-    const commit = createCommit({ signer: this.#signer, owner: this.#owner, value: v, context, type, strategy, actor: this.#actor, committedAt: this.#now() })
+    const key = await this.#sealingKey(context, type, false)
+    const commit = createCommit({ signer: this.#signer, owner: this.#owner, value: v, context, type, strategy, actor: this.#actor, committedAt: this.#now(), ...(key !== undefined ? { key } : {}) })
     return await this.#send('write', commit)
+  }
+
+  /**
+   * The newest key of an encrypted collection this app holds, to seal what
+   * it writes there. `required`: the object is known to be encrypted, so a
+   * missing key is an error; otherwise no key (or no R to ask for one)
+   * means the collection is written in clear — and an encrypted collection
+   * then refuses the write with `conflict`.
+   */
+  async #sealingKey (context: string, type: string, required: boolean): Promise<ContentKey | undefined> {
+    const id = `${context}\n${type}`
+    const cached = this.#keyCache.get(id)
+    let keys: ContentKey[] = []
+    if (cached !== undefined && Date.now() - cached.at < KEY_CACHE_MS && !(required && cached.keys.length === 0)) {
+      keys = cached.keys
+    } else if ('x25519PrivateKey' in this.#signer) {
+      try {
+        keys = await this.keys({ context, type })
+      } catch (err) {
+        if (!(err instanceof HubError) || err.code !== 'permissions_required') throw err
+      }
+      this.#keyCache.set(id, { keys, at: Date.now() })
+    }
+    const newest = keys.sort((a, b) => Number(b.kid.split('.')[1]) - Number(a.kid.split('.')[1]))[0]
+    if (required && newest === undefined) throw new ConflictError('the object is in an encrypted collection and this app holds none of its keys (it needs R)')
+    return newest
   }
 
   /**
@@ -388,7 +420,8 @@ export class CollectionsClient {
     const oid = objectIdParam(objectId)
     return await this.#locked(oid, async () => {
       const { target, view } = await this.#state(oid, false)
-      const commit = followUpCommit({ signer: this.#signer, owner: this.#owner, target, operation: 'delete', payload: new Uint8Array(0), committedAt: this.#now(target.strategy === 'lww' ? view.updatedAt : undefined) })
+      const key = view.tag !== null ? await this.#sealingKey(target.context, target.type, true) : undefined
+      const commit = followUpCommit({ signer: this.#signer, owner: this.#owner, target, operation: 'delete', payload: new Uint8Array(0), committedAt: this.#now(target.strategy === 'lww' ? view.updatedAt : undefined), ...(key !== undefined ? { key } : {}) })
       return await this.#send('delete', commit)
     })
   }
@@ -530,13 +563,15 @@ export class CollectionsClient {
   }
 
   async #sendUpdate (state: ObjectState, payload: Uint8Array): Promise<RemoteUpdateResult> {
+    const key = state.view.tag !== null ? await this.#sealingKey(state.target.context, state.target.type, true) : undefined
     const commit = followUpCommit({
       signer: this.#signer,
       owner: this.#owner,
       target: state.target,
       operation: 'update',
       payload,
-      committedAt: this.#now(state.target.strategy === 'lww' ? state.view.updatedAt : undefined)
+      committedAt: this.#now(state.target.strategy === 'lww' ? state.view.updatedAt : undefined),
+      ...(key !== undefined ? { key } : {})
     })
     return { ...await this.#send('update', commit), changed: true }
   }

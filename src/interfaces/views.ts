@@ -11,6 +11,7 @@ export function toView (m: ObjectMeta): ObjectView {
     interface: m.interface,
     context: m.context ?? null,
     type: m.type ?? null,
+    tag: m.tag ?? null,
     value: m.value ?? null,
     heads: m.heads,
     strategy: m.strategy,

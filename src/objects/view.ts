@@ -12,6 +12,8 @@ export interface ObjectView {
   interface: string
   context: string | null
   type: string | null
+  /** The collection tag when the object is in an encrypted collection (its commits name only this). */
+  tag: string | null
   value: JsonObject | null
   heads: CommitId[]
   strategy: CommitStrategy

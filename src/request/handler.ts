@@ -5,7 +5,7 @@
  * (for anyone but the owner). Subscriptions are handled by server.ts on top
  * of `authorizeRead` and `subscriptionFilter` from here.
  */
-import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError, WrongOwnerError, toHubError } from '../errors.js'
+import { AuthenticationError, BadRequestError, ConflictError, NotFoundError, PermissionsRequiredError, WrongOwnerError, toHubError } from '../errors.js'
 import { fromB64u, utf8d } from '../identity/encoding.js'
 import { asDid, type Did } from '../ids.js'
 import type { Hub } from '../hub.js'
@@ -67,8 +67,20 @@ async function commitTarget (hub: Hub, req: AcceptedRequest, operation: 'create'
   if (commit.header.interface !== 'Collections') throw new BadRequestError('only Collections commits go through this method')
   if (commit.header.sub !== hub.did) throw new WrongOwnerError('the commit is for another owner')
   await verifyCommit(commit, async kid => await hub.keys.resolveKey(kid))
+  // An encrypted collection only takes sealed commits: a plaintext write would put the
+  // app's data in clear next to encrypted objects (and out of the blind hubs' reach).
+  if (commit.header.enc === undefined && operation !== 'delete') {
+    const h = commit.header
+    const existing = operation === 'create' ? undefined : await hub.store.getMeta(commit.objectId)
+    const encrypted = operation === 'create'
+      ? (h.context !== undefined && h.type !== undefined && hub.store.keyring.currentByNames(h.context, h.type) !== undefined)
+      : existing?.tag !== undefined
+    if (encrypted) throw new ConflictError('this collection is encrypted: the commit must be sealed with its key (an app needs R to obtain it)')
+  }
+  // A sealed create names only its collection tag; a hub holding the key knows the names.
+  const names: { context?: string, type?: string } = commit.header.tag !== undefined ? (hub.store.keyring.current(commit.header.tag) ?? {}) : commit.header
   const target: Target = operation === 'create'
-    ? { action: 'create', ...(commit.header.context !== undefined ? { context: commit.header.context } : {}), ...(commit.header.type !== undefined ? { type: commit.header.type } : {}), describe: `${commit.header.context ?? '?'} ${commit.header.type ?? '?'}` }
+    ? { action: 'create', ...(names.context !== undefined ? { context: names.context } : {}), ...(names.type !== undefined ? { type: names.type } : {}), describe: `${names.context ?? '?'} ${names.type ?? '?'}` }
     : await objectTarget(hub, commit.objectId, operation)
   return { target, commit }
 }
