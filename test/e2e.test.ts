@@ -82,5 +82,7 @@ describe('two devices through the CLI', () => {
     expect(JSON.parse(bad.stderr)).toMatchObject({ error: { code: 'bad_request' } })
     const offline = await ok(['sync', 'status', '--dir', dir]) as { running: boolean }
     expect(offline.running).toBe(false)
+    const contradict = await hub(['init', '--dir', join(dir, '..', 'x'), '--join', 'ihub1_nope', '--blind', '--role', 'owner-device', '--json'])
+    expect(JSON.parse(contradict.stderr)).toMatchObject({ error: { code: 'bad_request' } })
   })
 })

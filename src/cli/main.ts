@@ -47,6 +47,7 @@ const OPTIONS = {
   after: { type: 'string' },
   encrypt: { type: 'boolean' },
   tag: { type: 'string' },
+  blind: { type: 'boolean' },
   repair: { type: 'boolean' },
   // app side (hub identity / hub client)
   hub: { type: 'string' },
@@ -123,7 +124,8 @@ async function run (argv: string[], json: boolean, logger: Logger): Promise<{ re
     case 'init': {
       if (values.join !== undefined) {
         if (values['owner-key'] !== undefined) throw new BadRequestError('--join and --owner-key exclude each other: a joined device holds no owner key')
-        const r = values.role
+        const r = values.blind === true ? 'blind' : values.role
+        if (values.blind === true && values.role !== undefined && values.role !== 'blind') throw new BadRequestError('--blind and --role ' + values.role + ' contradict each other')
         if (r !== undefined && r !== 'owner-device' && r !== 'blind') throw new BadRequestError('--role must be owner-device or blind')
         const { joinHub } = await import('../net/pair.js')
         return { result: await joinHub(dir, values.join, { ...(r !== undefined ? { role: r } : {}), ...(values.name !== undefined ? { name: values.name } : {}) }), command }

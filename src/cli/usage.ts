@@ -4,7 +4,7 @@ Usage: hub <command> [options]   (every command takes --dir DIR and --json)
 
 Hub
   init [--owner-key FILE]            create a hub for a new (or imported) owner DID (refuses to overwrite one)
-  init --join INVITE [--role owner-device|blind] [--name N]
+  init --join INVITE [--blind | --role owner-device|blind] [--name N]
                                      create a hub that becomes another device of the inviting owner
   info                               owner DID, hub DID, peer id
   did                                the owner's DID document
