@@ -26,7 +26,7 @@ export class FrameChannel {
     this.#max = maxFrameBytes
     // Request/response protocols hold at most one unread frame; the buffer
     // limit follows the frame limit instead of the 4 MiB default.
-    this.#lp = lpStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: maxFrameBytes + 16 })
+    this.#lp = lpStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: maxFrameBytes + 16, lengthDecoder: boundedLengthDecoder(maxFrameBytes) })
   }
 
   /** Send one message. `raw` lets a caller pass pre-serialized JSON text. */
@@ -51,6 +51,7 @@ export class FrameChannel {
       const name = (err as Error).name
       if (name === 'UnexpectedEOFError') return null
       if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') throw new TooLargeError(`peer sent a frame over ${this.#max} bytes`)
+      if (err instanceof TooLargeError) throw err
       throw err
     }
     this.bytesReceived += frame.length + varintLength(frame.length)
@@ -87,6 +88,29 @@ export class FrameChannel {
     } catch (err) {
       this.stream.abort(err as Error)
     }
+  }
+}
+
+/**
+ * A varint length decoder that gives up once the prefix is longer than any
+ * allowed frame needs. @libp2p/utils' reader retries on every incomplete
+ * varint and checks its own length-of-length limit only after a successful
+ * decode, so a peer sending endless continuation bytes (0xff…) would be read
+ * one byte at a time forever, holding memory and the event loop.
+ */
+function boundedLengthDecoder (maxFrameBytes: number): (data: { byteLength: number, subarray: () => Uint8Array }) => number {
+  const maxLen = varintLength(maxFrameBytes)
+  return data => {
+    const bytes = data.subarray()
+    let value = 0
+    for (let i = 0; i < bytes.length; i++) {
+      if (i >= maxLen) throw new TooLargeError(`peer sent a frame length prefix longer than ${maxLen} bytes`)
+      const b = bytes[i] as number
+      value += (b & 0x7f) * 2 ** (7 * i)
+      if ((b & 0x80) === 0) return value
+    }
+    if (bytes.length >= maxLen) throw new TooLargeError(`peer sent a frame length prefix longer than ${maxLen} bytes`)
+    throw new RangeError('incomplete varint') // the reader waits for more bytes
   }
 }
 

@@ -4,6 +4,18 @@ export const PAIR_PROTOCOL = '/identity-hub/pair/1.0.0'
 export const REQUEST_PROTOCOL = '/identity-hub/request/1.0.0'
 /** Request streams one connection may open at once. */
 export const MAX_INBOUND_REQUEST_STREAMS = 8
+/**
+ * Requests one remote peer (all its connections and streams together) may
+ * make per second, sustained. Past it, requests are answered `unavailable`
+ * ("rate limit") without being verified; the stream stays open.
+ */
+export const REQUEST_RATE_PER_SECOND = 200
+/**
+ * Requests one peer may make at once after being idle (the token bucket's
+ * size). Large enough for an app's start-up burst, e.g. the requests
+ * benchmark's 550 sequential requests on one client.
+ */
+export const REQUEST_BURST = 600
 export const DHT_PROTOCOL = '/identity-hub/kad/1.0.0'
 
 /** Largest frame (one JSON message) a hub reads. A batch never exceeds it. */

@@ -179,8 +179,8 @@ export class HubNode {
         }
       }, stream, connection)
     }, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
-    await lp.handle(REQUEST_PROTOCOL, async (stream) => {
-      await serveRequests(this.hub, this.#log.child('request'), stream)
+    await lp.handle(REQUEST_PROTOCOL, async (stream, connection) => {
+      await serveRequests(this.hub, this.#log.child('request'), stream, connection.remotePeer.toString())
     }, { maxInboundStreams: MAX_INBOUND_REQUEST_STREAMS })
     await lp.handle(PAIR_PROTOCOL, async (stream, connection) => {
       await servePair({ hub: this.hub, addrs: () => this.multiaddrs(), log: this.#log }, stream, connection)
@@ -415,6 +415,10 @@ export class HubNode {
     if (s === undefined) return
     s.connected = false
     s.replicator?.abort()
+    // Apps and strangers come and go: keep state only for devices and dial targets,
+    // or every peer id ever seen would stay in memory.
+    if (!this.#isDevice(s.hubDid) && s.addrs.length === 0) this.#peers.delete(peerId.toString())
+    if (!this.#isDevice(s.hubDid)) void this.libp2p.peerStore.delete(peerId).catch(() => {})
   }
 
   /** Revoked devices may not connect at all (the gater refuses them), unless authorized again. */

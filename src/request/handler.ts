@@ -31,6 +31,11 @@ function str (v: unknown, name: string, required = true): string | undefined {
   return v
 }
 
+/** A bounded, printable rendering of an untrusted value for the audit log (strings only; anything else is '?'). */
+function short (v: unknown, max: number): string {
+  return typeof v === 'string' ? v.slice(0, max) : '?'
+}
+
 /** Steps 1–3: token, audience, replay. */
 export async function acceptRequest (hub: Hub, jws: string): Promise<AcceptedRequest> {
   const claims = await verifyRequest(jws, async kid => await hub.keys.resolveKey(kid))
@@ -193,7 +198,7 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
     if (!decision.allowed) throw new PermissionsRequiredError(decision.reason)
     const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit)
     if (!accepted.isOwner) {
-      await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: target.describe, decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
+      await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: short(target.describe, 300), decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
     }
     return { accepted, target, result }
   } catch (err) {
@@ -203,7 +208,7 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
         caller: accepted.caller,
         interface: accepted.claims.interface,
         method: accepted.claims.method,
-        target: target?.describe ?? String(accepted.claims.params.objectId ?? accepted.claims.params.type ?? '?'),
+        target: short(target?.describe ?? accepted.claims.params.objectId ?? accepted.claims.params.type, 300),
         decision: e.code === 'permissions_required' ? 'denied' : 'allowed',
         code: e.code,
         reason: e.message.slice(0, 300)
@@ -220,12 +225,15 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
  */
 async function auditUnauthenticated (hub: Hub, jws: string, e: ReturnType<typeof toHubError>): Promise<void> {
   let claims: Partial<RequestClaims> = {}
-  try { claims = JSON.parse(utf8d.decode(fromB64u(jws.split('.')[1] ?? ''))) as Partial<RequestClaims> } catch { /* not even readable */ }
+  try {
+    const parsed: unknown = JSON.parse(utf8d.decode(fromB64u(jws.split('.')[1] ?? '')))
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) claims = parsed as Partial<RequestClaims>
+  } catch { /* not even readable */ }
   if (claims.aud !== hub.did) return
   await hub.audit.append({
     caller: typeof claims.iss === 'string' ? `${claims.iss.slice(0, 200)} (unauthenticated)` : 'unknown (unauthenticated)',
-    interface: String(claims.interface ?? '?').slice(0, 32),
-    method: String(claims.method ?? '?').slice(0, 32),
+    interface: short(claims.interface, 32),
+    method: short(claims.method, 32),
     target: '?',
     decision: 'denied',
     code: e.code,

@@ -14,6 +14,8 @@ import type { CommitEvent } from '../store/tenant-store.js'
 import type { Filter } from '../store/query.js'
 import { toView } from '../interfaces/views.js'
 import { FrameChannel } from '../net/channel.js'
+import { REQUEST_BURST, REQUEST_RATE_PER_SECOND } from '../net/constants.js'
+import { PeerRateLimiter } from './rate-limit.js'
 import { decide, handleRequest, perform, subscriptionMatches, type AcceptedRequest, type Target } from './handler.js'
 import { validateClientMessage, type ServerMessage } from './token.js'
 
@@ -26,8 +28,21 @@ export const MAX_SUBSCRIPTIONS = 16
 
 interface Subscription { id: number, accepted: AcceptedRequest, target: Target, where: Filter[], stop: () => void }
 
-export async function serveRequests (hub: Hub, log: Logger, stream: Stream): Promise<void> {
+/** One request rate limiter per hub, shared by every stream and connection of a peer. */
+const limiters = new WeakMap<Hub, PeerRateLimiter>()
+function limiterOf (hub: Hub): PeerRateLimiter {
+  let l = limiters.get(hub)
+  if (l === undefined) {
+    l = new PeerRateLimiter({ ratePerSecond: REQUEST_RATE_PER_SECOND, burst: REQUEST_BURST })
+    limiters.set(hub, l)
+  }
+  return l
+}
+
+/** Serve one request stream of `remotePeer` (its libp2p peer id: the key of its rate limit). */
+export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string): Promise<void> {
   const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
+  const limiter = limiterOf(hub)
   let sending: Promise<void> = Promise.resolve()
   const send = (m: ServerMessage): Promise<void> => {
     sending = sending.then(async () => { await ch.send(m) }).catch(() => {})
@@ -35,6 +50,7 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream): Pro
   }
   const subs = new Map<number, Subscription>()
   let inFlight = 0
+  const running = new Set<Promise<void>>()
   const closed = new AbortController()
   stream.addEventListener('close', () => closed.abort(), { once: true })
 
@@ -88,13 +104,26 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream): Pro
       const msg = await ch.receive(validateClientMessage, closed.signal)
       if (msg === null) break
       if (msg.t === 'cancel') { endSub(msg.id); continue }
+      if (!limiter.take(remotePeer)) {
+        // Refused before any verification. Awaited, so a peer that floods
+        // without reading its replies stops being read instead of queueing them.
+        await send({ t: 'error', id: msg.id, code: 'unavailable', message: `rate limit: at most ${limiter.ratePerSecond} requests per second per peer (burst ${limiter.burst}); retry in ${limiter.retryAfterMs(remotePeer)} ms` })
+        continue
+      }
       if (inFlight >= MAX_IN_FLIGHT) {
         void send({ t: 'error', id: msg.id, code: 'unavailable', message: `at most ${MAX_IN_FLIGHT} requests in flight per stream` })
         continue
       }
       inFlight++
-      void run(msg.id, msg.jws)
+      const p = run(msg.id, msg.jws)
+      running.add(p)
+      void p.finally(() => running.delete(p))
     }
+    // The client closed its side: answer what is in flight, then close ours,
+    // which frees the stream's slot on the connection.
+    await Promise.allSettled([...running])
+    await sending
+    if (subs.size === 0) await ch.close()
   } catch (err) {
     const e = toHubError(err)
     if (!closed.signal.aborted) {

@@ -89,7 +89,7 @@ export async function verifyRequest (jws: string, lookup: KeyLookup, opts: { now
   } catch {
     throw new BadRequestError('request header or claims are not base64url JSON')
   }
-  if (header.alg !== 'EdDSA' || typeof header.kid !== 'string' || header.typ !== TOKEN_TYPE) throw new BadRequestError('request header must be {alg:EdDSA, kid, typ:hub-request+jwt}')
+  if (typeof header !== 'object' || header === null || header.alg !== 'EdDSA' || typeof header.kid !== 'string' || header.typ !== TOKEN_TYPE) throw new BadRequestError('request header must be {alg:EdDSA, kid, typ:hub-request+jwt}')
   if (!validateClaims(claims)) {
     const e = validateClaims.errors?.[0]
     throw new BadRequestError(`invalid request claims: ${e?.instancePath ?? ''} ${e?.message ?? ''}`.trim())

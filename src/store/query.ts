@@ -77,8 +77,9 @@ function validate (q: Query): { limit: number, sort: SortOrder, where: Filter[] 
   const sort = q.sort ?? 'created'
   if (!['created', '-created', 'updated', '-updated'].includes(sort)) throw new BadRequestError('sort must be created, -created, updated or -updated')
   const where = q.where ?? []
+  if (!Array.isArray(where) || where.length > 16) throw new BadRequestError('where must be a list of at most 16 filters')
   for (const f of where) {
-    if (typeof f.field !== 'string' || f.field === '' || !OPS.has(f.op)) throw new BadRequestError('invalid filter')
+    if (typeof f !== 'object' || f === null || typeof f.field !== 'string' || f.field === '' || f.field.length > 256 || !OPS.has(f.op)) throw new BadRequestError('invalid filter')
     if (f.value !== null && !['string', 'number', 'boolean'].includes(typeof f.value)) throw new BadRequestError('filter values must be scalars')
   }
   if (where.length > 0 && q.type === undefined) throw new BadRequestError('filters need a type')
