@@ -1,8 +1,8 @@
 import '../src/shim.js'
 /**
  * One hub as a daemon-like child process, driven by the sync suite
- * (bench/sync.ts) and the requests suite (bench/requests.ts) over the
- * fork() IPC channel:
+ * (bench/sync.ts), the requests suite (bench/requests.ts) and the scale
+ * suite (bench/scale.ts) over the fork() IPC channel:
  *
  *   node dist/bench/hub-proc.js <hub dir> <label>
  *
@@ -26,7 +26,9 @@ import { Hub } from '../src/hub.js'
 import { HubNode, type SyncPeerStatus } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import type { PullResult } from '../src/net/sync/client.js'
+import type { Query } from '../src/store/query.js'
 import { playlist } from './core.js'
+import { scaleObject } from './scale.js'
 import { pool } from './util.js'
 
 // ------------------------------------------------------------------ protocol (shared with bench/sync.ts)
@@ -35,6 +37,9 @@ type NoArgs = Record<string, never>
 
 /** Marked objects carry `name: MARK_PREFIX + marker`; the receiving side timestamps their arrival. */
 export const MARK_PREFIX = 'bench-mark:'
+
+/** A Collections query as the benchmarks send it (JSON over IPC). */
+export type BenchQuery = Omit<Query, 'interface'>
 
 export interface Requests {
   /** Hub.init in this process's directory (a founding hub). */
@@ -77,6 +82,14 @@ export interface Requests {
   auditStats: NoArgs
   /** This process's CPU time, event-loop utilization and memory so far (diff two samples). */
   usage: NoArgs
+  /** Create the scale suite's data set of n objects (bench/scale.ts scaleObject), `inFlight` at once. */
+  scaleLoad: { n: number, inFlight: number }
+  /** process.memoryUsage() now; with `gc`, after full garbage collections (needs the child forked with --expose-gc). */
+  memory: { gc: boolean }
+  /** Hub.open of an existing directory (must not be open yet), then one query: both timed in this process. */
+  openTimed: { query: BenchQuery, expect: number }
+  /** `warmup` untimed, then `count` timed runs of one query; each must return `expect` objects. `cold`: drop the meta/doc caches before each timed run. */
+  queryTimes: { query: BenchQuery, warmup: number, count: number, expect: number, cold: boolean }
 }
 
 export interface HubInfo { did: string, hubDid: string, peerId: string, durableSeq: number }
@@ -103,6 +116,11 @@ export interface Replies {
   objectIds: { objectIds: string[] }
   auditStats: { entries: number, allowed: number, denied: number, codes: Record<string, number>, callers: number }
   usage: { cpuUserUs: number, cpuSystemUs: number, eluIdleMs: number, eluActiveMs: number, rssMiB: number, heapUsedMiB: number }
+  scaleLoad: { ms: number, created: number, durableSeq: number }
+  memory: { rssMiB: number, heapUsedMiB: number, heapTotalMiB: number, externalMiB: number, arrayBuffersMiB: number, maxRssMiB: number, gcRan: boolean }
+  /** `uptimeMs`: performance.now() when the request arrived (ms since this process started: Node boot, module loading, IPC). */
+  openTimed: HubInfo & { uptimeMs: number, openMs: number, firstQueryMs: number, results: number }
+  queryTimes: { ms: number[] }
 }
 
 export type Op = keyof Requests
@@ -309,6 +327,75 @@ class HubProcess {
     return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, eluIdleMs: elu.idle, eluActiveMs: elu.active, rssMiB: mem.rss / (1024 * 1024), heapUsedMiB: mem.heapUsed / (1024 * 1024) }
   }
 
+  async scaleLoad (args: Requests['scaleLoad']): Promise<Replies['scaleLoad']> {
+    const hub = this.#need()
+    const before = hub.store.seq
+    const t0 = performance.now()
+    // Values are built inside each task, so no array of n values stays alive (RSS after the load is the hub's).
+    await pool(args.n, args.inFlight, async i => await hub.collections.create(scaleObject(i, args.n)))
+    const ms = performance.now() - t0
+    const created = hub.store.seq - before
+    if (created !== args.n) throw new Error(`scaleLoad: expected ${args.n} new commits, found ${created}`)
+    return { ms, created, durableSeq: hub.store.durableSeq }
+  }
+
+  async memory (args: Requests['memory']): Promise<Replies['memory']> {
+    const gc = globalThis.gc
+    const gcRan = args.gc && gc !== undefined
+    if (gcRan) {
+      gc()
+      await new Promise<void>(resolve => setImmediate(resolve))
+      gc()
+    }
+    const m = process.memoryUsage()
+    const mib = (b: number): number => b / (1024 * 1024)
+    return {
+      rssMiB: mib(m.rss),
+      heapUsedMiB: mib(m.heapUsed),
+      heapTotalMiB: mib(m.heapTotal),
+      externalMiB: mib(m.external),
+      arrayBuffersMiB: mib(m.arrayBuffers),
+      maxRssMiB: process.resourceUsage().maxRSS / 1024, // reported in KiB
+      gcRan
+    }
+  }
+
+  #checkPage (q: BenchQuery, objects: ReadonlyArray<{ type: string | null, value: Record<string, unknown> | null }>, expect: number): void {
+    if (objects.length !== expect) throw new Error(`query ${JSON.stringify(q)} returned ${objects.length} objects, expected ${expect}`)
+    for (const o of objects) {
+      if (q.type !== undefined && o.type !== q.type) throw new Error(`query ${JSON.stringify(q)} returned an object of type ${String(o.type)}`)
+      for (const f of q.where ?? []) {
+        if (f.op === 'eq' && o.value?.[f.field] !== f.value) throw new Error(`query ${JSON.stringify(q)} returned an object with ${f.field} = ${JSON.stringify(o.value?.[f.field])}`)
+      }
+    }
+  }
+
+  async openTimed (args: Requests['openTimed']): Promise<Replies['openTimed']> {
+    const uptimeMs = performance.now()
+    if (this.hub !== undefined) throw new Error('openTimed: the hub is already open')
+    const t0 = performance.now()
+    const info = await this.open()
+    const t1 = performance.now()
+    const page = await this.#need().collections.query(args.query)
+    const t2 = performance.now()
+    this.#checkPage(args.query, page.objects, args.expect)
+    return { ...info, uptimeMs, openMs: t1 - t0, firstQueryMs: t2 - t1, results: page.objects.length }
+  }
+
+  async queryTimes (args: Requests['queryTimes']): Promise<Replies['queryTimes']> {
+    const hub = this.#need()
+    for (let i = 0; i < args.warmup; i++) this.#checkPage(args.query, (await hub.collections.query(args.query)).objects, args.expect)
+    const ms: number[] = []
+    for (let i = 0; i < args.count; i++) {
+      if (args.cold) hub.store.dropDocCache()
+      const t0 = performance.now()
+      const page = await hub.collections.query(args.query)
+      ms.push(performance.now() - t0)
+      this.#checkPage(args.query, page.objects, args.expect)
+    }
+    return { ms }
+  }
+
   status (): Replies['status'] {
     const hub = this.#need()
     const node = this.#needNode()
@@ -402,6 +489,10 @@ async function handle (op: Op, args: Requests[Op]): Promise<Replies[Op]> {
     case 'objectIds': return await proc.objectIds(args as Requests['objectIds'])
     case 'auditStats': return await proc.auditStats()
     case 'usage': return proc.usage()
+    case 'scaleLoad': return await proc.scaleLoad(args as Requests['scaleLoad'])
+    case 'memory': return await proc.memory(args as Requests['memory'])
+    case 'openTimed': return await proc.openTimed(args as Requests['openTimed'])
+    case 'queryTimes': return await proc.queryTimes(args as Requests['queryTimes'])
   }
 }
 
