@@ -34,6 +34,7 @@ import { doctor } from '../../src/store/doctor.js'
 import { cleanup, tempDir } from '../helpers.js'
 import { BIN, hub as runHub } from '../cli-helpers.js'
 import { builtModules, writerSource } from './crash-writer.js'
+import { mulberry32 as prng } from './prng.js'
 
 const LONG = process.env.FAULTS_LONG === '1'
 const ROUNDS = LONG ? 50 : 5
@@ -60,17 +61,6 @@ afterEach(async () => {
   await cleanup()
 })
 
-/** mulberry32 */
-function prng (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6D2B79F5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * Run the writer until a random moment, SIGKILL it, and return every line it

@@ -26,6 +26,7 @@ import { createLogger, type Logger } from '../../src/log.js'
 import type { ObjectMeta } from '../../src/store/tenant-store.js'
 import { cleanup, playlist } from '../helpers.js'
 import { device, eventually, founder, stopAll, type Running } from '../net-helpers.js'
+import { mulberry32 } from './prng.js'
 
 afterEach(async () => { await stopAll(); await cleanup() })
 
@@ -36,17 +37,6 @@ const OPS_PER_ROUND = LONG ? 60 : 40
 const CONVERGE_MS = LONG ? 90_000 : 30_000
 const SEED = process.env.FAULTS_SEED !== undefined ? Number(process.env.FAULTS_SEED) >>> 0 : randomInt(2 ** 31)
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-function mulberry32 (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6D2B79F5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 class Rng {
   readonly next: () => number
