@@ -5,8 +5,7 @@
  * root can re-export both sides without clashes.
  */
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import type { JsonPrimitive } from '../objects/json.js'
-import type { ObjectView } from '../objects/view.js'
+import type { Filter, FilterOp, ObjectView, SortOrder } from '../objects/view.js'
 
 /** An object as the hub returns it from read, query and subscriptions (the hub's own wire type). */
 export type RemoteObject = ObjectView
@@ -21,10 +20,10 @@ export interface RemoteUpdateResult extends RemoteWriteResult {
   changed: boolean
 }
 
-export type ClientFilterOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte'
-/** A filter on a top-level scalar field, as the hub's query takes it. */
-export interface ClientFilter { field: string, op: ClientFilterOp, value: JsonPrimitive }
-export type ClientSortOrder = 'created' | '-created' | 'updated' | '-updated'
+/** The hub's own filter and order types (wire types, src/objects/view.ts). */
+export type ClientFilterOp = FilterOp
+export type ClientFilter = Filter
+export type ClientSortOrder = SortOrder
 
 export interface ClientQuery {
   /** Both `context` and `type` are required unless the caller is the owner. */

@@ -5,7 +5,7 @@
  */
 import type { CommitStrategy } from '../commits/schema.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import type { JsonObject } from './json.js'
+import type { JsonObject, JsonPrimitive } from './json.js'
 
 export interface ObjectView {
   objectId: ObjectId
@@ -23,3 +23,9 @@ export interface ObjectView {
   commits: number
   deleted: boolean
 }
+
+/** Query filters and orders, as the hub's query and the SDK both take them. */
+export type FilterOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte'
+/** A filter on a top-level scalar field. */
+export interface Filter { field: string, op: FilterOp, value: JsonPrimitive }
+export type SortOrder = 'created' | '-created' | 'updated' | '-updated'

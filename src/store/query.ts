@@ -13,9 +13,8 @@ import { prefixEnd, type KvStore } from './kv.js'
 import { encodeIndexValue, queryScope } from './layout.js'
 import type { ObjectMeta, TenantStore } from './tenant-store.js'
 
-export type FilterOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte'
-export interface Filter { field: string, op: FilterOp, value: JsonPrimitive }
-export type SortOrder = 'created' | '-created' | 'updated' | '-updated'
+import type { Filter, FilterOp, SortOrder } from '../objects/view.js'
+export type { Filter, FilterOp, SortOrder } from '../objects/view.js'
 
 export interface Query {
   interface?: InterfaceName
