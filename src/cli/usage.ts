@@ -42,6 +42,18 @@ Collections
   query --tag TAG                    an encrypted collection by its tag (what a blind hub can answer: metadata only)
   export OBJECT_ID --out FILE        the object as an Automerge binary document
 
+Permissions and sharing (on a hub holding the owner key)
+  grant --grantee DID --context C --type T --allow CRUD [--object OBJECT_ID] [--expires RFC3339]
+                                     let another DID (an app, a person) use a collection: --allow is the
+                                     DIF string, e.g. -R--, CR--, CRUD; replicates to every device
+  grants [--grantee DID]             the grants, with active/expired/revoked state
+  revoke GRANT_ID                    revoke a grant (encrypted collections move to a new key)
+  audit [--limit N] [--after SEQ]    every request by anyone but the owner, allowed or denied
+  follow --owner DID --peer MULTIADDR
+                                     pull what another owner shares with yours (needs a running daemon)
+  shared --owner DID [--context C] [--type T]
+                                     read what that owner shared with you
+
 Profile
   profile get                        the public profile
   profile set                        set it from JSON on stdin
