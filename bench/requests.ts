@@ -37,15 +37,15 @@
  * `node --cpu-prof dist/bench/run.js --only requests`.
  */
 import { readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { HubClient } from '../src/client/index.js'
 import { HubError } from '../src/errors.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
 import { HubChild } from './hub-child.js'
-import { percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
+import { cpuProfileDir, percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
 
 const CONTEXT = 'https://schema.org'
 const TYPE = 'MusicPlaylist'
@@ -382,10 +382,8 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
 async function run (opts: SuiteOptions): Promise<Figures> {
   const sizes = opts.quick ? QUICK : FULL
   const t0 = performance.now()
-  const envProf = process.env['BENCH_REQUESTS_CPU_PROF']
-  const profDir = envProf !== undefined && envProf !== '' ? resolve(envProf) : undefined
+  const profDir = await cpuProfileDir('BENCH_REQUESTS_CPU_PROF')
   if (profDir !== undefined) {
-    await mkdir(profDir, { recursive: true })
     progress(`requests: the hub child runs with --cpu-prof, profiles go to ${profDir} (profiler overhead: figures not comparable)`)
   }
   const runs: RunResult[] = []

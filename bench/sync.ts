@@ -24,12 +24,12 @@
  * cold-sync and incremental phases into <dir> (adds profiler overhead).
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { HubChild } from './hub-child.js'
-import { percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
+import { cpuProfileDir, percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
 
 const CONTEXT = 'https://schema.org'
 const IN_FLIGHT = 256
@@ -248,10 +248,8 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
 async function run (opts: SuiteOptions): Promise<Figures> {
   const sizes = opts.quick ? QUICK : FULL
   const t0 = performance.now()
-  const envProf = process.env['BENCH_SYNC_CPU_PROF']
-  const profDir = envProf !== undefined && envProf !== '' ? resolve(envProf) : undefined
+  const profDir = await cpuProfileDir('BENCH_SYNC_CPU_PROF')
   if (profDir !== undefined) {
-    await mkdir(profDir, { recursive: true })
     progress(`sync: CPU profiles go to ${profDir} (profiler overhead: figures not comparable)`)
   }
   const runs: RunResult[] = []

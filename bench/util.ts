@@ -3,11 +3,24 @@
  * throwaway hubs on disk, an RSS sampler and stderr progress output.
  * Nothing here writes to stdout: stdout carries only the final JSON.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Hub } from '../src/hub.js'
+
+/**
+ * The CPU-profile directory named by an environment variable, created if set.
+ * Profiling is opt-in per suite because the profiler's overhead makes the
+ * figures of that run incomparable with unprofiled ones.
+ */
+export async function cpuProfileDir (envName: string): Promise<string | undefined> {
+  const value = process.env[envName]
+  if (value === undefined || value === '') return undefined
+  const dir = resolve(value)
+  await mkdir(dir, { recursive: true })
+  return dir
+}
 
 /** A flat record of figures, the shape every suite returns. */
 export type Figures = Record<string, number | string>
