@@ -46,8 +46,8 @@ import { randomBytes } from 'node:crypto'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { multiaddr } from '@multiformats/multiaddr'
-import { lpStream, streamPair, type LengthPrefixedStream } from '@libp2p/utils'
-import type { Connection, Stream } from '@libp2p/interface'
+import { streamPair } from '@libp2p/utils'
+import type { Connection } from '@libp2p/interface'
 import { HubError, type ErrorCode } from '../../src/errors.js'
 import { createHubLibp2p, type HubLibp2p } from '../../src/net/node.js'
 import { FrameChannel } from '../../src/net/channel.js'
@@ -64,6 +64,7 @@ import { asCommitId, asObjectId, type Did } from '../../src/ids.js'
 import { cleanup, dumpData, playlist, tempHub } from '../helpers.js'
 import { handleRequest } from '../../src/request/handler.js'
 import { device, eventually, founder, stopAll, stopHub, type Running } from '../net-helpers.js'
+import { framed, varint, Wire } from './wire.js'
 
 const LONG = process.env.FAULTS_LONG === '1'
 const NETWORK_MESSAGES = LONG ? 50_000 : 3_000
@@ -141,13 +142,6 @@ async function settledHeapMiB (): Promise<number> {
 
 // ------------------------------------------------------------------ encoding helpers
 
-function varint (n: number): Uint8Array {
-  const out: number[] = []
-  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
-  out.push(n)
-  return Uint8Array.from(out)
-}
-const framed = (body: Uint8Array): Uint8Array => concat(varint(body.length), body)
 const text = (s: string): Uint8Array => utf8.encode(s)
 
 /** A compact JWS over exactly this header and claims text, signed by `signer` (valid signature, whatever the content). */
@@ -514,55 +508,6 @@ function oversizedShot (protocol: string, w: World, i: number): Shot {
 }
 
 // ------------------------------------------------------------------ lanes
-
-type Next = { t: 'frame', value: unknown } | { t: 'end' } | { t: 'timeout' }
-
-class Wire {
-  readonly stream: Stream
-  readonly #lp: LengthPrefixedStream<Stream>
-  #pending: Promise<Next> | undefined
-  ended = false
-
-  constructor (stream: Stream) {
-    this.stream = stream
-    this.#lp = lpStream(stream, { maxDataLength: 16 << 20, maxBufferSize: 16 << 20 })
-  }
-
-  async write (bytes: Uint8Array): Promise<boolean> {
-    try {
-      if (this.stream.send(bytes)) return true
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => { reject(new Error('drain timeout')) }, REPLY_MS)
-        this.stream.addEventListener('drain', () => { clearTimeout(t); resolve() }, { once: true })
-        this.stream.addEventListener('close', () => { clearTimeout(t); reject(new Error('closed')) }, { once: true })
-      })
-      return true
-    } catch {
-      return false
-    }
-  }
-
-  async next (ms: number): Promise<Next> {
-    if (this.ended) return { t: 'end' }
-    this.#pending ??= this.#lp.read().then(
-      (f): Next => {
-        const bytes = f.subarray()
-        try { return { t: 'frame', value: JSON.parse(utf8d.decode(bytes)) } } catch { return { t: 'frame', value: { unparseable: Buffer.from(bytes.subarray(0, 200)).toString('hex') } } }
-      },
-      (): Next => ({ t: 'end' }))
-    let timer: NodeJS.Timeout | undefined
-    const r = await Promise.race([this.#pending, new Promise<Next>(resolve => { timer = setTimeout(() => { resolve({ t: 'timeout' }) }, ms) })])
-    clearTimeout(timer)
-    if (r.t === 'frame') this.#pending = undefined
-    if (r.t === 'end') this.ended = true
-    return r
-  }
-
-  abort (): void {
-    this.ended = true
-    if (this.stream.status === 'open' || this.stream.status === 'closing') this.stream.abort(new Error('fuzz client done with this stream'))
-  }
-}
 
 class Stats {
   readonly sent = new Map<string, number>()

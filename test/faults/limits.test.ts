@@ -12,8 +12,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection } from '@libp2p/interface'
 import { createHubLibp2p, type HubLibp2p } from '../../src/net/node.js'
 import { MAX_FRAME_BYTES, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, REQUEST_BURST, REQUEST_PROTOCOL, REQUEST_RATE_PER_SECOND, SYNC_PROTOCOL } from '../../src/net/constants.js'
 import { MAX_REQUEST_FRAME_BYTES } from '../../src/request/server.js'
@@ -24,6 +23,7 @@ import { signRequest } from '../../src/request/token.js'
 import { cleanup, dumpData, playlist, tempHub } from '../helpers.js'
 import { handleRequest } from '../../src/request/handler.js'
 import { eventually, founder, stopAll, type Running } from '../net-helpers.js'
+import { varint, Wire, type Next } from './wire.js'
 
 const nodes: HubLibp2p[] = []
 afterEach(async () => {
@@ -33,59 +33,6 @@ afterEach(async () => {
 })
 
 // ------------------------------------------------------------------ wire helpers
-
-function varint (n: number): Uint8Array {
-  const out: number[] = []
-  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
-  out.push(n)
-  return Uint8Array.from(out)
-}
-
-type Next = { t: 'frame', value: Record<string, unknown> } | { t: 'end', reason: string } | { t: 'timeout' }
-
-/** A raw client side of one stream: arbitrary bytes out, length-prefixed frames in. */
-class Wire {
-  readonly stream: Stream
-  readonly #lp: LengthPrefixedStream<Stream>
-  #pending: Promise<Next> | undefined
-
-  constructor (stream: Stream) {
-    this.stream = stream
-    this.#lp = lpStream(stream, { maxDataLength: 64 << 20, maxBufferSize: 64 << 20 })
-  }
-
-  /** Write bytes as they are; false if the stream refused them (closed or reset). */
-  async write (bytes: Uint8Array): Promise<boolean> {
-    try {
-      if (this.stream.send(bytes)) return true
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => { reject(new Error('drain timeout')) }, 10_000)
-        this.stream.addEventListener('drain', () => { clearTimeout(t); resolve() }, { once: true })
-        this.stream.addEventListener('close', () => { clearTimeout(t); reject(new Error('closed')) }, { once: true })
-      })
-      return true
-    } catch {
-      return false
-    }
-  }
-
-  async frame (message: unknown): Promise<boolean> {
-    const body = utf8.encode(typeof message === 'string' ? message : JSON.stringify(message))
-    return await this.write(concat(varint(body.length), body))
-  }
-
-  /** The next frame from the hub, the end of the stream, or nothing within `ms`. */
-  async next (ms = 5000): Promise<Next> {
-    this.#pending ??= this.#lp.read().then(
-      (f): Next => ({ t: 'frame', value: JSON.parse(Buffer.from(f.subarray()).toString('utf8')) as Record<string, unknown> }),
-      (err: Error): Next => ({ t: 'end', reason: err.name }))
-    let timer: NodeJS.Timeout | undefined
-    const r = await Promise.race([this.#pending, new Promise<Next>(resolve => { timer = setTimeout(() => { resolve({ t: 'timeout' }) }, ms) })])
-    clearTimeout(timer)
-    if (r.t === 'frame') this.#pending = undefined
-    return r
-  }
-}
 
 async function client (): Promise<HubLibp2p> {
   const n = await createHubLibp2p(Ed25519KeyPair.generate(), null)
