@@ -36,6 +36,9 @@ import { Keyring } from './encryption/keyring.js'
 import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
+import { OrgStore } from './org/org-store.js'
+import { Vault } from './org/vault.js'
+import { verifyDidJwt } from './org/jwt.js'
 
 export const CONFIG_VERSION = 1
 
@@ -129,6 +132,8 @@ export class Hub {
   readonly audit: AuditLog
   /** Request tokens (iss, jti) already accepted. */
   readonly replay: ReplayCache
+  /** DCP self-issued ID tokens (iss, jti) already accepted: replay protection is on, always. */
+  readonly dcpReplay: ReplayCache
   readonly keys: KeyResolver
   readonly log: Logger
   readonly local: LocalState
@@ -138,6 +143,7 @@ export class Hub {
   /** Partitions of other owners whose shared collections this hub pulls. */
   readonly #foreign = new Map<string, Promise<TenantStore>>()
   readonly #maxValueBytes: number
+  #org: OrgStore | undefined
   #closed = false
 
   private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
@@ -175,6 +181,36 @@ export class Hub {
     this.collectionKeys = new CollectionKeys({ store: this.store, signer, tenantSecret: args.tenantSecret, openers })
     this.audit = new AuditLog(args.kv, this.store.layout)
     this.replay = new ReplayCache(args.kv)
+    this.dcpReplay = new ReplayCache(args.kv, 'n!dcp-jti!')
+  }
+
+  /**
+   * The organization side: participant contexts, key pairs, DID documents,
+   * credentials (src/org). Created on first use; a personal hub that never
+   * touches it pays nothing.
+   */
+  get org (): OrgStore {
+    this.#org ??= new OrgStore({
+      kv: this.kv,
+      // Sealing key derived from this hub's own key: org private keys are bound to this hub.
+      vault: new Vault(this.hubKey.exportSeed()),
+      logger: this.log,
+      verifyCredential: async jwt => { await verifyDidJwt(jwt, async did => await this.resolveDocument(did)) }
+    })
+    return this.#org
+  }
+
+  /**
+   * Resolve a DID document, answering DIDs this hub hosts from its own store
+   * (the same document its did:web endpoint would serve) before going to the
+   * network.
+   */
+  async resolveDocument (did: string): Promise<DidDocument> {
+    if (did.startsWith('did:web:')) {
+      const local = await this.org.servedDocument(did)
+      if (local !== undefined) return local
+    }
+    return await this.keys.resolveDocument(did)
   }
 
   /** Create a new hub directory with a fresh (or imported) owner DID. */
@@ -348,6 +384,7 @@ export class Hub {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#org?.idle()
     await this.store.idle()
     this.store.close()
     for (const p of this.#foreign.values()) {

@@ -18,6 +18,7 @@ import type { HubNode } from '../net/hub-node.js'
 import type { HandlerContext } from '../daemon/daemon.js'
 import type { HubRole } from '../hub.js'
 import { ProgressBar } from './progress.js'
+import { ORG_LOCAL_STEPS, orgHandlers } from './org-commands.js'
 
 export type { CommandArgs } from '../daemon/protocol.js'
 export type { Handler, HandlerContext } from '../daemon/daemon.js'
@@ -71,6 +72,7 @@ function role (a: CommandArgs): HubRole | undefined {
 }
 
 export const handlers: Record<string, Handler<HubNode>> = {
+  ...orgHandlers,
   async write ({ hub }, a) {
     const strategy = (str(a.options.strategy) ?? 'automerge') as CommitStrategy
     return await hub.collections.create(parseJsonInput(a.stdin), { strategy, encrypt: a.options.encrypt === true })
@@ -236,14 +238,15 @@ export const handlers: Record<string, Handler<HubNode>> = {
 export const READS_STDIN = new Set(['write', 'update', 'profile set'])
 
 export interface LocalSteps {
-  /** Checks on the arguments before the hub is opened or the daemon contacted. */
-  before?: (args: CommandArgs) => void
+  /** Checks on the arguments (and reads of local files) before the hub is opened or the daemon contacted. */
+  before?: (args: CommandArgs) => void | Promise<void>
   /** Turns the handler's result into what the CLI prints, with any local side effect. */
   after?: (result: unknown, args: CommandArgs) => Promise<unknown>
 }
 
 /** The parts of a command that run in the CLI process, whether the handler ran in-process or in a daemon. */
 export const LOCAL_STEPS: Readonly<Record<string, LocalSteps>> = {
+  ...ORG_LOCAL_STEPS,
   export: {
     before (a) {
       if (str(a.options.out) === undefined) throw new BadRequestError('missing --out FILE')

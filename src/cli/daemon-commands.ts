@@ -2,7 +2,7 @@
  * `hub start`, `hub stop` and `hub status`: the commands about the daemon
  * itself. None of them opens the store in this process.
  */
-import { HubError } from '../errors.js'
+import { BadRequestError, HubError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ControlClient, DaemonUnreachableError } from '../daemon/control.js'
 import { findDaemon, probeDaemon } from '../daemon/discovery.js'
@@ -10,11 +10,21 @@ import { isPidAlive, readDaemonInfo, type DaemonInfo } from '../daemon/files.js'
 import { handlers } from './commands.js'
 import { startNetwork } from './network.js'
 
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback). Port 0 lets the OS choose. */
+export function parseHttpAddress (v: string): { host: string, port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v)
+  const port = m === null ? NaN : Number(m[3])
+  if (m === null || port > 65535) throw new BadRequestError(`--http must be HOST:PORT, e.g. 127.0.0.1:8080 (got "${v}")`)
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '127.0.0.1' : m[2])
+  return { host, port }
+}
+
 const STOP_TIMEOUT_MS = 10_000
 const POLL_MS = 50
 
 /** Run the daemon in the foreground until it is stopped; returns the exit code. */
-export async function startDaemon (dir: string, opts: { listen: string[], bootstrap: string[], logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
+export async function startDaemon (dir: string, opts: { listen: string[], bootstrap: string[], http?: { host: string, port: number }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
   const { runDaemon } = await import('../daemon/daemon.js')
   return await runDaemon({
     dir,
@@ -23,6 +33,7 @@ export async function startDaemon (dir: string, opts: { listen: string[], bootst
     bootstrap: opts.bootstrap,
     logger: opts.logger,
     onReady: opts.onReady,
+    ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(startNetwork !== undefined ? { startNetwork } : {})
   })
 }

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../log.js'
 import { fromB64u } from '../identity/encoding.js'
 import type { Ed25519KeyPair } from '../identity/keys.js'
 import { handlers, LOCAL_STEPS, READS_STDIN, type CommandArgs } from './commands.js'
-import { daemonStatus, startDaemon, stopDaemon } from './daemon-commands.js'
+import { daemonStatus, parseHttpAddress, startDaemon, stopDaemon } from './daemon-commands.js'
 import { execute } from './execute.js'
 import { printHuman, printReady } from './output.js'
 import { USAGE } from './usage.js'
@@ -52,7 +52,22 @@ const OPTIONS = {
   // app side (hub identity / hub client)
   hub: { type: 'string' },
   key: { type: 'string' },
-  owner: { type: 'string' }
+  owner: { type: 'string' },
+  // organization identity (participants, keys, DIDs, credentials, DCP)
+  http: { type: 'string' },
+  id: { type: 'string' },
+  did: { type: 'string' },
+  participant: { type: 'string' },
+  active: { type: 'boolean' },
+  'key-id': { type: 'string' },
+  'public-key': { type: 'string' },
+  activate: { type: 'boolean' },
+  successor: { type: 'string' },
+  'no-successor': { type: 'boolean' },
+  jwt: { type: 'string' },
+  audience: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  token: { type: 'string' }
 } as const
 
 /** Commands with subcommands: `hub device invite`, `hub sync status`… */
@@ -62,7 +77,12 @@ const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
   sync: { subs: ['status'], optional: true },
   collection: { subs: ['encrypt'] },
   identity: { subs: ['new'] },
-  client: { subs: ['write', 'read', 'update', 'delete', 'query', 'history'] }
+  client: { subs: ['write', 'read', 'update', 'delete', 'query', 'history'] },
+  participant: { subs: ['create', 'list', 'activate', 'deactivate', 'delete'] },
+  keys: { subs: ['list', 'create', 'activate', 'rotate', 'revoke'] },
+  did: { subs: ['show', 'publish', 'unpublish'], optional: true },
+  credentials: { subs: ['add', 'list'] },
+  dcp: { subs: ['token'] }
 }
 
 /** Printed by `hub start` itself (the ready line), so main prints nothing more. */
@@ -138,6 +158,7 @@ async function run (argv: string[], json: boolean, logger: Logger): Promise<{ re
       const code = await startDaemon(dir, {
         listen: values.listen ?? [],
         bootstrap: values.bootstrap ?? [],
+        ...(values.http !== undefined ? { http: parseHttpAddress(values.http) } : {}),
         logger,
         onReady: info => printReady(info, json)
       })
@@ -157,7 +178,7 @@ async function run (argv: string[], json: boolean, logger: Logger): Promise<{ re
   // The daemon may run elsewhere than our working directory: send the absolute dir.
   const args: CommandArgs = { positionals: rest, options: { ...values, dir } }
   const local = Object.hasOwn(LOCAL_STEPS, command) ? LOCAL_STEPS[command] : undefined
-  local?.before?.(args)
+  await local?.before?.(args)
   if (READS_STDIN.has(command)) args.stdin = await readStdin()
   const result = await execute(dir, command, handler, args, logger)
   return { result: local?.after !== undefined ? await local.after(result, args) : result, command }

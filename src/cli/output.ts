@@ -11,7 +11,8 @@ export function printReady (info: DaemonInfo, json: boolean): void {
     return
   }
   const net = info.multiaddrs.length > 0 ? info.multiaddrs.join(' ') : 'no network'
-  process.stdout.write(`hub daemon running (pid ${info.pid}): control ${info.control.url}, ${net}, peer id ${info.peerId}; Ctrl-C or "hub stop" stops it\n`)
+  const http = info.http !== undefined ? `, HTTP ${info.http.url} (admin key in ${info.http.adminKeyFile})` : ''
+  process.stdout.write(`hub daemon running (pid ${info.pid}): control ${info.control.url}, ${net}${http}, peer id ${info.peerId}; Ctrl-C or "hub stop" stops it\n`)
 }
 
 export function printHuman (command: string, result: unknown): void {

@@ -7,14 +7,15 @@ Hub
   init --join INVITE [--blind | --role owner-device|blind] [--name N]
                                      create a hub that becomes another device of the inviting owner
   info                               owner DID, hub DID, peer id
-  did                                the owner's DID document
+  did                                the owner's DID document (did:key)
   doctor [--repair]                  verify every commit, signature and feed entry; rebuild every index and
                                      compare; --repair rewrites derived data (never signed data)
 
 Daemon
-  start [--listen MULTIADDR]… [--bootstrap MULTIADDR]…
+  start [--listen MULTIADDR]… [--bootstrap MULTIADDR]… [--http HOST:PORT]
                                      run the hub in the foreground (until Ctrl-C, SIGTERM or stop);
-                                     meanwhile every other command on --dir goes through it
+                                     meanwhile every other command on --dir goes through it; --http also
+                                     serves the Identity API, did:web and DCP (admin key: DIR/http-admin.key)
   stop                               ask the running daemon to shut down and wait for it
   status                             whether a daemon runs, its pid, control URL and multiaddrs
 
@@ -53,6 +54,28 @@ Permissions and sharing (on a hub holding the owner key)
                                      pull what another owner shares with yours (needs a running daemon)
   shared --owner DID [--context C] [--type T]
                                      read what that owner shared with you
+
+Organization identity (participant contexts, keys, did:web, credentials, DCP; see docs/organization.md)
+  participant create --id ID --did did:web:… [--active] [--key-id K]
+                                     a participant context with its default key pair; prints its API key once
+  participant list
+  participant activate|deactivate|delete ID
+                                     CREATED → ACTIVATED ⇄ DEACTIVATED (activating publishes the DID document);
+                                     delete removes everything it holds, private keys included
+  keys list --participant ID
+  keys create --participant ID [--key-id K] [--public-key JWK_FILE] [--activate]
+  keys activate|revoke KEY_ID --participant ID
+  keys rotate KEY_ID --participant ID [--successor K | --no-successor]
+                                     destroy the private key, keep the public key verifying; a new
+                                     generated key takes over unless --no-successor
+  did show [--participant ID]        a participant's DID document (without: the owner's did:key document)
+  did publish|unpublish --participant ID
+  credentials add --participant ID --jwt FILE
+                                     store a JWT verifiable credential (its issuer signature is verified)
+  credentials list --participant ID [--type T]
+  dcp token --participant ID --audience DID (--scope SCOPE… | --token ACCESS_TOKEN) [--ttl SECONDS]
+                                     holder: an access token for the verifier inside an ID token; verifier:
+                                     an ID token carrying the holder's access token (for presentation queries)
 
 Profile
   profile get                        the public profile

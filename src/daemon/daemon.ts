@@ -22,7 +22,8 @@ import { HubError, toHubError, BadRequestError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import { ControlServer } from './control.js'
 import { probeDaemon } from './discovery.js'
-import { daemonFile, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
+import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
+import type { HttpServer } from '../http/server.js'
 import type { CommandArgs } from './protocol.js'
 
 export interface NetworkHandle { multiaddrs(): string[]; stop(): Promise<void> }
@@ -51,6 +52,8 @@ export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
   bootstrap?: string[]
   /** Without it the daemon runs with no network (multiaddrs = []). */
   startNetwork?: StartNetwork<N>
+  /** Serve the HTTP API (Identity API, did:web, DCP) on this address. Off by default. */
+  http?: { host: string, port: number }
   logger?: Logger
 }
 
@@ -62,6 +65,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
   #secret = ''
   #server: ControlServer | undefined
   #net: N | undefined
+  #http: HttpServer | undefined
   #info: DaemonInfo | undefined
   #stopping: Promise<void> | undefined
   readonly #stopped: Promise<boolean>
@@ -114,13 +118,22 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     } else if (listen.length > 0 || bootstrap.length > 0) {
       this.#log.warn('no network layer is available yet: --listen and --bootstrap are ignored', { listen, bootstrap })
     }
+    let http: DaemonInfo['http']
+    if (this.#opts.http !== undefined) {
+      const { createHttpServer } = await import('../http/app.js')
+      const adminKey = await loadOrCreateAdminKey(this.dir)
+      this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log })
+      const url = await this.#http.listen(this.#opts.http.host, this.#opts.http.port)
+      http = { url, adminKeyFile: adminKeyFile(this.dir) }
+    }
     this.#info = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       control: { url: this.#server.url },
       multiaddrs: this.#net?.multiaddrs() ?? [],
       did: this.hub.did,
-      peerId: this.hub.peerId
+      peerId: this.hub.peerId,
+      ...(http !== undefined ? { http } : {})
     }
     // Last step: from here on, CLI processes forward their commands to us.
     await writePrivateFile(daemonFile(this.dir), JSON.stringify(this.#info, null, 2) + '\n')
@@ -191,6 +204,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       }
     }
     await step('closing the control channel', () => this.#server?.close())
+    await step('closing the HTTP server', () => this.#http?.close())
     await step('stopping the network', () => this.#net?.stop())
     await step('closing the hub', () => this.hub.close())
     if (this.#secret !== '') await step('removing daemon.json and control.secret', () => removeDaemonFiles(this.dir, { pid: process.pid, secret: this.#secret }))

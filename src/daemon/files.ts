@@ -27,6 +27,31 @@ export interface DaemonInfo {
   did: string
   /** This hub instance's libp2p PeerId. */
   peerId: string
+  /** Present when started with --http: the server's base URL and the file holding the admin API key. */
+  http?: { url: string, adminKeyFile: string }
+}
+
+export const ADMIN_KEY_FILE = 'http-admin.key'
+
+export function adminKeyFile (dir: string): string {
+  return join(dir, ADMIN_KEY_FILE)
+}
+
+/**
+ * The admin API key of the HTTP server: created (0600) the first time the
+ * server starts and kept across restarts, so scripts can rely on it.
+ */
+export async function loadOrCreateAdminKey (dir: string): Promise<string> {
+  const path = adminKeyFile(dir)
+  try {
+    const key = (await readFile(path, 'utf8')).trim()
+    if (key.length >= 16) return key
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err
+  }
+  const key = newSecret()
+  await writePrivateFile(path, key + '\n')
+  return key
 }
 
 export function daemonFile (dir: string): string {

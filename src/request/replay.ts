@@ -8,24 +8,27 @@ import { utf8, utf8d } from '../identity/encoding.js'
 import { prefixEnd, type KvStore } from '../store/kv.js'
 import { CLOCK_SKEW_S } from './token.js'
 
-const PREFIX = 'n!jti!'
+const DEFAULT_PREFIX = 'n!jti!'
 
 export class ReplayCache {
   readonly #kv: KvStore
+  readonly #prefix: string
   readonly #seen = new Map<string, number>()
   #loaded: Promise<void> | undefined
   #lastSweep = 0
 
-  constructor (kv: KvStore) {
+  /** `prefix` keeps separate caches (app request tokens, DCP ID tokens) apart in one store. */
+  constructor (kv: KvStore, prefix = DEFAULT_PREFIX) {
     this.#kv = kv
+    this.#prefix = prefix
   }
 
   async #load (): Promise<void> {
     const now = Date.now()
     const stale: string[] = []
-    for await (const [k, v] of this.#kv.entries({ gte: PREFIX, lt: prefixEnd(PREFIX) })) {
+    for await (const [k, v] of this.#kv.entries({ gte: this.#prefix, lt: prefixEnd(this.#prefix) })) {
       const until = Number(utf8d.decode(v))
-      if (until > now) this.#seen.set(k.slice(PREFIX.length), until)
+      if (until > now) this.#seen.set(k.slice(this.#prefix.length), until)
       else stale.push(k)
     }
     if (stale.length > 0) await this.#kv.batch(stale.map(key => ({ type: 'del' as const, key })))
@@ -42,7 +45,7 @@ export class ReplayCache {
     // Claimed synchronously (before any await) so two concurrent uses cannot both pass.
     const until = (exp + CLOCK_SKEW_S) * 1000
     this.#seen.set(key, until)
-    await this.#kv.batch([{ type: 'put', key: PREFIX + key, value: utf8.encode(String(until)) }])
+    await this.#kv.batch([{ type: 'put', key: this.#prefix + key, value: utf8.encode(String(until)) }])
     if (now - this.#lastSweep > 60_000) this.#sweep(now)
     return true
   }
@@ -50,7 +53,7 @@ export class ReplayCache {
   #sweep (now: number): void {
     this.#lastSweep = now
     const dead: string[] = []
-    for (const [k, until] of this.#seen) if (until <= now) { this.#seen.delete(k); dead.push(PREFIX + k) }
+    for (const [k, until] of this.#seen) if (until <= now) { this.#seen.delete(k); dead.push(this.#prefix + k) }
     if (dead.length > 0) void this.#kv.batch(dead.map(key => ({ type: 'del' as const, key }))).catch(() => {})
   }
 }

@@ -1,0 +1,139 @@
+/**
+ * CLI mirrors of the Identity API and the token service (`hub participant`,
+ * `hub keys`, `hub did show|publish|unpublish`, `hub credentials`, `hub dcp
+ * token`). Like every handler they run in the daemon when one is running
+ * (over the control channel) or in-process otherwise, and call the same
+ * OrgStore as the HTTP API, so both behave identically.
+ */
+import { readFile } from 'node:fs/promises'
+import { BadRequestError } from '../errors.js'
+import type { Handler } from '../daemon/daemon.js'
+import type { CommandArgs } from '../daemon/protocol.js'
+import type { HubNode } from '../net/hub-node.js'
+import type { LocalSteps } from './commands.js'
+
+function str (v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined
+}
+
+function need (a: CommandArgs, option: string, what = option): string {
+  const v = str(a.options[option])
+  if (v === undefined || v === '') throw new BadRequestError(`missing --${option} ${what.toUpperCase()}`)
+  return v
+}
+
+function positional (a: CommandArgs, name: string): string {
+  const v = a.positionals[0]
+  if (v === undefined) throw new BadRequestError(`missing ${name}`)
+  return v
+}
+
+/** A participant id as the positional (`hub participant activate acme`) or as --participant / --id. */
+function participantArg (a: CommandArgs): string {
+  const v = a.positionals[0] ?? str(a.options.participant) ?? str(a.options.id)
+  if (v === undefined) throw new BadRequestError('missing PARTICIPANT_ID')
+  return v
+}
+
+function parseJwkText (text: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(text)
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch { /* fall through */ }
+  throw new BadRequestError('--public-key must name a file holding a public JWK (JSON object)')
+}
+
+export const orgHandlers: Record<string, Handler<HubNode>> = {
+  async 'participant create' ({ hub }, a) {
+    const created = await hub.org.createParticipant({
+      participantId: need(a, 'id'),
+      did: need(a, 'did'),
+      active: a.options.active === true,
+      ...(str(a.options['key-id']) !== undefined ? { key: { keyId: str(a.options['key-id']) as string } } : {})
+    })
+    return { ...created.participant, apiKey: created.apiKey, defaultKey: { keyId: created.key.keyId, kid: created.key.kid } }
+  },
+  async 'participant list' ({ hub }) {
+    return await hub.org.listParticipants()
+  },
+  async 'participant activate' ({ hub }, a) {
+    return await hub.org.activateParticipant(participantArg(a))
+  },
+  async 'participant deactivate' ({ hub }, a) {
+    return await hub.org.deactivateParticipant(participantArg(a))
+  },
+  async 'participant delete' ({ hub }, a) {
+    const id = participantArg(a)
+    await hub.org.deleteParticipant(id)
+    return { participantId: id, deleted: true }
+  },
+  async 'keys list' ({ hub }, a) {
+    return await hub.org.listKeyPairs(need(a, 'participant'))
+  },
+  async 'keys create' ({ hub }, a) {
+    const jwk = str(a.options['public-key-jwk'])
+    return await hub.org.createKeyPair(need(a, 'participant'), {
+      ...(str(a.options['key-id']) !== undefined ? { keyId: str(a.options['key-id']) as string } : {}),
+      ...(jwk !== undefined ? { publicKeyJwk: parseJwkText(jwk) } : {}),
+      ...(a.options.activate === true ? { activate: true } : {})
+    })
+  },
+  async 'keys activate' ({ hub }, a) {
+    return await hub.org.activateKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'))
+  },
+  async 'keys rotate' ({ hub }, a) {
+    // A rotation without a successor can leave the participant with nothing to sign with, so one is made unless asked not to.
+    const successor = a.options['no-successor'] === true ? undefined : { ...(str(a.options.successor) !== undefined ? { keyId: str(a.options.successor) as string } : {}) }
+    return await hub.org.rotateKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'), successor)
+  },
+  async 'keys revoke' ({ hub }, a) {
+    return await hub.org.revokeKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'))
+  },
+  async 'did show' ({ hub }, a) {
+    const p = str(a.options.participant)
+    return p === undefined ? hub.didDocument() : (await hub.org.getDid(p)).document
+  },
+  async 'did publish' ({ hub }, a) {
+    return await hub.org.publishDid(need(a, 'participant'))
+  },
+  async 'did unpublish' ({ hub }, a) {
+    return await hub.org.unpublishDid(need(a, 'participant'))
+  },
+  async 'credentials add' ({ hub }, a) {
+    const jwt = (a.stdin ?? '').trim()
+    if (jwt === '') throw new BadRequestError('missing --jwt FILE (a verifiable credential in JWT form)')
+    const [c] = await hub.org.storeCredentials(need(a, 'participant'), [jwt])
+    return { credentialId: c?.credentialId, types: c?.types, issuer: c?.issuer }
+  },
+  async 'credentials list' ({ hub }, a) {
+    const list = await hub.org.listCredentials(need(a, 'participant'), str(a.options.type))
+    return list.map(({ raw: _raw, ...rest }) => rest)
+  },
+  async 'dcp token' ({ hub }, a) {
+    const { issueTokens } = await import('../org/sts.js')
+    const scope = a.options.scope
+    const ttl = str(a.options.ttl)
+    return await issueTokens(hub.org, {
+      participantId: need(a, 'participant'),
+      audience: need(a, 'audience', 'did'),
+      ...(Array.isArray(scope) && scope.length > 0 ? { scope: scope.flatMap(s => s.split(/\s+/)).filter(s => s !== '') } : {}),
+      ...(str(a.options.token) !== undefined ? { token: str(a.options.token) as string } : {}),
+      ...(ttl !== undefined ? { ttlS: Number(ttl) } : {})
+    })
+  }
+}
+
+/** Files named on the command line are read by the CLI process (the daemon may run elsewhere). */
+export const ORG_LOCAL_STEPS: Readonly<Record<string, LocalSteps>> = {
+  'credentials add': {
+    async before (a) {
+      a.stdin = await readFile(need(a, 'jwt', 'file'), 'utf8')
+    }
+  },
+  'keys create': {
+    async before (a) {
+      const file = str(a.options['public-key'])
+      if (file !== undefined) a.options['public-key-jwk'] = await readFile(file, 'utf8')
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Decentralized Claims Protocol endpoints (protocols/dcp.md):
+ *
+ *   POST /api/credentials/v1/participants/{id}/presentations/query   (Resolution API)
+ *   POST /api/credentials/v1/participants/{id}/credentials           (Storage API)
+ *   POST /api/sts/token                                               (token service)
+ *
+ * The presentation query checks, in order: the participant exists and is
+ * ACTIVATED (404); a Bearer token is present (401); the body is a valid
+ * PresentationQueryMessage (400; presentationDefinition → 501); the
+ * self-issued ID token and the access token in its `token` claim (403 with a
+ * `details.reason`); every requested scope is granted (403
+ * `scope_escalation`). The body is checked before the token so that a
+ * malformed request never consumes the token's `jti`.
+ */
+import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError } from '../errors.js'
+import type { DidDocument } from '../identity/did-key.js'
+import type { OrgStore } from '../org/org-store.js'
+import type { ParticipantContext } from '../org/types.js'
+import { parseVcJwt } from '../org/vc.js'
+import { validateCredentialMessage, validatePresentationQuery } from '../org/dcp/schemas.js'
+import { parseScopes, scopeCovers } from '../org/dcp/scopes.js'
+import { DcpTokenError, verifyAccessToken, verifySelfIssuedIdToken } from '../org/dcp/tokens.js'
+import { createVpJwt, presentationResponse, selectCredentials } from '../org/dcp/presentation.js'
+import { issueTokens, type TokenRequest } from '../org/sts.js'
+import { NotImplementedError } from './server.js'
+import type { HttpRequest, JsonSchema, Route } from './router.js'
+
+export const DCP_BASE = '/api/credentials/v1'
+
+/** Credential formats we store from a CredentialMessage: JWT VCs under the names DCP deployments use. */
+const JWT_FORMATS = new Set(['jwt', 'vcdm11_jwt', 'vcdm20_jwt', 'jwt_vc', 'jwt_vc_json'])
+
+export interface DcpDeps {
+  org: OrgStore
+  resolveDocument: (did: string) => Promise<DidDocument>
+  replay: { accept: (iss: string, jti: string, exp: number) => Promise<boolean> }
+  now?: () => number
+}
+
+function bearer (req: HttpRequest): string {
+  const h = req.headers.authorization
+  if (typeof h !== 'string' || !/^Bearer [^\s]+$/.test(h)) throw new AuthenticationError('this endpoint needs "Authorization: Bearer <self-issued ID token>"')
+  return h.slice('Bearer '.length)
+}
+
+/** Public DCP endpoints answer only for ACTIVATED participants; anything else looks absent. */
+async function activeParticipant (org: OrgStore, id: string): Promise<ParticipantContext> {
+  let p: ParticipantContext
+  try {
+    p = await org.getParticipant(id)
+  } catch (err) {
+    if (err instanceof BadRequestError) throw new NotFoundError(`no participant "${id}"`)
+    throw err
+  }
+  if (p.state !== 'ACTIVATED') throw new NotFoundError(`no participant "${id}"`)
+  return p
+}
+
+const DCP_MESSAGE: JsonSchema = { type: 'object', description: 'Validated against the official DCP JSON schemas in protocols/dcp/' }
+
+export function dcpRoutes (deps: DcpDeps): Route[] {
+  const { org } = deps
+  const nowMs = deps.now ?? Date.now
+  return [
+    {
+      method: 'POST', path: `${DCP_BASE}/participants/{participantId}/presentations/query`, operationId: 'queryPresentation', tag: 'DCP', auth: 'bearer',
+      summary: 'DCP Resolution API: answer a PresentationQueryMessage (scopes) with a PresentationResponseMessage holding a JWT VP',
+      requestBody: DCP_MESSAGE,
+      responses: {
+        200: 'A PresentationResponseMessage',
+        400: 'Not a valid PresentationQueryMessage, or scope and presentationDefinition together, or a malformed scope',
+        401: 'No Bearer token',
+        403: 'The ID token or access token failed a check (details.reason), or the query asks for more than the access token grants',
+        404: 'No ACTIVATED participant with this id',
+        501: 'presentationDefinition queries are not supported'
+      },
+      responseBody: DCP_MESSAGE,
+      handler: async (req) => {
+        const p = await activeParticipant(org, req.params.participantId as string)
+        const idToken = bearer(req)
+        const query = validatePresentationQuery(req.body)
+        if (query.presentationDefinition !== undefined) {
+          if (query.scope !== undefined) throw new BadRequestError('a PresentationQueryMessage carries scope or presentationDefinition, not both')
+          throw new NotImplementedError('presentationDefinition queries are not supported: query by scope')
+        }
+        const requested = parseScopes(query.scope ?? [])
+        if (requested.length === 0) throw new BadRequestError('scope must not be empty')
+        const now = Math.floor(nowMs() / 1000)
+        const id = await verifySelfIssuedIdToken(idToken, { audience: p.did, now, resolveDocument: deps.resolveDocument, replay: deps.replay })
+        if (id.token === undefined) throw new DcpTokenError('missing_token', 'the ID token has no "token" claim (an access token issued by this participant)')
+        const access = await verifyAccessToken(id.token, {
+          participantDid: p.did,
+          caller: id.iss,
+          now,
+          lookupKey: async kid => await org.verificationKey(p.participantId, kid)
+        })
+        const granted = parseScopes(access.scopes)
+        for (const r of requested) {
+          if (!scopeCovers(granted, r)) throw new DcpTokenError('scope_escalation', `the access token does not grant ${r.scope}`)
+        }
+        const stored = await org.listCredentials(p.participantId)
+        const candidates = stored.map(c => ({ ...parseVcJwt(c.raw), revoked: c.state === 'REVOKED' }))
+        const chosen = selectCredentials(candidates, requested, granted, nowMs())
+        const signer = await org.signingKey(p.participantId)
+        const vp = createVpJwt(signer, { holderDid: p.did, audience: id.iss, credentials: chosen.map(c => c.raw), now })
+        return { status: 200, body: presentationResponse([vp]) }
+      }
+    },
+    {
+      method: 'POST', path: `${DCP_BASE}/participants/{participantId}/credentials`, operationId: 'storeCredentials', tag: 'DCP', auth: 'bearer',
+      summary: 'DCP Storage API: an issuer delivers a CredentialMessage; its Bearer is the issuer\'s self-issued ID token (aud = the holder), and every credential must be issued by that issuer',
+      requestBody: DCP_MESSAGE,
+      responses: {
+        200: 'Stored (or, for status REJECTED, acknowledged)',
+        400: 'Not a valid CredentialMessage, or a credential that is not a JWT VC about this participant',
+        401: 'No Bearer token',
+        403: 'The ID token failed a check, or a credential was issued by someone else',
+        404: 'No ACTIVATED participant with this id',
+        409: 'A credential with the same id is already stored'
+      },
+      responseBody: { type: 'object', properties: { stored: { type: 'array', items: { type: 'string' } } }, required: ['stored'] },
+      handler: async (req) => {
+        const p = await activeParticipant(org, req.params.participantId as string)
+        const idToken = bearer(req)
+        const msg = validateCredentialMessage(req.body)
+        const id = await verifySelfIssuedIdToken(idToken, { audience: p.did, now: Math.floor(nowMs() / 1000), resolveDocument: deps.resolveDocument, replay: deps.replay })
+        if (msg.status === 'REJECTED') return { status: 200, body: { stored: [] } }
+        const jwts: string[] = []
+        for (const c of msg.credentials ?? []) {
+          if (!JWT_FORMATS.has(c.format)) throw new BadRequestError(`credential format "${c.format}" is not supported (JWT VCs only)`)
+          const vc = parseVcJwt(c.payload)
+          if (vc.issuer !== id.iss) throw new PermissionsRequiredError(`credential ${vc.id} was issued by ${vc.issuer}, not by the caller ${id.iss}`, { reason: 'wrong_issuer' })
+          jwts.push(c.payload)
+        }
+        if (jwts.length === 0) throw new BadRequestError('the CredentialMessage holds no credentials')
+        const stored = await org.storeCredentials(p.participantId, jwts)
+        return { status: 200, body: { stored: stored.map(c => c.credentialId) } }
+      }
+    },
+    {
+      method: 'POST', path: '/api/sts/token', operationId: 'issueToken', tag: 'DCP', auth: 'participant',
+      summary: 'Token service: with scope, an access token for the audience (verifier) inside this participant\'s self-issued ID token; with token, an ID token presenting that access token to the audience (holder)',
+      requestBody: {
+        type: 'object',
+        properties: {
+          participantId: { type: 'string', description: 'Needed with the admin key; with a participant key it defaults to (and must be) that participant' },
+          audience: { type: 'string' },
+          scope: { oneOf: [{ type: 'array', items: { type: 'string' } }, { type: 'string', description: 'space-separated' }] },
+          token: { type: 'string' },
+          ttl: { type: 'integer', minimum: 1, maximum: 3600 }
+        },
+        required: ['audience']
+      },
+      responses: { 200: 'The tokens', 400: 'Malformed request', 401: 'Missing or invalid x-api-key', 403: 'The API key belongs to another participant', 404: 'No such participant', 409: 'The participant is not ACTIVATED or has no signing key' },
+      responseBody: { type: 'object', properties: { idToken: { type: 'string' }, accessToken: { type: 'string' }, expiresIn: { type: 'integer' } }, required: ['idToken', 'expiresIn'] },
+      handler: async (req) => {
+        const b = req.body
+        if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new BadRequestError('the token request body must be a JSON object')
+        const o = b as Record<string, unknown>
+        const caller = req.caller
+        let participantId = typeof o.participantId === 'string' ? o.participantId : undefined
+        if (caller !== undefined && !caller.admin) {
+          if (participantId !== undefined && participantId !== caller.participantId) throw new PermissionsRequiredError(`this API key belongs to participant "${caller.participantId}"`)
+          participantId = caller.participantId
+        }
+        if (participantId === undefined) throw new BadRequestError('participantId is required with the admin key')
+        const input: TokenRequest = { participantId, audience: o.audience as string }
+        if (o.scope !== undefined) input.scope = typeof o.scope === 'string' ? o.scope.split(/\s+/).filter(s => s !== '') : o.scope as string[]
+        if (o.token !== undefined) input.token = o.token as string
+        if (o.ttl !== undefined) input.ttlS = o.ttl as number
+        return { status: 200, body: await issueTokens(org, input, nowMs()) }
+      }
+    }
+  ]
+}

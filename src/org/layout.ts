@@ -1,0 +1,36 @@
+/**
+ * Key layout of the organization records in the hub's LevelDB. Pure
+ * functions; every key starts with `org!`, apart from the tenants' `t!` and
+ * the hub's local `n!` records.
+ *
+ *   org!p!<pid>                 → ParticipantRecord JSON
+ *   org!did!<did>               → pid          (a DID belongs to one participant)
+ *   org!d!<pid>                 → DidResource JSON
+ *   org!k!<pid>!<keyId>         → KeyPairResource JSON
+ *   org!sk!<pid>!<keyId>        → sealed private key (vault.ts)
+ *   org!c!<pid>!<credentialId>  → CredentialResource JSON
+ *
+ * Everything a participant owns is under a key naming it, so deleting a
+ * participant is a handful of prefix scans folded into one atomic batch.
+ */
+import { esc } from '../store/layout.js'
+
+export const ORG_PREFIX = 'org!'
+
+export const orgKeys = {
+  participant: (pid: string) => `org!p!${esc(pid)}`,
+  participantsPrefix: () => 'org!p!',
+  didOwner: (did: string) => `org!did!${esc(did)}`,
+  didResource: (pid: string) => `org!d!${esc(pid)}`,
+  keyPair: (pid: string, keyId: string) => `org!k!${esc(pid)}!${esc(keyId)}`,
+  keyPairsPrefix: (pid: string) => `org!k!${esc(pid)}!`,
+  privateKey: (pid: string, keyId: string) => `org!sk!${esc(pid)}!${esc(keyId)}`,
+  privateKeysPrefix: (pid: string) => `org!sk!${esc(pid)}!`,
+  credential: (pid: string, id: string) => `org!c!${esc(pid)}!${esc(id)}`,
+  credentialsPrefix: (pid: string) => `org!c!${esc(pid)}!`
+}
+
+/** Participant ids appear in URLs and CLI arguments: keep them plain. */
+export const PARTICIPANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/** Key ids become DID URL fragments. */
+export const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

@@ -1,0 +1,776 @@
+/**
+ * Participant contexts and everything they own: API key, key pairs (with
+ * their sealed private keys), DID document state and stored credentials.
+ *
+ * Every operation is all-or-nothing. It reads what it needs, stages every
+ * write (records, index entries, sealed keys, destroyed keys) in one
+ * transaction, and commits them as a single LevelDB batch; events go out
+ * only after that batch is durable. A failure or a crash at any step before
+ * the batch leaves no trace; after it, the whole change is there. Each
+ * operation names its steps (OPERATION_STEPS) and passes through an
+ * injectable failpoint at every one, so tests can prove this step by step.
+ *
+ * Operations are serialized (one at a time per hub): they are rare admin
+ * actions, and serializing makes read-check-write sequences race-free.
+ */
+import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { JWK } from 'jose'
+import { AlreadyExistsError, AuthenticationError, BadRequestError, ConflictError, HubError, NotFoundError } from '../errors.js'
+import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
+import { Ed25519KeyPair } from '../identity/keys.js'
+import type { DidDocument } from '../identity/did-key.js'
+import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
+import { silentLogger, type Logger } from '../log.js'
+import { buildDidDocument } from './did-document.js'
+import { KEY_ID, PARTICIPANT_ID, orgKeys } from './layout.js'
+import type { Vault } from './vault.js'
+import { parseVcJwt } from './vc.js'
+import type {
+  CredentialResource, DidResource, KeyPairResource, OrgEvent, OrgEventType, ParticipantContext,
+  ParticipantRecord, ParticipantState, ServiceEndpoint
+} from './types.js'
+
+/** The named steps of each operation, in order. A failpoint can stop any of them. */
+export const OPERATION_STEPS = {
+  'participant.create': ['validate', 'api-key', 'key-pair', 'seal-private-key', 'did-document', 'activate', 'commit'],
+  'participant.activate': ['load', 'transition', 'publish', 'commit'],
+  'participant.deactivate': ['load', 'transition', 'unpublish', 'commit'],
+  'participant.delete': ['load', 'collect', 'commit'],
+  'participant.regenerate-api-key': ['load', 'api-key', 'commit'],
+  'keypair.create': ['load', 'key-pair', 'seal-private-key', 'commit'],
+  'keypair.activate': ['load', 'transition', 'commit'],
+  'keypair.rotate': ['load', 'transition', 'destroy-private-key', 'successor', 'seal-private-key', 'commit'],
+  'keypair.revoke': ['load', 'transition', 'destroy-private-key', 'commit'],
+  'did.publish': ['load', 'transition', 'commit'],
+  'did.unpublish': ['load', 'transition', 'commit'],
+  'did.service.add': ['load', 'validate', 'commit'],
+  'did.service.remove': ['load', 'validate', 'commit'],
+  'credential.store': ['load', 'validate', 'commit'],
+  'credential.revoke': ['load', 'transition', 'commit'],
+  'credential.delete': ['load', 'commit']
+} as const
+
+export type OrgOperation = keyof typeof OPERATION_STEPS
+export type OrgStep<O extends OrgOperation = OrgOperation> = (typeof OPERATION_STEPS)[O][number]
+
+/** Thrown by a failpoint in tests; a plain HubError so it travels like any failure. */
+export class InjectedFailure extends HubError {
+  constructor (op: string, step: string) {
+    super('internal', `injected failure at ${op}/${step}`)
+  }
+}
+
+export interface OrgStoreOptions {
+  kv: KvStore
+  vault: Vault
+  logger?: Logger
+  /** Called at every step of every operation; throwing aborts the operation. For tests. */
+  failpoint?: (op: OrgOperation, step: string) => void
+  /**
+   * Checks a credential's issuer signature before it is stored (the hub wires
+   * DID resolution in). Throws to refuse. Without it, credentials are stored
+   * unverified.
+   */
+  verifyCredential?: (jwt: string) => Promise<void>
+  now?: () => number
+}
+
+export interface KeySpec {
+  keyId?: string
+  /** Import this public key instead of generating a pair (the hub then cannot sign with it). */
+  publicKeyJwk?: JWK
+  /** Activate at once (default: true for a participant's first key, false otherwise). */
+  activate?: boolean
+  /** Make it the signing key (default: when the participant has no default key). */
+  isDefault?: boolean
+}
+
+export interface CreateParticipantInput {
+  participantId: string
+  did: string
+  /** Activate (and publish) at once. Default false. */
+  active?: boolean
+  key?: KeySpec
+  services?: ServiceEndpoint[]
+}
+
+export interface CreatedParticipant {
+  participant: ParticipantContext
+  /** Shown once: only its hash is stored. */
+  apiKey: string
+  key: KeyPairResource
+}
+
+export interface SigningKey {
+  readonly did: string
+  readonly kid: string
+  sign (data: Uint8Array): Uint8Array
+}
+
+type Listener = (e: OrgEvent) => void
+
+class Tx {
+  readonly ops: KvOp[] = []
+  readonly events: OrgEvent[] = []
+  put (key: string, value: unknown): void {
+    this.ops.push({ type: 'put', key, value: utf8.encode(JSON.stringify(value)) })
+  }
+
+  putBytes (key: string, value: Uint8Array): void {
+    this.ops.push({ type: 'put', key, value })
+  }
+
+  del (key: string): void {
+    this.ops.push({ type: 'del', key })
+  }
+}
+
+function hashApiKey (apiKey: string): string {
+  return createHash('sha256').update(apiKey, 'utf8').digest('hex')
+}
+
+/** `<base64url(participantId)>.<43 random chars>`: names its participant, so the admin-less routes can find it. */
+function newApiKey (participantId: string): string {
+  return `${b64u(participantId)}.${randomBytes(32).toString('base64url')}`
+}
+
+function publicOnly (p: ParticipantRecord): ParticipantContext {
+  return { participantId: p.participantId, did: p.did, state: p.state, createdAt: p.createdAt, updatedAt: p.updatedAt }
+}
+
+/** Normalise and check an imported public JWK; refuse private material outright. */
+function importPublicJwk (jwk: unknown): JWK {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new BadRequestError('publicKeyJwk must be a JWK object')
+  const j = jwk as Record<string, unknown>
+  if ('d' in j || 'p' in j || 'k' in j) throw new BadRequestError('publicKeyJwk contains private key material: send only the public key')
+  try {
+    const exported = createPublicKey({ key: j as never, format: 'jwk' }).export({ format: 'jwk' }) as JWK
+    return exported
+  } catch (err) {
+    throw new BadRequestError(`publicKeyJwk is not a usable public key: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * A did:web DID in canonical form: lower-case host, upper-case percent
+ * escapes. did:web hosting rebuilds the DID from the request the same way,
+ * so equal DIDs are equal strings.
+ */
+export function checkDid (did: unknown): string {
+  if (typeof did !== 'string' || !/^did:web:[A-Za-z0-9._%-]+(:[A-Za-z0-9._%-]+)*$/.test(did)) {
+    throw new BadRequestError('did must be a did:web DID, e.g. did:web:127.0.0.1%3A8080:org:acme')
+  }
+  const [, , host, ...path] = did.split(':') as [string, string, string, ...string[]]
+  const up = (s: string): string => s.replace(/%[0-9a-f]{2}/gi, m => m.toUpperCase())
+  try {
+    for (const part of [host, ...path]) if (/[/?#\s]/.test(decodeURIComponent(part))) throw new Error('reserved character')
+  } catch {
+    throw new BadRequestError('did has an invalid host or path segment')
+  }
+  return ['did', 'web', up(host.toLowerCase()), ...path.map(up)].join(':')
+}
+
+function checkParticipantId (id: unknown): string {
+  if (typeof id !== 'string' || !PARTICIPANT_ID.test(id)) throw new BadRequestError('participantId must be 1–64 characters of A–Z a–z 0–9 . _ - (starting with a letter or digit)')
+  return id
+}
+
+function checkKeyId (id: unknown): string {
+  if (typeof id !== 'string' || !KEY_ID.test(id)) throw new BadRequestError('keyId must be 1–64 characters of A–Z a–z 0–9 . _ - (starting with a letter or digit)')
+  return id
+}
+
+function checkService (did: string, s: unknown): ServiceEndpoint {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new BadRequestError('a service endpoint is an object {id, type, serviceEndpoint}')
+  const { id, type, serviceEndpoint } = s as Record<string, unknown>
+  if (typeof id !== 'string' || id === '') throw new BadRequestError('service id must be a non-empty string')
+  if (typeof type !== 'string' || type === '') throw new BadRequestError('service type must be a non-empty string')
+  if (typeof serviceEndpoint !== 'string') throw new BadRequestError('serviceEndpoint must be a URL string')
+  try {
+    new URL(serviceEndpoint)
+  } catch {
+    throw new BadRequestError('serviceEndpoint must be an absolute URL')
+  }
+  const full = id.startsWith('#') ? did + id : id.startsWith(did + '#') ? id : `${did}#${id}`
+  if (!/^[^\s#]+#[A-Za-z0-9._~-]+$/.test(full)) throw new BadRequestError('service id must be a fragment such as "#credential-service"')
+  return { id: full, type, serviceEndpoint }
+}
+
+export class OrgStore {
+  readonly #kv: KvStore
+  readonly #vault: Vault
+  readonly #log: Logger
+  readonly #failpoint: ((op: OrgOperation, step: string) => void) | undefined
+  readonly #verifyCredential: ((jwt: string) => Promise<void>) | undefined
+  readonly #now: () => number
+  readonly #listeners = new Map<OrgEventType | '*', Set<Listener>>()
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor (opts: OrgStoreOptions) {
+    this.#kv = opts.kv
+    this.#vault = opts.vault
+    this.#log = (opts.logger ?? silentLogger).child('org')
+    this.#failpoint = opts.failpoint
+    this.#verifyCredential = opts.verifyCredential
+    this.#now = opts.now ?? Date.now
+  }
+
+  // ── events ────────────────────────────────────────────────────────────
+
+  /** Listen to one event type, or '*' for all. Returns the unsubscribe function. */
+  on<T extends OrgEventType | '*'> (type: T, listener: (e: T extends OrgEventType ? Extract<OrgEvent, { type: T }> : OrgEvent) => void): () => void {
+    let set = this.#listeners.get(type)
+    if (set === undefined) this.#listeners.set(type, set = new Set())
+    const l = listener as Listener
+    set.add(l)
+    return () => { set.delete(l) }
+  }
+
+  #emit (events: OrgEvent[]): void {
+    for (const e of events) {
+      for (const l of [...(this.#listeners.get(e.type) ?? []), ...(this.#listeners.get('*') ?? [])]) {
+        try {
+          l(e)
+        } catch (err) {
+          this.#log.error('org event listener failed', { event: e.type, reason: (err as Error).message })
+        }
+      }
+    }
+  }
+
+  // ── plumbing ──────────────────────────────────────────────────────────
+
+  #iso (): string {
+    return new Date(this.#now()).toISOString()
+  }
+
+  #step (op: OrgOperation, step: string): void {
+    this.#failpoint?.(op, step)
+  }
+
+  /** Run one mutation at a time, commit its transaction as one batch, then emit its events. */
+  async #mutate<T> (op: OrgOperation, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const tx = new Tx()
+      const result = await fn(tx)
+      this.#step(op, 'commit')
+      await this.#kv.batch(tx.ops)
+      this.#log.info('org change', { op, writes: tx.ops.length })
+      this.#emit(tx.events)
+      return result
+    }
+    const p = this.#queue.then(run, run)
+    this.#queue = p.catch(() => {})
+    return await p
+  }
+
+  async #json<T> (key: string): Promise<T | undefined> {
+    const v = await this.#kv.get(key)
+    return v === undefined ? undefined : JSON.parse(utf8d.decode(v)) as T
+  }
+
+  async #list<T> (prefix: string): Promise<T[]> {
+    const out: T[] = []
+    for await (const [, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.push(JSON.parse(utf8d.decode(v)) as T)
+    return out
+  }
+
+  async #record (pid: string): Promise<ParticipantRecord> {
+    const p = await this.#json<ParticipantRecord>(orgKeys.participant(checkParticipantId(pid)))
+    if (p === undefined) throw new NotFoundError(`no participant context "${pid}"`, { participantId: pid })
+    return p
+  }
+
+  async #didResource (pid: string): Promise<DidResource> {
+    const d = await this.#json<DidResource>(orgKeys.didResource(pid))
+    if (d === undefined) throw new HubError('internal', `participant "${pid}" has no DID record`)
+    return d
+  }
+
+  async #keyPair (pid: string, keyId: string): Promise<KeyPairResource> {
+    const k = await this.#json<KeyPairResource>(orgKeys.keyPair(pid, checkKeyId(keyId)))
+    if (k === undefined) throw new NotFoundError(`participant "${pid}" has no key pair "${keyId}"`, { participantId: pid, keyId })
+    return k
+  }
+
+  /** Build a key pair record (and stage its sealed private key) without writing anything else. */
+  #newKeyPair (op: OrgOperation, tx: Tx, p: { participantId: string, did: string }, spec: KeySpec, existing: KeyPairResource[], defaults: { activate: boolean, isDefault: boolean }): KeyPairResource {
+    const keyId = spec.keyId !== undefined ? checkKeyId(spec.keyId) : nextKeyId(existing)
+    if (existing.some(k => k.keyId === keyId)) throw new AlreadyExistsError(`participant "${p.participantId}" already has a key pair "${keyId}"`, { keyId })
+    const now = this.#iso()
+    let publicKeyJwk: JWK
+    let seed: Uint8Array | undefined
+    if (spec.publicKeyJwk !== undefined) {
+      publicKeyJwk = importPublicJwk(spec.publicKeyJwk)
+    } else {
+      const pair = Ed25519KeyPair.generate()
+      publicKeyJwk = pair.publicJwk()
+      seed = pair.exportSeed()
+    }
+    const active = spec.activate ?? defaults.activate
+    const record: KeyPairResource = {
+      participantId: p.participantId,
+      keyId,
+      kid: `${p.did}#${keyId}`,
+      publicKeyJwk,
+      state: active ? 'ACTIVATED' : 'CREATED',
+      isDefault: spec.isDefault ?? defaults.isDefault,
+      hasPrivateKey: seed !== undefined,
+      createdAt: now,
+      ...(active ? { activatedAt: now } : {})
+    }
+    tx.put(orgKeys.keyPair(p.participantId, keyId), record)
+    this.#step(op, 'seal-private-key')
+    if (seed !== undefined) tx.putBytes(orgKeys.privateKey(p.participantId, keyId), this.#vault.seal(seed, orgKeys.privateKey(p.participantId, keyId)))
+    tx.events.push({ type: 'keypair.created', participantId: p.participantId, keyId })
+    if (active) tx.events.push({ type: 'keypair.activated', participantId: p.participantId, keyId })
+    return record
+  }
+
+  // ── participant contexts ──────────────────────────────────────────────
+
+  async createParticipant (input: CreateParticipantInput): Promise<CreatedParticipant> {
+    const op = 'participant.create'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'validate')
+      if (typeof input !== 'object' || input === null) throw new BadRequestError('expected {participantId, did}')
+      const participantId = checkParticipantId(input.participantId)
+      const did = checkDid(input.did)
+      if (input.active !== undefined && typeof input.active !== 'boolean') throw new BadRequestError('active must be a boolean')
+      const services = (input.services ?? []).map(s => checkService(did, s))
+      if (new Set(services.map(s => s.id)).size !== services.length) throw new BadRequestError('service ids must be unique')
+      if (await this.#kv.get(orgKeys.participant(participantId)) !== undefined) throw new AlreadyExistsError(`participant context "${participantId}" already exists`, { participantId })
+      const owner = await this.#kv.get(orgKeys.didOwner(did))
+      if (owner !== undefined) throw new AlreadyExistsError(`${did} already belongs to participant "${utf8d.decode(owner)}"`, { did })
+
+      this.#step(op, 'api-key')
+      const apiKey = newApiKey(participantId)
+      const now = this.#iso()
+      const active = input.active === true
+      const record: ParticipantRecord = { participantId, did, state: active ? 'ACTIVATED' : 'CREATED', createdAt: now, updatedAt: now, apiKeyHash: hashApiKey(apiKey) }
+
+      this.#step(op, 'key-pair')
+      const key = this.#newKeyPair(op, tx, { participantId, did }, input.key ?? {}, [], { activate: true, isDefault: true })
+      if (key.state !== 'ACTIVATED') throw new BadRequestError('the default key pair of a new participant must be activated')
+
+      this.#step(op, 'did-document')
+      const didRecord: DidResource = { participantId, did, state: 'UNPUBLISHED', services, updatedAt: now }
+
+      this.#step(op, 'activate')
+      if (active) didRecord.state = 'PUBLISHED'
+
+      tx.put(orgKeys.participant(participantId), record)
+      tx.putBytes(orgKeys.didOwner(did), utf8.encode(participantId))
+      tx.put(orgKeys.didResource(participantId), didRecord)
+      tx.events.unshift({ type: 'participant.created', participantId, did })
+      if (active) tx.events.push({ type: 'participant.activated', participantId }, { type: 'did.published', participantId, did })
+      return { participant: publicOnly(record), apiKey, key }
+    })
+  }
+
+  async getParticipant (pid: string): Promise<ParticipantContext> {
+    return publicOnly(await this.#record(pid))
+  }
+
+  async listParticipants (): Promise<ParticipantContext[]> {
+    return (await this.#list<ParticipantRecord>(orgKeys.participantsPrefix())).map(publicOnly)
+  }
+
+  /** The participant that owns `did`, if any. */
+  async participantOfDid (did: string): Promise<string | undefined> {
+    const v = await this.#kv.get(orgKeys.didOwner(did))
+    return v === undefined ? undefined : utf8d.decode(v)
+  }
+
+  async #transition (op: 'participant.activate' | 'participant.deactivate', pid: string, to: ParticipantState): Promise<ParticipantContext> {
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const keys = await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId))
+      const didRecord = await this.#didResource(p.participantId)
+      this.#step(op, 'transition')
+      const allowed = to === 'ACTIVATED' ? p.state === 'CREATED' || p.state === 'DEACTIVATED' : p.state === 'ACTIVATED'
+      if (!allowed) throw new ConflictError(`participant "${pid}" is ${p.state}: it cannot become ${to} (CREATED → ACTIVATED ⇄ DEACTIVATED)`, { state: p.state })
+      if (to === 'ACTIVATED' && !keys.some(k => k.state === 'ACTIVATED')) throw new ConflictError(`participant "${pid}" has no ACTIVATED key pair: activate or create one first`)
+      const now = this.#iso()
+      tx.put(orgKeys.participant(p.participantId), { ...p, state: to, updatedAt: now })
+      if (to === 'ACTIVATED') {
+        this.#step(op, 'publish')
+        tx.events.push({ type: 'participant.activated', participantId: p.participantId })
+        if (didRecord.state !== 'PUBLISHED') {
+          tx.put(orgKeys.didResource(p.participantId), { ...didRecord, state: 'PUBLISHED', updatedAt: now })
+          tx.events.push({ type: 'did.published', participantId: p.participantId, did: p.did })
+        }
+      } else {
+        this.#step(op, 'unpublish')
+        tx.events.push({ type: 'participant.deactivated', participantId: p.participantId })
+        if (didRecord.state !== 'UNPUBLISHED') {
+          tx.put(orgKeys.didResource(p.participantId), { ...didRecord, state: 'UNPUBLISHED', updatedAt: now })
+          tx.events.push({ type: 'did.unpublished', participantId: p.participantId, did: p.did })
+        }
+      }
+      return { ...publicOnly(p), state: to, updatedAt: now }
+    })
+  }
+
+  /** CREATED or DEACTIVATED → ACTIVATED; publishes the DID document. Needs an ACTIVATED key pair. */
+  async activateParticipant (pid: string): Promise<ParticipantContext> {
+    return await this.#transition('participant.activate', pid, 'ACTIVATED')
+  }
+
+  /** ACTIVATED → DEACTIVATED; unpublishes the DID document. */
+  async deactivateParticipant (pid: string): Promise<ParticipantContext> {
+    return await this.#transition('participant.deactivate', pid, 'DEACTIVATED')
+  }
+
+  /** Remove the context and everything it holds (keys and private keys, DID, credentials) in one batch. */
+  async deleteParticipant (pid: string): Promise<void> {
+    const op = 'participant.delete'
+    await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      this.#step(op, 'collect')
+      const id = p.participantId
+      for (const prefix of [orgKeys.keyPairsPrefix(id), orgKeys.privateKeysPrefix(id), orgKeys.credentialsPrefix(id)]) {
+        for await (const key of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix) })) tx.del(key)
+      }
+      tx.del(orgKeys.didResource(id))
+      tx.del(orgKeys.didOwner(p.did))
+      tx.del(orgKeys.participant(id))
+      tx.events.push({ type: 'participant.deleted', participantId: id, did: p.did })
+    })
+  }
+
+  /** A new API key; the old one stops working at once. */
+  async regenerateApiKey (pid: string): Promise<string> {
+    const op = 'participant.regenerate-api-key'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      this.#step(op, 'api-key')
+      const apiKey = newApiKey(p.participantId)
+      tx.put(orgKeys.participant(p.participantId), { ...p, apiKeyHash: hashApiKey(apiKey), updatedAt: this.#iso() })
+      tx.events.push({ type: 'participant.apikey.regenerated', participantId: p.participantId })
+      return apiKey
+    })
+  }
+
+  /**
+   * The participant a presented API key belongs to. Constant-time comparison
+   * of hashes; every failure is the same `authentication_failed`, so a caller
+   * cannot probe which participants exist.
+   */
+  async authenticateApiKey (apiKey: string): Promise<ParticipantContext> {
+    const fail = new AuthenticationError('invalid API key')
+    const dot = apiKey.indexOf('.')
+    if (dot <= 0) throw fail
+    let pid: string
+    try {
+      pid = utf8d.decode(fromB64u(apiKey.slice(0, dot)))
+    } catch {
+      throw fail
+    }
+    if (!PARTICIPANT_ID.test(pid)) throw fail
+    const p = await this.#json<ParticipantRecord>(orgKeys.participant(pid))
+    const given = Buffer.from(hashApiKey(apiKey), 'hex')
+    const stored = Buffer.from(p?.apiKeyHash ?? '0'.repeat(64), 'hex')
+    if (!timingSafeEqual(given, stored) || p === undefined) throw fail
+    return publicOnly(p)
+  }
+
+  // ── key pairs ─────────────────────────────────────────────────────────
+
+  async listKeyPairs (pid: string): Promise<KeyPairResource[]> {
+    const p = await this.#record(pid)
+    return await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId))
+  }
+
+  async getKeyPair (pid: string, keyId: string): Promise<KeyPairResource> {
+    const p = await this.#record(pid)
+    return await this.#keyPair(p.participantId, keyId)
+  }
+
+  /** Add a key pair (generated, or an imported public key). CREATED unless `activate`. */
+  async createKeyPair (pid: string, spec: KeySpec = {}): Promise<KeyPairResource> {
+    const op = 'keypair.create'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const keys = await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId))
+      this.#step(op, 'key-pair')
+      const hasDefault = keys.some(k => k.isDefault && k.state === 'ACTIVATED')
+      const record = this.#newKeyPair(op, tx, p, spec, keys, { activate: false, isDefault: !hasDefault })
+      if (record.isDefault) this.#clearDefault(tx, keys, record.keyId)
+      return record
+    })
+  }
+
+  #clearDefault (tx: Tx, keys: KeyPairResource[], except: string): void {
+    for (const k of keys) if (k.isDefault && k.keyId !== except) tx.put(orgKeys.keyPair(k.participantId, k.keyId), { ...k, isDefault: false })
+  }
+
+  /** CREATED → ACTIVATED: the key becomes a verification method (and, if ours, usable for signing). */
+  async activateKeyPair (pid: string, keyId: string): Promise<KeyPairResource> {
+    const op = 'keypair.activate'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const k = await this.#keyPair(p.participantId, keyId)
+      this.#step(op, 'transition')
+      if (k.state !== 'CREATED') throw new ConflictError(`key pair "${keyId}" is ${k.state}: only a CREATED key pair can be activated`, { state: k.state })
+      const next: KeyPairResource = { ...k, state: 'ACTIVATED', activatedAt: this.#iso() }
+      tx.put(orgKeys.keyPair(p.participantId, k.keyId), next)
+      tx.events.push({ type: 'keypair.activated', participantId: p.participantId, keyId: k.keyId })
+      return next
+    })
+  }
+
+  /**
+   * ACTIVATED → ROTATED: the private key is destroyed, the public key stays a
+   * verification method. With `successor`, its replacement is created and
+   * activated in the same batch (and inherits the default role).
+   */
+  async rotateKeyPair (pid: string, keyId: string, successor?: KeySpec): Promise<{ rotated: KeyPairResource, successor?: KeyPairResource }> {
+    const op = 'keypair.rotate'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const k = await this.#keyPair(p.participantId, keyId)
+      const keys = await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId))
+      this.#step(op, 'transition')
+      if (k.state !== 'ACTIVATED') throw new ConflictError(`key pair "${keyId}" is ${k.state}: only an ACTIVATED key pair can be rotated`, { state: k.state })
+      const now = this.#iso()
+      const rotated: KeyPairResource = { ...k, state: 'ROTATED', rotatedAt: now, isDefault: false, hasPrivateKey: false }
+      this.#step(op, 'destroy-private-key')
+      tx.del(orgKeys.privateKey(p.participantId, k.keyId))
+      this.#step(op, 'successor')
+      let next: KeyPairResource | undefined
+      if (successor !== undefined) {
+        next = this.#newKeyPair(op, tx, p, successor, keys, { activate: true, isDefault: k.isDefault })
+        rotated.successor = next.keyId
+        if (next.isDefault) this.#clearDefault(tx, keys.filter(x => x.keyId !== k.keyId), next.keyId)
+      } else {
+        this.#step(op, 'seal-private-key')
+      }
+      tx.put(orgKeys.keyPair(p.participantId, k.keyId), rotated)
+      tx.events.push({ type: 'keypair.rotated', participantId: p.participantId, keyId: k.keyId, ...(next !== undefined ? { successor: next.keyId } : {}) })
+      return next !== undefined ? { rotated, successor: next } : { rotated }
+    })
+  }
+
+  /** Any state → REVOKED: private key destroyed and verification method removed. */
+  async revokeKeyPair (pid: string, keyId: string): Promise<KeyPairResource> {
+    const op = 'keypair.revoke'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const k = await this.#keyPair(p.participantId, keyId)
+      this.#step(op, 'transition')
+      if (k.state === 'REVOKED') throw new ConflictError(`key pair "${keyId}" is already REVOKED`, { state: k.state })
+      const revoked: KeyPairResource = { ...k, state: 'REVOKED', revokedAt: this.#iso(), isDefault: false, hasPrivateKey: false }
+      this.#step(op, 'destroy-private-key')
+      tx.del(orgKeys.privateKey(p.participantId, k.keyId))
+      tx.put(orgKeys.keyPair(p.participantId, k.keyId), revoked)
+      tx.events.push({ type: 'keypair.revoked', participantId: p.participantId, keyId: k.keyId })
+      return revoked
+    })
+  }
+
+  /**
+   * The key the participant signs with: its default key if ACTIVATED and
+   * ours, else the newest ACTIVATED key we hold the private half of.
+   */
+  async signingKey (pid: string): Promise<SigningKey> {
+    const p = await this.#record(pid)
+    const keys = (await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId)))
+      .filter(k => k.state === 'ACTIVATED' && k.hasPrivateKey)
+      .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt.localeCompare(a.createdAt))
+    const k = keys[0]
+    if (k === undefined) throw new ConflictError(`participant "${pid}" has no ACTIVATED key pair with a private key to sign with`)
+    const name = orgKeys.privateKey(p.participantId, k.keyId)
+    const sealed = await this.#kv.get(name)
+    if (sealed === undefined) throw new HubError('internal', `the private key of "${k.keyId}" is missing`)
+    const pair = Ed25519KeyPair.fromSeed(this.#vault.open(sealed, name))
+    return { did: p.did, kid: k.kid, sign: data => pair.sign(data) }
+  }
+
+  /** A public key of this participant that may still verify: ACTIVATED or ROTATED, never REVOKED. */
+  async verificationKey (pid: string, kid: string): Promise<JWK | undefined> {
+    const p = await this.#record(pid)
+    const hash = kid.indexOf('#')
+    if (hash < 0 || kid.slice(0, hash) !== p.did) return undefined
+    const k = await this.#json<KeyPairResource>(orgKeys.keyPair(p.participantId, kid.slice(hash + 1)))
+    return k !== undefined && (k.state === 'ACTIVATED' || k.state === 'ROTATED') ? k.publicKeyJwk : undefined
+  }
+
+  // ── DID documents ─────────────────────────────────────────────────────
+
+  async getDid (pid: string): Promise<DidResource & { document: DidDocument }> {
+    const p = await this.#record(pid)
+    const d = await this.#didResource(p.participantId)
+    const keys = await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId))
+    return { ...d, document: buildDidDocument(p.did, keys, d.services) }
+  }
+
+  /**
+   * The document to serve for `did`, or undefined unless it is published
+   * and its participant ACTIVATED (did:web hosting asks this on every fetch).
+   */
+  async servedDocument (did: string): Promise<DidDocument | undefined> {
+    const pid = await this.participantOfDid(did)
+    if (pid === undefined) return undefined
+    const p = await this.#json<ParticipantRecord>(orgKeys.participant(pid))
+    if (p?.state !== 'ACTIVATED') return undefined
+    const d = await this.getDid(pid)
+    return d.state === 'PUBLISHED' ? d.document : undefined
+  }
+
+  async #setPublished (op: 'did.publish' | 'did.unpublish', pid: string, published: boolean): Promise<DidResource> {
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const d = await this.#didResource(p.participantId)
+      this.#step(op, 'transition')
+      const state = published ? 'PUBLISHED' : 'UNPUBLISHED'
+      if (d.state === state) return d
+      const next: DidResource = { ...d, state, updatedAt: this.#iso() }
+      tx.put(orgKeys.didResource(p.participantId), next)
+      tx.events.push({ type: published ? 'did.published' : 'did.unpublished', participantId: p.participantId, did: p.did })
+      return next
+    })
+  }
+
+  /** Mark the document published (served while the participant is ACTIVATED). Idempotent. */
+  async publishDid (pid: string): Promise<DidResource> {
+    return await this.#setPublished('did.publish', pid, true)
+  }
+
+  async unpublishDid (pid: string): Promise<DidResource> {
+    return await this.#setPublished('did.unpublish', pid, false)
+  }
+
+  async addService (pid: string, service: unknown): Promise<ServiceEndpoint> {
+    const op = 'did.service.add'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const d = await this.#didResource(p.participantId)
+      this.#step(op, 'validate')
+      const s = checkService(p.did, service)
+      if (d.services.some(x => x.id === s.id)) throw new AlreadyExistsError(`service ${s.id} already exists`, { serviceId: s.id })
+      tx.put(orgKeys.didResource(p.participantId), { ...d, services: [...d.services, s], updatedAt: this.#iso() })
+      tx.events.push({ type: 'did.service.added', participantId: p.participantId, serviceId: s.id })
+      return s
+    })
+  }
+
+  async removeService (pid: string, serviceId: string): Promise<void> {
+    const op = 'did.service.remove'
+    await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const d = await this.#didResource(p.participantId)
+      this.#step(op, 'validate')
+      const full = serviceId.startsWith('#') ? p.did + serviceId : serviceId.includes('#') ? serviceId : `${p.did}#${serviceId}`
+      if (!d.services.some(x => x.id === full)) throw new NotFoundError(`no service ${full}`, { serviceId: full })
+      tx.put(orgKeys.didResource(p.participantId), { ...d, services: d.services.filter(x => x.id !== full), updatedAt: this.#iso() })
+      tx.events.push({ type: 'did.service.removed', participantId: p.participantId, serviceId: full })
+    })
+  }
+
+  // ── credentials ───────────────────────────────────────────────────────
+
+  /**
+   * Store credentials (compact JWT VCs) for a participant, all or none. Each
+   * must be a well-formed VC about this participant (or about no subject);
+   * with a configured verifier, its issuer signature must verify.
+   */
+  async storeCredentials (pid: string, jwts: string[]): Promise<CredentialResource[]> {
+    const op = 'credential.store'
+    if (!Array.isArray(jwts) || jwts.length === 0) throw new BadRequestError('expected at least one credential')
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      this.#step(op, 'validate')
+      const out: CredentialResource[] = []
+      for (const jwt of jwts) {
+        if (typeof jwt !== 'string') throw new BadRequestError('a credential must be a compact JWT string')
+        const c = parseVcJwt(jwt)
+        if (c.subjectId !== undefined && c.subjectId !== p.did) {
+          throw new BadRequestError(`credential ${c.id} is about ${c.subjectId}, not about this participant (${p.did})`, { credentialId: c.id })
+        }
+        if (out.some(x => x.credentialId === c.id) || await this.#kv.get(orgKeys.credential(p.participantId, c.id)) !== undefined) {
+          throw new AlreadyExistsError(`credential ${c.id} is already stored`, { credentialId: c.id })
+        }
+        if (this.#verifyCredential !== undefined) await this.#verifyCredential(jwt)
+        const record: CredentialResource = {
+          credentialId: c.id,
+          participantId: p.participantId,
+          format: 'jwt',
+          types: c.types,
+          issuer: c.issuer,
+          ...(c.subjectId !== undefined ? { subjectId: c.subjectId } : {}),
+          ...(c.issuanceDate !== undefined ? { issuanceDate: c.issuanceDate } : {}),
+          ...(c.expirationDate !== undefined ? { expirationDate: c.expirationDate } : {}),
+          state: 'ISSUED',
+          createdAt: this.#iso(),
+          raw: jwt
+        }
+        tx.put(orgKeys.credential(p.participantId, c.id), record)
+        tx.events.push({ type: 'credential.stored', participantId: p.participantId, credentialId: c.id })
+        out.push(record)
+      }
+      return out
+    })
+  }
+
+  async getCredential (pid: string, credentialId: string): Promise<CredentialResource> {
+    const p = await this.#record(pid)
+    const c = await this.#json<CredentialResource>(orgKeys.credential(p.participantId, credentialId))
+    if (c === undefined) throw new NotFoundError(`participant "${pid}" has no credential ${credentialId}`, { credentialId })
+    return c
+  }
+
+  /** All credentials of a participant, or those having `type`. */
+  async listCredentials (pid: string, type?: string): Promise<CredentialResource[]> {
+    const p = await this.#record(pid)
+    const all = await this.#list<CredentialResource>(orgKeys.credentialsPrefix(p.participantId))
+    return type === undefined ? all : all.filter(c => c.types.includes(type))
+  }
+
+  /** Mark a credential revoked: it is never presented again. */
+  async revokeCredential (pid: string, credentialId: string): Promise<CredentialResource> {
+    const op = 'credential.revoke'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const c = await this.getCredential(pid, credentialId)
+      this.#step(op, 'transition')
+      if (c.state === 'REVOKED') return c
+      const next: CredentialResource = { ...c, state: 'REVOKED' }
+      tx.put(orgKeys.credential(c.participantId, c.credentialId), next)
+      tx.events.push({ type: 'credential.revoked', participantId: c.participantId, credentialId: c.credentialId })
+      return next
+    })
+  }
+
+  async deleteCredential (pid: string, credentialId: string): Promise<void> {
+    const op = 'credential.delete'
+    await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const c = await this.getCredential(pid, credentialId)
+      tx.del(orgKeys.credential(c.participantId, c.credentialId))
+      tx.events.push({ type: 'credential.deleted', participantId: c.participantId, credentialId: c.credentialId })
+    })
+  }
+
+  /** Resolves once every operation queued so far has finished. */
+  async idle (): Promise<void> {
+    await this.#queue
+  }
+}
+
+function nextKeyId (existing: KeyPairResource[]): string {
+  let n = existing.length + 1
+  while (existing.some(k => k.keyId === `key-${n}`)) n++
+  return `key-${n}`
+}

@@ -1,0 +1,111 @@
+/**
+ * The organization side of the hub (the EDC Identity Hub feature set):
+ * participant contexts, their key pairs, DID documents and credentials.
+ * Plain JSON records; `org-store.ts` owns their persistence and lifecycle.
+ *
+ * Organization state is local to one hub process (like a dataspace
+ * connector's identity service), not replicated between an owner's devices:
+ * it holds private signing keys for the organization's did:web, which must
+ * live in exactly one place.
+ */
+import type { JWK } from 'jose'
+
+/** CREATED → ACTIVATED ⇄ DEACTIVATED. Only ACTIVATED contexts are public (did:web, DCP). */
+export type ParticipantState = 'CREATED' | 'ACTIVATED' | 'DEACTIVATED'
+
+/**
+ * CREATED: stored, not in the DID document, not used to sign.
+ * ACTIVATED: a verification method, and a signing key if we hold the private key.
+ * ROTATED: private key destroyed; the public key stays a verification method
+ *   so what it signed still verifies.
+ * REVOKED: private key destroyed and the verification method removed, so
+ *   everything it signed stops verifying.
+ */
+export type KeyPairState = 'CREATED' | 'ACTIVATED' | 'ROTATED' | 'REVOKED'
+
+export type DidState = 'UNPUBLISHED' | 'PUBLISHED'
+
+export type CredentialState = 'ISSUED' | 'REVOKED'
+
+export interface ParticipantContext {
+  participantId: string
+  did: string
+  state: ParticipantState
+  createdAt: string
+  updatedAt: string
+}
+
+/** What is stored for a participant: the public record plus the API key hash. */
+export interface ParticipantRecord extends ParticipantContext {
+  /** SHA-256 (hex) of the participant's API key. The key itself is shown once and never stored. */
+  apiKeyHash: string
+}
+
+export interface KeyPairResource {
+  participantId: string
+  keyId: string
+  /** Verification method id: `<did>#<keyId>`. */
+  kid: string
+  publicKeyJwk: JWK
+  state: KeyPairState
+  /** The key the participant signs with (VPs, tokens) while it is ACTIVATED. */
+  isDefault: boolean
+  /** False for imported public keys, and once the private key has been destroyed. */
+  hasPrivateKey: boolean
+  createdAt: string
+  activatedAt?: string
+  rotatedAt?: string
+  revokedAt?: string
+  /** Set on a rotated key: the key that replaced it. */
+  successor?: string
+}
+
+export interface ServiceEndpoint {
+  id: string
+  type: string
+  serviceEndpoint: string
+}
+
+export interface DidResource {
+  participantId: string
+  did: string
+  state: DidState
+  services: ServiceEndpoint[]
+  updatedAt: string
+}
+
+export interface CredentialResource {
+  credentialId: string
+  participantId: string
+  format: 'jwt'
+  types: string[]
+  issuer: string
+  subjectId?: string
+  issuanceDate?: string
+  expirationDate?: string
+  state: CredentialState
+  createdAt: string
+  /** The credential as received (a compact JWT). */
+  raw: string
+}
+
+/** Typed lifecycle events, delivered after the change is durable. */
+export type OrgEvent =
+  | { type: 'participant.created', participantId: string, did: string }
+  | { type: 'participant.activated', participantId: string }
+  | { type: 'participant.deactivated', participantId: string }
+  | { type: 'participant.deleted', participantId: string, did: string }
+  | { type: 'participant.apikey.regenerated', participantId: string }
+  | { type: 'keypair.created', participantId: string, keyId: string }
+  | { type: 'keypair.activated', participantId: string, keyId: string }
+  | { type: 'keypair.rotated', participantId: string, keyId: string, successor?: string }
+  | { type: 'keypair.revoked', participantId: string, keyId: string }
+  | { type: 'did.published', participantId: string, did: string }
+  | { type: 'did.unpublished', participantId: string, did: string }
+  | { type: 'did.service.added', participantId: string, serviceId: string }
+  | { type: 'did.service.removed', participantId: string, serviceId: string }
+  | { type: 'credential.stored', participantId: string, credentialId: string }
+  | { type: 'credential.revoked', participantId: string, credentialId: string }
+  | { type: 'credential.deleted', participantId: string, credentialId: string }
+
+export type OrgEventType = OrgEvent['type']
