@@ -1,0 +1,62 @@
+/**
+ * An in-process hub with its HTTP server on 127.0.0.1 (OS-assigned port),
+ * for Identity API, did:web and DCP tests over real HTTP. Everything started
+ * here is stopped by cleanup() from ./helpers.js.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterEach } from 'vitest'
+import { createHttpServer } from '../src/http/app.js'
+import type { HttpServer } from '../src/http/server.js'
+import type { Hub } from '../src/hub.js'
+import { tempHub } from './helpers.js'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test replies are inspected field by field
+export interface ApiReply { status: number, body: any, headers: Headers }
+
+export interface OrgServer {
+  hub: Hub
+  server: HttpServer
+  /** `http://127.0.0.1:PORT` */
+  url: string
+  adminKey: string
+  /** `did:web:127.0.0.1%3APORT:org:<name>`: a DID this server hosts. */
+  did: (name: string) => string
+  /** One HTTP request; `key` goes in x-api-key, `bearer` in Authorization. Non-JSON bodies are returned as text. */
+  api: (method: string, path: string, opts?: { key?: string, bearer?: string, body?: unknown, rawBody?: string, headers?: Record<string, string> }) => Promise<ApiReply>
+}
+
+const servers: HttpServer[] = []
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close()
+})
+
+export async function orgServer (opts: { now?: () => number } = {}): Promise<OrgServer> {
+  const hub = await tempHub()
+  const adminKey = randomBytes(24).toString('base64url')
+  const server = createHttpServer(hub, { adminKey, ...(opts.now !== undefined ? { now: opts.now } : {}) })
+  const url = await server.listen('127.0.0.1', 0)
+  servers.push(server)
+  const port = new URL(url).port
+  return {
+    hub,
+    server,
+    url,
+    adminKey,
+    did: (name) => `did:web:127.0.0.1%3A${port}:org:${name}`,
+    api: async (method, path, o = {}) => {
+      const headers: Record<string, string> = { ...o.headers }
+      if (o.key !== undefined) headers['x-api-key'] = o.key
+      if (o.bearer !== undefined) headers.authorization = `Bearer ${o.bearer}`
+      let body: string | undefined = o.rawBody
+      if (o.body !== undefined) {
+        body = JSON.stringify(o.body)
+        headers['content-type'] = 'application/json'
+      }
+      const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) })
+      const text = await res.text()
+      let parsed: unknown = text
+      try { parsed = text === '' ? undefined : JSON.parse(text) } catch { /* not JSON */ }
+      return { status: res.status, body: parsed, headers: res.headers }
+    }
+  }
+}
