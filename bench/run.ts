@@ -24,9 +24,10 @@ import { core } from './core.js'
 import { sync } from './sync.js'
 import { requests } from './requests.js'
 import { scale } from './scale.js'
+import { org } from './org.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core, sync, requests, scale]
+const SUITES: Suite[] = [core, sync, requests, scale, org]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}
