@@ -581,17 +581,25 @@ export class OrgStore {
    * ours, else the newest ACTIVATED key we hold the private half of.
    */
   async signingKey (pid: string): Promise<SigningKey> {
-    const p = await this.#record(pid)
-    const keys = (await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId)))
-      .filter(k => k.state === 'ACTIVATED' && k.hasPrivateKey)
-      .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt.localeCompare(a.createdAt))
-    const k = keys[0]
-    if (k === undefined) throw new ConflictError(`participant "${pid}" has no ACTIVATED key pair with a private key to sign with`)
-    const name = orgKeys.privateKey(p.participantId, k.keyId)
-    const sealed = await this.#kv.get(name)
-    if (sealed === undefined) throw new HubError('internal', `the private key of "${k.keyId}" is missing`)
-    const pair = Ed25519KeyPair.fromSeed(this.#vault.open(sealed, name))
-    return { did: p.did, kid: k.kid, sign: data => pair.sign(data) }
+    // Reads do not go through the operation queue, so a rotation, revocation
+    // or delete can commit between listing the keys and reading the chosen
+    // sealed key: then choose again (a sealed key that stays missing is damage).
+    for (let attempt = 1; ; attempt++) {
+      const p = await this.#record(pid)
+      const keys = (await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId)))
+        .filter(k => k.state === 'ACTIVATED' && k.hasPrivateKey)
+        .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || b.createdAt.localeCompare(a.createdAt))
+      const k = keys[0]
+      if (k === undefined) throw new ConflictError(`participant "${pid}" has no ACTIVATED key pair with a private key to sign with`)
+      const name = orgKeys.privateKey(p.participantId, k.keyId)
+      const sealed = await this.#kv.get(name)
+      if (sealed === undefined) {
+        if (attempt < 3) continue
+        throw new HubError('internal', `the private key of "${k.keyId}" is missing`)
+      }
+      const pair = Ed25519KeyPair.fromSeed(this.#vault.open(sealed, name))
+      return { did: p.did, kid: k.kid, sign: data => pair.sign(data) }
+    }
   }
 
   /** A public key of this participant that may still verify: ACTIVATED or ROTATED, never REVOKED. */
@@ -607,7 +615,8 @@ export class OrgStore {
 
   async getDid (pid: string): Promise<DidResource & { document: DidDocument }> {
     const p = await this.#record(pid)
-    const d = await this.#didResource(p.participantId)
+    // No DID record: deleted since the participant was read (not_found), else damage (internal).
+    const d = await this.#didResource(p.participantId).catch(async (err: unknown) => { await this.#record(pid); throw err })
     const keys = await this.#list<KeyPairResource>(orgKeys.keyPairsPrefix(p.participantId))
     return { ...d, document: buildDidDocument(p.did, keys, d.services) }
   }

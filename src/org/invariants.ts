@@ -1,0 +1,172 @@
+/**
+ * Consistency checks of the organization records (everything under `org!`),
+ * as the atomic operations of org-store.ts are meant to keep them. Pure and
+ * read-only: one scan of the `org!` range, no writes. Used by the tests after
+ * every failure, crash and concurrency scenario; `hub doctor` can report the
+ * same list.
+ *
+ *  - every participant has exactly one DID owner entry, pointing back at it,
+ *    and one DID record; no owner entry points at a missing participant or
+ *    a participant with another DID;
+ *  - no key pair, sealed key, credential or DID record belongs to a
+ *    participant that does not exist, and every record sits under the key
+ *    its own ids name;
+ *  - a sealed private key belongs to a CREATED or ACTIVATED key pair that
+ *    says `hasPrivateKey`; every such key pair has its sealed key and (given
+ *    the vault) it opens under its own record name and is the private half
+ *    of the recorded public key; ROTATED and REVOKED key pairs hold none;
+ *  - a participant has at most one default key pair.
+ *
+ * Problems are returned as readable lines (empty: consistent), never thrown,
+ * and never include key material.
+ */
+import { prefixEnd, type KvStore } from '../store/kv.js'
+import { utf8d } from '../identity/encoding.js'
+import { Ed25519KeyPair } from '../identity/keys.js'
+import { ORG_PREFIX, orgKeys } from './layout.js'
+import type { Vault } from './vault.js'
+import type { CredentialResource, DidResource, KeyPairResource, ParticipantRecord } from './types.js'
+
+const PARTICIPANT_STATES = new Set(['CREATED', 'ACTIVATED', 'DEACTIVATED'])
+const KEY_STATES = new Set(['CREATED', 'ACTIVATED', 'ROTATED', 'REVOKED'])
+const DID_STATES = new Set(['UNPUBLISHED', 'PUBLISHED'])
+
+/** `org!<kind>!<pid>[!<rest>]`: ids never contain `!` (participant and key ids by their syntax, others escaped). */
+function split (key: string): { kind: string, pid: string, rest: string | undefined } | undefined {
+  const parts = key.slice(ORG_PREFIX.length).split('!')
+  if (parts.length < 2 || parts.length > 3) return undefined
+  return { kind: parts[0] ?? '', pid: parts[1] ?? '', rest: parts[2] }
+}
+
+function parse<T> (key: string, value: Uint8Array, problems: string[]): T | undefined {
+  try {
+    const v = JSON.parse(utf8d.decode(value)) as unknown
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object')
+    return v as T
+  } catch {
+    problems.push(`${key}: not a JSON record`)
+    return undefined
+  }
+}
+
+/**
+ * Every inconsistency among the organization records of `kv`. With `vault`,
+ * sealed private keys are also opened and matched with their public keys.
+ */
+export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<string[]> {
+  const problems: string[] = []
+  const participants = new Map<string, ParticipantRecord>()
+  const owners = new Map<string, string>() // owner-entry key → pid it names
+  const dids = new Map<string, DidResource>()
+  const keyPairs = new Map<string, KeyPairResource>() // record key → record
+  const sealed = new Map<string, Uint8Array>() // sealed-key key → bytes
+  const credentials = new Map<string, CredentialResource>()
+
+  for await (const [key, value] of kv.entries({ gte: ORG_PREFIX, lt: prefixEnd(ORG_PREFIX) })) {
+    const s = split(key)
+    const kind = s?.kind
+    if (s === undefined || s.pid === '') {
+      problems.push(`${key}: not an organization key`)
+    } else if (kind === 'p' && s.rest === undefined) {
+      const p = parse<ParticipantRecord>(key, value, problems)
+      if (p === undefined) continue
+      if (orgKeys.participant(p.participantId) !== key) problems.push(`${key}: holds participant "${String(p.participantId)}"`)
+      if (!PARTICIPANT_STATES.has(p.state)) problems.push(`${key}: unknown state ${String(p.state)}`)
+      if (typeof p.did !== 'string') problems.push(`${key}: has no DID`)
+      participants.set(s.pid, p)
+    } else if (kind === 'did' && s.rest === undefined) {
+      let pid: string
+      try {
+        pid = utf8d.decode(value)
+      } catch {
+        problems.push(`${key}: owner is not UTF-8`)
+        continue
+      }
+      owners.set(key, pid)
+    } else if (kind === 'd' && s.rest === undefined) {
+      const d = parse<DidResource>(key, value, problems)
+      if (d === undefined) continue
+      if (orgKeys.didResource(d.participantId) !== key) problems.push(`${key}: holds the DID record of "${String(d.participantId)}"`)
+      if (!DID_STATES.has(d.state)) problems.push(`${key}: unknown DID state ${String(d.state)}`)
+      if (!Array.isArray(d.services)) problems.push(`${key}: services is not a list`)
+      dids.set(s.pid, d)
+    } else if (kind === 'k' && s.rest !== undefined) {
+      const k = parse<KeyPairResource>(key, value, problems)
+      if (k === undefined) continue
+      if (orgKeys.keyPair(k.participantId, k.keyId) !== key) problems.push(`${key}: holds key pair "${String(k.keyId)}" of "${String(k.participantId)}"`)
+      if (!KEY_STATES.has(k.state)) problems.push(`${key}: unknown key pair state ${String(k.state)}`)
+      keyPairs.set(key, k)
+    } else if (kind === 'sk' && s.rest !== undefined) {
+      sealed.set(key, value)
+    } else if (kind === 'c' && s.rest !== undefined) {
+      const c = parse<CredentialResource>(key, value, problems)
+      if (c === undefined) continue
+      if (orgKeys.credential(c.participantId, c.credentialId) !== key) problems.push(`${key}: holds credential ${String(c.credentialId)} of "${String(c.participantId)}"`)
+      credentials.set(key, c)
+    } else {
+      problems.push(`${key}: not an organization key`)
+    }
+  }
+
+  // Participants ⇄ DID owner entries ⇄ DID records.
+  const ownerCount = new Map<string, number>()
+  for (const [key, pid] of owners) {
+    ownerCount.set(pid, (ownerCount.get(pid) ?? 0) + 1)
+    const p = participants.get(pid)
+    if (p === undefined) problems.push(`${key}: names participant "${pid}", which does not exist`)
+    else if (orgKeys.didOwner(p.did) !== key) problems.push(`${key}: names participant "${pid}", whose DID is ${p.did}`)
+  }
+  for (const [pid, p] of participants) {
+    const n = ownerCount.get(pid) ?? 0
+    if (n !== 1) problems.push(`participant "${pid}": ${n} DID owner entries, expected 1`)
+    if (owners.get(orgKeys.didOwner(p.did)) !== pid) problems.push(`participant "${pid}": ${p.did} is not indexed as its own`)
+    const d = dids.get(pid)
+    if (d === undefined) problems.push(`participant "${pid}": no DID record`)
+    else if (d.did !== p.did) problems.push(`participant "${pid}": DID record is for ${d.did}, not ${p.did}`)
+  }
+  for (const pid of dids.keys()) {
+    if (!participants.has(pid)) problems.push(`${orgKeys.didResource(pid)}: DID record of a participant that does not exist`)
+  }
+
+  // Key pairs and their sealed private keys.
+  const defaults = new Map<string, string[]>()
+  for (const [key, k] of keyPairs) {
+    const p = participants.get(k.participantId)
+    if (p === undefined) {
+      problems.push(`${key}: key pair of a participant that does not exist`)
+    } else if (k.kid !== `${p.did}#${k.keyId}`) {
+      problems.push(`${key}: kid ${k.kid} is not ${p.did}#${k.keyId}`)
+    }
+    if (k.isDefault) defaults.set(k.participantId, [...(defaults.get(k.participantId) ?? []), k.keyId])
+    const skName = orgKeys.privateKey(k.participantId, k.keyId)
+    const sk = sealed.get(skName)
+    if ((k.state === 'ROTATED' || k.state === 'REVOKED') && k.hasPrivateKey) problems.push(`${key}: ${k.state} but claims a private key`)
+    if (k.hasPrivateKey && sk === undefined) problems.push(`${key}: claims a private key, but ${skName} is missing`)
+    if (sk !== undefined && vault !== undefined) {
+      let pair: Ed25519KeyPair | undefined
+      try {
+        pair = Ed25519KeyPair.fromSeed(vault.open(sk, skName))
+      } catch {
+        problems.push(`${skName}: does not open with this hub's vault under its own name`)
+      }
+      if (pair !== undefined && pair.publicJwk().x !== k.publicKeyJwk?.x) problems.push(`${skName}: is not the private half of the public key of ${key}`)
+    }
+  }
+  for (const [pid, ids] of defaults) {
+    if (ids.length > 1) problems.push(`participant "${pid}": ${ids.length} default key pairs (${ids.join(', ')})`)
+  }
+  for (const skName of sealed.keys()) {
+    const s = split(skName)
+    const recordKey = s === undefined ? '' : `${ORG_PREFIX}k!${s.pid}!${s.rest ?? ''}`
+    const k = keyPairs.get(recordKey)
+    if (k === undefined) problems.push(`${skName}: sealed key without a key pair record`)
+    else if (k.state !== 'CREATED' && k.state !== 'ACTIVATED') problems.push(`${skName}: sealed key of a ${k.state} key pair`)
+    else if (!k.hasPrivateKey) problems.push(`${skName}: sealed key of a key pair that says it has none`)
+    if (s !== undefined && !participants.has(s.pid)) problems.push(`${skName}: sealed key of a participant that does not exist`)
+  }
+
+  for (const [key, c] of credentials) {
+    if (!participants.has(c.participantId)) problems.push(`${key}: credential of a participant that does not exist`)
+  }
+  return problems
+}
