@@ -15,7 +15,13 @@ export function didForRequest (host: string, path: string): string | undefined {
   const hostPart = encodeURIComponent(host.toLowerCase()).replace(/%3A/g, '%3A')
   if (path === '/.well-known/did.json') return `did:web:${hostPart}`
   if (!path.endsWith('/did.json')) return undefined
-  const segments = path.slice(1, -'/did.json'.length).split('/')
+  let segments: string[]
+  try {
+    // The path arrives percent-encoded: decode before encoding each segment as the DID spells it.
+    segments = path.slice(1, -'/did.json'.length).split('/').map(s => decodeURIComponent(s))
+  } catch {
+    return undefined
+  }
   if (segments.some(s => s === '' || s === '.' || s === '..')) return undefined
   return `did:web:${hostPart}:${segments.map(s => encodeURIComponent(s)).join(':')}`
 }

@@ -91,7 +91,8 @@ export class Router {
       const m = c.re.exec(path)
       if (m === null) continue
       if (c.route.method !== method) {
-        allowed.push(c.route.method)
+        // Several routes can match one path (/.well-known/did.json is also a {didPath+}/did.json).
+        if (!allowed.includes(c.route.method)) allowed.push(c.route.method)
         continue
       }
       const params: Record<string, string> = {}
