@@ -40,8 +40,10 @@ export interface DcpDeps {
 
 function bearer (req: HttpRequest): string {
   const h = req.headers.authorization
-  if (typeof h !== 'string' || !/^Bearer [^\s]+$/.test(h)) throw new AuthenticationError('this endpoint needs "Authorization: Bearer <self-issued ID token>"')
-  return h.slice('Bearer '.length)
+  // The scheme name is case-insensitive (RFC 7235 §2.1): "bearer …" is the same thing.
+  const m = typeof h === 'string' ? /^Bearer ([^\s]+)$/i.exec(h) : null
+  if (m === null) throw new AuthenticationError('this endpoint needs "Authorization: Bearer <self-issued ID token>"')
+  return m[1] as string
 }
 
 /** Public DCP endpoints answer only for ACTIVATED participants; anything else looks absent. */
@@ -115,7 +117,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         200: 'Stored (or, for status REJECTED, acknowledged)',
         400: 'Not a valid CredentialMessage, or a credential that is not a JWT VC about this participant',
         401: 'No Bearer token',
-        403: 'The ID token failed a check, or a credential was issued by someone else',
+        403: 'The ID token failed a check, or a credential was issued by someone else (wrong_issuer) or its issuer signature does not verify (bad_credential_signature)',
         404: 'No ACTIVATED participant with this id',
         409: 'A credential with the same id is already stored'
       },
@@ -134,7 +136,14 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
           jwts.push(c.payload)
         }
         if (jwts.length === 0) throw new BadRequestError('the CredentialMessage holds no credentials')
-        const stored = await org.storeCredentials(p.participantId, jwts)
+        const stored = await org.storeCredentials(p.participantId, jwts).catch((err: unknown) => {
+          // The store's issuer-signature check fails with authentication_failed (401), which here
+          // would tell an authenticated caller to retry with another Bearer. The caller did
+          // authenticate; it is the credential that is not signed by it: 403, like wrong_issuer.
+          if (!(err instanceof AuthenticationError)) throw err
+          const cause = err.details?.reason
+          throw new PermissionsRequiredError(`a credential's issuer signature does not verify: ${err.message}`, { reason: 'bad_credential_signature', ...(typeof cause === 'string' ? { cause } : {}) })
+        })
         return { status: 200, body: { stored: stored.map(c => c.credentialId) } }
       }
     },
