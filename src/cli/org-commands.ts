@@ -123,17 +123,27 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
   }
 }
 
+/** A file named by --option: one that cannot be read is the caller's mistake (bad_request), not an internal error. */
+async function readOptionFile (option: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    throw new BadRequestError(`cannot read the --${option} file ${path}: ${e.code ?? e.message}`)
+  }
+}
+
 /** Files named on the command line are read by the CLI process (the daemon may run elsewhere). */
 export const ORG_LOCAL_STEPS: Readonly<Record<string, LocalSteps>> = {
   'credentials add': {
     async before (a) {
-      a.stdin = await readFile(need(a, 'jwt', 'file'), 'utf8')
+      a.stdin = await readOptionFile('jwt', need(a, 'jwt', 'file'))
     }
   },
   'keys create': {
     async before (a) {
       const file = str(a.options['public-key'])
-      if (file !== undefined) a.options['public-key-jwk'] = await readFile(file, 'utf8')
+      if (file !== undefined) a.options['public-key-jwk'] = await readOptionFile('public-key', file)
     }
   }
 }
