@@ -101,6 +101,8 @@ describe('hub CLI', () => {
     await fails(['frobnicate', '--dir', dir], 'bad_request')
     await fails(['read', '--dir', join(dir, 'missing'), 'x'], 'not_found')
     await fails(['read', '--dir', dir, '--bogus-flag'], 'bad_request')
+    // A file argument that cannot be read is the caller's mistake (exit 1), not an internal error (70).
+    await fails(['init', '--dir', join(dir, 'other'), '--owner-key', join(dir, 'no-such-key.json')], 'bad_request')
     const human = await hub(['read', '--dir', dir, 'nope'])
     expect(human.code).toBe(1)
     expect(human.stderr).toMatch(/bad_request/)

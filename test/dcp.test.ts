@@ -527,6 +527,16 @@ describe('DCP presentation query: authentication and request checks', () => {
     expectStatus(await query(w, idToken, queryMessage([MEMBERSHIP])), 200)
   })
 
+  it('checks in the documented order: unknown participant (404) and missing Bearer (401) come before a malformed body (400)', async () => {
+    const w = await world()
+    const bad = { rawBody: '{"@context": [', headers: { 'content-type': 'application/json' } }
+    expectStatus(await w.srv.api('POST', queryPath('nobody'), { bearer: await bearerFor(w, [MEMBERSHIP]), ...bad }), 404)
+    const r = await w.srv.api('POST', queryPath('acme'), bad)
+    expectStatus(r, 401)
+    expect(r.body.error.code).toBe('authentication_failed')
+    expectStatus(await w.srv.api('POST', storagePath('acme'), bad), 401)
+  })
+
   it('400 for bodies that are not a PresentationQueryMessage — none of them consumes the token', async () => {
     const w = await world()
     const idToken = await bearerFor(w, [MEMBERSHIP])

@@ -207,6 +207,28 @@ describe('did:web hosting', () => {
     expect((await rawGet(s, '/org/caf%25C3%25A9/did.json')).status).toBe(404)
   })
 
+  it('stores DIDs in the canonical form the server rebuilds from a request (so they can be served)', async () => {
+    const s = await orgServer()
+    const port = new URL(s.url).port
+    const r = await s.api('POST', PARTICIPANTS, { key: s.adminKey, body: { participantId: 'ab', did: `did:web:127.0.0.1%3a${port}:org:a%2Db`, active: true } })
+    expect(r.status, JSON.stringify(r.body)).toBe(201)
+    expect(r.body.did).toBe(`did:web:127.0.0.1%3A${port}:org:a-b`)
+    expect((await s.api('GET', '/org/a-b/did.json')).body.id).toBe(r.body.did)
+    for (const did of [`did:web:127.0.0.1%3A${port}:org:%2E%2E`, `did:web:127.0.0.1%3A${port}:org:a%2Fb`, `did:web:127.0.0.1%3A${port}:org:%E0%A4%A`]) {
+      expect((await s.api('POST', PARTICIPANTS, { key: s.adminKey, body: { participantId: 'x', did } })).status, did).toBe(400)
+    }
+  })
+
+  it('answers HEAD like GET, without a body', async () => {
+    const s = await orgServer()
+    await createParticipant(s, 'acme', { active: true })
+    const res = await fetch(`${s.url}/org/acme/did.json`, { method: 'HEAD' })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/did+json')
+    expect(await res.text()).toBe('')
+    expect((await fetch(`${s.url}/org/nobody/did.json`, { method: 'HEAD' })).status).toBe(404)
+  })
+
   it("is resolved by the hub's own did:web resolver over HTTP, and stops resolving when deactivated", async () => {
     const s = await orgServer()
     const { did } = await createParticipant(s, 'acme', { active: true })

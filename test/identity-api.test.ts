@@ -766,7 +766,7 @@ describe('Identity API: credentials', () => {
     expect((await orgKvKeys(s)).filter(k => k.startsWith('org!c!'))).toEqual([])
   })
 
-  it('refuses a credential whose issuer signature does not verify (401 authentication_failed) and stores nothing', async () => {
+  it('refuses a credential whose issuer signature does not verify (400 bad_credential_signature) and stores nothing', async () => {
     const s = await orgServer()
     const issuer = await createIssuer(s)
     const h = await createParticipant(s, 'holder')
@@ -787,8 +787,8 @@ describe('Identity API: credentials', () => {
     for (const [reason, p] of cases) {
       const { jwt } = await p
       const r = await s.api('POST', creds, { key: h.apiKey, body: { jwt } })
-      expectError(r, 401, 'authentication_failed')
-      expect(r.body.error.details).toEqual({ reason })
+      expectError(r, 400, 'bad_request')
+      expect(r.body.error.details).toMatchObject({ reason: 'bad_credential_signature', cause: reason })
     }
     expect((await s.api('GET', creds, { key: h.apiKey })).body).toEqual([])
     expect((await orgKvKeys(s)).filter(k => k.startsWith('org!c!'))).toEqual([])
@@ -798,8 +798,8 @@ describe('Identity API: credentials', () => {
     const { jwt } = await issueVc(issuer, h.did)
     expect((await s.api('POST', `${P('issuer')}/keypairs/signing/revoke`, { key: s.adminKey })).status).toBe(200)
     const r = await s.api('POST', creds, { key: h.apiKey, body: { jwt } })
-    expectError(r, 401, 'authentication_failed')
-    expect(r.body.error.details).toEqual({ reason: 'unknown_key' })
+    expectError(r, 400, 'bad_request')
+    expect(r.body.error.details).toMatchObject({ reason: 'bad_credential_signature', cause: 'unknown_key' })
   })
 
   it("keeps one participant's credentials from another", async () => {

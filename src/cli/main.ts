@@ -100,7 +100,12 @@ async function readStdin (): Promise<string> {
 }
 
 async function loadOwnerKey (path: string): Promise<Ed25519KeyPair> {
-  const text = (await readFile(path, 'utf8')).trim()
+  let text: string
+  try {
+    text = (await readFile(path, 'utf8')).trim()
+  } catch (err) {
+    throw new BadRequestError(`cannot read the --owner-key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
   const { Ed25519KeyPair } = await import('../identity/keys.js')
   try {
     if (text.startsWith('{')) return Ed25519KeyPair.fromJwk(JSON.parse(text) as Record<string, unknown>)

@@ -56,7 +56,8 @@ export function printHuman (command: string, result: unknown): void {
         return
       }
       process.stdout.write(`hub daemon running (pid ${String(r.pid)}) since ${String(r.startedAt)}\n  control:    ${(r.control as { url: string }).url}\n` +
-        `  multiaddrs: ${(r.multiaddrs as string[]).join(' ') || '(no network)'}\n`)
+        `  multiaddrs: ${(r.multiaddrs as string[]).join(' ') || '(no network)'}\n` +
+        (r.http !== undefined ? `  http:       ${(r.http as { url: string }).url} (admin key in ${(r.http as { adminKeyFile: string }).adminKeyFile})\n` : ''))
       return
     case 'device invite':
       process.stdout.write(`${String(r.invite)}\n(one-time; expires ${String(r.expiresAt)}; on the new device run: hub init --dir DIR --join <invite>)\n`)

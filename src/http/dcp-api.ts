@@ -15,7 +15,7 @@
  */
 import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import type { OrgStore } from '../org/org-store.js'
+import { CredentialSignatureError, type OrgStore } from '../org/org-store.js'
 import type { ParticipantContext } from '../org/types.js'
 import { parseVcJwt } from '../org/vc.js'
 import { validateCredentialMessage, validatePresentationQuery } from '../org/dcp/schemas.js'
@@ -137,12 +137,10 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         }
         if (jwts.length === 0) throw new BadRequestError('the CredentialMessage holds no credentials')
         const stored = await org.storeCredentials(p.participantId, jwts).catch((err: unknown) => {
-          // The store's issuer-signature check fails with authentication_failed (401), which here
-          // would tell an authenticated caller to retry with another Bearer. The caller did
-          // authenticate; it is the credential that is not signed by it: 403, like wrong_issuer.
-          if (!(err instanceof AuthenticationError)) throw err
-          const cause = err.details?.reason
-          throw new PermissionsRequiredError(`a credential's issuer signature does not verify: ${err.message}`, { reason: 'bad_credential_signature', ...(typeof cause === 'string' ? { cause } : {}) })
+          // The caller proved it is the issuer, yet a credential naming it is not signed by it:
+          // 403 here, like wrong_issuer (on the Identity API the same failure is a 400).
+          if (!(err instanceof CredentialSignatureError)) throw err
+          throw new PermissionsRequiredError(err.message, err.details)
         })
         return { status: 200, body: { stored: stored.map(c => c.credentialId) } }
       }

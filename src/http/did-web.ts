@@ -12,7 +12,7 @@ import type { HttpRequest, HttpResponse, Route } from './router.js'
 /** The did:web DID a request for `path` on `host` resolves, or undefined if the path is not a did:web document path. */
 export function didForRequest (host: string, path: string): string | undefined {
   if (host === '' || /[\s/@]/.test(host)) return undefined
-  const hostPart = encodeURIComponent(host.toLowerCase()).replace(/%3A/g, '%3A')
+  const hostPart = encodeURIComponent(host.toLowerCase())
   if (path === '/.well-known/did.json') return `did:web:${hostPart}`
   if (!path.endsWith('/did.json')) return undefined
   let segments: string[]

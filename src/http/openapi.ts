@@ -49,7 +49,7 @@ export function openApiDocument (routes: readonly Route[], version: string): Rec
       tags: [r.tag],
       security: SECURITY[r.auth],
       ...(params.length + query.length > 0 ? { parameters: [...params, ...query] } : {}),
-      ...(r.requestBody !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: r.requestBody } } } } : {}),
+      ...(r.requestBody !== undefined ? { requestBody: { required: r.requestBodyOptional !== true, content: { 'application/json': { schema: r.requestBody } } } } : {}),
       responses
     }
   }

@@ -48,6 +48,8 @@ export interface Route {
   tag: string
   auth: AuthKind
   requestBody?: JsonSchema
+  /** The body may be omitted (e.g. a generated key pair needs no spec). */
+  requestBodyOptional?: boolean
   /** Status → description; errors use the problem body. */
   responses: Record<number, string>
   /** Schema of the 2xx body, for the OpenAPI document. */

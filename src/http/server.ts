@@ -136,7 +136,8 @@ export class HttpServer {
     let status = 500
     try {
       const url = new URL(req.url ?? '/', 'http://local')
-      const match = this.#router.match(req.method ?? 'GET', url.pathname)
+      // HEAD is GET without the body (did:web clients probe with it).
+      const match = this.#router.match(req.method === 'HEAD' ? 'GET' : req.method ?? 'GET', url.pathname)
       if (match.kind === 'none') throw new NotFoundError(`no route ${req.method ?? ''} ${url.pathname}`)
       if (match.kind === 'method-not-allowed') {
         status = 405
@@ -146,17 +147,22 @@ export class HttpServer {
       const { route, params } = match
       const caller = await this.#authorize(route, req, params)
       let body: unknown
+      let bodyError: BadRequestError | undefined
       if (req.method === 'POST' || req.method === 'PUT') {
         const raw = await readBody(req, this.#maxBody)
         if (raw.length > 0) {
           try {
             body = JSON.parse(utf8.decode(raw))
           } catch {
-            throw new BadRequestError('the request body is not valid UTF-8 JSON')
+            bodyError = new BadRequestError('the request body is not valid UTF-8 JSON')
           }
         }
       }
       const request: HttpRequest = { method: route.method, path: url.pathname, params, query: url.searchParams, headers: req.headers, body, ...(caller !== undefined ? { caller } : {}) }
+      // A malformed body is reported when the handler reads it, so a handler's
+      // earlier checks (unknown participant → 404, no Bearer → 401) come first,
+      // in the order its protocol documents.
+      if (bodyError !== undefined) Object.defineProperty(request, 'body', { get: () => { throw bodyError } })
       const out: HttpResponse = await route.handler(request)
       status = out.status
       this.#send(res, out.status, out.body, out.headers)
@@ -178,7 +184,7 @@ export class HttpServer {
   }
 
   #send (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
-    if (body === undefined || status === 204) {
+    if (body === undefined || status === 204 || res.req.method === 'HEAD') {
       res.writeHead(status, { 'cache-control': 'no-store', ...headers })
       res.end()
       return

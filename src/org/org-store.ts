@@ -53,6 +53,19 @@ export const OPERATION_STEPS = {
 export type OrgOperation = keyof typeof OPERATION_STEPS
 export type OrgStep<O extends OrgOperation = OrgOperation> = (typeof OPERATION_STEPS)[O][number]
 
+/**
+ * A credential whose issuer signature does not verify (or whose issuer
+ * cannot be resolved): invalid input (`bad_request`), not a failed login —
+ * the caller authenticated fine. `details.reason` is `bad_credential_signature`,
+ * `details.cause` the verifier's reason (bad_signature, unknown_key, …).
+ */
+export class CredentialSignatureError extends BadRequestError {
+  constructor (credentialId: string, cause: AuthenticationError) {
+    const why = typeof cause.details?.reason === 'string' ? cause.details.reason : undefined
+    super(`credential ${credentialId}: its issuer signature does not verify (${cause.message})`, { credentialId, reason: 'bad_credential_signature', ...(why !== undefined ? { cause: why } : {}) }, { cause })
+  }
+}
+
 /** Thrown by a failpoint in tests; a plain HubError so it travels like any failure. */
 export class InjectedFailure extends HubError {
   constructor (op: string, step: string) {
@@ -152,22 +165,25 @@ function importPublicJwk (jwk: unknown): JWK {
 }
 
 /**
- * A did:web DID in canonical form: lower-case host, upper-case percent
- * escapes. did:web hosting rebuilds the DID from the request the same way,
- * so equal DIDs are equal strings.
+ * A did:web DID in canonical form: each part percent-decoded and encoded
+ * again with encodeURIComponent (so `%3a` → `%3A`, `a%2Db` → `a-b`), the
+ * host lower-cased. did:web hosting rebuilds the DID from a request the same
+ * way, so a stored DID is exactly what a resolver of its URL asks for.
  */
 export function checkDid (did: unknown): string {
   if (typeof did !== 'string' || !/^did:web:[A-Za-z0-9._%-]+(:[A-Za-z0-9._%-]+)*$/.test(did)) {
     throw new BadRequestError('did must be a did:web DID, e.g. did:web:127.0.0.1%3A8080:org:acme')
   }
   const [, , host, ...path] = did.split(':') as [string, string, string, ...string[]]
-  const up = (s: string): string => s.replace(/%[0-9a-f]{2}/gi, m => m.toUpperCase())
+  let parts: string[]
   try {
-    for (const part of [host, ...path]) if (/[/?#\s]/.test(decodeURIComponent(part))) throw new Error('reserved character')
+    parts = [host, ...path].map(p => decodeURIComponent(p))
   } catch {
-    throw new BadRequestError('did has an invalid host or path segment')
+    throw new BadRequestError('did has a malformed percent-escape')
   }
-  return ['did', 'web', up(host.toLowerCase()), ...path.map(up)].join(':')
+  if (parts.some(p => p === '' || p === '.' || p === '..' || /[/?#@\s]/.test(p))) throw new BadRequestError('did has an invalid host or path segment')
+  const [h, ...rest] = parts as [string, ...string[]]
+  return ['did', 'web', encodeURIComponent(h.toLowerCase()), ...rest.map(p => encodeURIComponent(p))].join(':')
 }
 
 function checkParticipantId (id: unknown): string {
@@ -711,7 +727,14 @@ export class OrgStore {
         if (out.some(x => x.credentialId === c.id) || await this.#kv.get(orgKeys.credential(p.participantId, c.id)) !== undefined) {
           throw new AlreadyExistsError(`credential ${c.id} is already stored`, { credentialId: c.id })
         }
-        if (this.#verifyCredential !== undefined) await this.#verifyCredential(jwt)
+        if (this.#verifyCredential !== undefined) {
+          try {
+            await this.#verifyCredential(jwt)
+          } catch (err) {
+            if (err instanceof AuthenticationError) throw new CredentialSignatureError(c.id, err)
+            throw err
+          }
+        }
         const record: CredentialResource = {
           credentialId: c.id,
           participantId: p.participantId,
