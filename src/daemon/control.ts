@@ -14,6 +14,7 @@ import { AuthenticationError, BadRequestError, HubError, NotFoundError, TooLarge
 import type { Logger } from '../log.js'
 import { COMMAND_PATH, MAX_BODY_BYTES, errorBody, httpStatusOf, isErrorCode, parseCommandRequest, type CommandArgs, type CommandRequest } from './protocol.js'
 import { readDaemonInfo, readSecret, type DaemonInfo } from './files.js'
+import { readBody } from '../http/read-body.js'
 
 export type Dispatch = (command: string, args: CommandArgs) => Promise<unknown>
 
@@ -38,36 +39,6 @@ function send (res: ServerResponse, status: number, body: unknown): void {
     ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {})
   })
   res.end(text)
-}
-
-/**
- * Collect the body up to `max` bytes. Past the cap we stop buffering but keep
- * draining (see drained()).
- */
-function readBody (req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume()
-    return Promise.reject(new TooLargeError(`the request body exceeds ${max} bytes`))
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let over = false
-    req.on('data', (c: Buffer) => {
-      if (over) return
-      size += c.length
-      if (size > max) {
-        over = true
-        chunks.length = 0
-        reject(new TooLargeError(`the request body exceeds ${max} bytes`))
-        return
-      }
-      chunks.push(c)
-    })
-    req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)) })
-    req.on('error', reject)
-  })
 }
 
 /**

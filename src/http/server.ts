@@ -10,11 +10,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { AuthenticationError, BadRequestError, HubError, NotFoundError, PermissionsRequiredError, TooLargeError, toHubError } from '../errors.js'
+import { AuthenticationError, BadRequestError, HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../errors.js'
 import { httpStatusOf } from '../daemon/protocol.js'
 import { silentLogger, type Logger } from '../log.js'
 import type { OrgStore } from '../org/org-store.js'
 import type { HttpRequest, HttpResponse, Route, Router } from './router.js'
+import { readBody } from './read-body.js'
 
 /** Identity API bodies are small JSON documents; a credential message with a few JWT VCs fits easily. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024
@@ -32,29 +33,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function sha256 (s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest()
-}
-
-function readBody (req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > max) return Promise.reject(new TooLargeError(`the request body exceeds ${max} bytes`))
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let over = false
-    req.on('data', (c: Buffer) => {
-      if (over) return
-      size += c.length
-      if (size > max) {
-        over = true
-        chunks.length = 0
-        reject(new TooLargeError(`the request body exceeds ${max} bytes`))
-        return
-      }
-      chunks.push(c)
-    })
-    req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)) })
-    req.on('error', reject)
-  })
 }
 
 export class HttpServer {
