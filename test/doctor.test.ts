@@ -16,6 +16,7 @@ import { prefixEnd } from '../src/store/kv.js'
 import { encodeIndexValue, queryScope } from '../src/store/layout.js'
 import { doctor, tenantsOf, type DoctorProblem, type DoctorReport } from '../src/store/doctor.js'
 import { asObjectId } from '../src/ids.js'
+import { orgKeys } from '../src/org/layout.js'
 import type { JsonObject } from '../src/objects/json.js'
 import { cleanup, playlist, tempDir, tempHub } from './helpers.js'
 import { BIN, ok } from './cli-helpers.js'
@@ -306,5 +307,20 @@ describe('hub doctor', () => {
     expect(r.tenants).toEqual([expect.objectContaining({ commits: 2, objects: 2, problems: [], repaired: 0, clean: true })])
     const fixed = await ok(['doctor', '--dir', dir, '--repair'])
     expect(fixed).toMatchObject({ clean: true, repair: true, tenants: [expect.objectContaining({ remaining: [] })] })
+  })
+
+  it('hub doctor also checks the organization records (reported, never repaired)', async () => {
+    if (!existsSync(BIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)')
+    const dir = join(await tempDir('doctor-org-'), 'hub')
+    await ok(['init', '--dir', dir])
+    await ok(['participant', 'create', '--dir', dir, '--id', 'acme', '--did', 'did:web:127.0.0.1%3A8080:org:acme'])
+    expect(await ok(['doctor', '--dir', dir])).toMatchObject({ clean: true, org: { problems: [] } })
+    // Damage: the DID owner index entry disappears (a hand edit, a bug).
+    const hub = await Hub.open(dir)
+    await hub.kv.batch([{ type: 'del', key: orgKeys.didOwner('did:web:127.0.0.1%3A8080:org:acme') }])
+    await hub.close()
+    const r = await ok(['doctor', '--dir', dir, '--repair'])
+    expect(r.clean).toBe(false)
+    expect((r.org as { problems: string[] }).problems.join('\n')).toMatch(/acme/)
   })
 })

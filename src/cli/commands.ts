@@ -214,7 +214,10 @@ export const handlers: Record<string, Handler<HubNode>> = {
   // then sees live writes and retries around them), else in-process.
   async doctor ({ hub }, a) {
     const { doctor } = await import('../store/doctor.js')
-    return await doctor(hub, { repair: a.options.repair === true })
+    const report = await doctor(hub, { repair: a.options.repair === true })
+    // Organization records are checked, never repaired: each operation writes them in one batch, so damage means a bug.
+    const org = await hub.org.check()
+    return { ...report, clean: report.clean && org.length === 0, org: { problems: org } }
   },
   async sync (ctx, a) {
     const peers = ([] as string[]).concat((a.options.peer as string | string[] | undefined) ?? [])

@@ -81,6 +81,9 @@ export function printHuman (command: string, result: unknown): void {
         }
         for (const n of t.notes as string[]) process.stdout.write(`  note: ${n}\n`)
       }
+      const orgProblems = (r.org as { problems?: string[] } | undefined)?.problems ?? []
+      process.stdout.write(`organization records: ${orgProblems.length === 0 ? 'no problems' : `${orgProblems.length} problem(s)`}\n`)
+      for (const p of orgProblems) process.stdout.write(`  ${p}\n`)
       process.stdout.write(r.clean === true ? 'clean\n' : r.repair === true ? 'NOT clean (signed data is never changed; see above)\n' : 'NOT clean (hub doctor --repair rewrites derived data)\n')
       return
     }

@@ -22,6 +22,7 @@ import type { DidDocument } from '../identity/did-key.js'
 import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
 import { silentLogger, type Logger } from '../log.js'
 import { buildDidDocument } from './did-document.js'
+import { checkInvariants } from './invariants.js'
 import { KEY_ID, PARTICIPANT_ID, orgKeys } from './layout.js'
 import type { Vault } from './vault.js'
 import { parseVcJwt } from './vc.js'
@@ -793,6 +794,12 @@ export class OrgStore {
       tx.del(orgKeys.credential(c.participantId, c.credentialId))
       tx.events.push({ type: 'credential.deleted', participantId: c.participantId, credentialId: c.credentialId })
     })
+  }
+
+  /** Every inconsistency among the organization records (invariants.ts); empty when sound. For `hub doctor`. */
+  async check (): Promise<string[]> {
+    await this.idle()
+    return await checkInvariants(this.#kv, this.#vault)
   }
 
   /** Resolves once every operation queued so far has finished. */
