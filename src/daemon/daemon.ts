@@ -125,7 +125,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       const adminKey = await loadOrCreateAdminKey(this.dir)
       this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log })
       const url = await this.#http.listen(this.#opts.http.host, this.#opts.http.port)
-      if (!isLoopbackHost(this.#opts.http.host)) {
+      if (this.#opts.http.host !== '::1' && !isLoopbackHost(this.#opts.http.host)) {
         this.#log.warn('the HTTP API listens beyond loopback: keep /api/identity/ off the public network and put TLS in front', { url })
       }
       http = { url, adminKeyFile: adminKeyFile(this.dir) }
