@@ -20,110 +20,49 @@
  * (npm run test:faults). FAULTS_SEED=<n> replays a run's random choices
  * (kill times are wall-clock, so a replay is similar, not identical).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../../src/hub.js'
-import { HubError } from '../../src/errors.js'
 import { parseCommit } from '../../src/commits/commit.js'
 import { asObjectId } from '../../src/ids.js'
 import { doctor } from '../../src/store/doctor.js'
-import { cleanup, tempDir } from '../helpers.js'
+import { cleanup } from '../helpers.js'
 import { BIN, hub as runHub } from '../cli-helpers.js'
 import { builtModules, writerSource } from './crash-writer.js'
+import { expectKilled, killChildren, killedWhen, killRound, LONG, openHub, prepareRun, SEED, type KillRound } from './kill-harness.js'
 import { mulberry32 as prng } from './prng.js'
 
-const LONG = process.env.FAULTS_LONG === '1'
 const ROUNDS = LONG ? 50 : 5
-const SEED = process.env.FAULTS_SEED !== undefined ? Number(process.env.FAULTS_SEED) : Math.floor(Math.random() * 2 ** 31)
 
 type Kind = 'create-am' | 'create-lww' | 'update-am' | 'update-lww' | 'delete'
 const KINDS = new Set<string>(['create-am', 'create-lww', 'update-am', 'update-lww', 'delete'])
 
 interface Ack { objectId: string, commitId: string, kind: Kind, round: number }
 
-interface Round { acks: Ack[], noops: number, errors: string[], stderr: string, ready: boolean, stuck: boolean, killedAfterMs: number, early: boolean, exit: string }
-
-const children = new Set<ChildProcess>()
+interface Round extends KillRound { acks: Ack[], noops: number }
 
 afterEach(async () => {
-  await Promise.all([...children].map(async c => {
-    if (c.exitCode === null && c.signalCode === null) {
-      const closed = new Promise(resolve => c.once('close', resolve))
-      c.kill('SIGKILL')
-      await closed
-    }
-  }))
-  children.clear()
+  await killChildren()
   await cleanup()
 })
 
-
-/**
- * Run the writer until a random moment, SIGKILL it, and return every line it
- * wrote before dying ('close' fires once its stdout pipe is drained).
- */
+/** One round of kill-harness.ts: the writer's ACK and NOOP lines. */
 async function crashRound (script: string, dir: string, warmDir: string, round: number, seed: number, hot: Array<{ id: string, strategy: string }>, rnd: () => number): Promise<Round> {
-  const early = round % 5 === 4
-  const delay = early ? Math.floor(rnd() * 150) : 20 + Math.floor(rnd() * 381)
-  const child = spawn(process.execPath, [script, dir, String(seed), JSON.stringify(hot), warmDir], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  const out: Round = { acks: [], noops: 0, errors: [], stderr: '', ready: false, stuck: false, killedAfterMs: delay, early, exit: '' }
-  let buf = ''
-  let timer: NodeJS.Timeout | undefined
-  const arm = (): void => { timer ??= setTimeout(() => { child.kill('SIGKILL') }, delay) }
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString()
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const text = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      const [tag, a, b, c] = text.split(' ')
-      if (tag === 'ACK' && a !== undefined && b !== undefined && c !== undefined && KINDS.has(c)) {
-        out.acks.push({ objectId: a, commitId: b, kind: c as Kind, round })
-        if (!early) arm()
-      } else if (tag === 'NOOP') {
-        out.noops++
-      } else if (tag === 'OPENING') {
-        if (early) arm()
-      } else if (tag === 'READY') {
-        out.ready = true
-      } else {
-        out.errors.push(text)
-      }
+  const acks: Ack[] = []
+  let noops = 0
+  const r = await killRound(script, [dir, String(seed), JSON.stringify(hot), warmDir], round, rnd, text => {
+    const [tag, a, b, c] = text.split(' ')
+    if (tag === 'ACK' && a !== undefined && b !== undefined && c !== undefined && KINDS.has(c)) {
+      acks.push({ objectId: a, commitId: b, kind: c as Kind, round })
+      return 'ack'
     }
+    if (tag === 'NOOP') {
+      noops++
+      return 'ok'
+    }
+    return 'unknown'
   })
-  child.stderr.on('data', (d: Buffer) => { out.stderr += d.toString() })
-  const closed = new Promise<void>(resolve => child.once('close', (code, signal) => {
-    out.exit = signal ?? `code ${String(code)}`
-    resolve()
-  }))
-  // A writer that never gets going is a failure, not a hang.
-  const watchdog = setTimeout(() => {
-    out.stuck = true
-    child.kill('SIGKILL')
-  }, 15_000)
-  await closed
-  clearTimeout(watchdog)
-  if (timer !== undefined) clearTimeout(timer)
-  children.delete(child)
-  // A partial last line (killed mid-write) is not an acknowledgement: ignored.
-  return out
-}
-
-/** Hub.open, retrying while the killed writer's LevelDB lock is still held. */
-async function openHub (dir: string): Promise<Hub> {
-  for (let i = 0; ; i++) {
-    try {
-      return await Hub.open(dir)
-    } catch (err) {
-      if (!(err instanceof HubError && err.code === 'unavailable') || i >= 50) throw err
-      await sleep(20)
-    }
-  }
+  return { ...r, acks, noops }
 }
 
 const OPS: Record<Kind, { operation: string, strategy: string }> = {
@@ -180,15 +119,7 @@ async function hotObjects (hub: Hub, acks: Ack[]): Promise<Array<{ id: string, s
 describe('faults: kill -9 during writes', () => {
   it(`every acknowledged write survives ${ROUNDS} crashes; the doctor finds a clean store (seed ${SEED})`, async () => {
     const modules = builtModules()
-    expect(existsSync(modules.hub), `${modules.hub} is missing: run "npm run build" first`).toBe(true)
-    const root = await tempDir('hub-crash-')
-    const dir = join(root, 'hub')
-    const script = join(root, 'writer.mjs')
-    await writeFile(script, writerSource(modules))
-    await Hub.init(dir)
-    // Each writer warms up on this scratch hub before it opens the real one.
-    const warmDir = join(root, 'warm')
-    await Hub.init(warmDir)
+    const { dir, script, warmDir } = await prepareRun('hub-crash-', 'writer.mjs', Object.values(modules), writerSource(modules))
 
     const rnd = prng(SEED)
     const acks = new Map<string, Ack>()
@@ -202,13 +133,7 @@ describe('faults: kill -9 during writes', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const ctx = `seed ${SEED}, round ${round}`
       const r = await crashRound(script, dir, warmDir, round, Math.floor(rnd() * 2 ** 31), hot, rnd)
-      expect(r.errors, `${ctx}: writer reported errors; stderr: ${r.stderr}`).toEqual([])
-      expect(r.exit, `${ctx}: writer ended by itself; stderr: ${r.stderr}`).toBe('SIGKILL')
-      expect(r.stuck, `${ctx}: writer did not start within 15 s; stderr: ${r.stderr}`).toBe(false)
-      if (!r.early) {
-        expect(r.ready, `${ctx}: writer never opened the hub; stderr: ${r.stderr}`).toBe(true)
-        expect(r.acks.length, `${ctx}: writer acknowledged nothing; stderr: ${r.stderr}`).toBeGreaterThan(0)
-      }
+      expectKilled(r, ctx, 'writer', r.acks.length)
       for (const a of r.acks) {
         expect(acks.has(a.commitId), `${ctx}: commit ${a.commitId} acknowledged twice`).toBe(false)
         acks.set(a.commitId, a)
@@ -220,7 +145,7 @@ describe('faults: kill -9 during writes', () => {
       const hub = await openHub(dir)
       try {
         const lost = await checkAcks(hub, acks)
-        expect(lost, `${ctx} (killed ${r.killedAfterMs} ms after ${r.early ? 'opening' : 'its first ack'}): acknowledged writes lost`).toEqual([])
+        expect(lost, `${ctx} (${killedWhen(r)}): acknowledged writes lost`).toEqual([])
         const t = Date.now()
         const report = await doctor(hub)
         doctorMs += Date.now() - t

@@ -33,108 +33,44 @@
  * (npm run test:faults). FAULTS_SEED=<n> replays a run's random choices
  * (kill times are wall-clock, so a replay is similar, not identical).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Hub } from '../../src/hub.js'
-import { HubError } from '../../src/errors.js'
+import type { Hub } from '../../src/hub.js'
 import { checkInvariants } from '../../src/org/invariants.js'
 import { Vault } from '../../src/org/vault.js'
-import { cleanup, tempDir } from '../helpers.js'
+import { cleanup } from '../helpers.js'
+import { expectKilled, killChildren, killedWhen, killRound, LONG, openHub, prepareRun, SEED, type KillRound } from './kill-harness.js'
 import { builtModules, workerSource, type WorkerAck, type WorkerOp } from './org-crash-worker.js'
 import { mulberry32 as prng } from './prng.js'
 
-const LONG = process.env.FAULTS_LONG === '1'
 const ROUNDS = LONG ? 50 : 8
-const SEED = process.env.FAULTS_SEED !== undefined ? Number(process.env.FAULTS_SEED) : Math.floor(Math.random() * 2 ** 31)
 
-interface Round { begun: WorkerOp[], acks: Map<number, WorkerAck>, ackOrder: number[], errors: string[], stderr: string, ready: boolean, stuck: boolean, killedAfterMs: number, early: boolean, exit: string }
-
-const children = new Set<ChildProcess>()
+interface Round extends KillRound { begun: WorkerOp[], acks: Map<number, WorkerAck>, ackOrder: number[] }
 
 afterEach(async () => {
-  await Promise.all([...children].map(async c => {
-    if (c.exitCode === null && c.signalCode === null) {
-      const closed = new Promise(resolve => c.once('close', resolve))
-      c.kill('SIGKILL')
-      await closed
-    }
-  }))
-  children.clear()
+  await killChildren()
   await cleanup()
 })
 
-/**
- * Run the worker until a random moment, SIGKILL it, and return every line it
- * wrote before dying ('close' fires once its stdout pipe is drained).
- */
+/** One round of kill-harness.ts: the worker's BEGIN and ACK lines. */
 async function crashRound (script: string, dir: string, warmDir: string, round: number, seed: number, rnd: () => number): Promise<Round> {
-  const early = round % 5 === 4
-  const delay = early ? Math.floor(rnd() * 150) : 20 + Math.floor(rnd() * 381)
-  const child = spawn(process.execPath, [script, dir, String(seed), String(round), warmDir], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  const out: Round = { begun: [], acks: new Map(), ackOrder: [], errors: [], stderr: '', ready: false, stuck: false, killedAfterMs: delay, early, exit: '' }
-  let buf = ''
-  let timer: NodeJS.Timeout | undefined
-  const arm = (): void => { timer ??= setTimeout(() => { child.kill('SIGKILL') }, delay) }
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString()
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const text = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      const m = /^(BEGIN|ACK) (\d+) (\{.*\})$/.exec(text)
-      if (m !== null) {
-        const n = Number(m[2])
-        const body = JSON.parse(m[3] ?? '') as unknown
-        if (m[1] === 'BEGIN') {
-          if (n !== out.begun.length) out.errors.push(`BEGIN ${n} out of order (expected ${out.begun.length})`)
-          out.begun.push(body as WorkerOp)
-        } else {
-          out.acks.set(n, body as WorkerAck)
-          out.ackOrder.push(n)
-          if (!early) arm()
-        }
-      } else if (text === 'OPENING') {
-        if (early) arm()
-      } else if (text === 'READY') {
-        out.ready = true
-      } else {
-        out.errors.push(text)
-      }
+  const begun: WorkerOp[] = []
+  const acks = new Map<number, WorkerAck>()
+  const ackOrder: number[] = []
+  const r = await killRound(script, [dir, String(seed), String(round), warmDir], round, rnd, (text, errors) => {
+    const m = /^(BEGIN|ACK) (\d+) (\{.*\})$/.exec(text)
+    if (m === null) return 'unknown'
+    const n = Number(m[2])
+    const body = JSON.parse(m[3] ?? '') as unknown
+    if (m[1] === 'BEGIN') {
+      if (n !== begun.length) errors.push(`BEGIN ${n} out of order (expected ${begun.length})`)
+      begun.push(body as WorkerOp)
+      return 'ok'
     }
+    acks.set(n, body as WorkerAck)
+    ackOrder.push(n)
+    return 'ack'
   })
-  child.stderr.on('data', (d: Buffer) => { out.stderr += d.toString() })
-  const closed = new Promise<void>(resolve => child.once('close', (code, signal) => {
-    out.exit = signal ?? `code ${String(code)}`
-    resolve()
-  }))
-  // A worker that never gets going is a failure, not a hang.
-  const watchdog = setTimeout(() => {
-    out.stuck = true
-    child.kill('SIGKILL')
-  }, 15_000)
-  await closed
-  clearTimeout(watchdog)
-  if (timer !== undefined) clearTimeout(timer)
-  children.delete(child)
-  // A partial last line (killed mid-write) is not an acknowledgement: ignored.
-  return out
-}
-
-/** Hub.open, retrying while the killed worker's LevelDB lock is still held. */
-async function openHub (dir: string): Promise<Hub> {
-  for (let i = 0; ; i++) {
-    try {
-      return await Hub.open(dir)
-    } catch (err) {
-      if (!(err instanceof HubError && err.code === 'unavailable') || i >= 50) throw err
-      await sleep(20)
-    }
-  }
+  return { ...r, begun, acks, ackOrder }
 }
 
 // ── the model ───────────────────────────────────────────────────────────
@@ -244,15 +180,7 @@ function expectedAck (o: WorkerOp): Partial<WorkerAck> {
 describe('faults: kill -9 during organization operations', () => {
   it(`every acknowledged org operation survives ${ROUNDS} crashes, all-or-nothing; the records stay consistent (seed ${SEED})`, async () => {
     const modules = builtModules()
-    for (const p of Object.values(modules)) expect(existsSync(p), `${p} is missing: run "npm run build" first`).toBe(true)
-    const root = await tempDir('hub-org-crash-')
-    const dir = join(root, 'hub')
-    const script = join(root, 'org-worker.mjs')
-    await writeFile(script, workerSource(modules))
-    await Hub.init(dir)
-    // Each worker warms up on this scratch hub before it opens the real one.
-    const warmDir = join(root, 'warm')
-    await Hub.init(warmDir)
+    const { dir, script, warmDir } = await prepareRun('hub-org-crash-', 'org-worker.mjs', Object.values(modules), workerSource(modules))
 
     const rnd = prng(SEED)
     let model: Model = new Map()
@@ -263,13 +191,7 @@ describe('faults: kill -9 during organization operations', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const ctx = `seed ${SEED}, round ${round}`
       const r = await crashRound(script, dir, warmDir, round, Math.floor(rnd() * 2 ** 31), rnd)
-      expect(r.errors, `${ctx}: worker reported errors; stderr: ${r.stderr}`).toEqual([])
-      expect(r.exit, `${ctx}: worker ended by itself; stderr: ${r.stderr}`).toBe('SIGKILL')
-      expect(r.stuck, `${ctx}: worker did not start within 15 s; stderr: ${r.stderr}`).toBe(false)
-      if (!r.early) {
-        expect(r.ready, `${ctx}: worker never opened the hub; stderr: ${r.stderr}`).toBe(true)
-        expect(r.acks.size, `${ctx}: worker acknowledged nothing; stderr: ${r.stderr}`).toBeGreaterThan(0)
-      }
+      expectKilled(r, ctx, 'worker', r.acks.size)
       // Operations complete in call order: the acknowledgements are 0, 1, 2, … in that order.
       expect(r.ackOrder, `${ctx}: acknowledgements are not a prefix of the operations`).toEqual(r.ackOrder.map((_, i) => i))
       const lastAck = r.ackOrder.length - 1
@@ -295,7 +217,7 @@ describe('faults: kill -9 during organization operations', () => {
           if (canonical(m) === actual) match = { k: n + 1, model: cloneModel(m) }
         }
         if (match === undefined) {
-          expect(JSON.parse(actual), `${ctx} (killed ${r.killedAfterMs} ms after ${r.early ? 'opening' : 'its first ack'}): the store is not the result of any prefix of the ${r.begun.length} operations that includes the ${lastAck + 1} acknowledged ones; compared with the state at the last acknowledgement`).toEqual(JSON.parse(canonical(atLastAck)))
+          expect(JSON.parse(actual), `${ctx} (${killedWhen(r)}): the store is not the result of any prefix of the ${r.begun.length} operations that includes the ${lastAck + 1} acknowledged ones; compared with the state at the last acknowledgement`).toEqual(JSON.parse(canonical(atLastAck)))
           expect.unreachable(`${ctx}: no prefix matches (and the state at the last acknowledgement does)`)
           return
         }
