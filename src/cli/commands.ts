@@ -128,8 +128,9 @@ export const handlers: Record<string, Handler<HubNode>> = {
   async 'profile set' ({ hub }, a) {
     return await hub.profile.set(parseJsonInput(a.stdin, 'profile'))
   },
-  async did ({ hub }) {
-    return hub.didDocument()
+  /** `hub did` is `hub did show`: the owner's did:key document, or with --participant that participant's. */
+  async did (ctx, a) {
+    return await (orgHandlers['did show'] as Handler<HubNode>)(ctx, a)
   },
   async info ({ hub }) {
     return { did: hub.did, hubDid: hub.hubDid, peerId: hub.peerId, role: hub.config.role, dir: hub.dir }
