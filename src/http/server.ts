@@ -6,19 +6,87 @@
  *
  * Errors are `{"error":{"code","message"}}` with the status of their code
  * (the same codes as the CLI and the libp2p protocols).
+ *
+ * Limits (protocols/dcp.md "Limits"; defaults in DEFAULT_HTTP_LIMITS): per
+ * client IP token buckets — public routes, x-api-key routes, and failed
+ * x-api-key authentications — answered with 429 `unavailable` and
+ * `Retry-After`; a cap on concurrent connections; header size and count;
+ * headers, request, keep-alive and idle timeouts; body size and JSON depth.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { AuthenticationError, BadRequestError, HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../errors.js'
 import { httpStatusOf } from '../daemon/protocol.js'
 import { silentLogger, type Logger } from '../log.js'
 import type { OrgStore } from '../org/org-store.js'
-import type { HttpRequest, HttpResponse, Route, Router } from './router.js'
+import { PeerRateLimiter } from '../request/rate-limit.js'
+import type { HttpRequest, HttpResponse, Match, Route, Router } from './router.js'
 import { readBody } from './read-body.js'
 
 /** Identity API bodies are small JSON documents; a credential message with a few JWT VCs fits easily. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024
+
+/** A token bucket: `ratePerSecond` sustained, `burst` at once after being idle. */
+export interface HttpRateLimit { ratePerSecond: number, burst: number }
+
+export interface HttpLimits {
+  /**
+   * Per client, on the routes without x-api-key — DCP, did:web, the OpenAPI
+   * document — and on unknown paths. `false`: no limit.
+   */
+  public: HttpRateLimit | false
+  /** Per client, on the x-api-key routes (Identity API, STS). `false`: no limit. */
+  apiKey: HttpRateLimit | false
+  /**
+   * Per client, failed x-api-key authentications (401). While this bucket
+   * is empty every x-api-key request of that client is refused (429)
+   * before its key is looked at. `false`: no limit.
+   */
+  authFailures: HttpRateLimit | false
+  /** Clients remembered per bucket table; past it the ones first seen longest ago are forgotten. */
+  maxTrackedClients: number
+  /** Concurrent connections; more are closed at once by Node (`server.maxConnections`). */
+  maxConnections: number
+  /** Request header bytes (Node's `maxHeaderSize`; larger: 431). */
+  maxHeaderBytes: number
+  /** Request headers kept (Node's `maxHeadersCount`; further ones are ignored). */
+  maxHeadersCount: number
+  /** The request line and headers must arrive within this (slow loris); 408. */
+  headersTimeoutMs: number
+  /** The whole request, body included, must arrive within this; 408. */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number
+  /** A connection with no traffic either way for this long is closed (e.g. a client that stops reading). */
+  idleTimeoutMs: number
+  /** Arrays/objects in a JSON body nested deeper than this: 400 (before parsing). */
+  maxJsonDepth: number
+}
+
+/**
+ * The defaults. Public routes: a DCP query costs ≈5 ms of CPU (signature
+ * checks, a disk write), so 50/s keeps one client to a quarter of a core
+ * while a burst of 200 covers any real verifier. x-api-key routes are the
+ * operator's (loopback, scripts): ten times that. Failed authentications:
+ * 10/s after a burst of 50 — typos and stale keys never get near it, a key
+ * guesser is held to 10 guesses a second per address.
+ */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  public: { ratePerSecond: 50, burst: 200 },
+  apiKey: { ratePerSecond: 500, burst: 1000 },
+  authFailures: { ratePerSecond: 10, burst: 50 },
+  maxTrackedClients: 16_384,
+  maxConnections: 256,
+  maxHeaderBytes: 16 * 1024,
+  maxHeadersCount: 100,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxJsonDepth: 64
+})
 
 export interface HttpServerOptions {
   router: Router
@@ -27,9 +95,90 @@ export interface HttpServerOptions {
   adminKey: string
   logger?: Logger
   maxBodyBytes?: number
+  /** Overrides of DEFAULT_HTTP_LIMITS. */
+  limits?: Partial<HttpLimits>
+  /**
+   * The rate-limit key of a request. Default: its remote address
+   * (clientAddressKey). Behind a reverse proxy every request comes from the
+   * proxy: derive the key from the proxy's header here, or raise the limits.
+   */
+  clientKey?: (req: IncomingMessage) => string
+  /** Monotonic clock of the rate limiter, in ms (tests). Default `performance.now`. */
+  clock?: () => number
+}
+
+/**
+ * The rate-limit key of a remote address: an IPv4 address as is (also
+ * IPv4-mapped IPv6), an IPv6 address by its /64 — one host usually holds a
+ * whole /64, so keying by full address would give it 2^64 buckets.
+ */
+export function clientAddressKey (address: string | undefined): string {
+  if (address === undefined || address === '') return 'unknown'
+  const a = address.toLowerCase().replace(/%.*$/, '')
+  if (!a.includes(':')) return a
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
+  if (mapped !== null) return mapped[1] as string
+  const groups = (s: string | undefined): string[] => s === undefined || s === '' ? [] : s.split(':').flatMap(g => g.includes('.') ? ['0', '0'] : [g])
+  const [head, tail] = a.split('::')
+  const h = groups(head)
+  const t = groups(tail)
+  const all = tail === undefined ? h : [...h, ...new Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t]
+  return `${all.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}
+
+/** 429: a client over one of its rate limits. */
+export class RateLimitedError extends HubError {
+  readonly retryAfterMs: number
+  constructor (message: string, retryAfterMs: number) {
+    super('unavailable', message, { reason: 'rate_limited', retryAfterMs })
+    this.retryAfterMs = retryAfterMs
+  }
+}
+
+function limiter (limit: HttpRateLimit | false, maxPeers: number, clock: (() => number) | undefined): PeerRateLimiter | undefined {
+  return limit === false ? undefined : new PeerRateLimiter({ ...limit, maxPeers, ...(clock !== undefined ? { now: clock } : {}) })
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * The URL of a request target: origin-form (`/path?query`, taken as a path
+ * even when it starts with `//`) or absolute-form (`http://host/path`).
+ * Anything else is a bad_request (`new URL` would throw a TypeError: a 500).
+ */
+function requestUrl (target: string | undefined): URL {
+  try {
+    return target?.startsWith('/') === true ? new URL(`http://local${target}`) : new URL(target ?? '')
+  } catch {
+    throw new BadRequestError('malformed request target')
+  }
+}
+
+/**
+ * Whether JSON text nests arrays/objects deeper than `max` (exact for valid
+ * JSON; invalid JSON is refused by JSON.parse anyway). Checked before
+ * parsing: code that walks a parsed body recursively (String() of an array,
+ * JSON.stringify, validators) would overflow the stack on a nesting bomb —
+ * a 500 — and no message of this API nests anywhere near the limit.
+ */
+function jsonDeeperThan (raw: Uint8Array, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--
+    }
+  }
+  return false
+}
 
 function sha256 (s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest()
@@ -42,6 +191,14 @@ export class HttpServer {
   readonly #adminHash: Buffer
   readonly #log: Logger
   readonly #maxBody: number
+  readonly #limits: HttpLimits
+  readonly #publicLimit: PeerRateLimiter | undefined
+  readonly #apiKeyLimit: PeerRateLimiter | undefined
+  readonly #authFailureLimit: PeerRateLimiter | undefined
+  readonly #clientKey: (req: IncomingMessage) => string
+  /** Requests in progress per connection: a parse error or timeout on it must not write into a started response. */
+  readonly #open = new WeakMap<Duplex, Set<ServerResponse>>()
+  #inFlight = 0
   #url = ''
 
   constructor (opts: HttpServerOptions) {
@@ -51,10 +208,41 @@ export class HttpServer {
     this.#adminHash = sha256(opts.adminKey)
     this.#log = (opts.logger ?? silentLogger).child('http')
     this.#maxBody = opts.maxBodyBytes ?? MAX_HTTP_BODY_BYTES
-    this.#server = createServer((req, res) => { void this.#handle(req, res) })
-    // Slow-loris bounds: a client must send its headers and body promptly.
-    this.#server.headersTimeout = 10_000
-    this.#server.requestTimeout = 30_000
+    const given = Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)
+    const limits = this.#limits = { ...DEFAULT_HTTP_LIMITS, ...Object.fromEntries(given) as Partial<HttpLimits> }
+    if (!(limits.headersTimeoutMs > 0 && limits.headersTimeoutMs <= limits.requestTimeoutMs)) throw new RangeError('headersTimeoutMs must be > 0 and ≤ requestTimeoutMs')
+    this.#publicLimit = limiter(limits.public, limits.maxTrackedClients, opts.clock)
+    this.#apiKeyLimit = limiter(limits.apiKey, limits.maxTrackedClients, opts.clock)
+    this.#authFailureLimit = limiter(limits.authFailures, limits.maxTrackedClients, opts.clock)
+    this.#clientKey = opts.clientKey ?? (req => clientAddressKey(req.socket.remoteAddress))
+    this.#server = createServer({
+      // Pinned, so a --max-http-header-size or --insecure-http-parser given to node cannot loosen them.
+      maxHeaderSize: limits.maxHeaderBytes,
+      insecureHTTPParser: false,
+      // Checked in #handle instead, so that the 400 is a typed one (Node's own has no body).
+      requireHostHeader: false,
+      // The timeouts below are enforced on this tick (Node's default, 30 s, would stretch them).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs
+    }, (req, res) => { void this.#handle(req, res) })
+    this.#server.maxConnections = limits.maxConnections
+    this.#server.maxHeadersCount = limits.maxHeadersCount
+    this.#server.timeout = limits.idleTimeoutMs
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { this.#clientError(err, socket) })
+    // Node answers an Expect other than 100-continue with a bare 417 of its own: make it a typed one.
+    this.#server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => { void this.#handle(req, res, true) })
+  }
+
+  /** The limits in force (defaults merged with the options). */
+  get limits (): Readonly<HttpLimits> {
+    return this.#limits
+  }
+
+  /** Requests whose handling has not finished (diagnostics, tests: 0 once every request is done with). */
+  get inFlight (): number {
+    return this.#inFlight
   }
 
   /** Listen on `host:port` (port 0: the OS picks). Resolves with the base URL. */
@@ -94,8 +282,24 @@ export class HttpServer {
   }
 
   /** x-api-key checks for the Identity API. Bearer routes authenticate in their handler (DCP rules). */
-  async #authorize (route: Route, req: IncomingMessage, params: Record<string, string>): Promise<HttpRequest['caller']> {
+  async #authorize (route: Route, req: IncomingMessage, params: Record<string, string>, client: string): Promise<HttpRequest['caller']> {
     if (route.auth === 'none' || route.auth === 'bearer') return undefined
+    const failures = this.#authFailureLimit
+    if (failures === undefined) return await this.#checkApiKey(route, req, params)
+    // A client out of failed attempts may not try any key, right or wrong:
+    // refusing only wrong ones would still tell a guesser which guess was right.
+    const wait = failures.retryAfterMs(client)
+    if (wait > 0) throw new RateLimitedError(`too many failed authentications: at most ${failures.ratePerSecond} per second per client (burst ${failures.burst}); retry in ${wait} ms`, wait)
+    try {
+      return await this.#checkApiKey(route, req, params)
+    } catch (err) {
+      // Debit, not take: attempts already in flight when the bucket ran dry are paid for too.
+      if (err instanceof AuthenticationError) failures.debit(client)
+      throw err
+    }
+  }
+
+  async #checkApiKey (route: Route, req: IncomingMessage, params: Record<string, string>): Promise<HttpRequest['caller']> {
     const header = req.headers['x-api-key']
     const key = Array.isArray(header) ? header[0] : header
     if (key === undefined || key === '') throw new AuthenticationError('this endpoint needs an x-api-key header')
@@ -109,13 +313,45 @@ export class HttpServer {
     return { admin: false, participantId: who.participantId }
   }
 
-  async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Take a token from the client's bucket for this request, or throw 429. */
+  #admit (match: Match | undefined, client: string): void {
+    const apiKey = match?.kind === 'route' && (match.route.auth === 'admin' || match.route.auth === 'participant')
+    const l = apiKey ? this.#apiKeyLimit : this.#publicLimit
+    if (l === undefined || l.take(client)) return
+    const wait = Math.max(1, l.retryAfterMs(client))
+    throw new RateLimitedError(`rate limit: at most ${l.ratePerSecond} requests per second per client (burst ${l.burst}) on ${apiKey ? 'x-api-key' : 'public'} routes; retry in ${wait} ms`, wait)
+  }
+
+  async #handle (req: IncomingMessage, res: ServerResponse, unmetExpectation = false): Promise<void> {
     const started = Date.now()
     let status = 500
+    this.#inFlight++
+    const socket = req.socket
+    const open = this.#open.get(socket) ?? new Set()
+    this.#open.set(socket, open.add(res))
+    res.once('close', () => { open.delete(res) })
     try {
-      const url = new URL(req.url ?? '/', 'http://local')
-      // HEAD is GET without the body (did:web clients probe with it).
-      const match = this.#router.match(req.method === 'HEAD' ? 'GET' : req.method ?? 'GET', url.pathname)
+      const client = this.#clientKey(req)
+      let url: URL | undefined
+      let match: Match | undefined
+      let unparsed: unknown
+      try {
+        url = requestUrl(req.url)
+        // HEAD is GET without the body (did:web clients probe with it).
+        match = this.#router.match(req.method === 'HEAD' ? 'GET' : req.method ?? 'GET', url.pathname)
+      } catch (e) {
+        unparsed = e
+      }
+      // Before anything else is done for the request, unparseable ones included.
+      this.#admit(match, client)
+      if (url === undefined || match === undefined) throw unparsed
+      if (req.headers.host === undefined && req.httpVersion !== '1.0') throw new BadRequestError('an HTTP/1.1 request needs a Host header')
+      if (unmetExpectation) {
+        status = 417
+        req.resume()
+        this.#send(res, 417, { error: { code: 'bad_request', message: 'only "Expect: 100-continue" is supported' } })
+        return
+      }
       if (match.kind === 'none') throw new NotFoundError(`no route ${req.method ?? ''} ${url.pathname}`)
       if (match.kind === 'method-not-allowed') {
         status = 405
@@ -123,12 +359,14 @@ export class HttpServer {
         return
       }
       const { route, params } = match
-      const caller = await this.#authorize(route, req, params)
+      const caller = await this.#authorize(route, req, params, client)
       let body: unknown
       let bodyError: BadRequestError | undefined
       if (req.method === 'POST' || req.method === 'PUT') {
         const raw = await readBody(req, this.#maxBody)
-        if (raw.length > 0) {
+        if (raw.length > 0 && jsonDeeperThan(raw, this.#limits.maxJsonDepth)) {
+          bodyError = new BadRequestError(`the request body is nested deeper than ${this.#limits.maxJsonDepth} levels`)
+        } else if (raw.length > 0) {
           try {
             body = JSON.parse(utf8.decode(raw))
           } catch {
@@ -146,19 +384,43 @@ export class HttpServer {
       this.#send(res, out.status, out.body, out.headers)
     } catch (e) {
       const err = e instanceof URIError ? new BadRequestError('malformed percent-encoding in the path') : toHubError(e)
-      status = httpStatusOf(err.code)
+      status = err instanceof RateLimitedError ? 429 : httpStatusOf(err.code)
       if (err.code === 'internal') this.#log.error('http request failed', { error: err.message, stack: (e as Error).stack })
       // Details carry reasons (e.g. a DCP token check) but never secrets: see errors.ts.
       const body = { error: { code: err.code, message: err.message, ...(err.details !== undefined && err.code !== 'internal' ? { details: err.details } : {}) } }
       if (!res.headersSent) {
         req.resume()
-        this.#send(res, status, body, status === 401 ? { 'www-authenticate': req.url?.startsWith('/api/identity/') === true ? 'x-api-key' : 'Bearer' } : undefined)
+        const headers: Record<string, string> | undefined = err instanceof RateLimitedError
+          ? { 'retry-after': String(Math.ceil(err.retryAfterMs / 1000)) }
+          : status === 401 ? { 'www-authenticate': req.url?.startsWith('/api/identity/') === true ? 'x-api-key' : 'Bearer' } : undefined
+        this.#send(res, status, body, headers)
       } else {
         res.destroy()
       }
     } finally {
+      this.#inFlight--
       this.#log.debug('http', { method: req.method, path: req.url?.split('?')[0], status, ms: Date.now() - started })
     }
+  }
+
+  /**
+   * Requests Node's parser refuses (malformed, headers too large, too slow)
+   * get the same typed error body as the rest, instead of Node's bare reply.
+   */
+  #clientError (err: NodeJS.ErrnoException, socket: Duplex): void {
+    // Nothing to answer on a dead connection, nor in the middle of a response
+    // (a request still waiting for its body gets the 408: it has sent nothing).
+    if (err.code === 'ECONNRESET' || !socket.writable || [...this.#open.get(socket) ?? []].some(r => r.headersSent)) {
+      socket.destroy()
+      return
+    }
+    const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'too_large', `the request headers exceed ${this.#limits.maxHeaderBytes} bytes`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'bad_request', 'the request did not arrive in time']
+        : [400, 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`]
+    const body = JSON.stringify({ error: { code, message } })
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy())
   }
 
   #send (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {

@@ -59,7 +59,9 @@ function typeValue (raw: string, scope: string): string {
 
 /** Parse and normalise one scope string. Throws {@link BadRequestError} with `details.scope`. */
 export function parseScope (scope: string): Scope {
-  if (typeof scope !== 'string' || scope === '') throw invalid(String(scope), 'empty scope')
+  // Not String(scope): for a deeply nested array (from a request body) that recurses past the stack.
+  if (typeof scope !== 'string') throw invalid(Array.isArray(scope) ? '(an array)' : typeof scope, 'a scope must be a string')
+  if (scope === '') throw invalid(scope, 'empty scope')
   if (/\s/.test(scope)) throw invalid(scope, 'scopes cannot contain whitespace')
   const colon = scope.indexOf(':')
   if (colon < 0) throw invalid(scope, 'expected <alias>:<value>')
