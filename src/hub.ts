@@ -15,7 +15,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
-import { AlreadyExistsError, BadRequestError, NotFoundError } from './errors.js'
+import { AlreadyExistsError, BadRequestError, HubError, NotFoundError } from './errors.js'
 import type { Did } from './ids.js'
 import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit, type Commit } from './commits/commit.js'
 import { Ed25519KeyPair } from './identity/keys.js'
@@ -37,6 +37,7 @@ import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
 import { OrgStore } from './org/org-store.js'
+import type { IssuanceService } from './org/issuance.js'
 import { Vault } from './org/vault.js'
 import { verifyDidJwt } from './org/jwt.js'
 
@@ -144,6 +145,7 @@ export class Hub {
   readonly #foreign = new Map<string, Promise<TenantStore>>()
   readonly #maxValueBytes: number
   #org: OrgStore | undefined
+  #issuance: IssuanceService | undefined
   #closed = false
 
   private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
@@ -198,6 +200,22 @@ export class Hub {
       verifyCredential: async jwt => { await verifyDidJwt(jwt, async did => await this.resolveDocument(did)) }
     })
     return this.#org
+  }
+
+  /**
+   * DCP credential issuance for the participants (src/org/issuance.ts):
+   * issuer metadata, received requests and their processing queue, and the
+   * holder side's outgoing requests. Created on first use (and loaded then:
+   * it pulls in the DCP schema compiler, which other commands do not pay
+   * for); close() stops its queue before the store closes.
+   */
+  async issuance (): Promise<IssuanceService> {
+    if (this.#issuance === undefined) {
+      const { IssuanceService } = await import('./org/issuance.js')
+      if (this.#closed) throw new HubError('unavailable', 'the hub is closed')
+      this.#issuance ??= new IssuanceService({ org: this.org, resolveDocument: async did => await this.resolveDocument(did), logger: this.log })
+    }
+    return this.#issuance
   }
 
   /**
@@ -384,6 +402,7 @@ export class Hub {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#issuance?.close()
     await this.#org?.idle()
     await this.store.idle()
     this.store.close()

@@ -399,6 +399,48 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     await ok(['participant', 'activate', '--dir', dir, 'beta'])
   })
 
+  it('issuance define / list / requests / delete and credentials request / requests: a DCP issuance through the daemon', async () => {
+    const [issuerDid, holderDid] = [did('cissuer'), did('cholder')]
+    // Service endpoints have no CLI command: they are added with the participants over the Identity API.
+    for (const [id, d, service] of [
+      ['cissuer', issuerDid, { id: '#issuer-service', type: 'IssuerService', serviceEndpoint: `${url}/api/issuance/v1/participants/cissuer` }],
+      ['cholder', holderDid, { id: '#credential-service', type: 'CredentialService', serviceEndpoint: `${url}/api/credentials/v1/participants/cholder` }]
+    ] as const) {
+      const res = await fetch(`${url}/api/identity/v1/participants`, {
+        method: 'POST',
+        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ participantId: id, did: d, active: true, services: [service] })
+      })
+      expect(res.status).toBe(201)
+      await res.arrayBuffer()
+    }
+
+    const def = await ok(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member', '--type', 'MembershipCredential', '--holder', holderDid, '--validity', '3600', '--claims', '{"tier":"gold"}'])
+    expect(def).toMatchObject({ id: 'member', credentialType: 'MembershipCredential', validitySeconds: 3600, holders: [holderDid], claims: { tier: 'gold' } })
+    expect(await ok(['issuance', 'list', '--dir', dir, '--participant', 'cissuer'])).toEqual([expect.objectContaining({ id: 'member' })])
+    await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member', '--type', 'MembershipCredential'], 'already_exists')
+    await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'other'], 'bad_request')
+    await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'other', '--type', 'T', '--claims', 'not json'], 'bad_request')
+    await fails(['credentials', 'request', '--dir', dir, '--participant', 'cholder', '--issuer', issuerDid], 'bad_request')
+
+    const sent = await ok(['credentials', 'request', '--dir', dir, '--participant', 'cholder', '--issuer', issuerDid, '--definition', 'member'])
+    expect(sent).toMatchObject({ participantId: 'cholder', issuerDid, credentials: ['member'], issuerPid: expect.any(String) })
+    let rec: Json = sent
+    for (let i = 0; i < 50 && rec.status !== 'ISSUED'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      rec = await ok(['credentials', 'requests', '--dir', dir, '--participant', 'cholder', sent.holderPid as string])
+    }
+    expect(rec).toMatchObject({ status: 'ISSUED', issuerPid: sent.issuerPid, credentialIds: [expect.stringMatching(/^urn:uuid:/)] })
+    expect(await ok(['credentials', 'requests', '--dir', dir, '--participant', 'cholder'])).toEqual([expect.objectContaining({ holderPid: sent.holderPid })])
+    await fails(['credentials', 'requests', '--dir', dir, '--participant', 'cholder', 'nope'], 'not_found')
+    const held = await ok(['credentials', 'list', '--dir', dir, '--participant', 'cholder', '--type', 'MembershipCredential']) as Json[]
+    expect(held).toEqual([expect.objectContaining({ credentialId: (rec.credentialIds as string[])[0], issuer: issuerDid, subjectId: holderDid })])
+    expect(await ok(['issuance', 'requests', '--dir', dir, '--participant', 'cissuer'])).toEqual([expect.objectContaining({ issuerPid: sent.issuerPid, holderDid, status: 'ISSUED', delivered: true })])
+
+    expect(await ok(['issuance', 'delete', 'member', '--dir', dir, '--participant', 'cissuer'])).toEqual({ participantId: 'cissuer', definitionId: 'member', deleted: true })
+    await fails(['issuance', 'delete', 'member', '--dir', dir, '--participant', 'cissuer'], 'not_found')
+  })
+
   it('a second hub start reuses the admin key', async () => {
     const keyFile = join(dir, 'http-admin.key')
     await stopDaemon(dir, daemon)

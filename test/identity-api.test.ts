@@ -868,7 +868,10 @@ describe('Identity API: OpenAPI document and routing', () => {
       keyId: 'key-1',
       serviceId: 'svc',
       credentialId: encodeURIComponent('urn:uuid:00000000-0000-4000-8000-000000000000'),
-      didPath: 'org/acme'
+      didPath: 'org/acme',
+      definitionId: 'def-1',
+      holderPid: 'holder-pid-1',
+      issuerPid: 'issuer-pid-1'
     }
     const requests: Array<{ method: string, path: string }> = []
     for (const [template, ops] of Object.entries(paths)) {

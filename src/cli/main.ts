@@ -67,7 +67,13 @@ const OPTIONS = {
   jwt: { type: 'string' },
   audience: { type: 'string' },
   scope: { type: 'string', multiple: true },
-  token: { type: 'string' }
+  token: { type: 'string' },
+  // DCP issuance (hub issuance define, hub credentials request)
+  issuer: { type: 'string' },
+  definition: { type: 'string', multiple: true },
+  holder: { type: 'string', multiple: true },
+  validity: { type: 'string' },
+  claims: { type: 'string' }
 } as const
 
 /** Commands with subcommands: `hub device invite`, `hub sync status`… */
@@ -81,7 +87,8 @@ const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
   participant: { subs: ['create', 'list', 'activate', 'deactivate', 'delete'] },
   keys: { subs: ['list', 'create', 'activate', 'rotate', 'revoke'] },
   did: { subs: ['show', 'publish', 'unpublish'], optional: true },
-  credentials: { subs: ['add', 'list'] },
+  credentials: { subs: ['add', 'list', 'request', 'requests'] },
+  issuance: { subs: ['define', 'list', 'delete', 'requests'] },
   dcp: { subs: ['token'] }
 }
 

@@ -1,12 +1,12 @@
 /**
  * CLI mirrors of the Identity API and the token service (`hub participant`,
  * `hub keys`, `hub did show|publish|unpublish`, `hub credentials`, `hub dcp
- * token`). Like every handler they run in the daemon when one is running
+ * token`, `hub issuance`). Like every handler they run in the daemon when one is running
  * (over the control channel) or in-process otherwise, and call the same
  * OrgStore as the HTTP API, so both behave identically.
  */
 import { readFile } from 'node:fs/promises'
-import { BadRequestError } from '../errors.js'
+import { BadRequestError, NotFoundError } from '../errors.js'
 import type { Handler } from '../daemon/daemon.js'
 import type { CommandArgs } from '../daemon/protocol.js'
 import type { HubNode } from '../net/hub-node.js'
@@ -41,6 +41,15 @@ function parseJwkText (text: string): Record<string, unknown> {
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>
   } catch { /* fall through */ }
   throw new BadRequestError('--public-key must name a file holding a public JWK (JSON object)')
+}
+
+/** `--claims '{"level":"gold"}'`: the extra credentialSubject claims of a definition. */
+function parseClaims (text: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(text)
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch { /* fall through */ }
+  throw new BadRequestError('--claims must be a JSON object, e.g. \'{"level":"gold"}\'')
 }
 
 export const orgHandlers: Record<string, Handler<HubNode>> = {
@@ -108,6 +117,43 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
   async 'credentials list' ({ hub }, a) {
     const list = await hub.org.listCredentials(need(a, 'participant'), str(a.options.type))
     return list.map(({ raw: _raw, ...rest }) => rest)
+  },
+  async 'credentials request' ({ hub }, a) {
+    const defs = a.options.definition
+    if (!Array.isArray(defs) || defs.length === 0) throw new BadRequestError('missing --definition DEFINITION_ID (repeat it for several)')
+    return await (await hub.issuance()).requestCredentials(need(a, 'participant'), { issuerDid: need(a, 'issuer', 'did'), credentials: defs })
+  },
+  async 'credentials requests' ({ hub }, a) {
+    const p = need(a, 'participant')
+    const holderPid = a.positionals[0]
+    if (holderPid === undefined) return await hub.org.listHolderRequests(p)
+    const r = await hub.org.findHolderRequest(p, holderPid)
+    if (r === undefined) throw new NotFoundError(`participant "${p}" has no credential request ${holderPid}`, { holderPid })
+    return r
+  },
+  async 'issuance define' ({ hub }, a) {
+    const holders = a.options.holder
+    const validity = str(a.options.validity)
+    const claims = str(a.options.claims)
+    return await hub.org.createDefinition(need(a, 'participant'), {
+      id: need(a, 'id'),
+      credentialType: need(a, 'type'),
+      ...(validity !== undefined ? { validitySeconds: Number(validity) } : {}),
+      ...(claims !== undefined ? { claims: parseClaims(claims) } : {}),
+      ...(Array.isArray(holders) && holders.length > 0 ? { holders } : {})
+    })
+  },
+  async 'issuance list' ({ hub }, a) {
+    return await hub.org.listDefinitions(need(a, 'participant'))
+  },
+  async 'issuance delete' ({ hub }, a) {
+    const p = need(a, 'participant')
+    const id = positional(a, 'DEFINITION_ID')
+    await hub.org.deleteDefinition(p, id)
+    return { participantId: p, definitionId: id, deleted: true }
+  },
+  async 'issuance requests' ({ hub }, a) {
+    return await hub.org.listIssuanceRequests(need(a, 'participant'))
   },
   async 'dcp token' ({ hub }, a) {
     const { issueTokens } = await import('../org/sts.js')

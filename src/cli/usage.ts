@@ -73,6 +73,16 @@ Organization identity (participant contexts, keys, did:web, credentials, DCP; se
   credentials add --participant ID --jwt FILE
                                      store a JWT verifiable credential (its issuer signature is verified)
   credentials list --participant ID [--type T]
+  credentials request --participant ID --issuer DID --definition DEF…
+                                     ask an issuer (DCP) for credentials; they arrive through the Storage API
+                                     (needs a daemon with --http to receive them)
+  credentials requests --participant ID [HOLDER_PID]
+                                     the credential requests sent, with their status
+  issuance define --participant ID --id DEF --type T [--holder DID…] [--validity SECONDS] [--claims JSON]
+                                     a credential this participant issues over DCP (--holder: only to these DIDs)
+  issuance list|requests --participant ID
+                                     its credential definitions | the issuance requests it received
+  issuance delete DEF --participant ID
   dcp token --participant ID --audience DID (--scope SCOPE… | --token ACCESS_TOKEN) [--ttl SECONDS]
                                      holder: an access token for the verifier inside an ID token; verifier:
                                      an ID token carrying the holder's access token (for presentation queries)

@@ -129,6 +129,12 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
         this.#log.warn('the HTTP API listens beyond loopback: keep /api/identity/ off the public network and put TLS in front', { url })
       }
       http = { url, adminKeyFile: adminKeyFile(this.dir) }
+      // Issuance requests a previous run received but did not settle (crash, shutdown) are processed now.
+      // Not awaited: a slow holder must not delay the daemon's start.
+      void this.hub.issuance().then(async i => await i.resume()).then(
+        n => { if (n > 0) this.#log.info('resuming issuance requests', { count: n }) },
+        (err: unknown) => { this.#log.error('cannot resume issuance requests', { reason: (err as Error).message }) }
+      )
     }
     this.#info = {
       pid: process.pid,

@@ -1,22 +1,31 @@
 /**
  * Assemble the hub's HTTP server: Identity API, its OpenAPI document, DCP
- * and did:web hosting, all over the hub's OrgStore.
+ * (presentation, storage, issuance) and did:web hosting, all over the hub's
+ * OrgStore.
  */
 import type { Hub } from '../hub.js'
 import type { Logger } from '../log.js'
+import { StatusListChecker } from '../org/status-checker.js'
 import { dcpRoutes } from './dcp-api.js'
 import { didWebRoutes } from './did-web.js'
 import { IDENTITY_BASE, identityRoutes } from './identity-api.js'
+import { issuanceRoutes } from './issuance-api.js'
 import { openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
-import { HttpServer } from './server.js'
+import { HttpServer, type HttpLimits } from './server.js'
 
 export const API_VERSION = '1.0.0'
 
-export function hubRoutes (hub: Hub, now?: () => number): Route[] {
+export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route[] {
+  const resolveDocument = async (did: string) => await hub.resolveDocument(did)
+  // One checker per route set, so its cache of issuers' status lists lives as long as the server.
+  // It shares the server's clock: a test that moves `now` moves the cache TTL with it.
+  const statusChecker = new StatusListChecker({ resolveDocument, logger: (logger ?? hub.log).child('status-list'), ...(now !== undefined ? { now } : {}) })
   const routes: Route[] = [
+    // Before the Identity API: GET …/credentials/requests must not be taken for …/credentials/{credentialId}.
+    ...issuanceRoutes({ org: hub.org, issuance: async () => await hub.issuance(), resolveDocument: async did => await hub.resolveDocument(did), replay: hub.dcpReplay, ...(now !== undefined ? { now } : {}) }),
     ...identityRoutes(hub.org),
-    ...dcpRoutes({ org: hub.org, resolveDocument: async did => await hub.resolveDocument(did), replay: hub.dcpReplay, ...(now !== undefined ? { now } : {}) }),
+    ...dcpRoutes({ org: hub.org, resolveDocument, replay: hub.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
     ...didWebRoutes(hub.org)
   ]
   routes.push({
@@ -29,11 +38,12 @@ export function hubRoutes (hub: Hub, now?: () => number): Route[] {
   return routes
 }
 
-export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number }): HttpServer {
+export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number, limits?: Partial<HttpLimits> }): HttpServer {
   return new HttpServer({
-    router: new Router(hubRoutes(hub, opts.now)),
+    router: new Router(hubRoutes(hub, opts.now, opts.logger)),
     org: hub.org,
     adminKey: opts.adminKey,
-    ...(opts.logger !== undefined ? { logger: opts.logger } : {})
+    ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+    ...(opts.limits !== undefined ? { limits: opts.limits } : {})
   })
 }

@@ -11,11 +11,14 @@
  * self-issued ID token and the access token in its `token` claim (403 with a
  * `details.reason`); every requested scope is granted (403
  * `scope_escalation`). The body is checked before the token so that a
- * malformed request never consumes the token's `jti`.
+ * malformed request never consumes the token's `jti`. The selected
+ * credentials then go through the issuers' status lists (`statusChecker`),
+ * which only ever shrinks the VP, never fails the query.
  */
 import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
 import { CredentialSignatureError, type OrgStore } from '../org/org-store.js'
+import type { CredentialStatusFilter } from '../org/status-checker.js'
 import type { ParticipantContext } from '../org/types.js'
 import { parseVcJwt } from '../org/vc.js'
 import { validateCredentialMessage, validatePresentationQuery } from '../org/dcp/schemas.js'
@@ -35,10 +38,12 @@ export interface DcpDeps {
   org: OrgStore
   resolveDocument: (did: string) => Promise<DidDocument>
   replay: { accept: (iss: string, jti: string, exp: number) => Promise<boolean> }
+  /** Issuer status lists (revocation, suspension); without one, only local revocation counts. */
+  statusChecker?: CredentialStatusFilter
   now?: () => number
 }
 
-function bearer (req: HttpRequest): string {
+export function bearer (req: HttpRequest): string {
   const h = req.headers.authorization
   // The scheme name is case-insensitive (RFC 7235 §2.1): "bearer …" is the same thing.
   const m = typeof h === 'string' ? /^Bearer ([^\s]+)$/i.exec(h) : null
@@ -47,7 +52,7 @@ function bearer (req: HttpRequest): string {
 }
 
 /** Public DCP endpoints answer only for ACTIVATED participants; anything else looks absent. */
-async function activeParticipant (org: OrgStore, id: string): Promise<ParticipantContext> {
+export async function activeParticipant (org: OrgStore, id: string): Promise<ParticipantContext> {
   let p: ParticipantContext
   try {
     p = await org.getParticipant(id)
@@ -103,7 +108,9 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         }
         const stored = await org.listCredentials(p.participantId)
         const candidates = stored.map(c => ({ ...parseVcJwt(c.raw), revoked: c.state === 'REVOKED' }))
-        const chosen = selectCredentials(candidates, requested, granted, nowMs())
+        const selected = selectCredentials(candidates, requested, granted, nowMs())
+        // Status lists are checked after selection so that only what would be presented costs a fetch.
+        const chosen = deps.statusChecker === undefined ? selected : await deps.statusChecker.presentable(selected)
         const signer = await org.signingKey(p.participantId)
         const vp = createVpJwt(signer, { holderDid: p.did, audience: id.iss, credentials: chosen.map(c => c.raw), now })
         return { status: 200, body: presentationResponse([vp]) }
@@ -111,7 +118,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
     },
     {
       method: 'POST', path: `${DCP_BASE}/participants/{participantId}/credentials`, operationId: 'storeCredentials', tag: 'DCP', auth: 'bearer',
-      summary: 'DCP Storage API: an issuer delivers a CredentialMessage; its Bearer is the issuer\'s self-issued ID token (aud = the holder), and every credential must be issued by that issuer',
+      summary: 'DCP Storage API: an issuer delivers a CredentialMessage; its Bearer is the issuer\'s self-issued ID token (aud = the holder), and every credential must be issued by that issuer; a holderPid naming one of this participant\'s pending credential requests to that issuer settles it (ISSUED/REJECTED)',
       requestBody: DCP_MESSAGE,
       responses: {
         200: 'Stored (or, for status REJECTED, acknowledged)',
@@ -127,7 +134,12 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         const idToken = bearer(req)
         const msg = validateCredentialMessage(req.body)
         const id = await verifySelfIssuedIdToken(idToken, { audience: p.did, now: Math.floor(nowMs() / 1000), resolveDocument: deps.resolveDocument, replay: deps.replay })
-        if (msg.status === 'REJECTED') return { status: 200, body: { stored: [] } }
+        // A message answering one of this participant's own credential requests also settles that request (org-store acceptCredentialMessage).
+        const message = { issuerDid: id.iss, issuerPid: msg.issuerPid, ...(msg.holderPid !== undefined ? { holderPid: msg.holderPid } : {}), ...(msg.rejectionReason !== undefined ? { rejectionReason: msg.rejectionReason } : {}) }
+        if (msg.status === 'REJECTED') {
+          await org.acceptCredentialMessage(p.participantId, { ...message, status: 'REJECTED', jwts: [] })
+          return { status: 200, body: { stored: [] } }
+        }
         const jwts: string[] = []
         for (const c of msg.credentials ?? []) {
           if (!JWT_FORMATS.has(c.format)) throw new BadRequestError(`credential format "${c.format}" is not supported (JWT VCs only)`)
@@ -136,7 +148,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
           jwts.push(c.payload)
         }
         if (jwts.length === 0) throw new BadRequestError('the CredentialMessage holds no credentials')
-        const stored = await org.storeCredentials(p.participantId, jwts).catch((err: unknown) => {
+        const stored = await org.acceptCredentialMessage(p.participantId, { ...message, status: 'ISSUED', jwts }).catch((err: unknown) => {
           // The caller proved it is the issuer, yet a credential naming it is not signed by it:
           // 403 here, like wrong_issuer (on the Identity API the same failure is a 400).
           if (!(err instanceof CredentialSignatureError)) throw err

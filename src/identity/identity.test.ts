@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { didKeyDocument, didKeyFromPublicKey, publicKeyFromDidKey, x25519FromMultibase } from './did-key.js'
 import { Ed25519KeyPair, verifyEd25519 } from './keys.js'
 import { FileKeyStore } from './keystore.js'
-import { createDidResolver, didWebUrl, KeyResolver } from './resolver.js'
+import { createDidResolver, didWebUrl, KeyResolver, MAX_DID_DOCUMENT_BYTES } from './resolver.js'
 import { multibaseEncode } from './encoding.js'
 import { x25519 } from '@noble/curves/ed25519.js'
 
@@ -139,6 +139,12 @@ describe('did:web', () => {
       await expect(kr.resolveDocument(`did:web:127.0.0.1%3A${port}:nobody`)).rejects.toMatchObject({ code: 'authentication_failed' })
       docs.set('/liar/did.json', { id: 'did:web:elsewhere.example' })
       await expect(kr.resolveDocument(`did:web:127.0.0.1%3A${port}:liar`)).rejects.toMatchObject({ code: 'authentication_failed' })
+    })
+
+    it('refuses a document larger than MAX_DID_DOCUMENT_BYTES instead of buffering it', async () => {
+      const did = `did:web:127.0.0.1%3A${port}:huge`
+      docs.set('/huge/did.json', { id: did, padding: 'x'.repeat(MAX_DID_DOCUMENT_BYTES) })
+      await expect(new KeyResolver().resolveDocument(did)).rejects.toThrow(/exceeds/)
     })
   })
 })

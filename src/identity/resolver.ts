@@ -49,6 +49,33 @@ export function didWebUrl (did: string, insecureHttp = false): string {
     : `${scheme}://${host}/${path.join('/')}/did.json`
 }
 
+/** A DID document is a few KiB; a host serving more is refused rather than buffered. */
+export const MAX_DID_DOCUMENT_BYTES = 256 * 1024
+
+/** The response body as text, refusing (and cancelling) past `max` bytes. */
+async function readCapped (res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'))
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel()
+    throw new Error(`the document exceeds ${max} bytes`)
+  }
+  if (res.body === null) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel()
+      throw new Error(`the document exceeds ${max} bytes`)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 function webDriver (opts: ResolverOptions): DIDResolver {
   const doFetch = opts.fetch ?? fetch
   return async (did) => {
@@ -61,7 +88,7 @@ function webDriver (opts: ResolverOptions): DIDResolver {
     try {
       const res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' })
       if (!res.ok) return failure('notFound', `did:web document fetch returned HTTP ${res.status}`)
-      const doc = await res.json() as DIDDocument
+      const doc = JSON.parse(await readCapped(res, MAX_DID_DOCUMENT_BYTES)) as DIDDocument
       if (doc.id !== did) return failure('notFound', 'did:web document id does not match the DID')
       return { didResolutionMetadata: { contentType: 'application/did+ld+json' }, didDocument: doc, didDocumentMetadata: {} }
     } catch (err) {

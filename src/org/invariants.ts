@@ -8,9 +8,11 @@
  *  - every participant has exactly one DID owner entry, pointing back at it,
  *    and one DID record; no owner entry points at a missing participant or
  *    a participant with another DID;
- *  - no key pair, sealed key, credential or DID record belongs to a
- *    participant that does not exist, and every record sits under the key
- *    its own ids name;
+ *  - no key pair, sealed key, credential, DID record, credential
+ *    definition, issuance request (issuer side) or credential request
+ *    (holder side) belongs to a participant that does not exist, and every
+ *    record sits under the key its own ids name;
+ *  - issuance and credential requests have a known status;
  *  - a sealed private key belongs to a CREATED or ACTIVATED key pair that
  *    says `hasPrivateKey`; every such key pair has its sealed key and (given
  *    the vault) it opens under its own record name and is the private half
@@ -25,11 +27,15 @@ import { utf8d } from '../identity/encoding.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
 import { ORG_PREFIX, orgKeys } from './layout.js'
 import type { Vault } from './vault.js'
-import type { CredentialResource, DidResource, KeyPairResource, ParticipantRecord } from './types.js'
+import type {
+  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, KeyPairResource, ParticipantRecord
+} from './types.js'
 
 const PARTICIPANT_STATES = new Set(['CREATED', 'ACTIVATED', 'DEACTIVATED'])
 const KEY_STATES = new Set(['CREATED', 'ACTIVATED', 'ROTATED', 'REVOKED'])
 const DID_STATES = new Set(['UNPUBLISHED', 'PUBLISHED'])
+const ISSUANCE_STATES = new Set(['RECEIVED', 'ISSUED', 'REJECTED'])
+const HOLDER_REQUEST_STATES = new Set(['REQUESTED', 'FAILED', 'RECEIVED', 'ISSUED', 'REJECTED'])
 
 /** `org!<kind>!<pid>[!<rest>]`: ids never contain `!` (participant and key ids by their syntax, others escaped). */
 function split (key: string): { kind: string, pid: string, rest: string | undefined } | undefined {
@@ -61,6 +67,8 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
   const keyPairs = new Map<string, KeyPairResource>() // record key → record
   const sealed = new Map<string, Uint8Array>() // sealed-key key → bytes
   const credentials = new Map<string, CredentialResource>()
+  /** Records that only need their participant to exist: record key → participant id. */
+  const owned = new Map<string, { pid: string, what: string }>()
 
   for await (const [key, value] of kv.entries({ gte: ORG_PREFIX, lt: prefixEnd(ORG_PREFIX) })) {
     const s = split(key)
@@ -103,6 +111,23 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
       if (c === undefined) continue
       if (orgKeys.credential(c.participantId, c.credentialId) !== key) problems.push(`${key}: holds credential ${String(c.credentialId)} of "${String(c.participantId)}"`)
       credentials.set(key, c)
+    } else if (kind === 'cd' && s.rest !== undefined) {
+      const d = parse<CredentialDefinition>(key, value, problems)
+      if (d === undefined) continue
+      if (orgKeys.definition(d.participantId, d.id) !== key) problems.push(`${key}: holds credential definition "${String(d.id)}" of "${String(d.participantId)}"`)
+      owned.set(key, { pid: d.participantId, what: 'credential definition' })
+    } else if (kind === 'ir' && s.rest !== undefined) {
+      const r = parse<IssuanceRequest>(key, value, problems)
+      if (r === undefined) continue
+      if (orgKeys.issuanceRequest(r.participantId, r.issuerPid) !== key) problems.push(`${key}: holds issuance request ${String(r.issuerPid)} of "${String(r.participantId)}"`)
+      if (!ISSUANCE_STATES.has(r.status)) problems.push(`${key}: unknown issuance request status ${String(r.status)}`)
+      owned.set(key, { pid: r.participantId, what: 'issuance request' })
+    } else if (kind === 'hr' && s.rest !== undefined) {
+      const r = parse<HolderCredentialRequest>(key, value, problems)
+      if (r === undefined) continue
+      if (orgKeys.holderRequest(r.participantId, r.holderPid) !== key) problems.push(`${key}: holds credential request ${String(r.holderPid)} of "${String(r.participantId)}"`)
+      if (!HOLDER_REQUEST_STATES.has(r.status)) problems.push(`${key}: unknown credential request status ${String(r.status)}`)
+      owned.set(key, { pid: r.participantId, what: 'credential request' })
     } else {
       problems.push(`${key}: not an organization key`)
     }
@@ -167,6 +192,9 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
 
   for (const [key, c] of credentials) {
     if (!participants.has(c.participantId)) problems.push(`${key}: credential of a participant that does not exist`)
+  }
+  for (const [key, { pid, what }] of owned) {
+    if (!participants.has(pid)) problems.push(`${key}: ${what} of a participant that does not exist`)
   }
   return problems
 }

@@ -9,6 +9,9 @@
  *   org!k!<pid>!<keyId>         → KeyPairResource JSON
  *   org!sk!<pid>!<keyId>        → sealed private key (vault.ts)
  *   org!c!<pid>!<credentialId>  → CredentialResource JSON
+ *   org!cd!<pid>!<definitionId> → CredentialDefinition JSON   (issuer: what it issues)
+ *   org!ir!<pid>!<issuerPid>    → IssuanceRequest JSON        (issuer: requests received)
+ *   org!hr!<pid>!<holderPid>    → HolderCredentialRequest JSON (holder: requests sent)
  *
  * Everything a participant owns is under a key naming it, so deleting a
  * participant is a handful of prefix scans folded into one atomic batch.
@@ -27,10 +30,18 @@ export const orgKeys = {
   privateKey: (pid: string, keyId: string) => `org!sk!${esc(pid)}!${esc(keyId)}`,
   privateKeysPrefix: (pid: string) => `org!sk!${esc(pid)}!`,
   credential: (pid: string, id: string) => `org!c!${esc(pid)}!${esc(id)}`,
-  credentialsPrefix: (pid: string) => `org!c!${esc(pid)}!`
+  credentialsPrefix: (pid: string) => `org!c!${esc(pid)}!`,
+  definition: (pid: string, id: string) => `org!cd!${esc(pid)}!${esc(id)}`,
+  definitionsPrefix: (pid: string) => `org!cd!${esc(pid)}!`,
+  issuanceRequest: (pid: string, issuerPid: string) => `org!ir!${esc(pid)}!${esc(issuerPid)}`,
+  issuanceRequestsPrefix: (pid: string) => `org!ir!${esc(pid)}!`,
+  holderRequest: (pid: string, holderPid: string) => `org!hr!${esc(pid)}!${esc(holderPid)}`,
+  holderRequestsPrefix: (pid: string) => `org!hr!${esc(pid)}!`
 }
 
 /** Participant ids appear in URLs and CLI arguments: keep them plain. */
 export const PARTICIPANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/** Credential definition ids appear in URLs, DCP messages and CLI arguments. */
+export const DEFINITION_ID = /^[A-Za-z0-9][A-Za-z0-9._~:-]{0,127}$/
 /** Key ids become DID URL fragments. */
 export const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

@@ -134,7 +134,9 @@ async function vcJwt (id: string, subject?: string): Promise<string> {
 /**
  * acme: ACTIVATED, DID published with one service; key-1 (ACTIVATED, default,
  * generated), k-created (CREATED), k-active (ACTIVATED), k-imported
- * (ACTIVATED, public key only); credential urn:uuid:cred-1.
+ * (ACTIVATED, public key only); credential urn:uuid:cred-1; as an issuer,
+ * credential definition def-1 and one RECEIVED issuance request from beta;
+ * as a holder, one REQUESTED credential request to ISSUER.
  * beta: CREATED, DID unpublished, key-1 ACTIVATED. gamma: DEACTIVATED.
  */
 async function fixture (s: OrgStore): Promise<void> {
@@ -143,6 +145,9 @@ async function fixture (s: OrgStore): Promise<void> {
   await s.createKeyPair('acme', { keyId: 'k-active', activate: true })
   await s.createKeyPair('acme', { keyId: 'k-imported', publicKeyJwk: IMPORTED, activate: true })
   await s.storeCredentials('acme', [await vcJwt('urn:uuid:cred-1', ACME)])
+  await s.createDefinition('acme', { id: 'def-1', credentialType: 'MembershipCredential' })
+  await s.receiveIssuanceRequest('acme', { holderDid: BETA, holderPid: 'beta-req-1', credentials: ['def-1'] })
+  await s.createHolderRequest('acme', { issuerDid: ISSUER, credentials: ['member'] })
   await s.createParticipant({ participantId: 'beta', did: BETA })
   await s.createParticipant({ participantId: 'gamma', did: GAMMA, active: true })
   await s.deactivateParticipant('gamma')
@@ -225,7 +230,46 @@ const VARIANTS: Record<OrgOperation, Variant[]> = {
   ],
   'credential.delete': [
     { name: 'stored credential', run: async s => { await s.deleteCredential('acme', 'urn:uuid:cred-1') } }
+  ],
+  'issuance.definition.create': [
+    { name: 'minimal', run: async s => await s.createDefinition('acme', { id: 'def-2', credentialType: 'OtherCredential' }) },
+    { name: 'claims, holders, validity, schema', run: async s => await s.createDefinition('acme', { id: 'urn:def:3', credentialType: 'GoldCredential', validitySeconds: 60, claims: { level: 'gold' }, holders: [BETA, 'did:web:Example.com%3a8443'], credentialSchema: 'https://schemas.example/gold.json' }) }
+  ],
+  'issuance.definition.delete': [
+    { name: 'existing definition', run: async s => { await s.deleteDefinition('acme', 'def-1') } }
+  ],
+  'issuance.request.receive': [
+    { name: 'from beta', run: async s => await s.receiveIssuanceRequest('acme', { holderDid: BETA, holderPid: 'beta-req-2', credentials: ['def-1', 'unknown'] }) }
+  ],
+  'issuance.request.settle': [
+    { name: 'ISSUED and delivered', run: async s => await s.settleIssuanceRequest('acme', await receivedPid(s), { status: 'ISSUED', credentialIds: ['urn:uuid:x'], delivered: true }) },
+    { name: 'REJECTED, not delivered', run: async s => await s.settleIssuanceRequest('acme', await receivedPid(s), { status: 'REJECTED', rejectionReason: 'no', delivered: false, deliveryError: 'unreachable' }) }
+  ],
+  'credential-request.create': [
+    { name: 'to an issuer', run: async s => await s.createHolderRequest('acme', { issuerDid: ISSUER, credentials: ['member', 'other'] }) }
+  ],
+  'credential-request.update': [
+    { name: 'acknowledged (RECEIVED)', run: async s => await s.updateHolderRequest('acme', await requestedPid(s), { status: 'RECEIVED', issuerPid: 'issuer-pid-1' }) },
+    { name: 'FAILED', run: async s => await s.updateHolderRequest('acme', await requestedPid(s), { status: 'FAILED', reason: 'unreachable' }) }
+  ],
+  'credential-request.complete': [
+    { name: 'ISSUED with a credential', run: async s => await s.completeHolderRequest('acme', await requestedPid(s), { issuerDid: ISSUER, issuerPid: 'issuer-pid-1', status: 'ISSUED', jwts: [await vcJwt('urn:uuid:issued-1', ACME)] }) },
+    { name: 'REJECTED', run: async s => await s.completeHolderRequest('acme', await requestedPid(s), { issuerDid: ISSUER, issuerPid: 'issuer-pid-1', status: 'REJECTED', rejectionReason: 'not a member' }) }
   ]
+}
+
+/** The fixture's RECEIVED issuance request (issuerPids are random). */
+async function receivedPid (s: OrgStore): Promise<string> {
+  const r = (await s.listIssuanceRequests('acme')).find(x => x.status === 'RECEIVED')
+  if (r === undefined) throw new Error('the fixture has no RECEIVED issuance request')
+  return r.issuerPid
+}
+
+/** The fixture's REQUESTED credential request (holderPids are random). */
+async function requestedPid (s: OrgStore): Promise<string> {
+  const r = (await s.listHolderRequests('acme')).find(x => x.status === 'REQUESTED')
+  if (r === undefined) throw new Error('the fixture has no REQUESTED credential request')
+  return r.holderPid
 }
 
 const OPERATIONS = Object.keys(OPERATION_STEPS) as OrgOperation[]
@@ -424,6 +468,41 @@ describe('checkInvariants', () => {
       name: 'two default keys',
       ops: async env => [put(orgKeys.keyPair('acme', 'k-active'), enc({ ...(await env.store.getKeyPair('acme', 'k-active')), isDefault: true }))],
       problem: /participant "acme": 2 default key pairs \(k-active, key-1\)/
+    },
+    {
+      name: 'credential definition of a missing participant',
+      ops: async env => [put(orgKeys.definition('ghost', 'def-1'), enc({ ...(await env.store.listDefinitions('acme'))[0], participantId: 'ghost' }))],
+      problem: /org!cd!ghost!def-1: credential definition of a participant that does not exist/
+    },
+    {
+      name: 'issuance request of a missing participant',
+      ops: async env => {
+        const r = (await env.store.listIssuanceRequests('acme'))[0]!
+        return [put(orgKeys.issuanceRequest('ghost', r.issuerPid), enc({ ...r, participantId: 'ghost' }))]
+      },
+      problem: /org!ir!ghost!.*: issuance request of a participant that does not exist/
+    },
+    {
+      name: 'credential request of a missing participant',
+      ops: async env => {
+        const r = (await env.store.listHolderRequests('acme'))[0]!
+        return [put(orgKeys.holderRequest('ghost', r.holderPid), enc({ ...r, participantId: 'ghost' }))]
+      },
+      problem: /org!hr!ghost!.*: credential request of a participant that does not exist/
+    },
+    {
+      name: 'issuance request under another request\'s key',
+      ops: async env => [put(orgKeys.issuanceRequest('acme', 'other'), enc((await env.store.listIssuanceRequests('acme'))[0]))],
+      problem: /org!ir!acme!other: holds issuance request/
+    },
+    {
+      name: 'issuance and credential requests with unknown statuses',
+      ops: async env => {
+        const ir = (await env.store.listIssuanceRequests('acme'))[0]!
+        const hr = (await env.store.listHolderRequests('acme'))[0]!
+        return [put(orgKeys.issuanceRequest('acme', ir.issuerPid), enc({ ...ir, status: 'LOST' })), put(orgKeys.holderRequest('acme', hr.holderPid), enc({ ...hr, status: 'LOST' }))]
+      },
+      problem: /unknown (issuance|credential) request status LOST/
     },
     { name: 'unknown org key', ops: async () => [put('org!zz!acme', new Uint8Array([1]))], problem: /org!zz!acme: not an organization key/ },
     { name: 'unparseable record', ops: async () => [put(orgKeys.participant('acme'), new Uint8Array([0x7b]))], problem: /org!p!acme: not a JSON record/ }

@@ -1,6 +1,9 @@
 /**
  * Participant contexts and everything they own: API key, key pairs (with
- * their sealed private keys), DID document state and stored credentials.
+ * their sealed private keys), DID document state, stored credentials, and
+ * the records of DCP issuance (credential definitions and requests received
+ * as an issuer, credential requests sent as a holder; issuance.ts drives
+ * them).
  *
  * Every operation is all-or-nothing. It reads what it needs, stages every
  * write (records, index entries, sealed keys, destroyed keys) in one
@@ -13,9 +16,9 @@
  * Operations are serialized (one at a time per hub): they are rare admin
  * actions, and serializing makes read-check-write sequences race-free.
  */
-import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { JWK } from 'jose'
-import { AlreadyExistsError, AuthenticationError, BadRequestError, ConflictError, HubError, NotFoundError } from '../errors.js'
+import { AlreadyExistsError, AuthenticationError, BadRequestError, ConflictError, HubError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
 import type { DidDocument } from '../identity/did-key.js'
@@ -23,12 +26,12 @@ import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
 import { silentLogger, type Logger } from '../log.js'
 import { buildDidDocument } from './did-document.js'
 import { checkInvariants } from './invariants.js'
-import { KEY_ID, PARTICIPANT_ID, orgKeys } from './layout.js'
+import { DEFINITION_ID, KEY_ID, PARTICIPANT_ID, orgKeys } from './layout.js'
 import type { Vault } from './vault.js'
 import { parseVcJwt } from './vc.js'
 import type {
-  CredentialResource, DidResource, KeyPairResource, OrgEvent, OrgEventType, ParticipantContext,
-  ParticipantRecord, ParticipantState, ServiceEndpoint
+  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, KeyPairResource, OrgEvent,
+  OrgEventType, ParticipantContext, ParticipantRecord, ParticipantState, ServiceEndpoint
 } from './types.js'
 
 /** The named steps of each operation, in order. A failpoint can stop any of them. */
@@ -48,7 +51,14 @@ export const OPERATION_STEPS = {
   'did.service.remove': ['load', 'validate', 'commit'],
   'credential.store': ['load', 'validate', 'commit'],
   'credential.revoke': ['load', 'transition', 'commit'],
-  'credential.delete': ['load', 'commit']
+  'credential.delete': ['load', 'commit'],
+  'issuance.definition.create': ['load', 'validate', 'commit'],
+  'issuance.definition.delete': ['load', 'commit'],
+  'issuance.request.receive': ['load', 'validate', 'commit'],
+  'issuance.request.settle': ['load', 'transition', 'commit'],
+  'credential-request.create': ['load', 'validate', 'commit'],
+  'credential-request.update': ['load', 'transition', 'commit'],
+  'credential-request.complete': ['load', 'validate', 'transition', 'commit']
 } as const
 
 export type OrgOperation = keyof typeof OPERATION_STEPS
@@ -211,6 +221,142 @@ function checkService (did: string, s: unknown): ServiceEndpoint {
   const full = id.startsWith('#') ? did + id : id.startsWith(did + '#') ? id : `${did}#${id}`
   if (!/^[^\s#]+#[A-Za-z0-9._~-]+$/.test(full)) throw new BadRequestError('service id must be a fragment such as "#credential-service"')
   return { id: full, type, serviceEndpoint }
+}
+
+/** Default lifetime of an issued credential: 30 days. */
+export const DEFAULT_VALIDITY_S = 86_400 * 30
+/** Longest lifetime a definition may give its credentials (10 years). */
+export const MAX_VALIDITY_S = 86_400 * 3650
+/** Extra claims are copied into every credential (and every presentation of it): keep them small. */
+export const MAX_CLAIMS_BYTES = 16 * 1024
+const MAX_HOLDERS = 1000
+/** Definitions one CredentialRequestMessage may name: bounds the work a single request causes. */
+export const MAX_REQUESTED_CREDENTIALS = 16
+/** Ids chosen by the other side (holderPid) are stored and echoed: bounded. */
+const MAX_FOREIGN_ID_LENGTH = 256
+const CREDENTIAL_TYPE = /^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,199}$/
+const DEFINITION_FIELDS = new Set(['id', 'credentialType', 'validitySeconds', 'claims', 'holders', 'credentialSchema'])
+
+export interface CredentialDefinitionInput {
+  id: string
+  credentialType: string
+  /** Default {@link DEFAULT_VALIDITY_S}. */
+  validitySeconds?: number
+  claims?: Record<string, unknown>
+  holders?: string[]
+  credentialSchema?: string
+}
+
+/**
+ * A DID as compared with an ID token's `iss`: did:web in canonical form (so
+ * an allow-list entry written with `%3a` still matches), anything else as is.
+ */
+export function canonicalDid (did: string): string {
+  if (!did.startsWith('did:web:')) return did
+  try {
+    return checkDid(did)
+  } catch {
+    return did
+  }
+}
+
+/** A DID (any method) in the form it is compared in; `what` names it in the error. */
+export function checkAnyDid (v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.length > 2048 || !/^did:[a-z0-9]+:\S+$/.test(v)) throw new BadRequestError(`${what} must be a DID`)
+  return canonicalDid(v)
+}
+
+function checkDefinitionId (id: unknown): string {
+  if (typeof id !== 'string' || !DEFINITION_ID.test(id)) throw new BadRequestError('a credential definition id must be 1–128 characters of A–Z a–z 0–9 . _ ~ : - (starting with a letter or digit)')
+  return id
+}
+
+/** An id chosen by the other side (a holderPid): a non-empty, bounded string. */
+export function checkForeignId (v: unknown, what: string): string {
+  if (typeof v !== 'string' || v === '' || v.length > MAX_FOREIGN_ID_LENGTH) throw new BadRequestError(`${what} must be a non-empty string of at most ${MAX_FOREIGN_ID_LENGTH} characters`)
+  return v
+}
+
+function checkDefinition (pid: string, input: unknown, now: string): CredentialDefinition {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new BadRequestError('a credential definition is an object {id, credentialType, validitySeconds?, claims?, holders?}')
+  const o = input as Record<string, unknown>
+  // Unknown fields are refused rather than ignored: a misspelt "holder" would otherwise silently open the definition to everyone.
+  const unknown = Object.keys(o).filter(k => !DEFINITION_FIELDS.has(k))
+  if (unknown.length > 0) throw new BadRequestError(`unknown credential definition field(s): ${unknown.join(', ')}`, { fields: unknown })
+  const id = checkDefinitionId(o.id)
+  if (typeof o.credentialType !== 'string' || !CREDENTIAL_TYPE.test(o.credentialType) || o.credentialType === 'VerifiableCredential') {
+    throw new BadRequestError('credentialType must be a credential type name such as MembershipCredential (not VerifiableCredential, which every credential has)')
+  }
+  const validitySeconds = o.validitySeconds ?? DEFAULT_VALIDITY_S
+  if (typeof validitySeconds !== 'number' || !Number.isInteger(validitySeconds) || validitySeconds < 1 || validitySeconds > MAX_VALIDITY_S) {
+    throw new BadRequestError(`validitySeconds must be an integer in 1…${MAX_VALIDITY_S}`)
+  }
+  const def: CredentialDefinition = { participantId: pid, id, credentialType: o.credentialType, validitySeconds, createdAt: now }
+  if (o.claims !== undefined) {
+    if (typeof o.claims !== 'object' || o.claims === null || Array.isArray(o.claims)) throw new BadRequestError('claims must be a JSON object')
+    // credentialSubject.id is the holder; a definition must not be able to make a credential about someone else.
+    if (Object.hasOwn(o.claims, 'id')) throw new BadRequestError('claims must not contain "id": the credential subject is always the requesting holder')
+    if (Buffer.byteLength(JSON.stringify(o.claims)) > MAX_CLAIMS_BYTES) throw new BadRequestError(`claims exceed ${MAX_CLAIMS_BYTES} bytes of JSON`)
+    def.claims = o.claims as Record<string, unknown>
+  }
+  if (o.holders !== undefined) {
+    if (!Array.isArray(o.holders) || o.holders.length > MAX_HOLDERS) throw new BadRequestError(`holders must be an array of at most ${MAX_HOLDERS} DIDs`)
+    def.holders = [...new Set(o.holders.map(h => checkAnyDid(h, 'each holder')))]
+  }
+  if (o.credentialSchema !== undefined) {
+    if (typeof o.credentialSchema !== 'string') throw new BadRequestError('credentialSchema must be a URL string')
+    try {
+      new URL(o.credentialSchema)
+    } catch {
+      throw new BadRequestError('credentialSchema must be an absolute URL')
+    }
+    def.credentialSchema = o.credentialSchema
+  }
+  return def
+}
+
+export interface ReceivedRequestInput {
+  holderDid: string
+  holderPid: string
+  /** Requested definition ids (the CredentialRequestMessage's `credentials[].id`). */
+  credentials: string[]
+}
+
+export interface IssuanceOutcome {
+  status: 'ISSUED' | 'REJECTED'
+  rejectionReason?: string
+  credentialIds?: string[]
+  delivered: boolean
+  deliveryError?: string
+}
+
+export interface HolderRequestInput {
+  issuerDid: string
+  credentials: string[]
+}
+
+/** What the holder learnt from the issuer's answer to its request. */
+export type HolderRequestUpdate =
+  | { status: 'RECEIVED', issuerPid: string }
+  | { status: 'FAILED', reason: string }
+
+/** The issuer's final CredentialMessage for a request this participant sent. */
+export interface HolderRequestCompletion {
+  /** The authenticated sender (its ID token's `iss`): must be the issuer the request went to. */
+  issuerDid: string
+  issuerPid: string
+  status: 'ISSUED' | 'REJECTED'
+  rejectionReason?: string
+  /** ISSUED: the JWT VCs to store, all or none, in the same batch as the status. */
+  jwts?: string[]
+}
+
+/** The definition ids of one credential request: 1…16 distinct, bounded strings. */
+export function checkRequestedIds (v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_REQUESTED_CREDENTIALS) throw new BadRequestError(`credentials must name 1…${MAX_REQUESTED_CREDENTIALS} credential definitions`)
+  const ids = v.map(x => checkForeignId(x, 'each requested credential id'))
+  if (new Set(ids).size !== ids.length) throw new BadRequestError('credentials must not name a definition twice')
+  return ids
 }
 
 export class OrgStore {
@@ -440,7 +586,11 @@ export class OrgStore {
     return await this.#transition('participant.deactivate', pid, 'DEACTIVATED')
   }
 
-  /** Remove the context and everything it holds (keys and private keys, DID, credentials) in one batch. */
+  /**
+   * Remove the context and everything it holds (keys and private keys, DID,
+   * credentials, credential definitions, issuance and credential requests)
+   * in one batch.
+   */
   async deleteParticipant (pid: string): Promise<void> {
     const op = 'participant.delete'
     await this.#mutate(op, async tx => {
@@ -448,7 +598,11 @@ export class OrgStore {
       const p = await this.#record(pid)
       this.#step(op, 'collect')
       const id = p.participantId
-      for (const prefix of [orgKeys.keyPairsPrefix(id), orgKeys.privateKeysPrefix(id), orgKeys.credentialsPrefix(id)]) {
+      const prefixes = [
+        orgKeys.keyPairsPrefix(id), orgKeys.privateKeysPrefix(id), orgKeys.credentialsPrefix(id),
+        orgKeys.definitionsPrefix(id), orgKeys.issuanceRequestsPrefix(id), orgKeys.holderRequestsPrefix(id)
+      ]
+      for (const prefix of prefixes) {
         for await (const key of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix) })) tx.del(key)
       }
       tx.del(orgKeys.didResource(id))
@@ -718,43 +872,48 @@ export class OrgStore {
       this.#step(op, 'load')
       const p = await this.#record(pid)
       this.#step(op, 'validate')
-      const out: CredentialResource[] = []
-      for (const jwt of jwts) {
-        if (typeof jwt !== 'string') throw new BadRequestError('a credential must be a compact JWT string')
-        const c = parseVcJwt(jwt)
-        if (c.subjectId !== undefined && c.subjectId !== p.did) {
-          throw new BadRequestError(`credential ${c.id} is about ${c.subjectId}, not about this participant (${p.did})`, { credentialId: c.id })
-        }
-        if (out.some(x => x.credentialId === c.id) || await this.#kv.get(orgKeys.credential(p.participantId, c.id)) !== undefined) {
-          throw new AlreadyExistsError(`credential ${c.id} is already stored`, { credentialId: c.id })
-        }
-        if (this.#verifyCredential !== undefined) {
-          try {
-            await this.#verifyCredential(jwt)
-          } catch (err) {
-            if (err instanceof AuthenticationError) throw new CredentialSignatureError(c.id, err)
-            throw err
-          }
-        }
-        const record: CredentialResource = {
-          credentialId: c.id,
-          participantId: p.participantId,
-          format: 'jwt',
-          types: c.types,
-          issuer: c.issuer,
-          ...(c.subjectId !== undefined ? { subjectId: c.subjectId } : {}),
-          ...(c.issuanceDate !== undefined ? { issuanceDate: c.issuanceDate } : {}),
-          ...(c.expirationDate !== undefined ? { expirationDate: c.expirationDate } : {}),
-          state: 'ISSUED',
-          createdAt: this.#iso(),
-          raw: jwt
-        }
-        tx.put(orgKeys.credential(p.participantId, c.id), record)
-        tx.events.push({ type: 'credential.stored', participantId: p.participantId, credentialId: c.id })
-        out.push(record)
-      }
-      return out
+      return await this.#stageCredentials(tx, p, jwts)
     })
+  }
+
+  /** Check credentials for `p` and stage their records and events in `tx` (storeCredentials, completeHolderRequest). */
+  async #stageCredentials (tx: Tx, p: ParticipantRecord, jwts: string[]): Promise<CredentialResource[]> {
+    const out: CredentialResource[] = []
+    for (const jwt of jwts) {
+      if (typeof jwt !== 'string') throw new BadRequestError('a credential must be a compact JWT string')
+      const c = parseVcJwt(jwt)
+      if (c.subjectId !== undefined && c.subjectId !== p.did) {
+        throw new BadRequestError(`credential ${c.id} is about ${c.subjectId}, not about this participant (${p.did})`, { credentialId: c.id })
+      }
+      if (out.some(x => x.credentialId === c.id) || await this.#kv.get(orgKeys.credential(p.participantId, c.id)) !== undefined) {
+        throw new AlreadyExistsError(`credential ${c.id} is already stored`, { credentialId: c.id })
+      }
+      if (this.#verifyCredential !== undefined) {
+        try {
+          await this.#verifyCredential(jwt)
+        } catch (err) {
+          if (err instanceof AuthenticationError) throw new CredentialSignatureError(c.id, err)
+          throw err
+        }
+      }
+      const record: CredentialResource = {
+        credentialId: c.id,
+        participantId: p.participantId,
+        format: 'jwt',
+        types: c.types,
+        issuer: c.issuer,
+        ...(c.subjectId !== undefined ? { subjectId: c.subjectId } : {}),
+        ...(c.issuanceDate !== undefined ? { issuanceDate: c.issuanceDate } : {}),
+        ...(c.expirationDate !== undefined ? { expirationDate: c.expirationDate } : {}),
+        state: 'ISSUED',
+        createdAt: this.#iso(),
+        raw: jwt
+      }
+      tx.put(orgKeys.credential(p.participantId, c.id), record)
+      tx.events.push({ type: 'credential.stored', participantId: p.participantId, credentialId: c.id })
+      out.push(record)
+    }
+    return out
   }
 
   async getCredential (pid: string, credentialId: string): Promise<CredentialResource> {
@@ -793,6 +952,231 @@ export class OrgStore {
       const c = await this.getCredential(pid, credentialId)
       tx.del(orgKeys.credential(c.participantId, c.credentialId))
       tx.events.push({ type: 'credential.deleted', participantId: c.participantId, credentialId: c.credentialId })
+    })
+  }
+
+  // ── issuance: issuer side ─────────────────────────────────────────────
+
+  /** Add a credential definition (what this participant issues, to whom). 409 if the id is taken. */
+  async createDefinition (pid: string, input: CredentialDefinitionInput): Promise<CredentialDefinition> {
+    const op = 'issuance.definition.create'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      this.#step(op, 'validate')
+      const def = checkDefinition(p.participantId, input, this.#iso())
+      if (await this.#kv.get(orgKeys.definition(p.participantId, def.id)) !== undefined) {
+        throw new AlreadyExistsError(`participant "${pid}" already has a credential definition "${def.id}"`, { definitionId: def.id })
+      }
+      tx.put(orgKeys.definition(p.participantId, def.id), def)
+      tx.events.push({ type: 'issuance.definition.created', participantId: p.participantId, definitionId: def.id })
+      return def
+    })
+  }
+
+  async listDefinitions (pid: string): Promise<CredentialDefinition[]> {
+    const p = await this.#record(pid)
+    return await this.#list<CredentialDefinition>(orgKeys.definitionsPrefix(p.participantId))
+  }
+
+  /** The definition, or undefined (an issuer rejects unknown ids rather than failing). */
+  async findDefinition (pid: string, id: string): Promise<CredentialDefinition | undefined> {
+    const p = await this.#record(pid)
+    return DEFINITION_ID.test(id) ? await this.#json<CredentialDefinition>(orgKeys.definition(p.participantId, id)) : undefined
+  }
+
+  /** Remove a definition. Requests already received that name it are rejected when processed. */
+  async deleteDefinition (pid: string, id: string): Promise<void> {
+    const op = 'issuance.definition.delete'
+    await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const key = orgKeys.definition(p.participantId, checkDefinitionId(id))
+      if (await this.#kv.get(key) === undefined) throw new NotFoundError(`participant "${pid}" has no credential definition "${id}"`, { definitionId: id })
+      tx.del(key)
+      tx.events.push({ type: 'issuance.definition.deleted', participantId: p.participantId, definitionId: id })
+    })
+  }
+
+  /** Record a CredentialRequestMessage from an authenticated holder: RECEIVED, under a fresh issuerPid. */
+  async receiveIssuanceRequest (pid: string, input: ReceivedRequestInput): Promise<IssuanceRequest> {
+    const op = 'issuance.request.receive'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      this.#step(op, 'validate')
+      const now = this.#iso()
+      const req: IssuanceRequest = {
+        participantId: p.participantId,
+        issuerPid: randomUUID(),
+        holderPid: checkForeignId(input.holderPid, 'holderPid'),
+        holderDid: checkAnyDid(input.holderDid, 'the holder'),
+        credentials: checkRequestedIds(input.credentials),
+        status: 'RECEIVED',
+        createdAt: now,
+        updatedAt: now
+      }
+      tx.put(orgKeys.issuanceRequest(p.participantId, req.issuerPid), req)
+      tx.events.push({ type: 'issuance.request.received', participantId: p.participantId, issuerPid: req.issuerPid, holderDid: req.holderDid })
+      return req
+    })
+  }
+
+  async findIssuanceRequest (pid: string, issuerPid: string): Promise<IssuanceRequest | undefined> {
+    const p = await this.#record(pid)
+    return await this.#json<IssuanceRequest>(orgKeys.issuanceRequest(p.participantId, issuerPid))
+  }
+
+  async listIssuanceRequests (pid: string): Promise<IssuanceRequest[]> {
+    const p = await this.#record(pid)
+    return await this.#list<IssuanceRequest>(orgKeys.issuanceRequestsPrefix(p.participantId))
+  }
+
+  /** RECEIVED → ISSUED | REJECTED, with what was delivered. A request is settled once (409 after). */
+  async settleIssuanceRequest (pid: string, issuerPid: string, outcome: IssuanceOutcome): Promise<IssuanceRequest> {
+    const op = 'issuance.request.settle'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const req = await this.#json<IssuanceRequest>(orgKeys.issuanceRequest(p.participantId, issuerPid))
+      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no issuance request ${issuerPid}`, { issuerPid })
+      this.#step(op, 'transition')
+      if (req.status !== 'RECEIVED') throw new ConflictError(`issuance request ${issuerPid} is already ${req.status}`, { status: req.status })
+      if (outcome.status !== 'ISSUED' && outcome.status !== 'REJECTED') throw new BadRequestError('an issuance request settles as ISSUED or REJECTED')
+      const next: IssuanceRequest = {
+        ...req,
+        status: outcome.status,
+        delivered: outcome.delivered,
+        ...(outcome.rejectionReason !== undefined ? { rejectionReason: outcome.rejectionReason } : {}),
+        ...(outcome.credentialIds !== undefined ? { credentialIds: outcome.credentialIds } : {}),
+        ...(outcome.deliveryError !== undefined ? { deliveryError: outcome.deliveryError } : {}),
+        updatedAt: this.#iso()
+      }
+      tx.put(orgKeys.issuanceRequest(p.participantId, issuerPid), next)
+      tx.events.push({ type: 'issuance.request.settled', participantId: p.participantId, issuerPid, status: outcome.status })
+      return next
+    })
+  }
+
+  // ── issuance: holder side ─────────────────────────────────────────────
+
+  /** A request about to be sent to an issuer: REQUESTED, under a fresh holderPid. */
+  async createHolderRequest (pid: string, input: HolderRequestInput): Promise<HolderCredentialRequest> {
+    const op = 'credential-request.create'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      this.#step(op, 'validate')
+      const now = this.#iso()
+      const req: HolderCredentialRequest = {
+        participantId: p.participantId,
+        holderPid: randomUUID(),
+        issuerDid: checkAnyDid(input.issuerDid, 'issuerDid'),
+        credentials: checkRequestedIds(input.credentials),
+        status: 'REQUESTED',
+        createdAt: now,
+        updatedAt: now
+      }
+      tx.put(orgKeys.holderRequest(p.participantId, req.holderPid), req)
+      tx.events.push({ type: 'credential-request.created', participantId: p.participantId, holderPid: req.holderPid, issuerDid: req.issuerDid })
+      return req
+    })
+  }
+
+  async findHolderRequest (pid: string, holderPid: string): Promise<HolderCredentialRequest | undefined> {
+    const p = await this.#record(pid)
+    return await this.#json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
+  }
+
+  async listHolderRequests (pid: string): Promise<HolderCredentialRequest[]> {
+    const p = await this.#record(pid)
+    return await this.#list<HolderCredentialRequest>(orgKeys.holderRequestsPrefix(p.participantId))
+  }
+
+  /**
+   * Record the issuer's answer to the request. Only a REQUESTED record moves
+   * (to RECEIVED or FAILED); one the issuer's CredentialMessage already
+   * settled keeps its status and just learns the issuerPid.
+   */
+  async updateHolderRequest (pid: string, holderPid: string, update: HolderRequestUpdate): Promise<HolderCredentialRequest> {
+    const op = 'credential-request.update'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const req = await this.#json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
+      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+      this.#step(op, 'transition')
+      let next: HolderCredentialRequest
+      if (update.status === 'RECEIVED') {
+        const issuerPid = checkForeignId(update.issuerPid, 'issuerPid')
+        next = { ...req, issuerPid, ...(req.status === 'REQUESTED' ? { status: 'RECEIVED' as const } : {}), updatedAt: this.#iso() }
+      } else {
+        if (req.status !== 'REQUESTED') return req
+        next = { ...req, status: 'FAILED', reason: update.reason, updatedAt: this.#iso() }
+      }
+      tx.put(orgKeys.holderRequest(p.participantId, holderPid), next)
+      tx.events.push({ type: 'credential-request.updated', participantId: p.participantId, holderPid, status: next.status })
+      return next
+    })
+  }
+
+  /**
+   * What the Storage API does with a CredentialMessage from an authenticated
+   * issuer. When it answers a pending request of this participant (its
+   * holderPid, sent to this very issuer, under this issuerPid once known),
+   * the request is settled in the same batch as the credentials are stored
+   * (credential-request.complete); otherwise ISSUED credentials are just
+   * stored (credential.store) and a REJECTED message changes nothing.
+   * Returns the stored credentials.
+   */
+  async acceptCredentialMessage (pid: string, m: { issuerDid: string, issuerPid: string, holderPid?: string, status: 'ISSUED' | 'REJECTED', rejectionReason?: string, jwts: string[] }): Promise<CredentialResource[]> {
+    const pending = m.holderPid === undefined ? undefined : await this.findHolderRequest(pid, m.holderPid)
+    const matches = pending !== undefined && !['ISSUED', 'REJECTED'].includes(pending.status) &&
+      pending.issuerDid === canonicalDid(m.issuerDid) && (pending.issuerPid === undefined || pending.issuerPid === m.issuerPid)
+    if (matches) {
+      const { stored } = await this.completeHolderRequest(pid, pending.holderPid, {
+        issuerDid: m.issuerDid, issuerPid: m.issuerPid, status: m.status, jwts: m.jwts,
+        ...(m.rejectionReason !== undefined ? { rejectionReason: m.rejectionReason } : {})
+      })
+      return stored
+    }
+    return m.status === 'ISSUED' ? await this.storeCredentials(pid, m.jwts) : []
+  }
+
+  /**
+   * The issuer's CredentialMessage for one of our requests: its credentials
+   * are stored and the request settled in the same batch. Only the issuer
+   * the request went to may settle it (and, once known, under its issuerPid);
+   * a settled request is not settled again (409). FAILED can still settle:
+   * the request may have reached the issuer although its answer did not
+   * reach us.
+   */
+  async completeHolderRequest (pid: string, holderPid: string, c: HolderRequestCompletion): Promise<{ request: HolderCredentialRequest, stored: CredentialResource[] }> {
+    const op = 'credential-request.complete'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const req = await this.#json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
+      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+      this.#step(op, 'validate')
+      if (canonicalDid(c.issuerDid) !== req.issuerDid || (req.issuerPid !== undefined && req.issuerPid !== c.issuerPid)) {
+        throw new PermissionsRequiredError(`credential request ${holderPid} was not sent to ${c.issuerDid} as ${c.issuerPid}`, { reason: 'wrong_issuer' })
+      }
+      const stored = c.status === 'ISSUED' ? await this.#stageCredentials(tx, p, c.jwts ?? []) : []
+      this.#step(op, 'transition')
+      if (req.status === 'ISSUED' || req.status === 'REJECTED') throw new ConflictError(`credential request ${holderPid} is already ${req.status}`, { status: req.status })
+      const { reason: _old, ...rest } = req
+      const next: HolderCredentialRequest = {
+        ...rest,
+        issuerPid: c.issuerPid,
+        status: c.status,
+        ...(c.status === 'REJECTED' && c.rejectionReason !== undefined ? { reason: c.rejectionReason.slice(0, 1000) } : {}),
+        ...(stored.length > 0 ? { credentialIds: stored.map(x => x.credentialId) } : {}),
+        updatedAt: this.#iso()
+      }
+      tx.put(orgKeys.holderRequest(p.participantId, holderPid), next)
+      tx.events.push({ type: 'credential-request.updated', participantId: p.participantId, holderPid, status: c.status })
+      return { request: next, stored }
     })
   }
 

@@ -89,6 +89,78 @@ export interface CredentialResource {
   raw: string
 }
 
+/**
+ * What a participant acting as an issuer offers (DCP issuance): one
+ * credential type, how long its credentials live, extra claims, and who may
+ * ask for it. `id` is the CredentialObject id in the issuer metadata and
+ * what a CredentialRequestMessage names in `credentials[].id`.
+ */
+export interface CredentialDefinition {
+  participantId: string
+  id: string
+  credentialType: string
+  validitySeconds: number
+  /** Extra `credentialSubject` claims (never `id`: that is the holder). */
+  claims?: Record<string, unknown>
+  /** Holder DIDs allowed to get it; absent: any holder that authenticates. */
+  holders?: string[]
+  /** Advertised as the CredentialObject's `credentialSchema` (the metadata schema requires one; "" when not given). */
+  credentialSchema?: string
+  createdAt: string
+}
+
+/** DCP CredentialStatus values. RECEIVED until the issuer has decided and tried to deliver. */
+export type IssuanceStatus = 'RECEIVED' | 'ISSUED' | 'REJECTED'
+
+/** Issuer side: one CredentialRequestMessage received (`org!ir!<pid>!<issuerPid>`). */
+export interface IssuanceRequest {
+  /** The issuer. */
+  participantId: string
+  issuerPid: string
+  /** The holder's own id for the request, echoed in every message. */
+  holderPid: string
+  /** The authenticated requester (its ID token's `iss`): credentials are about it and go to it. */
+  holderDid: string
+  /** Requested credential definition ids. */
+  credentials: string[]
+  status: IssuanceStatus
+  rejectionReason?: string
+  /** Ids (`urn:uuid:…`) of the credentials issued and delivered. */
+  credentialIds?: string[]
+  /** Whether the final CredentialMessage reached the holder; absent while RECEIVED. */
+  delivered?: boolean
+  /** Why delivery failed, when it did. */
+  deliveryError?: string
+  createdAt: string
+  updatedAt: string
+}
+
+/**
+ * Holder side: one request this participant sent to an issuer
+ * (`org!hr!<pid>!<holderPid>`). REQUESTED is written before the request
+ * leaves (so a credential that comes back faster than the issuer's reply
+ * still finds its record); FAILED when the issuer could not be reached or
+ * refused the request.
+ */
+export type HolderRequestStatus = 'REQUESTED' | 'FAILED' | IssuanceStatus
+
+export interface HolderCredentialRequest {
+  participantId: string
+  holderPid: string
+  issuerDid: string
+  /** From the issuer's `Location` once it answered 201. */
+  issuerPid?: string
+  /** Requested credential definition ids. */
+  credentials: string[]
+  status: HolderRequestStatus
+  /** FAILED: what went wrong; REJECTED: the issuer's rejectionReason. */
+  reason?: string
+  /** Credentials stored from the issuer's CredentialMessage. */
+  credentialIds?: string[]
+  createdAt: string
+  updatedAt: string
+}
+
 /** Typed lifecycle events, delivered after the change is durable. */
 export type OrgEvent =
   | { type: 'participant.created', participantId: string, did: string }
@@ -107,5 +179,11 @@ export type OrgEvent =
   | { type: 'credential.stored', participantId: string, credentialId: string }
   | { type: 'credential.revoked', participantId: string, credentialId: string }
   | { type: 'credential.deleted', participantId: string, credentialId: string }
+  | { type: 'issuance.definition.created', participantId: string, definitionId: string }
+  | { type: 'issuance.definition.deleted', participantId: string, definitionId: string }
+  | { type: 'issuance.request.received', participantId: string, issuerPid: string, holderDid: string }
+  | { type: 'issuance.request.settled', participantId: string, issuerPid: string, status: 'ISSUED' | 'REJECTED' }
+  | { type: 'credential-request.created', participantId: string, holderPid: string, issuerDid: string }
+  | { type: 'credential-request.updated', participantId: string, holderPid: string, status: HolderRequestStatus }
 
 export type OrgEventType = OrgEvent['type']

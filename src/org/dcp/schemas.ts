@@ -21,7 +21,9 @@
  *    `$id`; it is looked up by that id.
  *  - The credential message schema requires `type` but constrains a
  *    `credentialType` property instead (upstream typo), so
- *    {@link validateCredentialMessage} checks `type` itself.
+ *    {@link validateCredentialMessage} checks `type` itself; the credential
+ *    request schema requires `type` without constraining it, so
+ *    {@link validateCredentialRequest} checks it too.
  *  - Ajv's strict mode flags two upstream constructs that are legal JSON
  *    Schema (`items` under a string-typed schema in the context schema, and
  *    `required` inside `anyOf` branches): `strictTypes` and `strictRequired`
@@ -108,6 +110,45 @@ export interface CredentialMessage {
   rejectionReason?: string
 }
 
+/** What a holder posts to an issuer's `…/credentials` endpoint (DCP issuance). */
+export interface CredentialRequestMessage {
+  '@context': string[]
+  type: 'CredentialRequestMessage'
+  /** The holder's id for this request, echoed by the issuer. */
+  holderPid: string
+  /** The credential objects (definitions) asked for, by id. */
+  credentials: Array<{ id: string }>
+}
+
+/** The issuer's answer to `GET …/requests/{issuerPid}`. */
+export interface CredentialStatusMessage {
+  '@context': string[]
+  type: 'CredentialStatus'
+  issuerPid: string
+  holderPid: string
+  status: 'RECEIVED' | 'REJECTED' | 'ISSUED'
+}
+
+/** One entry of {@link IssuerMetadata.credentialsSupported}. */
+export interface CredentialObject {
+  id: string
+  type: 'CredentialObject'
+  credentialType: string
+  credentialSchema: string
+  offerReason: string
+  bindingMethods: string[]
+  profile: string
+  issuancePolicy?: Record<string, unknown>
+}
+
+/** The issuer's `GET …/metadata`. */
+export interface IssuerMetadata {
+  '@context': string[]
+  type: 'IssuerMetadata'
+  issuer: string
+  credentialsSupported: CredentialObject[]
+}
+
 /** Options for {@link createDcpAjv}; the defaults are what this module uses. */
 export interface DcpAjvOptions {
   /**
@@ -166,6 +207,9 @@ const ajv = createDcpAjv()
 const queryValidator = dcpValidator(ajv, 'presentation/presentation-query-message-schema.json')
 const responseValidator = dcpValidator(ajv, 'presentation/presentation-response-message-schema.json')
 const credentialMessageValidator = dcpValidator(ajv, 'issuance/credential-message-schema.json')
+const credentialRequestValidator = dcpValidator(ajv, 'issuance/credential-request-message-schema.json')
+const credentialStatusValidator = dcpValidator(ajv, 'issuance/credential-status-schema.json')
+const issuerMetadataValidator = dcpValidator(ajv, 'issuance/issuer-metadata-schema.json')
 
 const MAX_REPORTED_ERRORS = 10
 
@@ -222,4 +266,30 @@ export function validateCredentialMessage (body: unknown): CredentialMessage {
     throw schemaError('CredentialMessage', [{ instancePath: '/type', keyword: 'const', message: 'must be equal to constant', params: { allowedValue: 'CredentialMessage' } }])
   }
   return body as CredentialMessage
+}
+
+/**
+ * Validate a credential request posted by a holder. On top of the schema,
+ * `type` must be `CredentialRequestMessage` (the schema requires the
+ * property but does not constrain it).
+ */
+export function validateCredentialRequest (body: unknown): CredentialRequestMessage {
+  check(credentialRequestValidator, 'CredentialRequestMessage', body)
+  const type = (body as { type?: unknown }).type
+  if (type !== 'CredentialRequestMessage') {
+    throw schemaError('CredentialRequestMessage', [{ instancePath: '/type', keyword: 'const', message: 'must be equal to constant', params: { allowedValue: 'CredentialRequestMessage' } }])
+  }
+  return body as CredentialRequestMessage
+}
+
+/** Validate a CredentialStatus, normally one this hub is about to send (a failure is a bug on our side). */
+export function validateCredentialStatus (msg: unknown): CredentialStatusMessage {
+  check(credentialStatusValidator, 'CredentialStatus', msg)
+  return msg as CredentialStatusMessage
+}
+
+/** Validate IssuerMetadata, normally this hub's own before it is sent. */
+export function validateIssuerMetadata (msg: unknown): IssuerMetadata {
+  check(issuerMetadataValidator, 'IssuerMetadata', msg)
+  return msg as IssuerMetadata
 }
