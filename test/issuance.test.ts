@@ -19,7 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DidDocument } from '../src/identity/did-key.js'
-import { checkOutboundUrl, findServiceEndpoint } from '../src/org/issuance-client.js'
+import { checkServiceEndpoint, findServiceEndpoint } from '../src/org/issuance-client.js'
 import { IssuanceService, issuerPidOf } from '../src/org/issuance.js'
 import { createDcpAjv, dcpValidator, DCP_CONTEXT, validateCredentialStatus } from '../src/org/dcp/schemas.js'
 import { decodeJwt, verifyDidJwt } from '../src/org/jwt.js'
@@ -643,12 +643,12 @@ describe('DCP issuance: delivery', () => {
 })
 
 describe('outbound rules and endpoint discovery', () => {
-  it('checkOutboundUrl: HTTPS anywhere, HTTP to loopback only, no credentials', () => {
+  it('checkServiceEndpoint: HTTPS anywhere, HTTP to loopback only, no credentials', () => {
     for (const ok of ['https://holder.example/cs', 'http://127.0.0.1:8080/x', 'http://localhost/x', 'http://[::1]:9/x', 'http://127.9.9.9/x']) {
-      expect(checkOutboundUrl(ok).href).toBe(new URL(ok).href)
+      expect(checkServiceEndpoint(ok).href).toBe(new URL(ok).href)
     }
     for (const [bad, reason] of [['http://holder.example/cs', 'insecure_endpoint'], ['http://10.0.0.1/x', 'insecure_endpoint'], ['ftp://127.0.0.1/x', 'insecure_endpoint'], ['https://user:pw@holder.example/', 'bad_endpoint'], ['/relative', 'bad_endpoint']] as const) {
-      expect(() => checkOutboundUrl(bad), bad).toThrow(expect.objectContaining({ code: 'bad_request', details: expect.objectContaining({ reason }) }))
+      expect(() => checkServiceEndpoint(bad), bad).toThrow(expect.objectContaining({ code: 'bad_request', details: expect.objectContaining({ reason }) }))
     }
   })
 

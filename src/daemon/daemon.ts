@@ -24,7 +24,7 @@ import { ControlServer } from './control.js'
 import { probeDaemon } from './discovery.js'
 import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
 import type { HttpServer } from '../http/server.js'
-import { isLoopbackHost } from '../identity/resolver.js'
+import { isLoopbackHost } from '../identity/outbound.js'
 import type { CommandArgs } from './protocol.js'
 
 export interface NetworkHandle { multiaddrs(): string[]; stop(): Promise<void> }
@@ -125,7 +125,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       const adminKey = await loadOrCreateAdminKey(this.dir)
       this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log })
       const url = await this.#http.listen(this.#opts.http.host, this.#opts.http.port)
-      if (this.#opts.http.host !== '::1' && !isLoopbackHost(this.#opts.http.host)) {
+      if (!isLoopbackHost(this.#opts.http.host)) {
         this.#log.warn('the HTTP API listens beyond loopback: keep /api/identity/ off the public network and put TLS in front', { url })
       }
       http = { url, adminKeyFile: adminKeyFile(this.dir) }

@@ -7,7 +7,8 @@
 import { Resolver, type DIDResolutionResult, type DIDResolver, type DIDDocument } from 'did-resolver'
 import { AuthenticationError } from '../errors.js'
 import { didKeyDocument, publicKeyFromDidKey, type DidDocument, type VerificationMethod } from './did-key.js'
-import { fromB64u, multibaseDecode } from './encoding.js'
+import { fromB64u, multibaseDecode, utf8d } from './encoding.js'
+import { isLoopbackHost, readCapped } from './outbound.js'
 
 export interface ResolverOptions {
   /** Injected for tests and embedding; defaults to global fetch. */
@@ -30,10 +31,7 @@ const keyDriver: DIDResolver = async (did) => {
   }
 }
 
-export function isLoopbackHost (host: string): boolean {
-  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
-}
+export { isLoopbackHost } from './outbound.js'
 
 /** did:web → document URL, per the did:web method spec. */
 export function didWebUrl (did: string, insecureHttp = false): string {
@@ -52,30 +50,6 @@ export function didWebUrl (did: string, insecureHttp = false): string {
 /** A DID document is a few KiB; a host serving more is refused rather than buffered. */
 export const MAX_DID_DOCUMENT_BYTES = 256 * 1024
 
-/** The response body as text, refusing (and cancelling) past `max` bytes. */
-async function readCapped (res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'))
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel()
-    throw new Error(`the document exceeds ${max} bytes`)
-  }
-  if (res.body === null) return ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel()
-      throw new Error(`the document exceeds ${max} bytes`)
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 function webDriver (opts: ResolverOptions): DIDResolver {
   const doFetch = opts.fetch ?? fetch
   return async (did) => {
@@ -88,7 +62,7 @@ function webDriver (opts: ResolverOptions): DIDResolver {
     try {
       const res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' })
       if (!res.ok) return failure('notFound', `did:web document fetch returned HTTP ${res.status}`)
-      const doc = JSON.parse(await readCapped(res, MAX_DID_DOCUMENT_BYTES)) as DIDDocument
+      const doc = JSON.parse(utf8d.decode(await readCapped(res, MAX_DID_DOCUMENT_BYTES, 'the DID document'))) as DIDDocument
       if (doc.id !== did) return failure('notFound', 'did:web document id does not match the DID')
       return { didResolutionMetadata: { contentType: 'application/did+ld+json' }, didDocument: doc, didDocumentMetadata: {} }
     } catch (err) {

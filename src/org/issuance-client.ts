@@ -9,9 +9,10 @@
  * request, Bearer and all, somewhere the document did not name); a timeout;
  * and the answer is read up to a small cap.
  */
-import { BadRequestError, HubError } from '../errors.js'
+import { HubError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import { isLoopbackHost } from '../identity/resolver.js'
+import { checkOutboundUrl, readCapped } from '../identity/outbound.js'
+import { utf8d } from '../identity/encoding.js'
 
 /** One outbound request, headers to end of body. */
 export const OUTBOUND_TIMEOUT_MS = 5000
@@ -34,18 +35,9 @@ export class OutboundError extends HubError {
   }
 }
 
-/** Refuse a URL that is not HTTPS (or HTTP to loopback), or that carries credentials. */
-export function checkOutboundUrl (raw: string): URL {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new BadRequestError(`service endpoint ${raw} is not an absolute URL`, { reason: 'bad_endpoint' })
-  }
-  if (url.username !== '' || url.password !== '') throw new BadRequestError('a service endpoint must not carry credentials', { reason: 'bad_endpoint' })
-  if (url.protocol === 'https:') return url
-  if (url.protocol === 'http:' && isLoopbackHost(url.host)) return url
-  throw new BadRequestError(`service endpoint ${url.origin} must use HTTPS (plain HTTP only to loopback)`, { reason: 'insecure_endpoint' })
+/** Refuse a service endpoint that is not HTTPS (or HTTP to loopback), or that carries credentials. */
+export function checkServiceEndpoint (raw: string): URL {
+  return checkOutboundUrl(raw, 'service endpoint', { bad: 'bad_endpoint', insecure: 'insecure_endpoint' })
 }
 
 /**
@@ -86,24 +78,6 @@ export interface OutboundOptions {
   signal?: AbortSignal
 }
 
-async function readCapped (res: Response): Promise<string> {
-  if (res.body === null) return ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_OUTBOUND_RESPONSE_BYTES) {
-      await reader.cancel()
-      throw new Error(`the answer exceeds ${MAX_OUTBOUND_RESPONSE_BYTES} bytes`)
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 /** A short description of the other side's error body, for logs and records (never the whole body). */
 function remoteError (body: unknown): Record<string, unknown> | undefined {
   if (typeof body !== 'object' || body === null) return undefined
@@ -123,7 +97,7 @@ function remoteError (body: unknown): Record<string, unknown> | undefined {
  * refuses (before anything is sent).
  */
 export async function postDcp (url: string, body: unknown, bearer: string, opts: OutboundOptions = {}): Promise<OutboundReply> {
-  const target = checkOutboundUrl(url)
+  const target = checkServiceEndpoint(url)
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? OUTBOUND_TIMEOUT_MS)
   const signal = opts.signal !== undefined ? AbortSignal.any([timeout, opts.signal]) : timeout
   let res: Response
@@ -136,7 +110,7 @@ export async function postDcp (url: string, body: unknown, bearer: string, opts:
       redirect: 'manual',
       signal
     })
-    text = await readCapped(res)
+    text = utf8d.decode(await readCapped(res, MAX_OUTBOUND_RESPONSE_BYTES))
   } catch (err) {
     const why = signal.aborted ? (opts.signal?.aborted === true ? 'aborted' : 'timed out') : (err as Error).message
     throw new OutboundError(`POST ${target.origin}${target.pathname} failed: ${why}`, { reason: 'unreachable', url: target.href }, { cause: err })

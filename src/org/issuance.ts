@@ -34,7 +34,7 @@ import {
 } from './dcp/schemas.js'
 import { createIdToken } from './dcp/tokens.js'
 import {
-  CREDENTIAL_SERVICE, ISSUER_SERVICE, OutboundError, checkOutboundUrl, endpointUrl, findServiceEndpoint, postDcp
+  CREDENTIAL_SERVICE, ISSUER_SERVICE, OutboundError, checkServiceEndpoint, endpointUrl, findServiceEndpoint, postDcp
 } from './issuance-client.js'
 import type { CredentialDefinition, HolderCredentialRequest, IssuanceRequest } from './types.js'
 
@@ -364,7 +364,7 @@ export class IssuanceService {
       const doc = await this.#resolve(holderDid)
       const ep = findServiceEndpoint(doc, CREDENTIAL_SERVICE)
       if (ep === undefined) return { delivered: false, error: `${holderDid} lists no ${CREDENTIAL_SERVICE}` }
-      url = endpointUrl(checkOutboundUrl(ep).href, 'credentials')
+      url = endpointUrl(checkServiceEndpoint(ep).href, 'credentials')
     } catch (err) {
       return { delivered: false, error: `cannot find the holder's ${CREDENTIAL_SERVICE}: ${toHubError(err).message}` }
     }
@@ -410,7 +410,7 @@ export class IssuanceService {
     }
     const ep = findServiceEndpoint(doc, ISSUER_SERVICE)
     if (ep === undefined) throw new BadRequestError(`${issuerDid} lists no ${ISSUER_SERVICE} in its DID document`, { reason: 'no_issuer_service' })
-    const url = endpointUrl(checkOutboundUrl(ep).href, 'credentials')
+    const url = endpointUrl(checkServiceEndpoint(ep).href, 'credentials')
     const signer = await this.#org.signingKey(pid)
 
     // Recorded before sending: the issuer may deliver before its 201 reaches us, and the Storage API must find the record.

@@ -31,9 +31,9 @@
  * Concurrent lookups of one URL share a single fetch. The cache is bounded
  * by entry count and by the total size of the bitstrings it holds.
  */
-import { HubError, TooLargeError, toHubError, type ErrorCode } from '../errors.js'
+import { HubError, toHubError, type ErrorCode } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import { isLoopbackHost } from '../identity/resolver.js'
+import { checkOutboundUrl, readCapped } from '../identity/outbound.js'
 import { silentLogger, type Logger } from '../log.js'
 import { decodeJwt, verifyDidJwt } from './jwt.js'
 import { entryIsSet, MAX_BITSTRING_BYTES, parseStatusListPayload, statusEntries, type StatusEntry, type StatusList } from './status-list.js'
@@ -115,42 +115,6 @@ const ACCEPT = 'application/vc+jwt, application/jwt, application/vc, application
 
 function unavailable (message: string, cause?: unknown): HubError {
   return new HubError('unavailable', message, undefined, cause === undefined ? undefined : { cause })
-}
-
-/** HTTPS, or HTTP to a loopback host (a loopback connection cannot be intercepted off-machine). */
-function checkUrl (url: string): URL {
-  const u = new URL(url)
-  if (u.username !== '' || u.password !== '') throw new HubError('bad_request', 'status list URLs must not carry credentials')
-  if (u.protocol === 'https:') return u
-  if (u.protocol === 'http:' && isLoopbackHost(u.host)) return u
-  throw new HubError('bad_request', `status list URL ${url} must use https (plain http only for loopback hosts)`)
-}
-
-async function readCapped (res: Response, max: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN)
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => {})
-    throw new TooLargeError(`the status list response is larger than ${max} bytes`, { maxBytes: max })
-  }
-  if (res.body === null) return new Uint8Array()
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    // The declared length may lie (or be absent, or refer to a compressed body): count what arrives.
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      throw new TooLargeError(`the status list response is larger than ${max} bytes`, { maxBytes: max })
-    }
-    chunks.push(value)
-  }
-  const out = new Uint8Array(size)
-  let o = 0
-  for (const c of chunks) { out.set(c, o); o += c.byteLength }
-  return out
 }
 
 /**
@@ -345,7 +309,7 @@ export class StatusListChecker implements CredentialStatusFilter {
   }
 
   async #fetchAndVerify (url: string): Promise<VerifiedList> {
-    checkUrl(url)
+    checkOutboundUrl(url, 'status list URL')
     let res: Response
     let body: Uint8Array
     try {
@@ -358,7 +322,7 @@ export class StatusListChecker implements CredentialStatusFilter {
         await res.body?.cancel().catch(() => {})
         throw unavailable(`fetching the status list returned HTTP ${res.status}`)
       }
-      body = await readCapped(res, this.#maxResponseBytes)
+      body = await readCapped(res, this.#maxResponseBytes, 'the status list response')
     } catch (err) {
       if (err instanceof HubError) throw err
       throw unavailable(`cannot fetch the status list: ${(err as Error).message}`, err)
