@@ -41,10 +41,9 @@
  * per decoder; FAULTS_LONG=1 50,000 network messages and 25,000 per decoder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { forceGc, settledHeapMiB, watchProcess } from './watch.js'
 import * as fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { multiaddr } from '@multiformats/multiaddr'
 import { streamPair } from '@libp2p/utils'
 import type { Connection } from '@libp2p/interface'
@@ -65,6 +64,7 @@ import { cleanup, dumpData, playlist, tempHub } from '../helpers.js'
 import { handleRequest } from '../../src/request/handler.js'
 import { device, eventually, founder, stopAll, stopHub, type Running } from '../net-helpers.js'
 import { framed, varint, Wire } from './wire.js'
+import { jsonMutsArb, mutate, mutateText, textMutsArb, type Json, type Mut, type TextMut } from './mutate.js'
 
 const LONG = process.env.FAULTS_LONG === '1'
 const NETWORK_MESSAGES = LONG ? 50_000 : 3_000
@@ -104,41 +104,12 @@ const KNOWN_CODES: readonly ErrorCode[] = ['bad_request', 'not_found', 'authenti
 
 // ------------------------------------------------------------------ process watch
 
-const anomalies: string[] = []
-const onRejection = (reason: unknown): void => { anomalies.push(`unhandledRejection: ${String((reason as Error)?.stack ?? reason)}`) }
-const onException = (err: Error): void => { anomalies.push(`uncaughtException: ${String(err.stack ?? err)}`) }
-beforeAll(() => {
-  process.on('unhandledRejection', onRejection)
-  process.on('uncaughtException', onException)
-})
+const anomalies = watchProcess()
 afterAll(async () => {
-  process.off('unhandledRejection', onRejection)
-  process.off('uncaughtException', onException)
   await stopAll()
   await cleanup()
 })
 
-/** A full GC, without --expose-gc on the command line (the flag can be set at run time). */
-function gcFunction (): (() => void) | undefined {
-  const g = globalThis as { gc?: () => void }
-  if (typeof g.gc === 'function') return g.gc
-  try {
-    v8.setFlagsFromString('--expose-gc')
-    const fn: unknown = vm.runInNewContext('gc')
-    return typeof fn === 'function' ? fn as () => void : undefined
-  } catch {
-    return undefined
-  }
-}
-const forceGc = gcFunction()
-
-async function settledHeapMiB (): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    forceGc?.()
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return process.memoryUsage().heapUsed / 2 ** 20
-}
 
 // ------------------------------------------------------------------ encoding helpers
 
@@ -157,11 +128,6 @@ function nestedText (depth: number, leaf = '0'): string {
 
 // ------------------------------------------------------------------ mutations
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
-
-interface Mut { op: 'delete' | 'set' | 'add' | 'wrap' | 'dup', at: number, key: string, value: Json }
-interface TextMut { op: 'flip' | 'delete' | 'insert' | 'truncate' | 'dup' | 'swap', at: number, len: number, s: string }
-
 function nest (depth: number): Json {
   let v: Json = 0
   for (let i = 0; i < depth; i++) v = [v]
@@ -177,117 +143,7 @@ const evilValue: fc.Arbitrary<Json> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 2000 }).map(nest) },
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 50_000 }).map(n => 'x'.repeat(n)) }
 )
-const mutsArb: fc.Arbitrary<Mut[]> = fc.array(fc.record({
-  op: fc.constantFrom<Mut['op']>('delete', 'set', 'set', 'add', 'wrap', 'dup'),
-  at: fc.nat(),
-  key: fc.oneof(fc.constantFrom('__proto__', 'constructor', 't', 'id', 'jws', 'as', 'proof', 'params', 'commit', ''), fc.string({ maxLength: 8 })),
-  value: evilValue
-}), { minLength: 1, maxLength: 3 })
-const textMutsArb: fc.Arbitrary<TextMut[]> = fc.array(fc.record({
-  op: fc.constantFrom<TextMut['op']>('flip', 'flip', 'delete', 'insert', 'truncate', 'dup', 'swap'),
-  at: fc.nat(),
-  len: fc.nat({ max: 16 }),
-  s: fc.string({ maxLength: 6, unit: 'binary' })
-}), { minLength: 1, maxLength: 4 })
-
-function isObj (v: Json): v is { [k: string]: Json } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-function setOwn (o: { [k: string]: Json }, k: string, v: Json): void {
-  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
-}
-
-function allPaths (root: Json): Array<Array<string | number>> {
-  const out: Array<Array<string | number>> = []
-  const stack: Array<{ v: Json, p: Array<string | number> }> = [{ v: root, p: [] }]
-  while (stack.length > 0 && out.length < 200) {
-    const { v, p } = stack.pop() as { v: Json, p: Array<string | number> }
-    out.push(p)
-    if (p.length > 6) continue
-    if (Array.isArray(v)) v.forEach((c, i) => stack.push({ v: c, p: [...p, i] }))
-    else if (isObj(v)) for (const k of Object.keys(v)) stack.push({ v: v[k] as Json, p: [...p, k] })
-  }
-  return out
-}
-
-function at (root: Json, path: Array<string | number>): Json {
-  let v: Json = root
-  for (const k of path) v = Array.isArray(v) ? v[k as number] as Json : isObj(v) ? v[k as string] as Json : null
-  return v
-}
-
-const clone = (v: Json): Json => JSON.parse(JSON.stringify(v)) as Json
-
-function mutate (value: Json, muts: Mut[]): Json {
-  let root = clone(value)
-  for (const mut of muts) {
-    // A fresh copy: fast-check hands out the same constant objects again, which must never be
-    // mutated (nor inserted twice, which could make a cycle).
-    const m = { ...mut, value: clone(mut.value) }
-    const paths = allPaths(root)
-    const path = paths[m.at % paths.length] as Array<string | number>
-    const node = at(root, path)
-    if (path.length === 0) {
-      switch (m.op) {
-        case 'delete': root = null; break
-        case 'set': root = m.value; break
-        case 'add': if (isObj(root)) setOwn(root, m.key, m.value); else if (Array.isArray(root)) root.push(m.value); else root = m.value; break
-        case 'wrap': root = m.key.length % 2 === 0 ? [root] : { [m.key]: root }; break
-        case 'dup': root = [root, root]; break
-      }
-      continue
-    }
-    const parent = at(root, path.slice(0, -1))
-    const last = path[path.length - 1] as string | number
-    const put = (v: Json): void => {
-      if (Array.isArray(parent)) parent[last as number] = v
-      else if (isObj(parent)) setOwn(parent, String(last), v)
-    }
-    switch (m.op) {
-      case 'delete':
-        if (Array.isArray(parent)) parent.splice(last as number, 1)
-        else if (isObj(parent)) Reflect.deleteProperty(parent, String(last))
-        break
-      case 'set': put(m.value); break
-      case 'add':
-        if (isObj(node)) setOwn(node, m.key, m.value)
-        else if (Array.isArray(node)) node.push(m.value)
-        else put(m.value)
-        break
-      case 'wrap': put(m.key.length % 2 === 0 ? [node] : { [m.key]: node }); break
-      case 'dup':
-        if (Array.isArray(parent)) parent.splice(last as number, 0, node)
-        else if (isObj(parent)) setOwn(parent, m.key === '' ? `${String(last)}2` : m.key, node)
-        break
-    }
-  }
-  return root
-}
-
-function mutateText (s: string, muts: TextMut[]): string {
-  for (const m of muts) {
-    const i = m.at % (s.length + 1)
-    switch (m.op) {
-      case 'flip': {
-        const c = s.charCodeAt(i)
-        s = Number.isNaN(c) ? s + m.s : s.slice(0, i) + String.fromCharCode(c ^ (1 << (m.len % 7))) + s.slice(i + 1)
-        break
-      }
-      case 'delete': s = s.slice(0, i) + s.slice(i + 1 + m.len); break
-      case 'insert': s = s.slice(0, i) + m.s + s.slice(i); break
-      case 'truncate': s = s.slice(0, i); break
-      case 'dup': s = s.slice(0, i) + s.slice(i, i + m.len + 1).repeat(2) + s.slice(i + m.len + 1); break
-      case 'swap': {
-        const j = (i + m.len + 1) % (s.length + 1)
-        const [a, b] = i < j ? [i, j] : [j, i]
-        s = s.slice(0, a) + s.slice(b, b + 1) + s.slice(a + 1, b) + s.slice(a, a + 1) + s.slice(b + 1)
-        break
-      }
-    }
-  }
-  return s
-}
+const mutsArb: fc.Arbitrary<Mut[]> = jsonMutsArb(['__proto__', 'constructor', 't', 'id', 'jws', 'as', 'proof', 'params', 'commit', ''], evilValue)
 
 // ------------------------------------------------------------------ the target and its valid messages
 
