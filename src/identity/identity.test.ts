@@ -8,6 +8,7 @@ import { didKeyDocument, didKeyFromPublicKey, publicKeyFromDidKey, x25519FromMul
 import { Ed25519KeyPair, verifyEd25519 } from './keys.js'
 import { FileKeyStore } from './keystore.js'
 import { createDidResolver, didWebUrl, KeyResolver, MAX_DID_DOCUMENT_BYTES } from './resolver.js'
+import { checkOutboundUrl } from './outbound.js'
 import { multibaseEncode } from './encoding.js'
 import { x25519 } from '@noble/curves/ed25519.js'
 
@@ -139,6 +140,21 @@ describe('did:web', () => {
       await expect(kr.resolveDocument(`did:web:127.0.0.1%3A${port}:nobody`)).rejects.toMatchObject({ code: 'authentication_failed' })
       docs.set('/liar/did.json', { id: 'did:web:elsewhere.example' })
       await expect(kr.resolveDocument(`did:web:127.0.0.1%3A${port}:liar`)).rejects.toMatchObject({ code: 'authentication_failed' })
+    })
+
+    it('HUB_OUTBOUND_LOOPBACK=deny refuses loopback targets (no SSRF into local services)', async () => {
+      const did = `did:web:127.0.0.1%3A${port}:org:acme`
+      docs.set('/org/acme/did.json', { id: did })
+      process.env.HUB_OUTBOUND_LOOPBACK = 'deny'
+      try {
+        await expect(new KeyResolver().resolveDocument(did)).rejects.toThrow(/loopback/)
+        expect(() => checkOutboundUrl(`http://127.0.0.1:${port}/x`)).toThrow(/loopback/)
+        expect(() => checkOutboundUrl('https://[::1]/x')).toThrow(/loopback/)
+        expect(checkOutboundUrl('https://example.com/x').href).toBe('https://example.com/x')
+      } finally {
+        delete process.env.HUB_OUTBOUND_LOOPBACK
+      }
+      expect((await new KeyResolver().resolveDocument(did)).id).toBe(did)
     })
 
     it('refuses a document larger than MAX_DID_DOCUMENT_BYTES instead of buffering it', async () => {

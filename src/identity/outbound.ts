@@ -15,6 +15,18 @@ export function isLoopbackHost (host: string): boolean {
 }
 
 /**
+ * Whether outbound requests may go to loopback hosts. They are allowed by
+ * default (local dataspaces, tests, the demos all live on 127.0.0.1), but a
+ * hub reachable from outside should set `HUB_OUTBOUND_LOOPBACK=deny`:
+ * otherwise anyone who can make it resolve a DID or follow a service
+ * endpoint they wrote can make it send requests to services on its own
+ * machine (SSRF).
+ */
+export function loopbackAllowed (): boolean {
+  return process.env.HUB_OUTBOUND_LOOPBACK !== 'deny'
+}
+
+/**
  * Parse `raw` and refuse it (`bad_request`) unless it is HTTPS, or HTTP to
  * loopback, without user info. `what` names the URL in messages ("status
  * list URL", …); `reasons` are the `details.reason` of a malformed or
@@ -28,6 +40,7 @@ export function checkOutboundUrl (raw: string, what = 'URL', reasons: { bad: str
     throw new BadRequestError(`${what} ${raw} is not an absolute URL`, { reason: reasons.bad })
   }
   if (url.username !== '' || url.password !== '') throw new BadRequestError(`a ${what} must not carry credentials`, { reason: reasons.bad })
+  if (isLoopbackHost(url.host) && !loopbackAllowed()) throw new BadRequestError(`${what} ${url.origin} is a loopback address (HUB_OUTBOUND_LOOPBACK=deny)`, { reason: reasons.insecure })
   if (url.protocol === 'https:') return url
   if (url.protocol === 'http:' && isLoopbackHost(url.host)) return url
   throw new BadRequestError(`${what} ${url.origin} must use HTTPS (plain HTTP only to loopback)`, { reason: reasons.insecure })

@@ -8,7 +8,7 @@ import { Resolver, type DIDResolutionResult, type DIDResolver, type DIDDocument 
 import { AuthenticationError } from '../errors.js'
 import { didKeyDocument, publicKeyFromDidKey, type DidDocument, type VerificationMethod } from './did-key.js'
 import { fromB64u, multibaseDecode, utf8d } from './encoding.js'
-import { isLoopbackHost, readCapped } from './outbound.js'
+import { isLoopbackHost, loopbackAllowed, readCapped } from './outbound.js'
 
 export interface ResolverOptions {
   /** Injected for tests and embedding; defaults to global fetch. */
@@ -59,6 +59,7 @@ function webDriver (opts: ResolverOptions): DIDResolver {
     } catch (err) {
       return failure('invalidDid', (err as Error).message)
     }
+    if (!loopbackAllowed() && isLoopbackHost(new URL(url).host)) return failure('notFound', 'did:web resolution of loopback hosts is disabled (HUB_OUTBOUND_LOOPBACK=deny)')
     try {
       const res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' })
       if (!res.ok) return failure('notFound', `did:web document fetch returned HTTP ${res.status}`)
