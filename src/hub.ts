@@ -86,6 +86,8 @@ export interface OpenOptions {
   sync?: boolean
   /** Override the configured value size limit for this process. */
   maxValueBytes?: number
+  /** Entries of each issuer status list started (IssuanceDeps.statusListSize); only tests should make it smaller than the default. */
+  statusListSize?: number
 }
 
 export interface HubEvents {
@@ -144,11 +146,12 @@ export class Hub {
   /** Partitions of other owners whose shared collections this hub pulls. */
   readonly #foreign = new Map<string, Promise<TenantStore>>()
   readonly #maxValueBytes: number
+  readonly #statusListSize: number | undefined
   #org: OrgStore | undefined
   #issuance: IssuanceService | undefined
   #closed = false
 
-  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number }) {
+  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number, statusListSize?: number }) {
     this.dir = args.dir
     this.config = args.config
     this.did = args.config.ownerDid
@@ -161,6 +164,7 @@ export class Hub {
     this.local = new LocalState(args.kv)
     this.tenantSecret = args.tenantSecret
     this.#maxValueBytes = args.maxValueBytes
+    this.#statusListSize = args.statusListSize
     this.keys = new KeyResolver(createDidResolver(args.resolver))
     // This hub opens envelopes sealed to its own key-agreement key, and to the owner's when it holds the owner key.
     const openers = [openerOf(args.hubKey), ...(args.ownerKey !== undefined ? [openerOf(args.ownerKey)] : [])]
@@ -213,7 +217,12 @@ export class Hub {
     if (this.#issuance === undefined) {
       const { IssuanceService } = await import('./org/issuance.js')
       if (this.#closed) throw new HubError('unavailable', 'the hub is closed')
-      this.#issuance ??= new IssuanceService({ org: this.org, resolveDocument: async did => await this.resolveDocument(did), logger: this.log })
+      this.#issuance ??= new IssuanceService({
+        org: this.org,
+        resolveDocument: async did => await this.resolveDocument(did),
+        logger: this.log,
+        ...(this.#statusListSize !== undefined ? { statusListSize: this.#statusListSize } : {})
+      })
     }
     return this.#issuance
   }
@@ -314,7 +323,8 @@ export class Hub {
       kv,
       logger: opts.logger ?? silentLogger,
       maxValueBytes: opts.maxValueBytes ?? config.limits.maxValueBytes,
-      ...(opts.resolver !== undefined ? { resolver: opts.resolver } : {})
+      ...(opts.resolver !== undefined ? { resolver: opts.resolver } : {}),
+      ...(opts.statusListSize !== undefined ? { statusListSize: opts.statusListSize } : {})
     })
     await hub.store.open()
     hub.log.info('hub opened', { dir, did: hub.did, peerId: hub.peerId })

@@ -441,6 +441,53 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     await fails(['issuance', 'delete', 'member', '--dir', dir, '--participant', 'cissuer'], 'not_found')
   })
 
+  it('issuance define --status-list / issued / revoke: a revocable credential, its served status list, and its revocation', async () => {
+    const [issuerDid, holderDid] = [did('rissuer'), did('rholder')]
+    for (const [id, d, service] of [
+      ['rissuer', issuerDid, { id: '#issuer-service', type: 'IssuerService', serviceEndpoint: `${url}/api/issuance/v1/participants/rissuer` }],
+      ['rholder', holderDid, { id: '#credential-service', type: 'CredentialService', serviceEndpoint: `${url}/api/credentials/v1/participants/rholder` }]
+    ] as const) {
+      const res = await fetch(`${url}/api/identity/v1/participants`, {
+        method: 'POST',
+        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ participantId: id, did: d, active: true, services: [service] })
+      })
+      expect(res.status).toBe(201)
+      await res.arrayBuffer()
+    }
+    expect(await ok(['issuance', 'define', '--dir', dir, '--participant', 'rissuer', '--id', 'member', '--type', 'MembershipCredential', '--status-list'])).toMatchObject({ id: 'member', statusList: true })
+    expect(await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer'])).toEqual([])
+
+    const sent = await ok(['credentials', 'request', '--dir', dir, '--participant', 'rholder', '--issuer', issuerDid, '--definition', 'member'])
+    let rec: Json = sent
+    for (let i = 0; i < 50 && rec.status !== 'ISSUED'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      rec = await ok(['credentials', 'requests', '--dir', dir, '--participant', 'rholder', sent.holderPid as string])
+    }
+    expect(rec.status).toBe('ISSUED')
+    const credentialId = (rec.credentialIds as string[])[0] as string
+
+    const issued = await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer']) as Json[]
+    expect(issued).toEqual([expect.objectContaining({ credentialId, holderDid, definitionId: 'member', index: 0, revoked: false })])
+    const listUrl = issued[0].statusListCredential as string
+    expect(listUrl.startsWith(`${url}/api/issuance/v1/participants/rissuer/status/`)).toBe(true)
+
+    const revoked = await ok(['issuance', 'revoke', credentialId, '--dir', dir, '--participant', 'rissuer'])
+    expect(revoked).toMatchObject({ credentialId, revoked: true })
+    expect(await ok(['issuance', 'revoke', credentialId, '--dir', dir, '--participant', 'rissuer'])).toEqual(revoked)
+    await fails(['issuance', 'revoke', 'urn:uuid:nope', '--dir', dir, '--participant', 'rissuer'], 'not_found')
+    await fails(['issuance', 'revoke', '--dir', dir, '--participant', 'rissuer'], 'bad_request')
+
+    // The daemon serves the list with the bit set (first bit: the most significant of the first byte).
+    const res = await fetch(listUrl)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/vc+jwt')
+    const { payload } = decodeJwt(await res.text())
+    const encoded = ((payload.vc as Json).credentialSubject as Json).encodedList as string
+    const { gunzipSync } = await import('node:zlib')
+    expect(gunzipSync(Buffer.from(encoded.slice(1), 'base64url'))[0]).toBe(0x80)
+  })
+
   it('a second hub start reuses the admin key', async () => {
     const keyFile = join(dir, 'http-admin.key')
     await stopDaemon(dir, daemon)

@@ -871,7 +871,8 @@ describe('Identity API: OpenAPI document and routing', () => {
       didPath: 'org/acme',
       definitionId: 'def-1',
       holderPid: 'holder-pid-1',
-      issuerPid: 'issuer-pid-1'
+      issuerPid: 'issuer-pid-1',
+      listId: '00000000-0000-4000-8000-000000000000'
     }
     const requests: Array<{ method: string, path: string }> = []
     for (const [template, ops] of Object.entries(paths)) {

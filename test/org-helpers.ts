@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { afterEach } from 'vitest'
 import { createHttpServer } from '../src/http/app.js'
 import type { HttpServer } from '../src/http/server.js'
-import type { Hub } from '../src/hub.js'
+import type { Hub, OpenOptions } from '../src/hub.js'
 import { tempHub } from './helpers.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test replies are inspected field by field
@@ -30,8 +30,9 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close()
 })
 
-export async function orgServer (opts: { now?: () => number } = {}): Promise<OrgServer> {
-  const hub = await tempHub()
+/** `now`: the server's clock (tokens, presentations, the status list cache); `open`: options of the hub (e.g. a small statusListSize). */
+export async function orgServer (opts: { now?: () => number, open?: OpenOptions } = {}): Promise<OrgServer> {
+  const hub = await tempHub(opts.open !== undefined ? { open: opts.open } : {})
   const adminKey = randomBytes(24).toString('base64url')
   const server = createHttpServer(hub, { adminKey, ...(opts.now !== undefined ? { now: opts.now } : {}) })
   const url = await server.listen('127.0.0.1', 0)

@@ -73,7 +73,8 @@ const OPTIONS = {
   definition: { type: 'string', multiple: true },
   holder: { type: 'string', multiple: true },
   validity: { type: 'string' },
-  claims: { type: 'string' }
+  claims: { type: 'string' },
+  'status-list': { type: 'boolean' }
 } as const
 
 /** Commands with subcommands: `hub device invite`, `hub sync status`… */
@@ -88,7 +89,7 @@ const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
   keys: { subs: ['list', 'create', 'activate', 'rotate', 'revoke'] },
   did: { subs: ['show', 'publish', 'unpublish'], optional: true },
   credentials: { subs: ['add', 'list', 'request', 'requests'] },
-  issuance: { subs: ['define', 'list', 'delete', 'requests'] },
+  issuance: { subs: ['define', 'list', 'delete', 'requests', 'issued', 'revoke'] },
   dcp: { subs: ['token'] }
 }
 

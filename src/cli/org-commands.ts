@@ -140,7 +140,8 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
       credentialType: need(a, 'type'),
       ...(validity !== undefined ? { validitySeconds: Number(validity) } : {}),
       ...(claims !== undefined ? { claims: parseClaims(claims) } : {}),
-      ...(Array.isArray(holders) && holders.length > 0 ? { holders } : {})
+      ...(Array.isArray(holders) && holders.length > 0 ? { holders } : {}),
+      ...(a.options['status-list'] === true ? { statusList: true } : {})
     })
   },
   async 'issuance list' ({ hub }, a) {
@@ -154,6 +155,12 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
   },
   async 'issuance requests' ({ hub }, a) {
     return await hub.org.listIssuanceRequests(need(a, 'participant'))
+  },
+  async 'issuance issued' ({ hub }, a) {
+    return await hub.org.listIssuedCredentials(need(a, 'participant'))
+  },
+  async 'issuance revoke' ({ hub }, a) {
+    return await hub.org.revokeIssuedCredential(need(a, 'participant'), positional(a, 'CREDENTIAL_ID'))
   },
   async 'dcp token' ({ hub }, a) {
     const { issueTokens } = await import('../org/sts.js')

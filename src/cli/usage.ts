@@ -78,10 +78,14 @@ Organization identity (participant contexts, keys, did:web, credentials, DCP; se
                                      (needs a daemon with --http to receive them)
   credentials requests --participant ID [HOLDER_PID]
                                      the credential requests sent, with their status
-  issuance define --participant ID --id DEF --type T [--holder DID…] [--validity SECONDS] [--claims JSON]
-                                     a credential this participant issues over DCP (--holder: only to these DIDs)
-  issuance list|requests --participant ID
-                                     its credential definitions | the issuance requests it received
+  issuance define --participant ID --id DEF --type T [--holder DID…] [--validity SECONDS] [--claims JSON] [--status-list]
+                                     a credential this participant issues over DCP (--holder: only to these DIDs;
+                                     --status-list: revocable, with an entry in its own status list)
+  issuance list|requests|issued --participant ID
+                                     its credential definitions | the issuance requests it received |
+                                     the credentials it issued into status lists (list, index, revoked)
+  issuance revoke CREDENTIAL_ID --participant ID
+                                     revoke an issued credential: its bit is set in the served status list
   issuance delete DEF --participant ID
   dcp token --participant ID --audience DID (--scope SCOPE… | --token ACCESS_TOKEN) [--ttl SECONDS]
                                      holder: an access token for the verifier inside an ID token; verifier:

@@ -6,8 +6,12 @@
  *   POST /api/issuance/v1/participants/{id}/credentials           CredentialRequestMessage → 201 + Location
  *   GET  /api/issuance/v1/participants/{id}/requests/{issuerPid}  CredentialStatus (the requesting holder only)
  *
- * Identity API (x-api-key), issuer side: credential definitions and the
- * requests received; holder side: asking an issuer for credentials and the
+ * Status lists (public, no auth: verifiers and holders fetch them):
+ *   GET  /api/issuance/v1/participants/{id}/status/{listId}        BitstringStatusListCredential (application/vc+jwt)
+ *
+ * Identity API (x-api-key), issuer side: credential definitions, the
+ * requests received, the credentials issued into status lists and their
+ * revocation; holder side: asking an issuer for credentials and the
  * requests sent.
  *
  * The Issuer Service checks, in order: participant ACTIVATED (404), Bearer
@@ -16,10 +20,10 @@
  * presentation API, so a malformed request never consumes the token's jti.
  * What happens to a request after its 201 is src/org/issuance.ts.
  */
-import { NotFoundError } from '../errors.js'
+import { ConflictError, HubError, NotFoundError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import { credentialStatus, parseCredentialRequest, type IssuanceService } from '../org/issuance.js'
-import type { CredentialDefinitionInput, OrgStore } from '../org/org-store.js'
+import { createStatusListJwt, credentialStatus, parseCredentialRequest, type IssuanceService } from '../org/issuance.js'
+import type { CredentialDefinitionInput, OrgStore, SigningKey } from '../org/org-store.js'
 import type { ParticipantContext } from '../org/types.js'
 import type { CredentialRequestMessage } from '../org/dcp/schemas.js'
 import { verifySelfIssuedIdToken, type ReplayGuard } from '../org/dcp/tokens.js'
@@ -48,9 +52,28 @@ const definitionSchema: JsonSchema = {
     validitySeconds: { type: 'integer', minimum: 1, default: 2_592_000 },
     claims: { type: 'object', description: 'Extra credentialSubject claims (not "id")' },
     holders: { type: 'array', items: { type: 'string' }, description: 'Holder DIDs allowed to receive it; absent: any holder that authenticates' },
-    credentialSchema: { type: 'string', format: 'uri', description: 'Advertised in the metadata' }
+    credentialSchema: { type: 'string', format: 'uri', description: 'Advertised in the metadata' },
+    statusList: { type: 'boolean', default: false, description: 'Give each credential a BitstringStatusListEntry (revocation) in the issuer\'s own status list, so it can be revoked; needs an IssuerService endpoint in the issuer\'s DID document' }
   },
   required: ['id', 'credentialType']
+}
+
+const issuedCredentialSchema: JsonSchema = {
+  type: 'object',
+  properties: {
+    credentialId: { type: 'string' },
+    issuerPid: { type: 'string', description: 'The issuance request it was issued for' },
+    holderDid: { type: 'string' },
+    definitionId: { type: 'string' },
+    credentialType: { type: 'string' },
+    listId: { type: 'string' },
+    index: { type: 'integer', description: 'Its statusListIndex' },
+    statusListCredential: { type: 'string', description: 'The status list\'s URL' },
+    revoked: { type: 'boolean' },
+    issuedAt: { type: 'string' },
+    revokedAt: { type: 'string' }
+  },
+  required: ['credentialId', 'issuerPid', 'holderDid', 'definitionId', 'credentialType', 'listId', 'index', 'statusListCredential', 'revoked', 'issuedAt']
 }
 
 const STATUS_ENUM = ['RECEIVED', 'ISSUED', 'REJECTED']
@@ -153,6 +176,30 @@ export function issuanceRoutes (deps: IssuanceApiDeps): Route[] {
       }
     },
 
+    // ── Status lists (public)
+    {
+      method: 'GET', path: `${D}/status/{listId}`, operationId: 'getStatusListCredential', tag: 'DCP issuance', auth: 'none',
+      summary: 'The issuer\'s revocation list named in its credentials\' statusListCredential: a BitstringStatusListCredential as a JWT VC (VCDM 1.1), signed on each request with the issuer\'s current key, valid for an hour',
+      responses: { 200: 'The status list credential (application/vc+jwt, a compact JWS)', 404: 'No such list, or no ACTIVATED participant with this id', 503: 'The issuer has no key to sign with' },
+      responseType: 'application/vc+jwt',
+      responseBody: { type: 'string', description: 'A compact JWS' },
+      handler: async (req) => {
+        const p = await activeParticipant(org, pid(req))
+        const listId = req.params.listId as string
+        const list = await org.findStatusList(p.participantId, listId)
+        if (list === undefined) throw new NotFoundError(`no status list ${listId}`)
+        let signer: SigningKey
+        try {
+          signer = await org.signingKey(p.participantId)
+        } catch (err) {
+          // A verifier cannot do anything about the issuer's keys: "try later", not "you asked wrong".
+          if (err instanceof ConflictError) throw new HubError('unavailable', 'the issuer has no key to sign its status list with')
+          throw err
+        }
+        return { status: 200, text: createStatusListJwt(signer, { issuerDid: p.did, list, now: nowS() }), headers: { 'content-type': 'application/vc+jwt' } }
+      }
+    },
+
     // ── Identity API: issuer side
     {
       method: 'POST', path: `${P}/issuance/definitions`, operationId: 'createCredentialDefinition', tag: 'Issuance', auth: 'participant',
@@ -185,6 +232,20 @@ export function issuanceRoutes (deps: IssuanceApiDeps): Route[] {
       responses: { 200: 'The requests', ...ERR },
       responseBody: { type: 'array', items: issuanceRequestSchema },
       handler: async (req) => ({ status: 200, body: await org.listIssuanceRequests(pid(req)) })
+    },
+    {
+      method: 'GET', path: `${P}/issuance/credentials`, operationId: 'listIssuedCredentials', tag: 'Issuance', auth: 'participant',
+      summary: 'The credentials this participant issued with a status list entry (definitions with statusList): holder, type, list, index and whether revoked',
+      responses: { 200: 'The issued credentials', ...ERR },
+      responseBody: { type: 'array', items: issuedCredentialSchema },
+      handler: async (req) => ({ status: 200, body: await org.listIssuedCredentials(pid(req)) })
+    },
+    {
+      method: 'POST', path: `${P}/issuance/credentials/{credentialId}/revoke`, operationId: 'revokeIssuedCredential', tag: 'Issuance', auth: 'participant',
+      summary: 'Revoke a credential this participant issued: its bit is set in the served status list (idempotent). Holders and verifiers see it when their cached copy of the list expires (this hub\'s checker: within 5 minutes)',
+      responses: { 200: 'The issued credential, revoked', ...ERR, 404: 'No such participant, or it issued no credential with this id and a status list entry' },
+      responseBody: issuedCredentialSchema,
+      handler: async (req) => ({ status: 200, body: await org.revokeIssuedCredential(pid(req), req.params.credentialId as string) })
     },
 
     // ── Identity API: holder side

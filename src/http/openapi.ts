@@ -39,7 +39,7 @@ export function openApiDocument (routes: readonly Route[], version: string): Rec
     for (const [status, description] of Object.entries(r.responses)) {
       const ok = Number(status) < 300
       responses[status] = ok
-        ? (r.responseBody !== undefined && status !== '204' ? { description, content: { 'application/json': { schema: r.responseBody } } } : { description })
+        ? (r.responseBody !== undefined && status !== '204' ? { description, content: { [r.responseType ?? 'application/json']: { schema: r.responseBody } } } : { description })
         : { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
     }
     paths[path] ??= {}

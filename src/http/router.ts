@@ -34,6 +34,11 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number
   body?: unknown
+  /**
+   * A body that is not JSON (e.g. a JWT), sent exactly as given; its
+   * content-type goes in `headers`. `body` is ignored when this is set.
+   */
+  text?: string
   headers?: Record<string, string>
 }
 
@@ -54,6 +59,8 @@ export interface Route {
   responses: Record<number, string>
   /** Schema of the 2xx body, for the OpenAPI document. */
   responseBody?: JsonSchema
+  /** Media type of the 2xx body in the OpenAPI document. Default `application/json`. */
+  responseType?: string
   query?: Array<{ name: string, description: string }>
   handler: (req: HttpRequest) => Promise<HttpResponse>
 }

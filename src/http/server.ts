@@ -381,7 +381,8 @@ export class HttpServer {
       if (bodyError !== undefined) Object.defineProperty(request, 'body', { get: () => { throw bodyError } })
       const out: HttpResponse = await route.handler(request)
       status = out.status
-      this.#send(res, out.status, out.body, out.headers)
+      if (out.text !== undefined) this.#sendText(res, out.status, out.text, out.headers)
+      else this.#send(res, out.status, out.body, out.headers)
     } catch (e) {
       const err = e instanceof URIError ? new BadRequestError('malformed percent-encoding in the path') : toHubError(e)
       status = err instanceof RateLimitedError ? 429 : httpStatusOf(err.code)
@@ -438,6 +439,18 @@ export class HttpServer {
       ...headers
     })
     res.end(text)
+  }
+
+  /** A non-JSON body (HttpResponse.text), with the same protective headers. */
+  #sendText (res: ServerResponse, status: number, text: string, headers?: Record<string, string>): void {
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...headers
+    })
+    res.end(res.req.method === 'HEAD' ? undefined : text)
   }
 }
 

@@ -9,15 +9,22 @@
  *    and one DID record; no owner entry points at a missing participant or
  *    a participant with another DID;
  *  - no key pair, sealed key, credential, DID record, credential
- *    definition, issuance request (issuer side) or credential request
- *    (holder side) belongs to a participant that does not exist, and every
+ *    definition, issuance request (issuer side), status list, issued
+ *    credential or credential request (holder side) belongs to a
+ *    participant that does not exist, and every
  *    record sits under the key its own ids name;
  *  - issuance and credential requests have a known status;
  *  - a sealed private key belongs to a CREATED or ACTIVATED key pair that
  *    says `hasPrivateKey`; every such key pair has its sealed key and (given
  *    the vault) it opens under its own record name and is the private half
  *    of the recorded public key; ROTATED and REVOKED key pairs hold none;
- *  - a participant has at most one default key pair.
+ *  - a participant has at most one default key pair;
+ *  - status lists: a size that is a whole number of bytes, a bitstring that
+ *    decodes to exactly that size, a next free index within it, a URL
+ *    naming the list, one sequence number per list; issued credentials: their
+ *    list exists (same participant, same URL), their index is below the
+ *    list's next free index, no two share an index, and a list's set bits
+ *    are exactly the indices of its revoked credentials.
  *
  * Problems are returned as readable lines (empty: consistent), never thrown,
  * and never include key material.
@@ -26,9 +33,11 @@ import { prefixEnd, type KvStore } from '../store/kv.js'
 import { utf8d } from '../identity/encoding.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
 import { ORG_PREFIX, orgKeys } from './layout.js'
+import { bitAt, decodeEncodedList, MAX_BITSTRING_BYTES } from './status-list.js'
 import type { Vault } from './vault.js'
 import type {
-  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, KeyPairResource, ParticipantRecord
+  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, IssuedCredential, KeyPairResource,
+  ParticipantRecord, StatusListRecord
 } from './types.js'
 
 const PARTICIPANT_STATES = new Set(['CREATED', 'ACTIVATED', 'DEACTIVATED'])
@@ -69,6 +78,9 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
   const credentials = new Map<string, CredentialResource>()
   /** Records that only need their participant to exist: record key → participant id. */
   const owned = new Map<string, { pid: string, what: string }>()
+  /** Status lists by record key, with their decoded bitstring (undefined: undecodable, already reported). */
+  const statusLists = new Map<string, { list: StatusListRecord, bits: Uint8Array | undefined }>()
+  const issued = new Map<string, IssuedCredential>()
 
   for await (const [key, value] of kv.entries({ gte: ORG_PREFIX, lt: prefixEnd(ORG_PREFIX) })) {
     const s = split(key)
@@ -128,6 +140,18 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
       if (orgKeys.holderRequest(r.participantId, r.holderPid) !== key) problems.push(`${key}: holds credential request ${String(r.holderPid)} of "${String(r.participantId)}"`)
       if (!HOLDER_REQUEST_STATES.has(r.status)) problems.push(`${key}: unknown credential request status ${String(r.status)}`)
       owned.set(key, { pid: r.participantId, what: 'credential request' })
+    } else if (kind === 'sl' && s.rest !== undefined) {
+      const l = parse<StatusListRecord>(key, value, problems)
+      if (l === undefined) continue
+      if (orgKeys.statusList(l.participantId, l.listId) !== key) problems.push(`${key}: holds status list ${String(l.listId)} of "${String(l.participantId)}"`)
+      owned.set(key, { pid: l.participantId, what: 'status list' })
+      statusLists.set(key, { list: l, bits: checkStatusList(key, l, problems) })
+    } else if (kind === 'ic' && s.rest !== undefined) {
+      const c = parse<IssuedCredential>(key, value, problems)
+      if (c === undefined) continue
+      if (orgKeys.issuedCredential(c.participantId, c.credentialId) !== key) problems.push(`${key}: holds issued credential ${String(c.credentialId)} of "${String(c.participantId)}"`)
+      owned.set(key, { pid: c.participantId, what: 'issued credential' })
+      issued.set(key, c)
     } else {
       problems.push(`${key}: not an organization key`)
     }
@@ -196,5 +220,70 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
   for (const [key, { pid, what }] of owned) {
     if (!participants.has(pid)) problems.push(`${key}: ${what} of a participant that does not exist`)
   }
+  checkIssued(statusLists, issued, problems)
   return problems
+}
+
+/** One status list record on its own; returns its bitstring when it decodes. */
+function checkStatusList (key: string, l: StatusListRecord, problems: string[]): Uint8Array | undefined {
+  if (l.statusPurpose !== 'revocation') problems.push(`${key}: unknown status purpose ${String(l.statusPurpose)}`)
+  if (!Number.isSafeInteger(l.seq) || l.seq < 1) problems.push(`${key}: sequence number ${String(l.seq)} is not a positive integer`)
+  const sizeOk = Number.isSafeInteger(l.size) && l.size >= 8 && l.size % 8 === 0 && l.size <= MAX_BITSTRING_BYTES * 8
+  if (!sizeOk) problems.push(`${key}: size ${String(l.size)} is not a multiple of 8 in 8…${MAX_BITSTRING_BYTES * 8}`)
+  if (!Number.isSafeInteger(l.next) || l.next < 0 || (sizeOk && l.next > l.size)) problems.push(`${key}: next index ${String(l.next)} is outside 0…${String(l.size)}`)
+  if (typeof l.url !== 'string' || !l.url.endsWith(`/status/${encodeURIComponent(String(l.listId))}`)) problems.push(`${key}: URL ${String(l.url)} does not name the list`)
+  if (!sizeOk) return undefined
+  let bits: Uint8Array
+  try {
+    bits = decodeEncodedList('BitstringStatusList', l.encodedList, l.size / 8)
+  } catch (err) {
+    problems.push(`${key}: bitstring does not decode (${(err as Error).message})`)
+    return undefined
+  }
+  if (bits.length * 8 !== l.size) problems.push(`${key}: bitstring holds ${bits.length * 8} entries, not ${l.size}`)
+  return bits
+}
+
+/** Issued credentials against their lists: within them, one per index, revoked exactly where a bit is set. */
+function checkIssued (lists: Map<string, { list: StatusListRecord, bits: Uint8Array | undefined }>, issued: Map<string, IssuedCredential>, problems: string[]): void {
+  const taken = new Map<string, string>() // list key + index → issued-credential key
+  const revokedAt = new Map<string, Set<number>>() // list key → revoked indices
+  const seqs = new Map<string, string>() // participant + seq → list key
+  for (const [key, { list }] of lists) {
+    const s = `${list.participantId}\n${String(list.seq)}`
+    const other = seqs.get(s)
+    if (other !== undefined) problems.push(`${key}: sequence number ${String(list.seq)} is also ${other}'s`)
+    seqs.set(s, key)
+  }
+  for (const [key, c] of issued) {
+    const listKey = orgKeys.statusList(c.participantId, c.listId)
+    const l = lists.get(listKey)
+    if (l === undefined) {
+      problems.push(`${key}: its status list ${String(c.listId)} does not exist`)
+      continue
+    }
+    if (c.statusListCredential !== l.list.url) problems.push(`${key}: names list URL ${String(c.statusListCredential)}, the list is at ${l.list.url}`)
+    if (!Number.isSafeInteger(c.index) || c.index < 0 || c.index >= l.list.next || c.index >= l.list.size) {
+      problems.push(`${key}: index ${String(c.index)} is outside the entries handed out by ${listKey} (0…${l.list.next - 1})`)
+      continue
+    }
+    const slot = `${listKey}\n${c.index}`
+    const other = taken.get(slot)
+    if (other !== undefined) problems.push(`${key}: index ${c.index} of ${listKey} is also ${other}'s`)
+    taken.set(slot, key)
+    if (c.revoked === true) revokedAt.set(listKey, (revokedAt.get(listKey) ?? new Set()).add(c.index))
+  }
+  for (const [listKey, { bits }] of lists) {
+    if (bits === undefined) continue
+    const revoked = revokedAt.get(listKey) ?? new Set<number>()
+    for (const i of revoked) {
+      if (i < bits.length * 8 && !bitAt(bits, i)) problems.push(`${listKey}: bit ${i} is clear, but its credential is revoked`)
+    }
+    for (let byte = 0; byte < bits.length; byte++) {
+      if (bits[byte] === 0) continue
+      for (let i = byte * 8; i < byte * 8 + 8; i++) {
+        if (bitAt(bits, i) && !revoked.has(i)) problems.push(`${listKey}: bit ${i} is set, but no revoked credential has that index`)
+      }
+    }
+  }
 }

@@ -10,6 +10,14 @@
  * the holder's CredentialService (its Storage API) → record ISSUED or
  * REJECTED. Rejections are delivered too, when the holder can be reached.
  *
+ * Revocation: a definition with `statusList: true` gives each credential a
+ * `BitstringStatusListEntry` (purpose revocation) into one of the issuer's
+ * own lists. Its index is allocated, and the credential recorded as issued,
+ * in one batch before it is signed (OrgStore.recordIssuedCredentials), so
+ * whatever may reach a holder can be revoked. The lists are served, signed
+ * on every fetch, at `<IssuerService endpoint>/status/<listId>`
+ * (createStatusListJwt, http/issuance-api.ts).
+ *
  * Holder: `requestCredentials` finds the issuer's IssuerService in its DID
  * document, records the request (REQUESTED) before sending it, sends it and
  * records the issuerPid from the 201's Location. The credentials come back
@@ -36,7 +44,8 @@ import { createIdToken } from './dcp/tokens.js'
 import {
   CREDENTIAL_SERVICE, ISSUER_SERVICE, OutboundError, checkServiceEndpoint, endpointUrl, findServiceEndpoint, postDcp
 } from './issuance-client.js'
-import type { CredentialDefinition, HolderCredentialRequest, IssuanceRequest } from './types.js'
+import { MAX_BITSTRING_BYTES, MIN_BITSTRING_ENTRIES } from './status-list.js'
+import type { CredentialDefinition, HolderCredentialRequest, IssuanceRequest, IssuedCredential, StatusListRecord } from './types.js'
 
 /** DCP 1.0 profile of what we issue: VCDM 1.1 credentials as JWTs. */
 export const ISSUANCE_PROFILE = 'vc11-sl2021/jwt'
@@ -50,6 +59,18 @@ export const DEFAULT_RETRY_DELAYS_MS = [250, 1000]
 const CONCURRENCY = 4
 /** Reasons are stored and sent to holders: bounded. */
 const MAX_REASON = 500
+/**
+ * Lifetime of a served status list credential. Short, because it is signed
+ * afresh on every fetch and a verifier should come back for revocations;
+ * this hub's own checker keeps a list at most 5 minutes anyway.
+ */
+export const STATUS_LIST_VALIDITY_S = 3600
+/**
+ * `nbf` of a served list is this far in the past: a verifier whose clock is
+ * a little behind ours would otherwise find the list "not yet valid" and,
+ * failing closed, drop every credential in it.
+ */
+export const STATUS_LIST_CLOCK_SKEW_S = 60
 
 export interface IssuanceDeps {
   org: OrgStore
@@ -62,6 +83,12 @@ export interface IssuanceDeps {
   retryDelaysMs?: number[]
   /** Per outbound request. */
   timeoutMs?: number
+  /**
+   * Entries of each status list started from now on. Default (and what a
+   * deployment should keep) {@link MIN_BITSTRING_ENTRIES}, the spec's
+   * minimum; smaller lists are for tests of the rollover.
+   */
+  statusListSize?: number
 }
 
 export interface VcOptions {
@@ -73,6 +100,8 @@ export interface VcOptions {
   /** Seconds since the epoch. */
   now: number
   id?: string
+  /** The credential's `credentialStatus` (a status list entry), if it has one. */
+  credentialStatus?: Record<string, unknown>
 }
 
 function iso (seconds: number): string {
@@ -103,10 +132,51 @@ export function createVcJwt (signer: JwtSigner, o: VcOptions): { id: string, jwt
       issuanceDate: iso(nbf),
       expirationDate: iso(exp),
       // id last: the subject is the holder, whatever the claims say (definitions refuse an id claim anyway).
-      credentialSubject: { ...o.claims, id: o.holderDid }
+      credentialSubject: { ...o.claims, id: o.holderDid },
+      ...(o.credentialStatus !== undefined ? { credentialStatus: o.credentialStatus } : {})
     }
   })
   return { id, jwt }
+}
+
+/** The `credentialStatus` of a credential issued into a status list (W3C Bitstring Status List v1.0). */
+export function statusListEntry (c: Pick<IssuedCredential, 'statusListCredential' | 'index'>): Record<string, unknown> {
+  return {
+    id: `${c.statusListCredential}#${c.index}`,
+    type: 'BitstringStatusListEntry',
+    statusPurpose: 'revocation',
+    statusListIndex: String(c.index),
+    statusListCredential: c.statusListCredential
+  }
+}
+
+/**
+ * A status list as the credential the holders' checkers fetch: a VCDM 1.1
+ * JWT VC (`BitstringStatusListCredential`) whose `id`/`jti` is the list's
+ * URL — the checker refuses a list that names another URL than the one it
+ * asked for — signed by the issuer, valid for {@link STATUS_LIST_VALIDITY_S}.
+ */
+export function createStatusListJwt (signer: JwtSigner, o: { issuerDid: string, list: StatusListRecord, now: number }): string {
+  const iat = Math.floor(o.now)
+  const nbf = iat - STATUS_LIST_CLOCK_SKEW_S
+  const exp = iat + STATUS_LIST_VALIDITY_S
+  const url = o.list.url
+  return signJwt(signer, {
+    iss: o.issuerDid,
+    jti: url,
+    iat,
+    nbf,
+    exp,
+    vc: {
+      '@context': [VC_V1_CONTEXT],
+      id: url,
+      type: ['VerifiableCredential', 'BitstringStatusListCredential'],
+      issuer: o.issuerDid,
+      issuanceDate: iso(nbf),
+      expirationDate: iso(exp),
+      credentialSubject: { id: `${url}#list`, type: 'BitstringStatusList', statusPurpose: o.list.statusPurpose, encodedList: o.list.encodedList }
+    }
+  })
 }
 
 /** The IssuerMetadata for a participant's definitions, checked against the official schema. */
@@ -170,7 +240,8 @@ function transient (err: unknown): boolean {
 }
 
 type Decision =
-  | { ok: true, defs: CredentialDefinition[] }
+  /** `statusBaseUrl`: where the issuer's status lists are served, when a definition needs one. */
+  | { ok: true, defs: CredentialDefinition[], statusBaseUrl?: string }
   | { ok: false, reason: string }
 
 interface Delivery { delivered: boolean, error?: string }
@@ -182,6 +253,7 @@ export class IssuanceService {
   readonly #now: () => number
   readonly #retryDelays: number[]
   readonly #timeoutMs: number | undefined
+  readonly #statusListSize: number
   readonly #abort = new AbortController()
   /** Jobs waiting or running, by `pid\nissuerPid`: a request is never processed twice at once. */
   readonly #known = new Set<string>()
@@ -196,6 +268,9 @@ export class IssuanceService {
     this.#now = deps.now ?? Date.now
     this.#retryDelays = deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS
     this.#timeoutMs = deps.timeoutMs
+    const size = deps.statusListSize ?? MIN_BITSTRING_ENTRIES
+    if (!Number.isSafeInteger(size) || size < 8 || size % 8 !== 0 || size > MAX_BITSTRING_BYTES * 8) throw new RangeError(`statusListSize must be a multiple of 8 in 8…${MAX_BITSTRING_BYTES * 8}`)
+    this.#statusListSize = size
   }
 
   #nowS (): number {
@@ -300,7 +375,31 @@ export class IssuanceService {
       if (def.holders !== undefined && !def.holders.includes(req.holderDid)) return { ok: false, reason: `${req.holderDid} is not allowed to receive "${id}"` }
       defs.push(def)
     }
-    return { ok: true, defs }
+    const revocable = defs.find(d => d.statusList === true)
+    if (revocable === undefined) return { ok: true, defs }
+    const base = await this.#statusBaseUrl(pid)
+    if (!base.ok) return { ok: false, reason: `credential definition "${revocable.id}" issues revocable credentials, but ${base.reason}` }
+    return { ok: true, defs, statusBaseUrl: base.url }
+  }
+
+  /**
+   * The issuer's public base URL, its IssuerService endpoint: holders find
+   * the issuer there already, and the status list route hangs off the same
+   * base (`…/status/<listId>`). Held to the outbound rule, since holders'
+   * checkers will only fetch a list from an HTTPS (or loopback) URL.
+   */
+  async #statusBaseUrl (pid: string): Promise<{ ok: true, url: string } | { ok: false, reason: string }> {
+    const doc = (await this.#org.getDid(pid)).document
+    const ep = findServiceEndpoint(doc, ISSUER_SERVICE)
+    if (ep === undefined) return { ok: false, reason: `the issuer's DID document lists no ${ISSUER_SERVICE} endpoint to serve its status list from` }
+    let url: URL
+    try {
+      url = checkServiceEndpoint(ep)
+    } catch (err) {
+      return { ok: false, reason: `the issuer's ${ISSUER_SERVICE} endpoint cannot serve its status list: ${toHubError(err).message}` }
+    }
+    if (url.search !== '' || url.hash !== '') return { ok: false, reason: `the issuer's ${ISSUER_SERVICE} endpoint has a query or fragment: no status list URL can be built from it` }
+    return { ok: true, url: url.href }
   }
 
   async #process (pid: string, issuerPid: string): Promise<void> {
@@ -328,13 +427,29 @@ export class IssuanceService {
     let credentialIds: string[] | undefined
     if (decision.ok) {
       const now = this.#nowS()
-      const vcs = decision.defs.map(d => ({
-        def: d,
-        vc: createVcJwt(signer, {
-          issuerDid: p.did, holderDid: req.holderDid, credentialType: d.credentialType, validitySeconds: d.validitySeconds, now,
-          ...(d.claims !== undefined ? { claims: d.claims } : {})
+      const planned = decision.defs.map(def => ({ def, id: `urn:uuid:${randomUUID()}` }))
+      // Indices are allocated and the credentials recorded before anything is signed (see the header).
+      const entries = new Map<string, IssuedCredential>()
+      const revocable = planned.filter(x => x.def.statusList === true)
+      if (revocable.length > 0) {
+        const recorded = await this.#org.recordIssuedCredentials(pid, req.issuerPid, {
+          statusBaseUrl: decision.statusBaseUrl ?? '',
+          listSize: this.#statusListSize,
+          credentials: revocable.map(x => ({ credentialId: x.id, definitionId: x.def.id, credentialType: x.def.credentialType }))
         })
-      }))
+        for (const r of recorded) entries.set(r.credentialId, r)
+      }
+      const vcs = planned.map(({ def: d, id }) => {
+        const entry = entries.get(id)
+        return {
+          def: d,
+          vc: createVcJwt(signer, {
+            issuerDid: p.did, holderDid: req.holderDid, credentialType: d.credentialType, validitySeconds: d.validitySeconds, now, id,
+            ...(d.claims !== undefined ? { claims: d.claims } : {}),
+            ...(entry !== undefined ? { credentialStatus: statusListEntry(entry) } : {})
+          })
+        }
+      })
       credentialIds = vcs.map(x => x.vc.id)
       message = validateCredentialMessage({ ...base, status: 'ISSUED', credentials: vcs.map(x => ({ credentialType: x.def.credentialType, payload: x.vc.jwt, format: 'jwt' })) })
     } else {

@@ -12,6 +12,8 @@
  *   org!cd!<pid>!<definitionId> → CredentialDefinition JSON   (issuer: what it issues)
  *   org!ir!<pid>!<issuerPid>    → IssuanceRequest JSON        (issuer: requests received)
  *   org!hr!<pid>!<holderPid>    → HolderCredentialRequest JSON (holder: requests sent)
+ *   org!sl!<pid>!<listId>       → StatusListRecord JSON       (issuer: its revocation lists, bitstring included)
+ *   org!ic!<pid>!<credentialId> → IssuedCredential JSON       (issuer: credentials with a status list entry)
  *
  * Everything a participant owns is under a key naming it, so deleting a
  * participant is a handful of prefix scans folded into one atomic batch.
@@ -36,12 +38,18 @@ export const orgKeys = {
   issuanceRequest: (pid: string, issuerPid: string) => `org!ir!${esc(pid)}!${esc(issuerPid)}`,
   issuanceRequestsPrefix: (pid: string) => `org!ir!${esc(pid)}!`,
   holderRequest: (pid: string, holderPid: string) => `org!hr!${esc(pid)}!${esc(holderPid)}`,
-  holderRequestsPrefix: (pid: string) => `org!hr!${esc(pid)}!`
+  holderRequestsPrefix: (pid: string) => `org!hr!${esc(pid)}!`,
+  statusList: (pid: string, listId: string) => `org!sl!${esc(pid)}!${esc(listId)}`,
+  statusListsPrefix: (pid: string) => `org!sl!${esc(pid)}!`,
+  issuedCredential: (pid: string, credentialId: string) => `org!ic!${esc(pid)}!${esc(credentialId)}`,
+  issuedCredentialsPrefix: (pid: string) => `org!ic!${esc(pid)}!`
 }
 
 /** Participant ids appear in URLs and CLI arguments: keep them plain. */
 export const PARTICIPANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 /** Credential definition ids appear in URLs, DCP messages and CLI arguments. */
 export const DEFINITION_ID = /^[A-Za-z0-9][A-Za-z0-9._~:-]{0,127}$/
+/** Status list ids are the last segment of a public URL (random UUIDs when the hub makes them). */
+export const STATUS_LIST_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/
 /** Key ids become DID URL fragments. */
 export const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

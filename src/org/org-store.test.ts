@@ -23,6 +23,7 @@ import { mulberry32 } from '../../test/faults/prng.js'
 import { checkInvariants } from './invariants.js'
 import { orgKeys } from './layout.js'
 import { InjectedFailure, OPERATION_STEPS, OrgStore, type OrgOperation } from './org-store.js'
+import { encodeBitstring } from './status-list.js'
 import type { OrgEvent } from './types.js'
 import { Vault } from './vault.js'
 
@@ -109,6 +110,10 @@ const BETA = 'did:web:example.com:org:beta'
 const GAMMA = 'did:web:example.com:org:gamma'
 const DELTA = 'did:web:example.com:org:delta'
 const ISSUER = 'did:web:issuer.example'
+/** acme's IssuerService endpoint: its status lists live under it. */
+const STATUS_BASE = 'https://acme.example/api/issuance/v1/participants/acme'
+const revocable = (credentialId: string): { credentialId: string, definitionId: string, credentialType: string } =>
+  ({ credentialId, definitionId: 'def-sl', credentialType: 'RevocableCredential' })
 const issuerKey = generateKeyPairSync('ed25519')
 
 function publicJwk (): JWK {
@@ -135,8 +140,10 @@ async function vcJwt (id: string, subject?: string): Promise<string> {
  * acme: ACTIVATED, DID published with one service; key-1 (ACTIVATED, default,
  * generated), k-created (CREATED), k-active (ACTIVATED), k-imported
  * (ACTIVATED, public key only); credential urn:uuid:cred-1; as an issuer,
- * credential definition def-1 and one RECEIVED issuance request from beta;
- * as a holder, one REQUESTED credential request to ISSUER.
+ * credential definitions def-1 and def-sl (status list), one RECEIVED
+ * issuance request from beta, and one ISSUED whose credential
+ * urn:uuid:ic-1 sits at index 0 of a 16-entry status list; as a holder, one
+ * REQUESTED credential request to ISSUER.
  * beta: CREATED, DID unpublished, key-1 ACTIVATED. gamma: DEACTIVATED.
  */
 async function fixture (s: OrgStore): Promise<void> {
@@ -147,6 +154,10 @@ async function fixture (s: OrgStore): Promise<void> {
   await s.storeCredentials('acme', [await vcJwt('urn:uuid:cred-1', ACME)])
   await s.createDefinition('acme', { id: 'def-1', credentialType: 'MembershipCredential' })
   await s.receiveIssuanceRequest('acme', { holderDid: BETA, holderPid: 'beta-req-1', credentials: ['def-1'] })
+  await s.createDefinition('acme', { id: 'def-sl', credentialType: 'RevocableCredential', statusList: true })
+  const sl = await s.receiveIssuanceRequest('acme', { holderDid: BETA, holderPid: 'beta-req-sl', credentials: ['def-sl'] })
+  await s.recordIssuedCredentials('acme', sl.issuerPid, { statusBaseUrl: STATUS_BASE, listSize: 16, credentials: [revocable('urn:uuid:ic-1')] })
+  await s.settleIssuanceRequest('acme', sl.issuerPid, { status: 'ISSUED', credentialIds: ['urn:uuid:ic-1'], delivered: true })
   await s.createHolderRequest('acme', { issuerDid: ISSUER, credentials: ['member'] })
   await s.createParticipant({ participantId: 'beta', did: BETA })
   await s.createParticipant({ participantId: 'gamma', did: GAMMA, active: true })
@@ -233,7 +244,7 @@ const VARIANTS: Record<OrgOperation, Variant[]> = {
   ],
   'issuance.definition.create': [
     { name: 'minimal', run: async s => await s.createDefinition('acme', { id: 'def-2', credentialType: 'OtherCredential' }) },
-    { name: 'claims, holders, validity, schema', run: async s => await s.createDefinition('acme', { id: 'urn:def:3', credentialType: 'GoldCredential', validitySeconds: 60, claims: { level: 'gold' }, holders: [BETA, 'did:web:Example.com%3a8443'], credentialSchema: 'https://schemas.example/gold.json' }) }
+    { name: 'claims, holders, validity, schema, status list', run: async s => await s.createDefinition('acme', { id: 'urn:def:3', credentialType: 'GoldCredential', validitySeconds: 60, claims: { level: 'gold' }, holders: [BETA, 'did:web:Example.com%3a8443'], credentialSchema: 'https://schemas.example/gold.json', statusList: true }) }
   ],
   'issuance.definition.delete': [
     { name: 'existing definition', run: async s => { await s.deleteDefinition('acme', 'def-1') } }
@@ -244,6 +255,17 @@ const VARIANTS: Record<OrgOperation, Variant[]> = {
   'issuance.request.settle': [
     { name: 'ISSUED and delivered', run: async s => await s.settleIssuanceRequest('acme', await receivedPid(s), { status: 'ISSUED', credentialIds: ['urn:uuid:x'], delivered: true }) },
     { name: 'REJECTED, not delivered', run: async s => await s.settleIssuanceRequest('acme', await receivedPid(s), { status: 'REJECTED', rejectionReason: 'no', delivered: false, deliveryError: 'unreachable' }) }
+  ],
+  'issued-credential.record': [
+    { name: 'into the current list', run: async s => await s.recordIssuedCredentials('acme', await receivedPid(s), { statusBaseUrl: STATUS_BASE, listSize: 16, credentials: [revocable('urn:uuid:ic-2')] }) },
+    {
+      name: 'fills the current list and starts the next',
+      run: async s => await s.recordIssuedCredentials('acme', await receivedPid(s), { statusBaseUrl: STATUS_BASE, listSize: 16, credentials: Array.from({ length: 16 }, (_, i) => revocable(`urn:uuid:ic-fill-${i}`)) })
+    },
+    { name: 'another base URL starts a list of the default size', run: async s => await s.recordIssuedCredentials('acme', await receivedPid(s), { statusBaseUrl: 'https://issuer.acme.example/dcp/', credentials: [revocable('urn:uuid:ic-3'), revocable('urn:uuid:ic-4')] }) }
+  ],
+  'issued-credential.revoke': [
+    { name: 'credential with a status list entry', run: async s => await s.revokeIssuedCredential('acme', 'urn:uuid:ic-1') }
   ],
   'credential-request.create': [
     { name: 'to an issuer', run: async s => await s.createHolderRequest('acme', { issuerDid: ISSUER, credentials: ['member', 'other'] }) }
@@ -365,6 +387,75 @@ describe('OrgStore: a failure at any step leaves no trace', () => {
     expect(env.events.map(e => e.type)).toEqual(['keypair.revoked', 'participant.apikey.regenerated'])
     expect((await env.store.getKeyPair('acme', 'key-1')).state).toBe('ACTIVATED')
     await env.store.idle()
+  })
+})
+
+// ── status lists ────────────────────────────────────────────────────────
+
+describe('OrgStore: issuer status lists', () => {
+  it('hands out indices in order, starts a new list when one is full, and revokes by setting exactly that bit (idempotently)', async () => {
+    const env = await fixtureEnv()
+    const s = env.store
+    const [first] = await s.listStatusLists('acme')
+    expect(first).toMatchObject({ seq: 1, size: 16, next: 1, statusPurpose: 'revocation', url: `${STATUS_BASE}/status/${first!.listId}` })
+    const got = await s.recordIssuedCredentials('acme', await receivedPid(s), { statusBaseUrl: `${STATUS_BASE}/`, listSize: 16, credentials: Array.from({ length: 16 }, (_, i) => revocable(`urn:uuid:n-${i}`)) })
+    expect(got.map(c => [c.listId === first!.listId ? 1 : 2, c.index])).toEqual([...Array.from({ length: 15 }, (_, i) => [1, i + 1]), [2, 0]])
+    expect(got[0]).toMatchObject({ holderDid: BETA, definitionId: 'def-sl', credentialType: 'RevocableCredential', revoked: false, statusListCredential: first!.url })
+    const lists = await s.listStatusLists('acme')
+    expect(lists.map(l => [l.seq, l.next, l.size])).toEqual([[1, 16, 16], [2, 1, 16]])
+    expect(env.events.filter(e => e.type === 'status-list.created')).toHaveLength(1)
+
+    const bitsOf = async (listId: string): Promise<Uint8Array> => {
+      const { decodeEncodedList } = await import('./status-list.js')
+      return decodeEncodedList('BitstringStatusList', (await s.findStatusList('acme', listId))!.encodedList)
+    }
+    const target = got[8]!
+    const revoked = await s.revokeIssuedCredential('acme', target.credentialId)
+    expect(revoked).toMatchObject({ credentialId: target.credentialId, revoked: true, revokedAt: expect.any(String) })
+    expect(await bitsOf(target.listId)).toEqual(new Uint8Array([0, 0b0100_0000])) // index 9
+    env.events.length = 0
+    expect(await s.revokeIssuedCredential('acme', target.credentialId)).toEqual(revoked)
+    expect(env.events).toEqual([])
+    expect(await bitsOf(target.listId)).toEqual(new Uint8Array([0, 0b0100_0000]))
+    await expect(s.revokeIssuedCredential('acme', 'urn:uuid:never-issued')).rejects.toMatchObject({ code: 'not_found' })
+    expect(await checkInvariants(env.kv, env.vault)).toEqual([])
+  })
+
+  it('refuses a settled request, an id recorded before, a bad base URL or list size — leaving no trace', async () => {
+    const env = await fixtureEnv()
+    const s = env.store
+    const before = await dump(env.kv)
+    const settled = (await s.listIssuanceRequests('acme')).find(r => r.status === 'ISSUED')!.issuerPid
+    const pid = await receivedPid(s)
+    const cases: Array<[Promise<unknown>, string]> = [
+      [s.recordIssuedCredentials('acme', settled, { statusBaseUrl: STATUS_BASE, credentials: [revocable('urn:uuid:a')] }), 'conflict'],
+      [s.recordIssuedCredentials('acme', 'no-such-request', { statusBaseUrl: STATUS_BASE, credentials: [revocable('urn:uuid:a')] }), 'not_found'],
+      [s.recordIssuedCredentials('acme', pid, { statusBaseUrl: STATUS_BASE, credentials: [revocable('urn:uuid:ic-1')] }), 'already_exists'],
+      [s.recordIssuedCredentials('acme', pid, { statusBaseUrl: STATUS_BASE, credentials: [revocable('urn:uuid:a'), revocable('urn:uuid:a')] }), 'already_exists'],
+      [s.recordIssuedCredentials('acme', pid, { statusBaseUrl: `${STATUS_BASE}?x=1`, credentials: [revocable('urn:uuid:a')] }), 'bad_request'],
+      [s.recordIssuedCredentials('acme', pid, { statusBaseUrl: 'ftp://acme.example/x', credentials: [revocable('urn:uuid:a')] }), 'bad_request'],
+      [s.recordIssuedCredentials('acme', pid, { statusBaseUrl: STATUS_BASE, listSize: 12, credentials: [revocable('urn:uuid:a')] }), 'bad_request'],
+      [s.recordIssuedCredentials('acme', pid, { statusBaseUrl: STATUS_BASE, credentials: [] }), 'bad_request']
+    ]
+    for (const [p, code] of cases) await expect(p).rejects.toMatchObject({ code })
+    expect(await dump(env.kv)).toEqual(before)
+    expect(env.events).toEqual([])
+  })
+
+  it('a definition\'s statusList must be a boolean, and is kept as given', async () => {
+    const env = await fixtureEnv()
+    await expect(env.store.createDefinition('acme', { id: 'x', credentialType: 'X', statusList: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'bad_request' })
+    expect(await env.store.createDefinition('acme', { id: 'y', credentialType: 'Y', statusList: false })).toMatchObject({ statusList: false })
+    expect(await env.store.findDefinition('acme', 'def-1')).not.toHaveProperty('statusList')
+  })
+
+  it('deleting the issuer deletes its lists and issued-credential records', async () => {
+    const env = await fixtureEnv()
+    expect(await env.store.listStatusLists('acme')).toHaveLength(1)
+    await env.store.deleteParticipant('acme')
+    const keys = [...(await dump(env.kv)).keys()]
+    expect(keys.filter(k => k.startsWith('org!sl!') || k.startsWith('org!ic!'))).toEqual([])
+    expect(await checkInvariants(env.kv, env.vault)).toEqual([])
   })
 })
 
@@ -503,6 +594,59 @@ describe('checkInvariants', () => {
         return [put(orgKeys.issuanceRequest('acme', ir.issuerPid), enc({ ...ir, status: 'LOST' })), put(orgKeys.holderRequest('acme', hr.holderPid), enc({ ...hr, status: 'LOST' }))]
       },
       problem: /unknown (issuance|credential) request status LOST/
+    },
+    {
+      name: 'status list and issued credential of a missing participant',
+      ops: async env => {
+        const l = (await env.store.listStatusLists('acme'))[0]!
+        const c = (await env.store.listIssuedCredentials('acme'))[0]!
+        return [put(orgKeys.statusList('ghost', l.listId), enc({ ...l, participantId: 'ghost' })), put(orgKeys.issuedCredential('ghost', c.credentialId), enc({ ...c, participantId: 'ghost' }))]
+      },
+      problem: /org!ic!ghost!urn:uuid:ic-1: issued credential of a participant that does not exist/
+    },
+    {
+      name: 'status list of a missing participant',
+      ops: async env => {
+        const l = (await env.store.listStatusLists('acme'))[0]!
+        return [put(orgKeys.statusList('ghost', l.listId), enc({ ...l, participantId: 'ghost' }))]
+      },
+      problem: /org!sl!ghost!.*: status list of a participant that does not exist/
+    },
+    {
+      name: 'issued credential whose status list is missing',
+      ops: async env => [del(orgKeys.statusList('acme', (await env.store.listStatusLists('acme'))[0]!.listId))],
+      problem: /org!ic!acme!urn:uuid:ic-1: its status list .* does not exist/
+    },
+    {
+      name: 'issued credential past the entries handed out',
+      ops: async env => [put(orgKeys.issuedCredential('acme', 'urn:uuid:ic-1'), enc({ ...(await env.store.findIssuedCredential('acme', 'urn:uuid:ic-1')), index: 5 }))],
+      problem: /index 5 is outside the entries handed out/
+    },
+    {
+      name: 'two issued credentials on one index',
+      ops: async env => [put(orgKeys.issuedCredential('acme', 'urn:uuid:ic-x'), enc({ ...(await env.store.findIssuedCredential('acme', 'urn:uuid:ic-1')), credentialId: 'urn:uuid:ic-x' }))],
+      problem: /index 0 of org!sl!acme!.* is also/
+    },
+    {
+      name: 'revoked credential whose bit is clear',
+      ops: async env => [put(orgKeys.issuedCredential('acme', 'urn:uuid:ic-1'), enc({ ...(await env.store.findIssuedCredential('acme', 'urn:uuid:ic-1')), revoked: true }))],
+      problem: /bit 0 is clear, but its credential is revoked/
+    },
+    {
+      name: 'set bit without a revoked credential',
+      ops: async env => {
+        const l = (await env.store.listStatusLists('acme'))[0]!
+        return [put(orgKeys.statusList('acme', l.listId), enc({ ...l, encodedList: encodeBitstring(new Uint8Array([0, 0b0001_0000])) }))]
+      },
+      problem: /bit 11 is set, but no revoked credential has that index/
+    },
+    {
+      name: 'status list bitstring of the wrong size, and a next index past the end',
+      ops: async env => {
+        const l = (await env.store.listStatusLists('acme'))[0]!
+        return [put(orgKeys.statusList('acme', l.listId), enc({ ...l, next: 17, encodedList: encodeBitstring(new Uint8Array(1)) }))]
+      },
+      problem: /bitstring holds 8 entries, not 16/
     },
     { name: 'unknown org key', ops: async () => [put('org!zz!acme', new Uint8Array([1]))], problem: /org!zz!acme: not an organization key/ },
     { name: 'unparseable record', ops: async () => [put(orgKeys.participant('acme'), new Uint8Array([0x7b]))], problem: /org!p!acme: not a JSON record/ }

@@ -1,9 +1,9 @@
 /**
  * Participant contexts and everything they own: API key, key pairs (with
  * their sealed private keys), DID document state, stored credentials, and
- * the records of DCP issuance (credential definitions and requests received
- * as an issuer, credential requests sent as a holder; issuance.ts drives
- * them).
+ * the records of DCP issuance (credential definitions, requests received,
+ * status lists and the credentials issued into them as an issuer,
+ * credential requests sent as a holder; issuance.ts drives them).
  *
  * Every operation is all-or-nothing. It reads what it needs, stages every
  * write (records, index entries, sealed keys, destroyed keys) in one
@@ -26,12 +26,13 @@ import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
 import { silentLogger, type Logger } from '../log.js'
 import { buildDidDocument } from './did-document.js'
 import { checkInvariants } from './invariants.js'
-import { DEFINITION_ID, KEY_ID, PARTICIPANT_ID, orgKeys } from './layout.js'
+import { DEFINITION_ID, KEY_ID, PARTICIPANT_ID, STATUS_LIST_ID, orgKeys } from './layout.js'
+import { decodeEncodedList, encodeBitstring, MAX_BITSTRING_BYTES, MIN_BITSTRING_ENTRIES, setBit } from './status-list.js'
 import type { Vault } from './vault.js'
 import { parseVcJwt } from './vc.js'
 import type {
-  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, KeyPairResource, OrgEvent,
-  OrgEventType, ParticipantContext, ParticipantRecord, ParticipantState, ServiceEndpoint
+  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, IssuedCredential, KeyPairResource, OrgEvent,
+  OrgEventType, ParticipantContext, ParticipantRecord, ParticipantState, ServiceEndpoint, StatusListRecord
 } from './types.js'
 
 /** The named steps of each operation, in order. A failpoint can stop any of them. */
@@ -56,6 +57,8 @@ export const OPERATION_STEPS = {
   'issuance.definition.delete': ['load', 'commit'],
   'issuance.request.receive': ['load', 'validate', 'commit'],
   'issuance.request.settle': ['load', 'transition', 'commit'],
+  'issued-credential.record': ['load', 'validate', 'allocate', 'commit'],
+  'issued-credential.revoke': ['load', 'transition', 'commit'],
   'credential-request.create': ['load', 'validate', 'commit'],
   'credential-request.update': ['load', 'transition', 'commit'],
   'credential-request.complete': ['load', 'validate', 'transition', 'commit']
@@ -235,7 +238,7 @@ export const MAX_REQUESTED_CREDENTIALS = 16
 /** Ids chosen by the other side (holderPid) are stored and echoed: bounded. */
 const MAX_FOREIGN_ID_LENGTH = 256
 const CREDENTIAL_TYPE = /^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,199}$/
-const DEFINITION_FIELDS = new Set(['id', 'credentialType', 'validitySeconds', 'claims', 'holders', 'credentialSchema'])
+const DEFINITION_FIELDS = new Set(['id', 'credentialType', 'validitySeconds', 'claims', 'holders', 'credentialSchema', 'statusList'])
 
 export interface CredentialDefinitionInput {
   id: string
@@ -245,6 +248,8 @@ export interface CredentialDefinitionInput {
   claims?: Record<string, unknown>
   holders?: string[]
   credentialSchema?: string
+  /** Issue its credentials with a revocation entry in the issuer's own status list. Default false. */
+  statusList?: boolean
 }
 
 /**
@@ -312,7 +317,52 @@ function checkDefinition (pid: string, input: unknown, now: string): CredentialD
     }
     def.credentialSchema = o.credentialSchema
   }
+  if (o.statusList !== undefined) {
+    if (typeof o.statusList !== 'boolean') throw new BadRequestError('statusList must be a boolean')
+    def.statusList = o.statusList
+  }
   return def
+}
+
+/** What an issuer records before signing credentials with status list entries (issuance.ts). */
+export interface IssuedCredentialsInput {
+  /**
+   * The issuer's public base URL (its IssuerService endpoint): lists are
+   * served at `<statusBaseUrl>/status/<listId>`. A list started under
+   * another base URL is not filled further: its URL would not reach it.
+   */
+  statusBaseUrl: string
+  /** Entries of a list started by this call. Default {@link MIN_BITSTRING_ENTRIES}; smaller ones only for tests. */
+  listSize?: number
+  /** The credentials about to be signed (ids chosen by the caller), in the order indices are handed out. */
+  credentials: Array<{ credentialId: string, definitionId: string, credentialType: string }>
+}
+
+/** A status list's URL: `<base>/status/<listId>`, normalised as the holder's checker normalises it. */
+function statusListUrl (base: string, listId: string): string {
+  return new URL(`${base}/status/${encodeURIComponent(listId)}`).href
+}
+
+function checkStatusBaseUrl (v: unknown): string {
+  let u: URL
+  try {
+    u = new URL(typeof v === 'string' ? v : '')
+  } catch {
+    throw new BadRequestError('the status list base URL must be an absolute URL')
+  }
+  // A query or fragment would end up in front of "/status/<listId>" and name another resource.
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+    throw new BadRequestError('the status list base URL must be an http(s) URL without query, fragment or credentials', { url: String(v) })
+  }
+  return u.href.replace(/\/+$/, '')
+}
+
+function checkListSize (v: unknown): number {
+  // Whole bytes (the bitstring is bytes), and no bigger than a holder's checker accepts.
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 8 || v % 8 !== 0 || v > MAX_BITSTRING_BYTES * 8) {
+    throw new BadRequestError(`a status list size must be a multiple of 8 in 8…${MAX_BITSTRING_BYTES * 8}`)
+  }
+  return v
 }
 
 export interface ReceivedRequestInput {
@@ -588,8 +638,8 @@ export class OrgStore {
 
   /**
    * Remove the context and everything it holds (keys and private keys, DID,
-   * credentials, credential definitions, issuance and credential requests)
-   * in one batch.
+   * credentials, credential definitions, issuance and credential requests,
+   * status lists and issued credentials) in one batch.
    */
   async deleteParticipant (pid: string): Promise<void> {
     const op = 'participant.delete'
@@ -600,7 +650,8 @@ export class OrgStore {
       const id = p.participantId
       const prefixes = [
         orgKeys.keyPairsPrefix(id), orgKeys.privateKeysPrefix(id), orgKeys.credentialsPrefix(id),
-        orgKeys.definitionsPrefix(id), orgKeys.issuanceRequestsPrefix(id), orgKeys.holderRequestsPrefix(id)
+        orgKeys.definitionsPrefix(id), orgKeys.issuanceRequestsPrefix(id), orgKeys.holderRequestsPrefix(id),
+        orgKeys.statusListsPrefix(id), orgKeys.issuedCredentialsPrefix(id)
       ]
       for (const prefix of prefixes) {
         for await (const key of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix) })) tx.del(key)
@@ -1054,6 +1105,146 @@ export class OrgStore {
       }
       tx.put(orgKeys.issuanceRequest(p.participantId, issuerPid), next)
       tx.events.push({ type: 'issuance.request.settled', participantId: p.participantId, issuerPid, status: outcome.status })
+      return next
+    })
+  }
+
+  // ── issuance: status lists ────────────────────────────────────────────
+
+  /**
+   * Record credentials about to be issued for a RECEIVED request, each with
+   * the next free index of the issuer's current status list, in one batch:
+   * the indices and the issued-credential records commit together, so an
+   * index is never handed out twice nor recorded without its list. A full
+   * list (or one made under another base URL) is left as it is and a new
+   * one started. Called before signing, so every credential that may reach
+   * a holder can be revoked; a credential whose delivery then fails keeps
+   * its (harmless) record and index.
+   */
+  async recordIssuedCredentials (pid: string, issuerPid: string, input: IssuedCredentialsInput): Promise<IssuedCredential[]> {
+    const op = 'issued-credential.record'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const req = await this.#json<IssuanceRequest>(orgKeys.issuanceRequest(p.participantId, issuerPid))
+      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no issuance request ${issuerPid}`, { issuerPid })
+      const lists = await this.#list<StatusListRecord>(orgKeys.statusListsPrefix(p.participantId))
+
+      this.#step(op, 'validate')
+      if (req.status !== 'RECEIVED') throw new ConflictError(`issuance request ${issuerPid} is already ${req.status}`, { status: req.status })
+      const base = checkStatusBaseUrl(input.statusBaseUrl)
+      const listSize = checkListSize(input.listSize ?? MIN_BITSTRING_ENTRIES)
+      const creds = Array.isArray(input.credentials) ? input.credentials : []
+      if (creds.length === 0 || creds.length > MAX_REQUESTED_CREDENTIALS) throw new BadRequestError(`1…${MAX_REQUESTED_CREDENTIALS} credentials are recorded at once`)
+      const ids = new Set<string>()
+      for (const c of creds) {
+        const id = checkForeignId(c.credentialId, 'credentialId')
+        checkDefinitionId(c.definitionId)
+        if (typeof c.credentialType !== 'string' || !CREDENTIAL_TYPE.test(c.credentialType)) throw new BadRequestError('credentialType must be a credential type name')
+        if (ids.has(id) || await this.#kv.get(orgKeys.issuedCredential(p.participantId, id)) !== undefined) {
+          throw new AlreadyExistsError(`credential ${id} is already recorded as issued`, { credentialId: id })
+        }
+        ids.add(id)
+      }
+
+      this.#step(op, 'allocate')
+      const now = this.#iso()
+      let current = lists.reduce<StatusListRecord | undefined>((a, l) => a === undefined || l.seq > a.seq ? l : a, undefined)
+      let seq = current?.seq ?? 0
+      const touched = new Map<string, StatusListRecord>()
+      const out: IssuedCredential[] = []
+      for (const c of creds) {
+        if (current === undefined || current.next >= current.size || current.url !== statusListUrl(base, current.listId)) {
+          const listId = randomUUID()
+          current = {
+            participantId: p.participantId,
+            listId,
+            seq: ++seq,
+            url: statusListUrl(base, listId),
+            statusPurpose: 'revocation',
+            size: listSize,
+            next: 0,
+            encodedList: encodeBitstring(new Uint8Array(listSize / 8)),
+            createdAt: now,
+            updatedAt: now
+          }
+          tx.events.push({ type: 'status-list.created', participantId: p.participantId, listId, size: listSize })
+        } else {
+          // A copy: the records read are not changed unless the batch commits.
+          current = touched.get(current.listId) ?? { ...current }
+        }
+        const index = current.next++
+        current.updatedAt = now
+        touched.set(current.listId, current)
+        const ic: IssuedCredential = {
+          participantId: p.participantId,
+          credentialId: c.credentialId,
+          issuerPid,
+          holderDid: req.holderDid,
+          definitionId: c.definitionId,
+          credentialType: c.credentialType,
+          listId: current.listId,
+          index,
+          statusListCredential: current.url,
+          revoked: false,
+          issuedAt: now
+        }
+        tx.put(orgKeys.issuedCredential(p.participantId, ic.credentialId), ic)
+        tx.events.push({ type: 'issued-credential.recorded', participantId: p.participantId, credentialId: ic.credentialId, listId: ic.listId, index })
+        out.push(ic)
+      }
+      for (const l of touched.values()) tx.put(orgKeys.statusList(p.participantId, l.listId), l)
+      return out
+    })
+  }
+
+  /** The credentials this participant issued with a status list entry. */
+  async listIssuedCredentials (pid: string): Promise<IssuedCredential[]> {
+    const p = await this.#record(pid)
+    return await this.#list<IssuedCredential>(orgKeys.issuedCredentialsPrefix(p.participantId))
+  }
+
+  async findIssuedCredential (pid: string, credentialId: string): Promise<IssuedCredential | undefined> {
+    const p = await this.#record(pid)
+    return credentialId === '' ? undefined : await this.#json<IssuedCredential>(orgKeys.issuedCredential(p.participantId, credentialId))
+  }
+
+  /** The participant's status lists, oldest first. */
+  async listStatusLists (pid: string): Promise<StatusListRecord[]> {
+    const p = await this.#record(pid)
+    return (await this.#list<StatusListRecord>(orgKeys.statusListsPrefix(p.participantId))).sort((a, b) => a.seq - b.seq)
+  }
+
+  /** One status list, or undefined (also for an id that cannot be one). */
+  async findStatusList (pid: string, listId: string): Promise<StatusListRecord | undefined> {
+    const p = await this.#record(pid)
+    return STATUS_LIST_ID.test(listId) ? await this.#json<StatusListRecord>(orgKeys.statusList(p.participantId, listId)) : undefined
+  }
+
+  /**
+   * Revoke a credential this participant issued: its bit in the status list
+   * is set and its record marked, in one batch. Idempotent (revoking a
+   * revoked credential changes nothing). Holders' checkers see it once their
+   * cached copy of the list expires (≤ 5 minutes for this hub's checker).
+   */
+  async revokeIssuedCredential (pid: string, credentialId: string): Promise<IssuedCredential> {
+    const op = 'issued-credential.revoke'
+    return await this.#mutate(op, async tx => {
+      this.#step(op, 'load')
+      const p = await this.#record(pid)
+      const ic = await this.findIssuedCredential(p.participantId, credentialId)
+      if (ic === undefined) throw new NotFoundError(`participant "${pid}" issued no credential ${credentialId} with a status list entry`, { credentialId })
+      const list = await this.#json<StatusListRecord>(orgKeys.statusList(p.participantId, ic.listId))
+      if (list === undefined) throw new HubError('internal', `status list ${ic.listId} of issued credential ${credentialId} is missing`)
+      this.#step(op, 'transition')
+      if (ic.revoked) return ic
+      const bits = decodeEncodedList('BitstringStatusList', list.encodedList, list.size / 8)
+      setBit(bits, ic.index)
+      const now = this.#iso()
+      const next: IssuedCredential = { ...ic, revoked: true, revokedAt: now }
+      tx.put(orgKeys.statusList(p.participantId, list.listId), { ...list, encodedList: encodeBitstring(bits), updatedAt: now })
+      tx.put(orgKeys.issuedCredential(p.participantId, ic.credentialId), next)
+      tx.events.push({ type: 'issued-credential.revoked', participantId: p.participantId, credentialId: ic.credentialId, listId: ic.listId, index: ic.index })
       return next
     })
   }

@@ -12,8 +12,8 @@ import { Ed25519KeyPair } from '../identity/keys.js'
 import { signJwt } from './jwt.js'
 import { StatusListChecker, type StatusCheckable, type StatusListCheckerOptions } from './status-checker.js'
 import {
-  bitAt, decodeEncodedList, entryIsSet, MAX_BITSTRING_BYTES, parseStatusListPayload, statusEntries,
-  type StatusEntry, type StatusList
+  bitAt, decodeEncodedList, encodeBitstring, entryIsSet, MAX_BITSTRING_BYTES, MIN_BITSTRING_ENTRIES, parseStatusListPayload, setBit,
+  statusEntries, type StatusEntry, type StatusList
 } from './status-list.js'
 import { parseVcJwt } from './vc.js'
 
@@ -114,6 +114,54 @@ describe('decodeEncodedList', () => {
     const small = 'u' + b64u(gzipSync(new Uint8Array(4096)))
     expect(() => decodeEncodedList('BitstringStatusList', small, 4095)).toThrow(TooLargeError)
     expect(decodeEncodedList('BitstringStatusList', small, 4096)).toHaveLength(4096)
+  })
+})
+
+describe('setBit and encodeBitstring: the issuer side, read back by the decoder', () => {
+  it('setBit sets (and clears) exactly the bit bitAt reads, at every position of a small list', () => {
+    for (let i = 0; i < 64; i++) {
+      const bits = new Uint8Array(8)
+      setBit(bits, i)
+      expect(bits, `bit ${i}`).toEqual(bitstring([i], 8))
+      for (let j = 0; j < 64; j++) expect(bitAt(bits, j), `bit ${j} after setting ${i}`).toBe(i === j)
+      setBit(bits, i) // idempotent
+      expect(bits).toEqual(bitstring([i], 8))
+      setBit(bits, i, false)
+      expect(bits).toEqual(new Uint8Array(8))
+    }
+  })
+
+  it('setBit past the end throws like bitAt and changes nothing', () => {
+    const bits = new Uint8Array(2)
+    for (const i of [16, -1, 1.5, 1e9]) expect(() => { setBit(bits, i) }, String(i)).toThrow(BadRequestError)
+    expect(bits).toEqual(new Uint8Array(2))
+  })
+
+  it('a list of the spec\'s minimum size round-trips through the decoder, in both formats', () => {
+    expect(MIN_BITSTRING_ENTRIES).toBe(16 * 1024 * 8)
+    const bits = new Uint8Array(MIN_BITSTRING_ENTRIES / 8)
+    for (const i of [0, 7, 8, 4242, MIN_BITSTRING_ENTRIES - 1]) setBit(bits, i)
+    const encoded = encodeBitstring(bits)
+    expect(encoded).toMatch(/^uH4sI[A-Za-z0-9_-]+$/) // multibase "u" + base64url GZIP, no padding
+    expect(encoded.length).toBeLessThan(200) // mostly zeros: a few dozen bytes of GZIP
+    expect(decodeEncodedList('BitstringStatusList', encoded)).toEqual(bits)
+    expect(decodeEncodedList('StatusList2021', encodeBitstring(bits, 'StatusList2021'))).toEqual(bits)
+    expect(encodeBitstring(bits, 'StatusList2021').startsWith('H4sI')).toBe(true)
+  })
+
+  it('a list credential made with encodeBitstring parses, and its set bits read as set', () => {
+    const bits = new Uint8Array(16)
+    setBit(bits, 3)
+    const list = parseStatusListPayload({
+      vc: { type: ['VerifiableCredential', 'BitstringStatusListCredential'], credentialSubject: { type: 'BitstringStatusList', statusPurpose: 'revocation', encodedList: encodeBitstring(bits) } }
+    })
+    const entry: StatusEntry = { format: 'BitstringStatusList', purpose: 'revocation', index: 3, listUrl: 'https://issuer.example/status/1' }
+    expect(entryIsSet(entry, list)).toBe(true)
+    expect(entryIsSet({ ...entry, index: 4 }, list)).toBe(false)
+  })
+
+  it('an empty bitstring cannot be encoded', () => {
+    expect(() => encodeBitstring(new Uint8Array(0))).toThrow(BadRequestError)
   })
 })
 

@@ -16,9 +16,9 @@
  * of a presentation; other purposes (`message`, `refresh`…) carry no such
  * meaning and are ignored without being fetched.
  */
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { BadRequestError, TooLargeError } from '../errors.js'
-import { fromB64u } from '../identity/encoding.js'
+import { b64u, fromB64u } from '../identity/encoding.js'
 import type { JwtPayload } from './jwt.js'
 
 export type StatusListFormat = 'BitstringStatusList' | 'StatusList2021'
@@ -68,6 +68,13 @@ export interface StatusList {
  * of hostile GZIP could otherwise inflate to gigabytes.
  */
 export const MAX_BITSTRING_BYTES = 16 * 1024 * 1024
+
+/**
+ * Entries of a Bitstring Status List the spec requires at least (16 KiB):
+ * a smaller list would tell a verifier more about which credential it is
+ * looking at ("herd privacy"). The hub's own lists have exactly this size.
+ */
+export const MIN_BITSTRING_ENTRIES = 131_072
 
 const ENTRY_TYPES: Record<string, StatusListFormat> = {
   BitstringStatusListEntry: 'BitstringStatusList',
@@ -205,6 +212,28 @@ export function bitAt (bits: Uint8Array, index: number): boolean {
     throw bad(`statusListIndex ${index} is outside the status list (${bits.length * 8} entries)`, { index, entries: bits.length * 8 })
   }
   return (((bits[index >> 3] as number) >> (7 - (index & 7))) & 1) === 1
+}
+
+/**
+ * Set (or clear) bit `index` of `bits` in place, with the same bit order as
+ * {@link bitAt}. Out of range throws {@link BadRequestError}.
+ */
+export function setBit (bits: Uint8Array, index: number, value = true): void {
+  bitAt(bits, index) // the range check, with bitAt's error
+  const mask = 0x80 >> (index & 7)
+  const i = index >> 3
+  bits[i] = value ? (bits[i] as number) | mask : (bits[i] as number) & ~mask
+}
+
+/**
+ * The `encodedList` of a bitstring, the inverse of {@link decodeEncodedList}:
+ * GZIP, then base64url without padding, with the multibase `u` prefix for
+ * Bitstring Status List (none for StatusList2021).
+ */
+export function encodeBitstring (bits: Uint8Array, format: StatusListFormat = 'BitstringStatusList'): string {
+  if (bits.length === 0) throw bad('a status list bitstring cannot be empty')
+  const gz = b64u(gzipSync(bits))
+  return format === 'BitstringStatusList' ? `u${gz}` : gz
 }
 
 /**

@@ -106,7 +106,63 @@ export interface CredentialDefinition {
   holders?: string[]
   /** Advertised as the CredentialObject's `credentialSchema` (the metadata schema requires one; "" when not given). */
   credentialSchema?: string
+  /**
+   * Its credentials carry a `BitstringStatusListEntry` (purpose revocation)
+   * into one of the issuer's own status lists, so the issuer can revoke
+   * them. Absent: false (credentials without `credentialStatus`).
+   */
+  statusList?: boolean
   createdAt: string
+}
+
+/**
+ * One of an issuer's own revocation lists (`org!sl!<pid>!<listId>`): a
+ * Bitstring Status List of `size` entries, served as a signed list
+ * credential at `url`. Entries are handed out in order (`next`); when the
+ * list is full, a new one is started.
+ */
+export interface StatusListRecord {
+  participantId: string
+  /** A random UUID: never reused, so a list URL never comes to mean another list (not even after the participant is deleted and created again). */
+  listId: string
+  /** 1, 2, …: the order the participant's lists were started in; the highest is the one being filled. */
+  seq: number
+  /** The list credential's URL (`<IssuerService endpoint>/status/<listId>`), what its credentials name in `statusListCredential`. */
+  url: string
+  statusPurpose: 'revocation'
+  /** Entries (bits), a multiple of 8. */
+  size: number
+  /** The next free index; `size` when the list is full. */
+  next: number
+  /** The bitstring as the list credential carries it: multibase base64url (`u…`) of its GZIP. */
+  encodedList: string
+  createdAt: string
+  updatedAt: string
+}
+
+/**
+ * A credential this participant issued with a status list entry
+ * (`org!ic!<pid>!<credentialId>`), recorded before it is signed so that
+ * everything that may have reached a holder can be revoked.
+ */
+export interface IssuedCredential {
+  /** The issuer. */
+  participantId: string
+  /** `vc.id` / `jti` of the credential (`urn:uuid:…`). */
+  credentialId: string
+  /** The issuance request it was issued for. */
+  issuerPid: string
+  holderDid: string
+  definitionId: string
+  credentialType: string
+  listId: string
+  /** Its `statusListIndex`. */
+  index: number
+  /** Its `statusListCredential`: the list's URL. */
+  statusListCredential: string
+  revoked: boolean
+  issuedAt: string
+  revokedAt?: string
 }
 
 /** DCP CredentialStatus values. RECEIVED until the issuer has decided and tried to deliver. */
@@ -183,6 +239,9 @@ export type OrgEvent =
   | { type: 'issuance.definition.deleted', participantId: string, definitionId: string }
   | { type: 'issuance.request.received', participantId: string, issuerPid: string, holderDid: string }
   | { type: 'issuance.request.settled', participantId: string, issuerPid: string, status: 'ISSUED' | 'REJECTED' }
+  | { type: 'status-list.created', participantId: string, listId: string, size: number }
+  | { type: 'issued-credential.recorded', participantId: string, credentialId: string, listId: string, index: number }
+  | { type: 'issued-credential.revoked', participantId: string, credentialId: string, listId: string, index: number }
   | { type: 'credential-request.created', participantId: string, holderPid: string, issuerDid: string }
   | { type: 'credential-request.updated', participantId: string, holderPid: string, status: HolderRequestStatus }
 
