@@ -189,6 +189,16 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     await ok(['participant', 'activate', '--dir', dir, 'webco'])
     expect(await getStatus(docUrl)).toBe(200)
 
+    // Service endpoints, added and removed from the CLI, show in the served document.
+    const svc = await ok(['did', 'add-service', '--dir', dir, '--participant', 'webco', '--id', '#credential-service', '--type', 'CredentialService', '--endpoint', `${url}/api/credentials/v1/participants/webco`])
+    expect(svc).toEqual({ id: `${webco}#credential-service`, type: 'CredentialService', serviceEndpoint: `${url}/api/credentials/v1/participants/webco` })
+    expect(((await (await fetch(docUrl)).json()) as { service: unknown }).service).toEqual([svc])
+    await fails(['did', 'add-service', '--dir', dir, '--participant', 'webco', '--id', '#credential-service', '--type', 'CredentialService', '--endpoint', url], 'already_exists')
+    await fails(['did', 'add-service', '--dir', dir, '--participant', 'webco', '--id', '#x', '--type', 'X', '--endpoint', 'not a url'], 'bad_request')
+    expect(await ok(['did', 'remove-service', '#credential-service', '--dir', dir, '--participant', 'webco'])).toEqual({ removed: '#credential-service' })
+    expect(((await (await fetch(docUrl)).json()) as { service: unknown }).service).toEqual([])
+    await fails(['did', 'remove-service', '#credential-service', '--dir', dir, '--participant', 'webco'], 'not_found')
+
     await ok(['participant', 'delete', '--dir', dir, 'webco'])
     expect(await getStatus(docUrl)).toBe(404)
   })

@@ -74,7 +74,8 @@ const OPTIONS = {
   holder: { type: 'string', multiple: true },
   validity: { type: 'string' },
   claims: { type: 'string' },
-  'status-list': { type: 'boolean' }
+  'status-list': { type: 'boolean' },
+  endpoint: { type: 'string' }
 } as const
 
 /** Commands with subcommands: `hub device invite`, `hub sync status`… */
@@ -87,7 +88,7 @@ const SUBCOMMANDS: Record<string, { subs: string[], optional?: boolean }> = {
   client: { subs: ['write', 'read', 'update', 'delete', 'query', 'history'] },
   participant: { subs: ['create', 'list', 'activate', 'deactivate', 'delete'] },
   keys: { subs: ['list', 'create', 'activate', 'rotate', 'revoke'] },
-  did: { subs: ['show', 'publish', 'unpublish'], optional: true },
+  did: { subs: ['show', 'publish', 'unpublish', 'add-service', 'remove-service'], optional: true },
   credentials: { subs: ['add', 'list', 'request', 'requests'] },
   issuance: { subs: ['define', 'list', 'delete', 'requests', 'issued', 'revoke'] },
   dcp: { subs: ['token'] }

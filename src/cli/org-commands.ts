@@ -105,6 +105,14 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
   async 'did publish' ({ hub }, a) {
     return await hub.org.publishDid(need(a, 'participant'))
   },
+  async 'did add-service' ({ hub }, a) {
+    return await hub.org.addService(need(a, 'participant'), { id: need(a, 'id'), type: need(a, 'type'), serviceEndpoint: need(a, 'endpoint', 'url') })
+  },
+  async 'did remove-service' ({ hub }, a) {
+    const id = positional(a, 'SERVICE_ID')
+    await hub.org.removeService(need(a, 'participant'), id)
+    return { removed: id }
+  },
   async 'did unpublish' ({ hub }, a) {
     return await hub.org.unpublishDid(need(a, 'participant'))
   },

@@ -70,6 +70,9 @@ Organization identity (participant contexts, keys, did:web, credentials, DCP; se
                                      generated key takes over unless --no-successor
   did show [--participant ID]        a participant's DID document (without: the owner's did:key document)
   did publish|unpublish --participant ID
+  did add-service --participant ID --id '#credential-service' --type CredentialService --endpoint URL
+  did remove-service SERVICE_ID --participant ID
+                                     service endpoints of the DID document (DCP: CredentialService, IssuerService)
   credentials add --participant ID --jwt FILE
                                      store a JWT verifiable credential (its issuer signature is verified)
   credentials list --participant ID [--type T]
