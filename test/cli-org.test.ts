@@ -93,6 +93,27 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     if (running.has(daemon)) await stopDaemon(dir, daemon)
   })
 
+  /**
+   * An issuer and a holder, ACTIVATED, with the service endpoints DCP
+   * issuance needs in their DID documents: created over the Identity API
+   * (the services in the create body), so the CLI tests below start from a
+   * state an operator's script would produce.
+   */
+  async function createIssuerAndHolder (issuerId: string, issuerDid: string, holderId: string, holderDid: string): Promise<void> {
+    for (const [id, d, service] of [
+      [issuerId, issuerDid, { id: '#issuer-service', type: 'IssuerService', serviceEndpoint: `${url}/api/issuance/v1/participants/${issuerId}` }],
+      [holderId, holderDid, { id: '#credential-service', type: 'CredentialService', serviceEndpoint: `${url}/api/credentials/v1/participants/${holderId}` }]
+    ] as const) {
+      const res = await fetch(`${url}/api/identity/v1/participants`, {
+        method: 'POST',
+        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ participantId: id, did: d, active: true, services: [service] })
+      })
+      expect(res.status).toBe(201)
+      await res.arrayBuffer()
+    }
+  }
+
   it('hub status shows the HTTP URL and a 0600 admin key file whose key opens the Identity API', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const keyFile = join(dir, 'http-admin.key')
@@ -411,19 +432,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
 
   it('issuance define / list / requests / delete and credentials request / requests: a DCP issuance through the daemon', async () => {
     const [issuerDid, holderDid] = [did('cissuer'), did('cholder')]
-    // Service endpoints have no CLI command: they are added with the participants over the Identity API.
-    for (const [id, d, service] of [
-      ['cissuer', issuerDid, { id: '#issuer-service', type: 'IssuerService', serviceEndpoint: `${url}/api/issuance/v1/participants/cissuer` }],
-      ['cholder', holderDid, { id: '#credential-service', type: 'CredentialService', serviceEndpoint: `${url}/api/credentials/v1/participants/cholder` }]
-    ] as const) {
-      const res = await fetch(`${url}/api/identity/v1/participants`, {
-        method: 'POST',
-        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ participantId: id, did: d, active: true, services: [service] })
-      })
-      expect(res.status).toBe(201)
-      await res.arrayBuffer()
-    }
+    await createIssuerAndHolder('cissuer', issuerDid, 'cholder', holderDid)
 
     const def = await ok(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member', '--type', 'MembershipCredential', '--holder', holderDid, '--validity', '3600', '--claims', '{"tier":"gold"}'])
     expect(def).toMatchObject({ id: 'member', credentialType: 'MembershipCredential', validitySeconds: 3600, holders: [holderDid], claims: { tier: 'gold' } })
@@ -453,18 +462,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
 
   it('issuance define --status-list / issued / revoke: a revocable credential, its served status list, and its revocation', async () => {
     const [issuerDid, holderDid] = [did('rissuer'), did('rholder')]
-    for (const [id, d, service] of [
-      ['rissuer', issuerDid, { id: '#issuer-service', type: 'IssuerService', serviceEndpoint: `${url}/api/issuance/v1/participants/rissuer` }],
-      ['rholder', holderDid, { id: '#credential-service', type: 'CredentialService', serviceEndpoint: `${url}/api/credentials/v1/participants/rholder` }]
-    ] as const) {
-      const res = await fetch(`${url}/api/identity/v1/participants`, {
-        method: 'POST',
-        headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ participantId: id, did: d, active: true, services: [service] })
-      })
-      expect(res.status).toBe(201)
-      await res.arrayBuffer()
-    }
+    await createIssuerAndHolder('rissuer', issuerDid, 'rholder', holderDid)
     expect(await ok(['issuance', 'define', '--dir', dir, '--participant', 'rissuer', '--id', 'member', '--type', 'MembershipCredential', '--status-list'])).toMatchObject({ id: 'member', statusList: true })
     expect(await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer'])).toEqual([])
 

@@ -23,9 +23,8 @@ import { checkServiceEndpoint, findServiceEndpoint } from '../src/org/issuance-c
 import { IssuanceService, issuerPidOf } from '../src/org/issuance.js'
 import { createDcpAjv, dcpValidator, DCP_CONTEXT, validateCredentialStatus } from '../src/org/dcp/schemas.js'
 import { decodeJwt, verifyDidJwt } from '../src/org/jwt.js'
-import { parseVcJwt } from '../src/org/vc.js'
 import { cleanup, tempHub } from './helpers.js'
-import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgServer, presentedCredentialIds, type ApiReply, type OrgServer } from './org-helpers.js'
 
 afterEach(cleanup)
 
@@ -136,16 +135,7 @@ async function storedCredentials (w: World, holder: Party): Promise<Array<{ cred
 
 /** acme grants beta `scopes` and beta queries acme: the ids of the credentials in the one VP. */
 async function presentedIds (w: World, scopes: string[]): Promise<string[]> {
-  const grant = await w.srv.api('POST', '/api/sts/token', { key: w.acme.apiKey, body: { audience: w.beta.did, scope: scopes } })
-  expectStatus(grant, 200)
-  const bearer = await w.srv.api('POST', '/api/sts/token', { key: w.beta.apiKey, body: { audience: w.acme.did, token: grant.body.accessToken } })
-  expectStatus(bearer, 200)
-  const q = await w.srv.api('POST', '/api/credentials/v1/participants/acme/presentations/query', {
-    bearer: bearer.body.idToken, body: { '@context': [DCP_CONTEXT], type: 'PresentationQueryMessage', scope: scopes }
-  })
-  expectStatus(q, 200)
-  const vp = decodeJwt(q.body.presentation[0] as string).payload as { vp: { verifiableCredential: string[] } }
-  return vp.vp.verifiableCredential.map(jwt => parseVcJwt(jwt).id)
+  return await presentedCredentialIds(w.srv, w.acme, w.beta, scopes)
 }
 
 // ═══════════════════════════════════════════════════════════════════════

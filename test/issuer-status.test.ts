@@ -24,7 +24,7 @@ import { DEFAULT_STATUS_LIST_TTL_MS } from '../src/org/status-checker.js'
 import { bitAt, MIN_BITSTRING_ENTRIES, parseStatusListPayload } from '../src/org/status-list.js'
 import { parseVcJwt } from '../src/org/vc.js'
 import { cleanup } from './helpers.js'
-import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgServer, presentedCredentialIds, type ApiReply, type OrgServer } from './org-helpers.js'
 
 afterEach(cleanup)
 
@@ -120,16 +120,7 @@ async function revoke (w: World, credentialId: string, key = w.issuer.apiKey): P
 
 /** acme grants beta `scopes` and beta queries acme: the ids of the credentials in the VP, sorted. */
 async function presentedIds (w: World, scopes = [MEMBERSHIP]): Promise<string[]> {
-  const grant = await w.srv.api('POST', '/api/sts/token', { key: w.acme.apiKey, body: { audience: w.beta.did, scope: scopes } })
-  expectStatus(grant, 200)
-  const bearer = await w.srv.api('POST', '/api/sts/token', { key: w.beta.apiKey, body: { audience: w.acme.did, token: grant.body.accessToken } })
-  expectStatus(bearer, 200)
-  const q = await w.srv.api('POST', '/api/credentials/v1/participants/acme/presentations/query', {
-    bearer: bearer.body.idToken, body: { '@context': [DCP_CONTEXT], type: 'PresentationQueryMessage', scope: scopes }
-  })
-  expectStatus(q, 200)
-  const vp = decodeJwt(q.body.presentation[0] as string).payload as { vp: { verifiableCredential: string[] } }
-  return vp.vp.verifiableCredential.map(jwt => parseVcJwt(jwt).id).sort()
+  return (await presentedCredentialIds(w.srv, w.acme, w.beta, scopes)).sort()
 }
 
 /** GET a status list URL as a verifier does: no credentials at all. */

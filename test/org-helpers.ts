@@ -6,6 +6,9 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach } from 'vitest'
 import { createHttpServer } from '../src/http/app.js'
+import { DCP_CONTEXT } from '../src/org/dcp/schemas.js'
+import { decodeJwt } from '../src/org/jwt.js'
+import { parseVcJwt } from '../src/org/vc.js'
 import type { HttpServer } from '../src/http/server.js'
 import type { Hub, OpenOptions } from '../src/hub.js'
 import { tempHub } from './helpers.js'
@@ -60,4 +63,29 @@ export async function orgServer (opts: { now?: () => number, open?: OpenOptions 
       return { status: res.status, body: parsed, headers: res.headers }
     }
   }
+}
+
+/**
+ * The DCP presentation flow in one call: the holder's STS grants the
+ * verifier `scopes`, the verifier's STS wraps that grant in its ID token,
+ * and the verifier queries the holder. Returns the ids of the credentials in
+ * the one VP, in VP order; throws on any non-2xx step.
+ */
+export async function presentedCredentialIds (
+  srv: OrgServer,
+  holder: { id: string, did: string, apiKey: string },
+  verifier: { did: string, apiKey: string },
+  scopes: string[]
+): Promise<string[]> {
+  const step = (what: string, r: ApiReply): ApiReply => {
+    if (r.status !== 200) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`)
+    return r
+  }
+  const grant = step('holder STS', await srv.api('POST', '/api/sts/token', { key: holder.apiKey, body: { audience: verifier.did, scope: scopes } }))
+  const bearer = step('verifier STS', await srv.api('POST', '/api/sts/token', { key: verifier.apiKey, body: { audience: holder.did, token: grant.body.accessToken } }))
+  const q = step('presentation query', await srv.api('POST', `/api/credentials/v1/participants/${holder.id}/presentations/query`, {
+    bearer: bearer.body.idToken, body: { '@context': [DCP_CONTEXT], type: 'PresentationQueryMessage', scope: scopes }
+  }))
+  const vp = decodeJwt(q.body.presentation[0] as string).payload as { vp: { verifiableCredential: string[] } }
+  return vp.vp.verifiableCredential.map(jwt => parseVcJwt(jwt).id)
 }
