@@ -51,7 +51,7 @@ const definitionSchema: JsonSchema = {
     credentialType: { type: 'string', description: 'e.g. MembershipCredential' },
     validitySeconds: { type: 'integer', minimum: 1, default: 2_592_000 },
     claims: { type: 'object', description: 'Extra credentialSubject claims (not "id")' },
-    holders: { type: 'array', items: { type: 'string' }, description: 'Holder DIDs allowed to receive it; absent: any holder that authenticates' },
+    holders: { type: 'array', items: { type: 'string' }, description: 'Holder DIDs allowed to receive it; when absent, every holder that authenticates' },
     credentialSchema: { type: 'string', format: 'uri', description: 'Advertised in the metadata' },
     statusList: { type: 'boolean', default: false, description: 'Give each credential a BitstringStatusListEntry (revocation) in the issuer\'s own status list, so it can be revoked; needs an IssuerService endpoint in the issuer\'s DID document' }
   },

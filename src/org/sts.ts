@@ -12,7 +12,7 @@
  * must be ACTIVATED (its DID document is what verifiers resolve).
  */
 import { BadRequestError, ConflictError } from '../errors.js'
-import type { OrgStore } from './org-store.js'
+import { checkAnyDid, type OrgStore } from './org-store.js'
 import { parseScopes } from './dcp/scopes.js'
 import { createAccessToken, createIdToken, DEFAULT_MAX_ID_TOKEN_TTL_S, DEFAULT_TOKEN_TTL_S } from './dcp/tokens.js'
 
@@ -38,7 +38,8 @@ export interface TokenResponse {
 export const MAX_TOKEN_TTL_S = DEFAULT_MAX_ID_TOKEN_TTL_S
 
 export async function issueTokens (org: OrgStore, req: TokenRequest, nowMs = Date.now()): Promise<TokenResponse> {
-  if (typeof req.audience !== 'string' || !/^did:[a-z0-9]+:\S+$/.test(req.audience)) throw new BadRequestError('audience must be a DID')
+  // Canonical form (did:web escapes), so the holder's `aud` check compares equal strings.
+  const audience = checkAnyDid(req.audience, 'audience')
   if (req.scope !== undefined && req.token !== undefined) throw new BadRequestError('give either scope (holder: grant access) or token (verifier: present an access token), not both')
   const ttlS = req.ttlS ?? DEFAULT_TOKEN_TTL_S
   if (!Number.isInteger(ttlS) || ttlS < 1 || ttlS > MAX_TOKEN_TTL_S) throw new BadRequestError(`ttl must be an integer number of seconds in 1…${MAX_TOKEN_TTL_S}`)
@@ -50,10 +51,10 @@ export async function issueTokens (org: OrgStore, req: TokenRequest, nowMs = Dat
   if (req.scope !== undefined) {
     if (!Array.isArray(req.scope) || req.scope.length === 0) throw new BadRequestError('scope must list at least one scope')
     const scopes = parseScopes(req.scope).map(s => s.scope)
-    accessToken = createAccessToken(signer, { holderDid: p.did, verifierDid: req.audience, scopes, ttlS, now })
+    accessToken = createAccessToken(signer, { holderDid: p.did, verifierDid: audience, scopes, ttlS, now })
   }
   const token = accessToken ?? req.token
   if (token !== undefined && (typeof token !== 'string' || token === '')) throw new BadRequestError('token must be a non-empty string')
-  const idToken = createIdToken(signer, { did: p.did, audience: req.audience, ttlS, now, ...(token !== undefined ? { token } : {}) })
+  const idToken = createIdToken(signer, { did: p.did, audience, ttlS, now, ...(token !== undefined ? { token } : {}) })
   return { idToken, ...(accessToken !== undefined ? { accessToken } : {}), expiresIn: ttlS }
 }

@@ -102,7 +102,7 @@ export interface CredentialDefinition {
   validitySeconds: number
   /** Extra `credentialSubject` claims (never `id`: that is the holder). */
   claims?: Record<string, unknown>
-  /** Holder DIDs allowed to get it; absent: any holder that authenticates. */
+  /** Holder DIDs allowed to get it; when absent, every holder that authenticates. */
   holders?: string[]
   /** Advertised as the CredentialObject's `credentialSchema` (the metadata schema requires one; "" when not given). */
   credentialSchema?: string

@@ -239,6 +239,13 @@ function check (validate: ValidateFunction, what: string, body: unknown): void {
   if (!validate(body)) throw schemaError(what, summarise(validate.errors))
 }
 
+/** `type` must name the message: some upstream schemas require the property without constraining it. */
+function checkType (what: string, body: unknown): void {
+  if ((body as { type?: unknown }).type !== what) {
+    throw schemaError(what, [{ instancePath: '/type', keyword: 'const', message: 'must be equal to constant', params: { allowedValue: what } }])
+  }
+}
+
 /** Validate an incoming presentation query. Throws {@link BadRequestError}. */
 export function validatePresentationQuery (body: unknown): PresentationQueryMessage {
   check(queryValidator, 'PresentationQueryMessage', body)
@@ -261,10 +268,7 @@ export function validatePresentationResponse (msg: unknown): void {
  */
 export function validateCredentialMessage (body: unknown): CredentialMessage {
   check(credentialMessageValidator, 'CredentialMessage', body)
-  const type = (body as { type?: unknown }).type
-  if (type !== 'CredentialMessage') {
-    throw schemaError('CredentialMessage', [{ instancePath: '/type', keyword: 'const', message: 'must be equal to constant', params: { allowedValue: 'CredentialMessage' } }])
-  }
+  checkType('CredentialMessage', body)
   return body as CredentialMessage
 }
 
@@ -275,10 +279,7 @@ export function validateCredentialMessage (body: unknown): CredentialMessage {
  */
 export function validateCredentialRequest (body: unknown): CredentialRequestMessage {
   check(credentialRequestValidator, 'CredentialRequestMessage', body)
-  const type = (body as { type?: unknown }).type
-  if (type !== 'CredentialRequestMessage') {
-    throw schemaError('CredentialRequestMessage', [{ instancePath: '/type', keyword: 'const', message: 'must be equal to constant', params: { allowedValue: 'CredentialRequestMessage' } }])
-  }
+  checkType('CredentialRequestMessage', body)
   return body as CredentialRequestMessage
 }
 
