@@ -48,8 +48,8 @@ export class BadRequestError extends HubError {
 }
 
 export class NotFoundError extends HubError {
-  constructor (message: string, details?: Record<string, unknown>) {
-    super('not_found', message, details)
+  constructor (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super('not_found', message, details, options)
   }
 }
 
@@ -62,8 +62,8 @@ export class AuthenticationError extends HubError {
 
 /** The caller is authenticated but holds no grant for this operation. */
 export class PermissionsRequiredError extends HubError {
-  constructor (message: string, details?: Record<string, unknown>) {
-    super('permissions_required', message, details)
+  constructor (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super('permissions_required', message, details, options)
   }
 }
 

@@ -25,7 +25,7 @@ import { createInvite, servePair } from './pair.js'
 import { serveSync, type FeedAccess } from './sync/server.js'
 import { ProtocolViolation, pullFrom, type PullProgress, type PullResult } from './sync/client.js'
 import type { TenantStore } from '../store/tenant-store.js'
-import { parseCommit, verifyCommit, type CommitEnvelope } from '../commits/commit.js'
+import { parseCommit, verifyCommit, type CommitEnvelope, type CommitHeader } from '../commits/commit.js'
 import { authorize, type Grant } from '../permissions/authorize.js'
 import { DEVICE_TYPE, GRANT_TYPE } from '../permissions/registry.js'
 import { utf8d } from '../identity/encoding.js'
@@ -122,6 +122,13 @@ export function hubInstancesFromDidDocument (doc: DidDocument): string[] {
   }
   return out
 }
+
+/** What a blind hub may hold (and so serve): anything but a plaintext Collections commit. */
+export function blindMayHold (h: CommitHeader): boolean {
+  return h.interface !== 'Collections' || h.enc !== undefined
+}
+
+interface ProvenDevice { owner: string, role: HubRole }
 
 export class HubNode {
   readonly hub: Hub
@@ -247,11 +254,22 @@ export class HubNode {
    * authorizations, and the grants of collections it can read.
    */
   async #access (store: TenantStore, peer: string, as: PullMessage['as']): Promise<FeedAccess | undefined> {
-    const device = store.registry.device(peer)
+    let device = store.registry.device(peer)
+    // A device of our owner we have not heard of yet (paired through another
+    // device) proves itself with its owner-signed authorization. Only owner
+    // signatures make a device, so storing that commit is safe whoever sends
+    // it; a revoked authorization stays revoked (we already hold its delete).
+    if (device === undefined && as !== undefined && as.did === store.tenant) {
+      if (await this.#provenDevice(peer, as) !== undefined) {
+        await this.hub.ingest(as.proof).catch(err => { this.#log.debug('device proof not stored', { peer, reason: (err as Error).message }) })
+        device = store.registry.device(peer)
+      }
+    }
     // A blind hub gets ciphertext and metadata only: never a plaintext Collections commit.
-    if (device !== undefined) return device.role === 'blind' ? { all: false, allows: h => h.interface !== 'Collections' || h.enc !== undefined } : { all: true }
-    if (as === undefined) return undefined
-    const grantee = await this.#actsFor(peer, as)
+    if (device !== undefined) return device.role === 'blind' ? { all: false, allows: blindMayHold } : { all: true }
+    if (as === undefined || as.did === store.tenant) return undefined
+    const proven = await this.#provenDevice(peer, as)
+    const grantee = proven?.role === 'owner-device' ? proven.owner : undefined
     if (grantee === undefined) return undefined
     const owner = store.tenant
     const grants = (): Grant[] => store.registry.liveGrants().filter(g => g.grantee === grantee)
@@ -273,26 +291,29 @@ export class HubNode {
     }
   }
 
-  readonly #proofs = new Map<string, string | undefined>()
+  readonly #proofs = new Map<string, ProvenDevice | undefined>()
 
-  /** The owner DID `peer` proves it acts for: a create DeviceAuthorization signed by that owner naming `peer`. */
-  async #actsFor (peer: string, as: NonNullable<PullMessage['as']>): Promise<string | undefined> {
+  /**
+   * What `peer` proves with `as`: a create DeviceAuthorization, signed by
+   * `as.did`, naming `peer` as a device of that owner, with its role.
+   */
+  async #provenDevice (peer: string, as: NonNullable<PullMessage['as']>): Promise<ProvenDevice | undefined> {
     let commit
     try {
       commit = parseCommit(as.proof, 64 * 1024)
     } catch {
       return undefined
     }
-    const key = `${peer}|${commit.id}`
+    const key = `${peer}|${as.did}|${commit.id}`
     if (this.#proofs.has(key)) return this.#proofs.get(key)
-    let result: string | undefined
+    let result: ProvenDevice | undefined
     try {
       const h = commit.header
       await verifyCommit(commit, async kid => await this.hub.keys.resolveKey(kid))
       const v = JSON.parse(utf8d.decode(commit.payload)) as Record<string, unknown>
       const ok = h.interface === 'Permissions' && h.type === DEVICE_TYPE && h.operation === 'create' && h.commit_strategy === 'lww' &&
-        commit.signer === as.did && h.sub === as.did && v.owner === as.did && v.device === peer && v.role === 'owner-device'
-      result = ok ? as.did : undefined
+        commit.signer === as.did && h.sub === as.did && v.owner === as.did && v.device === peer && (v.role === 'owner-device' || v.role === 'blind')
+      result = ok ? { owner: as.did, role: v.role as HubRole } : undefined
     } catch {
       result = undefined
     }
@@ -402,12 +423,12 @@ export class HubNode {
     const s = this.#state(peerId.toString(), hubDid)
     s.connected = true
     s.backoffMs = this.#opts.reconnectMinMs ?? RECONNECT_MIN_MS
-    // Known devices are replicated; any other peer gets one probing pull:
-    // a device we have not heard of yet (paired after us, e.g. a cloud hub)
-    // serves our owner's feed, including its own owner-signed authorization,
-    // and every commit it sends is verified and authorized before it is
-    // stored. A stranger answers not_found / permissions_required and is left alone.
-    this.#startReplicator(s)
+    // Only proven devices of our owner are pulled from: a peer we do not know
+    // as one gets nothing pulled (it could serve anything). A device paired
+    // after us through another device makes itself known by presenting its
+    // owner-signed authorization when it pulls from us (see #access); from
+    // then on it is a device and #onPermissionsChanged starts pulling.
+    if (this.#isDevice(hubDid)) this.#startReplicator(s)
   }
 
   #onDisconnect (peerId: PeerId): void {
@@ -455,13 +476,17 @@ export class HubNode {
     s.replicator = ctrl
     void (async () => {
       let delay = 200
-      let probe = !this.#isDevice(s.hubDid)
-      while (!ctrl.signal.aborted && !this.#stopped && s.connected && (probe || this.#isDevice(s.hubDid))) {
-        probe = false
+      while (!ctrl.signal.aborted && !this.#stopped && s.connected && this.#isDevice(s.hubDid)) {
         try {
           const stream = await this.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
           s.streamBytes = { sent: 0, received: 0, stored: 0 }
+          const proof = await this.#ownProof()
+          const role = this.hub.store.registry.device(s.hubDid)?.role
           await pullFrom(stream, {
+            // Our own authorization, so a device that has not heard of us yet learns who we are.
+            ...(proof !== undefined ? { as: { did: this.hub.did, proof } } : {}),
+            // A blind peer can only hold what sync gives a blind hub; anything else it serves is forged or stolen.
+            ...(role === 'blind' ? { accepts: blindMayHold } : {}),
             store: this.hub.store,
             peer: s.hubDid,
             lookup: async kid => await this.hub.keys.resolveKey(kid),
@@ -613,8 +638,14 @@ export class HubNode {
     const ma = multiaddr(addr)
     const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) })
     const hubDid = hubDidOfPeer(conn.remotePeer)
+    // The same rule as live replication: only a proven device of our owner is pulled from.
+    const role = this.hub.store.registry.device(hubDid)?.role
+    if (role === undefined || hubDid === this.hub.hubDid) throw new HubError('permissions_required', 'that peer is not a device of this owner (pair it first)')
     const stream = await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const proof = await this.#ownProof()
     const result = await pullFrom(stream, {
+      ...(proof !== undefined ? { as: { did: this.hub.did, proof } } : {}),
+      ...(role === 'blind' ? { accepts: blindMayHold } : {}),
       store: this.hub.store,
       peer: hubDid,
       lookup: async kid => await this.hub.keys.resolveKey(kid),

@@ -52,7 +52,8 @@ function modelGrantSatisfies (g: Grant, req: AccessRequest): boolean {
 }
 
 function modelDeviceAllows (role: DeviceGrant['role'], req: AccessRequest): boolean {
-  if (role === 'blind') return req.action === 'read'
+  // A blind hub gets only what sync serves it; every request of its own is refused.
+  if (role === 'blind') return false
   // owner-device
   if (req.interface === 'Permissions') return req.action === 'read'
   return true
@@ -375,6 +376,16 @@ describe('authorize() examples', () => {
     const full: DeviceGrant = { device: hub, role: 'owner-device' }
     expect(authorize(req, [], [full, blind])).toEqual({ allowed: true, via: 'device' })
     expect(authorize(req, [], [blind, full])).toEqual({ allowed: true, via: 'device' })
+  })
+
+  it('a blind hub is refused every read and write through authorize(), on every interface', () => {
+    const hub = asDid('did:example:blind')
+    const blind: DeviceGrant = { device: hub, role: 'blind' }
+    for (const iface of ['Collections', 'Permissions', 'Keys'] as const) {
+      for (const action of ACTIONS) {
+        expect(authorize(request(action, { caller: hub, interface: iface }), [], [blind]).allowed).toBe(false)
+      }
+    }
   })
 
   it('grants never open Profile writes or Permissions to a non-owner', () => {

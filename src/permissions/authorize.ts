@@ -66,10 +66,16 @@ export function grantAllows (grant: Grant, req: AccessRequest): boolean {
   return true
 }
 
-/** Owner devices act for the owner except on Permissions writes; blind hubs only read. */
+/**
+ * Owner devices act for the owner except on Permissions writes. A blind hub
+ * is allowed nothing here: it holds ciphertext for the owner and gets
+ * exactly what sync gives it (sync decides that itself, never through this
+ * function), so a request it signs is treated like a stranger's — no read
+ * of any interface, no decryption done for it.
+ */
 function deviceAllows (role: DeviceGrant['role'], req: AccessRequest): boolean {
   if (role === 'owner-device') return req.interface !== 'Permissions' || req.action === 'read'
-  return req.action === 'read'
+  return false
 }
 
 /**

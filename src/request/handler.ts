@@ -5,7 +5,7 @@
  * (for anyone but the owner). Subscriptions are handled by server.ts on top
  * of `authorizeRead` and `subscriptionFilter` from here.
  */
-import { AuthenticationError, BadRequestError, ConflictError, NotFoundError, PermissionsRequiredError, WrongOwnerError, toHubError } from '../errors.js'
+import { AuthenticationError, BadRequestError, ConflictError, HubError, NotFoundError, PermissionsRequiredError, WrongOwnerError, toHubError } from '../errors.js'
 import { fromB64u, utf8d } from '../identity/encoding.js'
 import { asDid, type Did } from '../ids.js'
 import type { Hub } from '../hub.js'
@@ -72,16 +72,6 @@ async function commitTarget (hub: Hub, req: AcceptedRequest, operation: 'create'
   if (commit.header.interface !== 'Collections') throw new BadRequestError('only Collections commits go through this method')
   if (commit.header.sub !== hub.did) throw new WrongOwnerError('the commit is for another owner')
   await verifyCommit(commit, async kid => await hub.keys.resolveKey(kid))
-  // An encrypted collection only takes sealed commits: a plaintext write would put the
-  // app's data in clear next to encrypted objects (and out of the blind hubs' reach).
-  if (commit.header.enc === undefined && operation !== 'delete') {
-    const h = commit.header
-    const existing = operation === 'create' ? undefined : await hub.store.getMeta(commit.objectId)
-    const encrypted = operation === 'create'
-      ? (h.context !== undefined && h.type !== undefined && hub.store.keyring.currentByNames(h.context, h.type) !== undefined)
-      : existing?.tag !== undefined
-    if (encrypted) throw new ConflictError('this collection is encrypted: the commit must be sealed with its key (an app needs R to obtain it)')
-  }
   // A sealed create names only its collection tag; a hub holding the key knows the names.
   const names: { context?: string, type?: string } = commit.header.tag !== undefined ? (hub.store.keyring.current(commit.header.tag) ?? {}) : commit.header
   const target: Target = operation === 'create'
@@ -134,6 +124,21 @@ function queryOf (params: Record<string, unknown>): { where?: Filter[], sort?: S
   return out
 }
 
+/**
+ * An encrypted collection only takes sealed commits: a plaintext write would
+ * put the app's data in clear next to encrypted objects (and out of the blind
+ * hubs' reach). Checked only after authorization, so whether a collection is
+ * encrypted is told only to a caller who may write there.
+ */
+async function requireSealedIfEncrypted (hub: Hub, commit: Commit): Promise<void> {
+  const h = commit.header
+  if (h.enc !== undefined || h.operation === 'delete') return
+  const encrypted = h.operation === 'create'
+    ? (h.context !== undefined && h.type !== undefined && hub.store.keyring.currentByNames(h.context, h.type) !== undefined)
+    : (await hub.store.getMeta(commit.objectId))?.tag !== undefined
+  if (encrypted) throw new ConflictError('this collection is encrypted: the commit must be sealed with its key (an app needs R to obtain it)')
+}
+
 /** Act on an authorized request. */
 export async function perform (hub: Hub, req: AcceptedRequest, target: Target, commit: Commit | undefined): Promise<unknown> {
   const { interface: iface, method, params } = req.claims
@@ -141,6 +146,7 @@ export async function perform (hub: Hub, req: AcceptedRequest, target: Target, c
     case 'Collections.write':
     case 'Collections.update':
     case 'Collections.delete': {
+      await requireSealedIfEncrypted(hub, commit as Commit)
       const r = await hub.store.ingest(commit as Commit)
       return { objectId: r.objectId, commitId: r.commitId, stored: r.stored }
     }
@@ -195,7 +201,7 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
     target = t.target
     // Key envelopes are authorized as a read of their collection.
     const decision = decide(hub, accepted.caller, accepted.claims.interface === 'Keys' ? 'Collections' : accepted.claims.interface, target)
-    if (!decision.allowed) throw new PermissionsRequiredError(decision.reason)
+    if (!decision.allowed) throw refusal(target, decision.reason)
     const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit)
     if (!accepted.isOwner) {
       await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: short(target.describe, 300), decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
@@ -204,18 +210,33 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
   } catch (err) {
     const e = toHubError(err)
     if (!accepted.isOwner) {
+      // The owner sees the real reason of a refusal (the caller saw a neutral one).
+      const denied = e.cause instanceof PermissionsRequiredError ? e.cause : e.code === 'permissions_required' ? e : undefined
       await hub.audit.append({
         caller: accepted.caller,
         interface: accepted.claims.interface,
         method: accepted.claims.method,
         target: short(target?.describe ?? accepted.claims.params.objectId ?? accepted.claims.params.type, 300),
-        decision: e.code === 'permissions_required' ? 'denied' : 'allowed',
-        code: e.code,
-        reason: e.message.slice(0, 300)
+        decision: denied !== undefined ? 'denied' : 'allowed',
+        code: denied !== undefined ? 'permissions_required' : e.code,
+        reason: (denied ?? e).message.slice(0, 300)
       })
     }
     throw e
   }
+}
+
+/**
+ * The error a caller gets when authorization says no. For an object it may
+ * not touch that is exactly the error of an id that does not exist (no
+ * oracle: neither existence nor the object's collection leaks); for a
+ * collection the caller named itself, a refusal that names nothing else.
+ * The real reason is kept, for the owner's audit log, as the error's cause.
+ */
+export function refusal (target: Target, reason: string): HubError {
+  const cause = new PermissionsRequiredError(reason)
+  if (target.objectId !== undefined) return new NotFoundError(`object ${target.objectId} not found`, { objectId: target.objectId }, { cause })
+  return new PermissionsRequiredError(`no grant allows this ${target.action}`, undefined, { cause })
 }
 
 /**

@@ -9,8 +9,8 @@
  * was asked for, so memory stays bounded by two batches.
  */
 import type { Stream } from '@libp2p/interface'
-import { BadRequestError, HubError } from '../../errors.js'
-import { commitIdOf, parseCommit, verifyCommit, type CommitEnvelope, type KeyLookup } from '../../commits/commit.js'
+import { BadRequestError, HubError, PermissionsRequiredError } from '../../errors.js'
+import { commitIdOf, parseCommit, verifyCommit, type CommitEnvelope, type CommitHeader, type KeyLookup } from '../../commits/commit.js'
 import { validateEnvelope } from '../../commits/schema.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel, remoteError } from '../channel.js'
@@ -43,6 +43,8 @@ export interface PullOptions {
   /** Pull on behalf of our owner from another owner's hub: our owner DID and its authorization of this hub. */
   as?: { did: string, proof: CommitEnvelope }
   onProgress?: (p: PullProgress) => void
+  /** What this peer may hold at all (a blind peer: no plaintext Collections commit); anything else is a violation. */
+  accepts?: (h: CommitHeader) => boolean
 }
 
 export type PullResult = PullProgress
@@ -107,6 +109,8 @@ async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<nu
   let commits
   try {
     commits = fresh.map(e => parseCommit(e, opts.maxCommitBytes))
+    const foreign = opts.accepts === undefined ? undefined : commits.find(c => !(opts.accepts as (h: CommitHeader) => boolean)(c.header))
+    if (foreign !== undefined) throw new PermissionsRequiredError(`this peer may not hold commit ${foreign.id}`, { commitId: foreign.id })
     await Promise.all(commits.map(async c => { await verifyCommit(c, opts.lookup) }))
   } catch (err) {
     throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))
