@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { AlreadyExistsError, BadRequestError, HubError, NotFoundError } from './errors.js'
 import type { Did } from './ids.js'
-import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit, type Commit } from './commits/commit.js'
+import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit } from './commits/commit.js'
 import { Ed25519KeyPair } from './identity/keys.js'
 import { FileKeyStore } from './identity/keystore.js'
 import { didKeyDocument, type DidDocument } from './identity/did-key.js'
@@ -173,6 +173,8 @@ export class Hub {
       tenant: this.did,
       keyring: new Keyring(args.config.role === 'blind' ? [] : openers),
       actor: actorFor(this.hubDid),
+      // This hub signs the acceptance of every grantee commit that enters the owner's hubs here.
+      acceptor: args.hubKey,
       maxValueBytes: args.maxValueBytes,
       onCommit: e => { this.#emitCommit(e) },
       onHookError: err => { this.log.error('post-write hook failed', { reason: (err as Error).message }) }
@@ -399,13 +401,7 @@ export class Hub {
    * failure throws a HubError and stores nothing.
    */
   async ingest (envelope: string | unknown): Promise<IngestResult> {
-    const commit = parseCommit(envelope, this.config.limits.maxCommitBytes)
-    await verifyCommit(commit, async kid => await this.keys.resolveKey(kid))
-    return await this.store.ingest(commit)
-  }
-
-  /** Ingest an already parsed and verified commit. */
-  async ingestVerified (commit: Commit): Promise<IngestResult> {
+    const commit = await verifyCommit(parseCommit(envelope, this.config.limits.maxCommitBytes), async kid => await this.keys.resolveKey(kid))
     return await this.store.ingest(commit)
   }
 

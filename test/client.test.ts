@@ -231,14 +231,14 @@ describe('HubClient with a granted app', () => {
 })
 
 describe('HubClient denials and errors keep their codes', () => {
-  it('an ungranted type is permissions_required, for reads and writes', async () => {
+  it('an ungranted type is permissions_required for the collection, and its objects are not_found (no oracle)', async () => {
     const { a, client } = await granted()
     const diary = await a.hub.collections.create({ '@context': CTX, '@type': 'Diary', text: 'private' })
     await rejects(client.collections.query({ context: CTX, type: 'Diary' }), 'permissions_required')
-    await rejects(client.collections.read(diary.objectId), 'permissions_required')
+    await rejects(client.collections.read(diary.objectId), 'not_found')
     await rejects(client.collections.write({ '@context': CTX, '@type': 'Diary', text: 'by app' }), 'permissions_required')
-    await rejects(client.collections.update(diary.objectId, { '@context': CTX, '@type': 'Diary', text: 'x' }), 'permissions_required')
-    await rejects(client.collections.delete(diary.objectId), 'permissions_required')
+    await rejects(client.collections.update(diary.objectId, { '@context': CTX, '@type': 'Diary', text: 'x' }), 'not_found')
+    await rejects(client.collections.delete(diary.objectId), 'not_found')
     expect((await a.hub.collections.read(diary.objectId)).value).toEqual({ '@context': CTX, '@type': 'Diary', text: 'private' })
   })
 

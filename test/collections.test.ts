@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
 import { utf8 } from '../src/identity/encoding.js'
-import { signCommit, serializeCommit, parseCommit } from '../src/commits/commit.js'
+import { signCommit, serializeCommit, parseCommit, verifyCommit } from '../src/commits/commit.js'
 import type { Ed25519KeyPair } from '../src/identity/keys.js'
 import type { JsonObject } from '../src/objects/json.js'
 import { asCommitId } from '../src/ids.js'
@@ -144,7 +144,7 @@ describe('Collections', () => {
     const envs: string[] = []
     for await (const { commitId } of a.store.feed(0)) envs.push(await a.store.getEnvelope(commitId) as string)
     // B receives A's whole feed as one sync batch would deliver it.
-    const results = await b.store.ingestMany(envs.map(e => parseCommit(e)))
+    const results = await b.store.ingestMany(await Promise.all(envs.map(async e => await verifyCommit(parseCommit(e), async kid => await b.keys.resolveKey(kid)))))
     expect(results.map(r => r.status)).toEqual(envs.map(() => 'fulfilled'))
     expect((await b.collections.read(objectId)).value).toEqual(playlist('x', ['one', 'two']))
     expect((await b.collections.read(other.objectId)).value?.name).toBe('other')

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
 import { utf8, utf8d } from '../src/identity/encoding.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
-import { parseCommit, serializeCommit, signCommit } from '../src/commits/commit.js'
+import { parseCommit, serializeCommit, signCommit, verifyCommit } from '../src/commits/commit.js'
 import { createChange } from '../src/objects/automerge.js'
 import { prefixEnd } from '../src/store/kv.js'
 import { encodeIndexValue, queryScope } from '../src/store/layout.js'
@@ -247,7 +247,7 @@ describe('hub doctor', () => {
       committed_at: new Date().toISOString(), commit_strategy: 'automerge', sub: other.did, deps: []
     }, createChange(playlist('shared with me') as JsonObject, '11'.repeat(16)), other)
     const foreign = await hub.tenant(other.did)
-    await foreign.ingest(parseCommit(serializeCommit(c)))
+    await foreign.ingest(await verifyCommit(parseCommit(serializeCommit(c)), async kid => await hub.keys.resolveKey(kid)))
     expect(await tenantsOf(hub)).toEqual([hub.did, other.did])
 
     const clean = await doctor(hub)

@@ -84,7 +84,7 @@ describe('requests from apps', () => {
     const stranger = Ed25519KeyPair.generate()
     expect(await c.next(await c.sendJws(signRequest(app, stranger.did, 'Collections', 'read', { objectId })))).toMatchObject({ t: 'error', code: 'not_found' })
     await eventually(async () => (await c.call('Collections', 'read', { objectId })).t === 'error', 5000, 'the grant to expire')
-    expect(await c.call('Collections', 'read', { objectId })).toMatchObject({ t: 'error', code: 'permissions_required' })
+    expect(await c.call('Collections', 'read', { objectId })).toMatchObject({ t: 'error', code: 'not_found' })
     const log = await a.hub.audit.list()
     expect(log.filter(e => e.code === 'authentication_failed')).toHaveLength(2) // the replay and the forgery
     expect(log.some(e => e.caller.endsWith('(unauthenticated)'))).toBe(true)
@@ -102,7 +102,7 @@ describe('requests from apps', () => {
     expect(await c.call('Collections', 'read', { objectId })).toMatchObject({ t: 'response' })
     await a.hub.permissions.revoke(grantId)
     await eventually(() => b.hub.permissions.list().find(g => g.grantId === grantId)?.active === false, 10_000, 'B to receive the revocation')
-    expect(await c.call('Collections', 'read', { objectId })).toMatchObject({ t: 'error', code: 'permissions_required' })
+    expect(await c.call('Collections', 'read', { objectId })).toMatchObject({ t: 'error', code: 'not_found' })
     expect((await b.hub.audit.list()).map(e => e.decision)).toEqual(['allowed', 'denied'])
   })
 

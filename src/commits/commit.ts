@@ -32,6 +32,15 @@ export interface Commit {
   readonly size: number
 }
 
+declare const verified: unique symbol
+/**
+ * A commit whose signature has been checked against its signer's key. Only
+ * {@link verifyCommit} and {@link signCommit} (which made the signature)
+ * produce one, and the store ingests nothing else: skipping verification is
+ * a type error, not a convention.
+ */
+export type VerifiedCommit = Commit & { readonly [verified]: true }
+
 /** Default maximum serialized commit size: 1 MiB. */
 export const DEFAULT_MAX_COMMIT_BYTES = 1024 * 1024
 
@@ -51,7 +60,7 @@ export function headerFor (fields: UnsignedHeader, signer: Signer): CommitHeader
 }
 
 /** Build and sign a commit. The header's `alg`/`kid` come from the signer. */
-export function signCommit (fields: UnsignedHeader, payload: Uint8Array, signer: Signer): Commit {
+export function signCommit (fields: UnsignedHeader, payload: Uint8Array, signer: Signer): VerifiedCommit {
   const header = headerFor(fields, signer)
   if (!validateHeader(header)) throw new BadRequestError(`invalid commit header: ${schemaErrorText(validateHeader.errors)}`)
   const protectedB64 = b64u(JSON.stringify(header))
@@ -67,7 +76,7 @@ export function signCommit (fields: UnsignedHeader, payload: Uint8Array, signer:
     signer: signer.did,
     objectId: header.object_id ?? asObjectId(id),
     size: protectedB64.length + payloadB64.length + signature.length + 40
-  }
+  } as VerifiedCommit
 }
 
 /**
@@ -86,8 +95,8 @@ export function parseCommit (input: string | unknown, maxBytes = DEFAULT_MAX_COM
     }
   }
   if (!validateEnvelope(value)) throw new BadRequestError(`invalid commit envelope: ${schemaErrorText(validateEnvelope.errors)}`)
-  const envelope: CommitEnvelope = { protected: value.protected, payload: value.payload, signature: value.signature }
-  const size = envelope.protected.length + envelope.payload.length + envelope.signature.length + 40
+  const envelope: CommitEnvelope = { protected: value.protected, payload: value.payload, signature: value.signature, ...(value.header !== undefined ? { header: { acc: value.header.acc } } : {}) }
+  const size = envelope.protected.length + envelope.payload.length + envelope.signature.length + 40 + (envelope.header === undefined ? 0 : envelope.header.acc.length + 20)
   if (size > maxBytes) throw new TooLargeError(`commit exceeds ${maxBytes} bytes`, { limit: maxBytes })
   let header: unknown
   try {
@@ -111,8 +120,8 @@ export function parseCommit (input: string | unknown, maxBytes = DEFAULT_MAX_COM
 /** Resolves a key id to a raw Ed25519 public key, or throws. */
 export type KeyLookup = (kid: string) => Uint8Array | Promise<Uint8Array>
 
-/** Verify the JWS signature. Throws `authentication_failed`. */
-export async function verifyCommit (commit: Commit, lookup: KeyLookup): Promise<void> {
+/** Verify the JWS signature; the same commit, now typed as verified. Throws `authentication_failed`. */
+export async function verifyCommit (commit: Commit, lookup: KeyLookup): Promise<VerifiedCommit> {
   const key = await lookup(commit.header.kid)
   let signature: Uint8Array
   try {
@@ -124,6 +133,14 @@ export async function verifyCommit (commit: Commit, lookup: KeyLookup): Promise<
   if (!verifyEd25519(key, input, signature)) {
     throw new AuthenticationError('commit signature does not verify', { commitId: commit.id })
   }
+  return commit as VerifiedCommit
+}
+
+/** The same commit carrying `acceptance` in its unprotected header (replacing any it had). */
+export function withAcceptance<C extends Commit> (commit: C, acceptance: string | undefined): C {
+  const { header: _old, ...signed } = commit.envelope
+  const envelope: CommitEnvelope = acceptance === undefined ? signed : { ...signed, header: { acc: acceptance } }
+  return { ...commit, envelope }
 }
 
 /** The envelope as compact JSON, the form stored and sent on the wire. */

@@ -35,6 +35,8 @@ export interface CommitEnvelope {
   protected: string
   payload: string
   signature: string
+  /** Unprotected header: the acceptance of a grantee's commit (not signed by the commit's signer). */
+  header?: { acc: string }
 }
 
 const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false })

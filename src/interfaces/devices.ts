@@ -50,6 +50,6 @@ export class Devices {
     const owner = this.#requireOwner()
     const live = this.list().find(d => d.revokedAt === undefined && (d.device === hubDidOrId || d.objectId === hubDidOrId))
     if (live === undefined) throw new NotFoundError(`no live device authorization for ${hubDidOrId}`)
-    return await this.#store.delete(live.objectId, owner)
+    return await this.#store.revoke(live.objectId, owner)
   }
 }

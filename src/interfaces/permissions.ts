@@ -103,7 +103,7 @@ export class Permissions {
     const g = this.#store.registry.grants().find(x => x.id === grantId)
     if (g === undefined) throw new NotFoundError(`no grant ${grantId}`)
     if (g.revokedAt !== undefined) throw new NotFoundError(`grant ${grantId} is already revoked`)
-    const r = await this.#store.delete(g.id as Parameters<TenantStore['delete']>[0], owner)
+    const r = await this.#store.revoke(g.id as Parameters<TenantStore['revoke']>[0], owner)
     // A revoked reader keeps the keys it has; commits from now on use a new key it is not sealed to.
     const keys = this.#keys?.()
     if (g.allow[1] === 'R' && keys?.current(g.context, g.type) !== undefined) await keys.rotate(g.context, g.type)

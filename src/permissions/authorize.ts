@@ -34,6 +34,12 @@ export interface Grant {
   expiresAt?: number
   /** When the owner deleted the grant; requests at or after it are denied. */
   revokedAt?: number
+  /**
+   * Present once revoked: digests of the commits the revoking hub had
+   * accepted under this grant (see revocation.ts). Commit validity uses this,
+   * never `revokedAt`.
+   */
+  revoked?: ReadonlySet<string>
 }
 
 /** A hub instance authorized by the owner to act for it (see registry.ts). */
@@ -41,6 +47,8 @@ export interface DeviceGrant {
   device: Did
   role: 'owner-device' | 'blind'
   revokedAt?: number
+  /** Present once revoked: digests of the commits that relied on this device and stay valid. */
+  revoked?: ReadonlySet<string>
 }
 
 export type Decision =
@@ -73,7 +81,7 @@ export function grantAllows (grant: Grant, req: AccessRequest): boolean {
  * function), so a request it signs is treated like a stranger's — no read
  * of any interface, no decryption done for it.
  */
-function deviceAllows (role: DeviceGrant['role'], req: AccessRequest): boolean {
+export function deviceAllows (role: DeviceGrant['role'], req: AccessRequest): boolean {
   if (role === 'owner-device') return req.interface !== 'Permissions' || req.action === 'read'
   return false
 }

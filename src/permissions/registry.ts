@@ -4,13 +4,15 @@
  * it inside the write queue, as each Permissions commit is applied, so a
  * commit later in the same group already sees the grant before it.
  *
- * A deleted grant is kept with `revokedAt` (the delete's committed_at):
- * commits made before the revocation stay valid when they arrive late
- * through another hub; anything at or after it is refused.
+ * A deleted grant or device is kept, with the set of commits its revocation
+ * named (`revoked`): those stay valid when they arrive late through another
+ * hub, nothing else that relied on it does (see validity.ts). `revokedAt`
+ * is for display only: no decision about a commit uses a clock.
  */
 import type { Did, ObjectId } from '../ids.js'
 import type { JsonObject } from '../objects/json.js'
 import type { Grant } from './authorize.js'
+import { decodeAccepted } from './revocation.js'
 
 export const HUB_NS = 'https://identity-hub.local/ns/v1'
 export const GRANT_TYPE = 'PermissionGrant'
@@ -26,6 +28,8 @@ export interface DeviceAuthorization {
   name?: string
   createdAt: string
   revokedAt?: number
+  /** Once revoked: the digests of the commits its revocation keeps valid (see revocation.ts). */
+  revoked?: ReadonlySet<string>
 }
 
 /** What the registry needs to know of a Permissions object. */
@@ -37,6 +41,8 @@ export interface PermissionRecord {
   deleted: boolean
   updatedAt: string
   value?: JsonObject
+  /** The accepted set the revocation (the delete) named, encoded; absent for revocations that named none. */
+  revocation?: string
 }
 
 function str (v: unknown): string | undefined { return typeof v === 'string' ? v : undefined }
@@ -92,6 +98,11 @@ export class GrantRegistry {
     if (rec.createdBy !== this.owner) return () => {}
     const value = rec.value ?? previousValue
     const revokedAt = rec.deleted ? Date.parse(rec.updatedAt) : undefined
+    // A revocation that named no set (or a malformed one) keeps nothing valid: failing closed.
+    let revoked: ReadonlySet<string> | undefined
+    if (rec.deleted) {
+      try { revoked = rec.revocation === undefined ? new Set() : decodeAccepted(rec.revocation) } catch { revoked = new Set() }
+    }
     if (rec.type === DEVICE_TYPE && value !== undefined) {
       const device = str(value.device)
       const role = value.role === 'blind' ? 'blind' : 'owner-device'
@@ -103,7 +114,8 @@ export class GrantRegistry {
           role,
           ...(str(value.name) !== undefined ? { name: str(value.name) as string } : {}),
           createdAt: rec.createdAt,
-          ...(revokedAt !== undefined ? { revokedAt } : {})
+          ...(revokedAt !== undefined ? { revokedAt } : {}),
+          ...(revoked !== undefined ? { revoked } : {})
         })
       }
     } else if (rec.type === GRANT_TYPE && value !== undefined) {
@@ -123,7 +135,8 @@ export class GrantRegistry {
           allow,
           ...(objectId !== undefined ? { objectId: objectId as ObjectId } : {}),
           ...(expires !== undefined && !Number.isNaN(Date.parse(expires)) ? { expiresAt: Date.parse(expires) } : {}),
-          ...(revokedAt !== undefined ? { revokedAt } : {})
+          ...(revokedAt !== undefined ? { revokedAt } : {}),
+          ...(revoked !== undefined ? { revoked } : {})
         })
       }
     }

@@ -9,7 +9,7 @@ import { AuthenticationError, BadRequestError, ConflictError, HubError, NotFound
 import { fromB64u, utf8d } from '../identity/encoding.js'
 import { asDid, type Did } from '../ids.js'
 import type { Hub } from '../hub.js'
-import { parseCommit, verifyCommit, type Commit } from '../commits/commit.js'
+import { parseCommit, verifyCommit, type Commit, type VerifiedCommit } from '../commits/commit.js'
 import { authorize, type AccessRequest, type Action, type Decision } from '../permissions/authorize.js'
 import type { Filter, SortOrder } from '../store/query.js'
 import type { ObjectView } from '../interfaces/views.js'
@@ -65,13 +65,13 @@ async function objectTarget (hub: Hub, id: unknown, action: Action): Promise<Tar
   return { action, ...(meta.context !== undefined ? { context: meta.context } : {}), ...(meta.type !== undefined ? { type: meta.type } : {}), objectId: oid, describe: oid }
 }
 
-async function commitTarget (hub: Hub, req: AcceptedRequest, operation: 'create' | 'update' | 'delete'): Promise<{ target: Target, commit: Commit }> {
-  const commit = parseCommit(req.claims.params.commit, hub.config.limits.maxCommitBytes)
-  if (commit.signer !== req.caller) throw new AuthenticationError('the commit must be signed by the requester')
-  if (commit.header.operation !== operation) throw new BadRequestError(`Collections.${req.claims.method} carries ${operation} commits`)
-  if (commit.header.interface !== 'Collections') throw new BadRequestError('only Collections commits go through this method')
-  if (commit.header.sub !== hub.did) throw new WrongOwnerError('the commit is for another owner')
-  await verifyCommit(commit, async kid => await hub.keys.resolveKey(kid))
+async function commitTarget (hub: Hub, req: AcceptedRequest, operation: 'create' | 'update' | 'delete'): Promise<{ target: Target, commit: VerifiedCommit }> {
+  const parsed = parseCommit(req.claims.params.commit, hub.config.limits.maxCommitBytes)
+  if (parsed.signer !== req.caller) throw new AuthenticationError('the commit must be signed by the requester')
+  if (parsed.header.operation !== operation) throw new BadRequestError(`Collections.${req.claims.method} carries ${operation} commits`)
+  if (parsed.header.interface !== 'Collections') throw new BadRequestError('only Collections commits go through this method')
+  if (parsed.header.sub !== hub.did) throw new WrongOwnerError('the commit is for another owner')
+  const commit = await verifyCommit(parsed, async kid => await hub.keys.resolveKey(kid))
   // A sealed create names only its collection tag; a hub holding the key knows the names.
   const names: { context?: string, type?: string } = commit.header.tag !== undefined ? (hub.store.keyring.current(commit.header.tag) ?? {}) : commit.header
   const target: Target = operation === 'create'
@@ -81,7 +81,7 @@ async function commitTarget (hub: Hub, req: AcceptedRequest, operation: 'create'
 }
 
 /** What a request addresses, resolved before authorization. */
-export async function targetOf (hub: Hub, req: AcceptedRequest): Promise<{ target: Target, commit?: Commit }> {
+export async function targetOf (hub: Hub, req: AcceptedRequest): Promise<{ target: Target, commit?: VerifiedCommit }> {
   const { interface: iface, method, params } = req.claims
   const key = `${iface}.${method}`
   switch (key) {
@@ -140,14 +140,17 @@ async function requireSealedIfEncrypted (hub: Hub, commit: Commit): Promise<void
 }
 
 /** Act on an authorized request. */
-export async function perform (hub: Hub, req: AcceptedRequest, target: Target, commit: Commit | undefined): Promise<unknown> {
+export async function perform (hub: Hub, req: AcceptedRequest, target: Target, commit: VerifiedCommit | undefined, decision?: Decision): Promise<unknown> {
   const { interface: iface, method, params } = req.claims
   switch (`${iface}.${method}`) {
     case 'Collections.write':
     case 'Collections.update':
     case 'Collections.delete': {
       await requireSealedIfEncrypted(hub, commit as Commit)
-      const r = await hub.store.ingest(commit as Commit)
+      // The commit enters the owner's hubs here: this hub's clock judged the
+      // grant, and its acceptance travels with the commit (permissions/acceptance.ts).
+      const grantId = decision?.allowed === true && decision.via === 'grant' ? decision.grantId : undefined
+      const r = await hub.store.ingest(commit as VerifiedCommit, { accept: { at: Date.now(), ...(grantId !== undefined ? { grant: grantId } : {}) } })
       return { objectId: r.objectId, commitId: r.commitId, stored: r.stored }
     }
     case 'Collections.read': return await hub.collections.read(target.objectId as string)
@@ -201,8 +204,12 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
     target = t.target
     // Key envelopes are authorized as a read of their collection.
     const decision = decide(hub, accepted.caller, accepted.claims.interface === 'Keys' ? 'Collections' : accepted.claims.interface, target)
-    if (!decision.allowed) throw refusal(target, decision.reason)
-    const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit)
+    if (!decision.allowed) {
+      // Existence is only hidden from a caller who may not read the object anyway.
+      const mayRead = target.objectId !== undefined && target.action !== 'read' && decide(hub, accepted.caller, 'Collections', { ...target, action: 'read' }).allowed
+      throw refusal(mayRead ? { ...target, objectId: undefined } : target, decision.reason)
+    }
+    const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit, decision)
     if (!accepted.isOwner) {
       await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: short(target.describe, 300), decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
     }
@@ -233,7 +240,7 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
  * collection the caller named itself, a refusal that names nothing else.
  * The real reason is kept, for the owner's audit log, as the error's cause.
  */
-export function refusal (target: Target, reason: string): HubError {
+export function refusal (target: Pick<Target, 'action' | 'objectId'>, reason: string): HubError {
   const cause = new PermissionsRequiredError(reason)
   if (target.objectId !== undefined) return new NotFoundError(`object ${target.objectId} not found`, { objectId: target.objectId }, { cause })
   return new PermissionsRequiredError(`no grant allows this ${target.action}`, undefined, { cause })

@@ -311,7 +311,7 @@ async function checkWith (hub: DoctorHub, store: TenantStore, scratch: KvStore):
       // into one group, where an Automerge update of an object created
       // earlier in the same group is rejected (see the report on issue 7).
       try {
-        await rebuilt.ingest(c)
+        await rebuilt.ingest(await verifyCommit(c, hub.keys.resolveKey))
       } catch (err) {
         failed.add(c.id)
         tainted.add(c.objectId)

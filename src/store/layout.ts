@@ -9,6 +9,9 @@
  *   s!<objectId>                                  → Automerge snapshot (cache)
  *   p!<objectId>                                  → ''         (Permissions objects, deleted ones too)
  *   w!<peer hub DID>                              → seq        (sync watermark: peer's feed position)
+ *   r!<DID>!<commitId>                            → ''         (commits relying on a non-owner DID: signed, or accepted, by it)
+ *   q!<commitId>                                  → ''         (quarantined: invalid since a revocation; kept, never served or materialized)
+ *   m!<name>                                      → ''         (one-time migrations done)
  *   i!<iface>!<scope>!<c|u>!<timestamp>!<objectId> → ''        (sort indexes)
  *   x!<iface>!<type>!<field>!<value>!<objectId>     → ''        (field indexes)
  *
@@ -48,6 +51,12 @@ export class Layout {
   watermark (peer: string): string { return `${this.p}w!${esc(peer)}` }
   watermarksPrefix (): string { return `${this.p}w!` }
   fieldPrefixAll (): string { return `${this.p}x!` }
+  relies (did: string, id: CommitId): string { return `${this.p}r!${esc(did)}!${id}` }
+  reliesPrefix (did: string): string { return `${this.p}r!${esc(did)}!` }
+  reliesPrefixAll (): string { return `${this.p}r!` }
+  quarantined (id: CommitId): string { return `${this.p}q!${id}` }
+  quarantinedPrefix (): string { return `${this.p}q!` }
+  migration (name: string): string { return `${this.p}m!${esc(name)}` }
 
   sortPrefix (iface: string, scope: string, by: 'c' | 'u'): string {
     return `${this.p}i!${iface}!${scope}!${by}!`

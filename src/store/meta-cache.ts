@@ -52,6 +52,12 @@ export class MetaCache {
     if (this.#max > 0) this.#set(id, deepFreeze(meta))
   }
 
+  /** An object whose meta was removed in a batch now on disk (a quarantined create). */
+  forget (id: string): void {
+    this.#generation++
+    this.#map.delete(id)
+  }
+
   clear (): void {
     this.#generation++
     this.#map.clear()

@@ -8,17 +8,19 @@
  * and the Automerge snapshots are caches that `rebuild()` recreates.
  */
 import { createHash } from 'node:crypto'
-import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError } from '../errors.js'
+import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { committedAtMs, headerFor, lwwCompare, parseCommit, serializeCommit, signCommit, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader } from '../commits/commit.js'
+import { committedAtMs, headerFor, lwwCompare, parseCommit, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
 import { applyDocChanges, changeDoc, createChange, docValue, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
-import { authorize } from '../permissions/authorize.js'
-import { GrantRegistry } from '../permissions/registry.js'
+import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
+import { judgeCommit } from '../permissions/validity.js'
+import { encodeAccepted, MAX_REVOCATION_COMMITS, revocationDigest } from '../permissions/revocation.js'
+import { DEVICE_TYPE, GRANT_TYPE, GrantRegistry } from '../permissions/registry.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { encodeIndexValue, isIndexable, Layout, scopesOf } from './layout.js'
 import { WriteQueue, type Tx } from './write-queue.js'
@@ -44,6 +46,8 @@ export interface ObjectMeta {
   lww?: { id: CommitId, at: number }
   /** Automerge: the commit count the stored snapshot covers. */
   snapshotCommits?: number
+  /** Permissions, once deleted: the accepted set its revocation named (encoded, see permissions/revocation.ts). */
+  revocation?: string
 }
 
 export interface CommitEvent {
@@ -56,9 +60,22 @@ export interface CommitEvent {
 export interface IngestResult {
   commitId: CommitId
   objectId: ObjectId
-  /** False when the hub already had this commit (nothing was written). */
+  /** False when the hub already had this commit (nothing was written), or quarantined it. */
   stored: boolean
   seq?: number
+  /** Kept but invalid: it relies on a revoked grant or device that did not name it (see validity.ts). */
+  quarantined?: boolean
+}
+
+/** How a commit enters the store, beyond the commit itself. */
+export interface IngestOptions {
+  /**
+   * The commit enters the owner's hubs here, through the request protocol:
+   * this hub checked the grant (`grant`) at `at` by its own clock, and signs
+   * the acceptance that travels with the commit. Anything invalid is refused
+   * (never quarantined: the caller is the signer).
+   */
+  accept?: { at: number, grant?: string }
 }
 
 export interface TenantStoreOptions {
@@ -78,6 +95,8 @@ export interface TenantStoreOptions {
   keyring?: Keyring
   /** Where failures of post-write hooks go (they cannot fail the write: it is durable). */
   onHookError?: (err: unknown) => void
+  /** This hub's own key: it signs the acceptances of grantees' commits that enter here. Absent = this store accepts none. */
+  acceptor?: Signer
 }
 
 const enc = (v: unknown): Uint8Array => utf8.encode(JSON.stringify(v))
@@ -107,6 +126,8 @@ export class TenantStore {
   readonly #recent = new Set<string>()
   #lastAt = 0
   #opened = false
+  /** Ids of quarantined commits (few: only what revocations cancelled), loaded at open. */
+  readonly #quarantined = new Set<string>()
 
   constructor (opts: TenantStoreOptions) {
     this.tenant = opts.tenant
@@ -135,8 +156,45 @@ export class TenantStore {
       if (meta.interface === 'Keys') this.keyring.apply(meta)
       else this.registry.apply(meta)
     }
+    const q = this.layout.quarantinedPrefix()
+    for await (const k of this.#kv.keys({ gte: q, lt: prefixEnd(q) })) this.#quarantined.add(k.slice(q.length))
+    await this.#migrateRelies()
     this.#opened = true
   }
+
+  /**
+   * Stores written before revocation sets existed have no `r!` index (which
+   * a revocation reads to name what it keeps valid): build it once. Grantee
+   * commits of that era carry no acceptance; an owner device that holds them
+   * accepted them back then, so it signs their acceptance now — at their own
+   * `committed_at`, the only time recorded for them (capped at now).
+   */
+  async #migrateRelies (): Promise<void> {
+    const marker = this.layout.migration('relies-v1')
+    if (await this.#kv.get(marker) !== undefined) return
+    const prefix = `${this.layout.p}c!`
+    let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
+      let c: Commit
+      try { c = parseCommit(utf8d.decode(v), Infinity) } catch { continue }
+      if (c.signer === this.tenant) continue
+      const id = k.slice(prefix.length) as CommitId
+      ops.push({ type: 'put', key: this.layout.relies(c.signer, id), value: EMPTY })
+      const isDevice = this.registry.devices().some(d => d.device === c.signer)
+      const acceptor = this.#opts.acceptor
+      if (!isDevice && c.envelope.header === undefined && acceptor !== undefined && this.registry.device(acceptor.did)?.role === 'owner-device') {
+        const acc = signAcceptance({ commit: id, by: acceptor.did, at: Math.min(committedAtMs(c.header), Date.now()) }, acceptor)
+        ops.push({ type: 'put', key: k, value: utf8.encode(serializeCommit(withAcceptance(c, acc))) })
+        ops.push({ type: 'put', key: this.layout.relies(acceptor.did, id), value: EMPTY })
+      }
+      if (ops.length >= 1000) { await this.#kv.batch(ops); ops = [] }
+    }
+    ops.push({ type: 'put', key: marker, value: EMPTY })
+    await this.#kv.batch(ops)
+  }
+
+  /** Whether a commit is quarantined (kept, but invalid since a revocation): sync never serves it. */
+  isQuarantined (id: string): boolean { return this.#quarantined.has(id) }
 
   /** Highest feed sequence number assigned so far. */
   get seq (): number { return this.#seq }
@@ -281,7 +339,7 @@ export class TenantStore {
     for (const e of envs) {
       if (e === undefined) throw new HubError('internal', `object ${meta.objectId} is missing a commit`)
       const c = this.#plaintext(parseCommit(utf8d.decode(e), Infinity))
-      if (c !== undefined && c.header.operation !== 'delete') changes.push(c.payload)
+      if (c !== undefined && c.header.operation !== 'delete' && !this.#quarantined.has(c.id)) changes.push(c.payload)
     }
     if (changes.length > 0) doc = applyDocChanges(doc, changes)
     return doc
@@ -327,7 +385,7 @@ export class TenantStore {
     const commit = this.#signSealed(fields, plain, args.signer, args.key)
     // A new create needs no Automerge replay (its value is the input) and no
     // cached document: most objects are written once and read from the meta.
-    return await this.#queue.enqueue(async tx => await this.#apply(tx, commit, { value: args.value }, await this.#check(tx, commit)))
+    return await this.#queue.enqueue(async tx => await this.#applyChecked(tx, commit, { value: args.value }))
   }
 
   /** Replace an object's value; records the minimal change. */
@@ -352,7 +410,7 @@ export class TenantStore {
         checkJsonObject(value, this.#opts.maxValueBytes)
         payload = out.change
         const commit = this.#sign(meta, 'update', payload, signer)
-        return { ...await this.#apply(tx, commit, { value, docApplied: true }, await this.#check(tx, commit)), changed: true }
+        return { ...await this.#applyChecked(tx, commit, { value, docApplied: true }), changed: true }
       }
       let value: JsonObject
       if (typeof next === 'function') {
@@ -364,19 +422,57 @@ export class TenantStore {
         value = next
       }
       const commit = this.#sign(meta, 'update', enc(value), signer)
-      return { ...await this.#apply(tx, commit, undefined, await this.#check(tx, commit)), changed: true }
+      return { ...await this.#applyChecked(tx, commit, undefined), changed: true }
     })
   }
 
   async delete (id: ObjectId, signer: Signer): Promise<IngestResult> {
     return await this.#queue.enqueue(async tx => {
       const meta = await this.#requireLive(id, tx)
+      if (meta.interface === 'Permissions') throw new BadRequestError('a grant or device authorization is deleted with revoke()')
       const commit = this.#sign(meta, 'delete', new Uint8Array(0), signer)
-      return await this.#apply(tx, commit, undefined, await this.#check(tx, commit))
+      return await this.#applyChecked(tx, commit, undefined)
     })
   }
 
-  #sign (meta: ObjectMeta, operation: 'update' | 'delete', payload: Uint8Array, signer: Signer): Commit {
+  /**
+   * Revoke a grant or device authorization (a Permissions object): its delete
+   * names every commit this hub holds that relied on the revoked party
+   * (signed by it, or accepted by it), read in the same write item as the
+   * delete, so nothing can slip in between. From then on, on every hub, only
+   * those stay valid (see permissions/validity.ts).
+   */
+  async revoke (id: ObjectId, signer: Signer): Promise<IngestResult & { kept: number }> {
+    return await this.#queue.enqueue(async tx => {
+      const meta = await this.#requireLive(id, tx)
+      const party = revokedParty(meta)
+      if (party === undefined) throw new BadRequestError('only a grant or a device authorization can be revoked')
+      const kept = (await this.#reliantOn(tx, party)).filter(c => !this.#quarantined.has(c))
+      if (kept.length > MAX_REVOCATION_COMMITS) {
+        throw new TooLargeError(`${party} has ${kept.length} commits on this hub; one revocation can name at most ${MAX_REVOCATION_COMMITS}`, { limit: MAX_REVOCATION_COMMITS })
+      }
+      const commit = this.#sign(meta, 'delete', enc({ accepted: encodeAccepted(kept), n: kept.length }), signer)
+      return { ...await this.#applyChecked(tx, commit, undefined), kept: kept.length }
+    })
+  }
+
+  /** Ids of commits relying on `did` (signed or accepted by it): on disk and staged in this group. */
+  async #reliantOn (tx: Tx, did: string): Promise<CommitId[]> {
+    const prefix = this.layout.reliesPrefix(did)
+    const out = new Set<CommitId>()
+    for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix) })) out.add(k.slice(prefix.length) as CommitId)
+    for (const k of tx.stagedUnder(prefix).keys()) out.add(k.slice(prefix.length) as CommitId)
+    return [...out]
+  }
+
+  /** Check a commit made here and stage it; a local write is never quarantined. */
+  async #applyChecked (tx: Tx, commit: VerifiedCommit, local: { value?: JsonObject, docApplied?: boolean } | undefined): Promise<IngestResult> {
+    const checked = await this.#check(tx, commit, undefined, undefined)
+    if (checked.quarantine !== undefined) throw new PermissionsRequiredError(`signer may not write here: ${checked.quarantine}`, { commitId: commit.id })
+    return await this.#apply(tx, commit, local, checked.prev, undefined)
+  }
+
+  #sign (meta: ObjectMeta, operation: 'update' | 'delete', payload: Uint8Array, signer: Signer): VerifiedCommit {
     // An encrypted object's commits use its collection's newest key (rotation applies to new commits).
     const key = meta.tag === undefined ? undefined : this.keyring.current(meta.tag)
     if (meta.tag !== undefined && key === undefined) throw new ConflictError('this hub holds no key for the object\'s collection')
@@ -394,7 +490,7 @@ export class TenantStore {
   }
 
   /** Sign a commit, sealing the payload first when a key is given (deletes carry none). */
-  #signSealed (fields: UnsignedHeader, plain: Uint8Array, signer: Signer, key: CollectionKey | undefined): Commit {
+  #signSealed (fields: UnsignedHeader, plain: Uint8Array, signer: Signer, key: CollectionKey | undefined): VerifiedCommit {
     if (key === undefined) return signCommit(fields, plain, signer)
     const sealed = encryptPayload(key.key, plain, commitHeaderAad(headerFor(fields, signer)))
     return signCommit(fields, utf8.encode(sealed), signer)
@@ -405,7 +501,7 @@ export class TenantStore {
    * decrypted copy when this hub holds the key, undefined when it cannot
    * read it. Decryption also proves the payload belongs to this header.
    */
-  #plaintext (commit: Commit): Commit | undefined {
+  #plaintext<C extends Commit> (commit: C): C | undefined {
     const kid = commit.header.enc
     if (kid === undefined || commit.header.operation === 'delete') return commit
     const key = this.keyring.get(kid)
@@ -422,12 +518,15 @@ export class TenantStore {
   }
 
   /**
-   * Ingest a commit from elsewhere (sync, an app). Its signature must already
-   * be verified (see Hub.ingest); this checks owner, authorization, deps and
-   * content, then writes it. Duplicates are reported, not rewritten.
+   * Ingest a commit from elsewhere (sync, an app through the request
+   * protocol, pairing). Only a verified commit can be passed (see
+   * commits/commit.ts): this checks owner, object, header, deps, content and
+   * validity, then writes it. Duplicates are reported, not rewritten. A
+   * commit that is invalid only because a revocation did not name it is kept
+   * quarantined (an honest peer may still have it), never materialized.
    */
-  async ingest (commit: Commit): Promise<IngestResult> {
-    return await this.#queue.enqueue(async tx => await this.#ingestOne(tx, commit))
+  async ingest (commit: VerifiedCommit, opts: IngestOptions = {}): Promise<IngestResult> {
+    return await this.#queue.enqueue(async tx => await this.#ingestOne(tx, commit, undefined, opts))
   }
 
   /**
@@ -436,11 +535,11 @@ export class TenantStore {
    * for new commits would each search every LevelDB level. Results settle
    * per commit, like separate `ingest` calls.
    */
-  async ingestMany (commits: Commit[]): Promise<Array<PromiseSettledResult<IngestResult>>> {
+  async ingestMany (commits: VerifiedCommit[]): Promise<Array<PromiseSettledResult<IngestResult>>> {
     const ids = [...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))]
     const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
     const existing = new Set(ids.filter((_, i) => found[i] !== undefined))
-    return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#ingestOne(tx, c, existing))))
+    return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#ingestOne(tx, c, existing, {}))))
   }
 
   /**
@@ -459,39 +558,88 @@ export class TenantStore {
     return staged !== undefined && staged !== null
   }
 
-  async #ingestOne (tx: Tx, commit: Commit, existing?: Set<string>): Promise<IngestResult> {
-    {
-      const present = existing === undefined ? await this.hasCommit(commit.id, tx) : this.#has(commit.id, tx, existing)
-      if (present) return { commitId: commit.id, objectId: commit.objectId, stored: false }
-      const prev = await this.#check(tx, commit, existing)
-      const h = commit.header
-      const plain = this.#plaintext(commit)
-      if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
-        // Remote Automerge updates are applied to the document first; if the
-        // change is rejected, the half-applied document is dropped.
-        const before = await this.doc(prev, tx)
-        let after: AmDoc
-        try {
-          after = applyDocChanges(before, [plain.payload])
-        } catch (err) {
-          this.#docs.evict(prev.objectId)
-          throw err
-        }
-        this.#docs.set(prev.objectId, after)
-        tx.undo.push(() => this.#docs.evict(prev.objectId))
-        return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev)
-      }
-      return await this.#apply(tx, commit, undefined, prev)
+  async #ingestOne (tx: Tx, received: VerifiedCommit, existing: Set<string> | undefined, opts: IngestOptions): Promise<IngestResult> {
+    const present = existing === undefined ? await this.hasCommit(received.id, tx) : this.#has(received.id, tx, existing)
+    if (present) return { commitId: received.id, objectId: received.objectId, stored: false }
+    let commit = received
+    let acceptance: Acceptance | undefined
+    if (opts.accept !== undefined) {
+      // First entry: whatever acceptance the sender attached is dropped; ours is the one that counts.
+      const acceptor = this.#opts.acceptor
+      if (acceptor === undefined) throw new PermissionsRequiredError('this hub accepts no commits from grantees')
+      acceptance = { commit: commit.id, by: acceptor.did, at: opts.accept.at, ...(opts.accept.grant !== undefined ? { grant: opts.accept.grant } : {}) }
+    } else if (commit.envelope.header !== undefined) {
+      acceptance = verifyAcceptance(commit.envelope.header.acc, commit.id)
     }
+    const checked = await this.#check(tx, commit, existing, acceptance)
+    if (checked.quarantine !== undefined) {
+      if (opts.accept !== undefined) throw new PermissionsRequiredError(`signer may not write here: ${checked.quarantine}`, { commitId: commit.id })
+      return this.#stageQuarantined(tx, commit, acceptance)
+    }
+    if (opts.accept !== undefined && acceptance !== undefined && checked.needsAcceptance) {
+      commit = withAcceptance(commit, signAcceptance(acceptance, this.#opts.acceptor as Signer))
+    } else if (opts.accept !== undefined) {
+      commit = withAcceptance(commit, undefined)
+      acceptance = undefined
+    }
+    const prev = checked.prev
+    const h = commit.header
+    const plain = this.#plaintext(commit)
+    if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
+      // Remote Automerge updates are applied to the document first; if the
+      // change is rejected, the half-applied document is dropped.
+      const before = await this.doc(prev, tx)
+      let after: AmDoc
+      try {
+        after = applyDocChanges(before, [plain.payload])
+      } catch (err) {
+        this.#docs.evict(prev.objectId)
+        throw err
+      }
+      this.#docs.set(prev.objectId, after)
+      tx.undo.push(() => this.#docs.evict(prev.objectId))
+      return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev, acceptance)
+    }
+    return await this.#apply(tx, commit, undefined, prev, acceptance)
   }
 
-  /** Owner, object, header, deps and authorization checks. Returns the object's meta before the commit. */
-  async #check (tx: Tx, commit: Commit, existing?: Set<string>): Promise<ObjectMeta | undefined> {
+  /**
+   * Keep a commit that a revocation made invalid: its envelope (so that its
+   * descendants are recognised as such and it is never fetched again), the
+   * quarantine mark and its `r!` entries — no feed entry, no object change.
+   */
+  #stageQuarantined (tx: Tx, commit: Commit, acceptance: Acceptance | undefined): IngestResult {
+    const L = this.layout
+    tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
+    tx.put(L.quarantined(commit.id), EMPTY)
+    this.#stageRelies(tx, commit, acceptance)
+    this.#quarantined.add(commit.id)
+    this.#recent.add(commit.id)
+    tx.undo.push(() => { this.#quarantined.delete(commit.id); this.#recent.delete(commit.id) })
+    return { commitId: commit.id, objectId: commit.objectId, stored: false, quarantined: true }
+  }
+
+  #stageRelies (tx: Tx, commit: Commit, acceptance: Acceptance | undefined): void {
+    if (commit.signer !== this.tenant) tx.put(this.layout.relies(commit.signer, commit.id), EMPTY)
+    if (acceptance !== undefined) tx.put(this.layout.relies(acceptance.by, commit.id), EMPTY)
+  }
+
+  /**
+   * Owner, object, header, deps and validity checks. Returns the object's
+   * meta before the commit, or why the commit must be quarantined (it relies
+   * on a revocation that did not name it, or on a quarantined commit).
+   * Anything else invalid throws.
+   */
+  async #check (tx: Tx, commit: Commit, existing: Set<string> | undefined, acceptance: Acceptance | undefined): Promise<{ prev: ObjectMeta | undefined, quarantine?: string, needsAcceptance?: boolean }> {
     const h = commit.header
     if (h.sub !== this.tenant) throw new WrongOwnerError(`commit is for ${h.sub}, not ${this.tenant}`, { commitId: commit.id })
     const prev = h.operation === 'create' ? undefined : await this.getMeta(commit.objectId, tx)
     if (h.operation !== 'create') {
-      if (prev === undefined) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
+      if (h.deps.some(d => this.#quarantined.has(d))) return { prev, quarantine: 'it depends on a quarantined commit' }
+      if (prev === undefined) {
+        if (this.#quarantined.has(commit.objectId)) return { prev, quarantine: 'its object\'s creation is quarantined' }
+        throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
+      }
       const sameCollection = h.tag !== undefined ? prev.tag === h.tag : (prev.tag === undefined && prev.context === h.context && prev.type === h.type)
       if (prev.interface !== h.interface || !sameCollection || prev.strategy !== h.commit_strategy) {
         throw new BadRequestError('commit header does not match its object (interface, context, type or strategy)', { commitId: commit.id })
@@ -503,12 +651,16 @@ export class TenantStore {
       }
       if (missing.length > 0) throw new MissingDepsError(`commit ${commit.id} depends on commits this hub does not have`, { commitId: commit.id, missing })
     }
-    this.#authorizeCommit(commit, prev)
-    return prev
+    const v = this.#judge(commit, prev?.objectId, acceptance)
+    if (!v.valid) {
+      if (v.revoked) return { prev, quarantine: v.reason }
+      throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${v.reason}`, { commitId: commit.id })
+    }
+    return { prev, needsAcceptance: v.via === 'grant' }
   }
 
   /** Stage every write of a checked commit in `tx`. */
-  async #apply (tx: Tx, commit: Commit, local: { value?: JsonObject, docApplied?: boolean } | undefined, prev: ObjectMeta | undefined): Promise<IngestResult> {
+  async #apply (tx: Tx, commit: Commit, local: { value?: JsonObject, docApplied?: boolean } | undefined, prev: ObjectMeta | undefined, acceptance: Acceptance | undefined): Promise<IngestResult> {
     const h = commit.header
     const at = committedAtMs(h)
     const committedAt = new Date(at).toISOString()
@@ -545,6 +697,9 @@ export class TenantStore {
     const plain = local !== undefined ? commit : this.#plaintext(commit)
     if (plain !== undefined) this.#materialize(plain, meta, prev, at, local)
     else delete meta.value
+    // The store's own invariant, whoever built the commit: a readable value
+    // names the collection its header (or, sealed, its key) says it is in.
+    if (meta.value !== undefined && !meta.deleted && h.operation !== 'delete') checkNames(meta, commit.id)
 
     const seq = ++this.#seq
     this.#recent.add(commit.id)
@@ -552,6 +707,7 @@ export class TenantStore {
     if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.values().next().value as string)
     const L = this.layout
     tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
+    this.#stageRelies(tx, commit, acceptance)
     tx.put(L.objectCommit(meta.objectId, meta.commits), utf8.encode(commit.id))
     tx.put(L.feed(seq), utf8.encode(commit.id))
     if (meta.strategy === 'automerge' && meta.value !== undefined && local?.docApplied === true &&
@@ -568,6 +724,8 @@ export class TenantStore {
     if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
       tx.put(L.permission(meta.objectId), EMPTY)
       tx.undo.push(meta.interface === 'Keys' ? this.keyring.apply(meta) : this.registry.apply(meta, prev?.value))
+      const party = meta.deleted && prev !== undefined && !prev.deleted ? revokedParty(prev) : undefined
+      if (party !== undefined) await this.#enforceRevocation(tx, party)
     }
     tx.after.push(() => {
       if (seq > this.#durableSeq) this.#durableSeq = seq
@@ -577,24 +735,24 @@ export class TenantStore {
     return { commitId: commit.id, objectId: meta.objectId, stored: true, seq }
   }
 
-  #authorizeCommit (commit: Commit, prev: ObjectMeta | undefined): void {
+  /** Commit validity (permissions/validity.ts) with what this hub knows of the collection's names. */
+  #judge (commit: Commit, objectId: ObjectId | undefined, acceptance: Acceptance | undefined): ReturnType<typeof judgeCommit> {
     const h = commit.header
-    if (commit.signer === this.tenant) return
     // An encrypted commit names only its collection tag; a hub holding the
-    // key knows the names, and grants are checked against those. (A blind
-    // hub does not, so it accepts such commits only from the owner and devices.)
+    // key knows the names, and grants are checked against those. A blind
+    // hub does not: it follows the grant the acceptance names.
     const names: { context?: string, type?: string } = h.tag === undefined ? h : (this.keyring.current(h.tag) ?? {})
-    const decision = authorize({
-      caller: commit.signer,
+    return judgeCommit({
+      signer: commit.signer,
       owner: this.tenant,
       action: h.operation,
       interface: h.interface,
       ...(names.context !== undefined ? { context: names.context } : {}),
       ...(names.type !== undefined ? { type: names.type } : {}),
-      ...(prev !== undefined ? { objectId: prev.objectId } : {}),
-      now: committedAtMs(h)
+      ...(objectId !== undefined ? { objectId } : {}),
+      digest: revocationDigest(commit.id),
+      ...(acceptance !== undefined ? { acceptance } : {})
     }, this.registry.grants(), this.registry.devices())
-    if (!decision.allowed) throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${decision.reason}`, { commitId: commit.id })
   }
 
   /** Compute the object's new plaintext value from the commit. */
@@ -607,6 +765,10 @@ export class TenantStore {
       if (h.operation === 'delete') {
         meta.deleted = true
         if (meta.interface !== 'Permissions') delete meta.value
+        else {
+          const named = revocationOf(commit.payload)
+          if (named !== undefined) meta.revocation = named
+        }
         return
       }
       let value: unknown
@@ -645,8 +807,112 @@ export class TenantStore {
     if (!meta.deleted) meta.value = local.value
   }
 
+  /**
+   * A revocation of `party` was just staged: every commit this hub holds that
+   * relied on it and is no longer valid (the revocation did not name it) is
+   * quarantined, with everything built on it, and its objects are recomputed
+   * from what stays valid — so this hub ends with the valid set every other
+   * hub computes from the same revocation.
+   */
+  async #enforceRevocation (tx: Tx, party: string): Promise<void> {
+    const ids = (await this.#reliantOn(tx, party)).filter(id => !this.#quarantined.has(id))
+    if (ids.length === 0) return
+    const envs = await tx.getMany(ids.map(id => this.layout.commit(id)))
+    const invalid = new Map<ObjectId, Set<string>>()
+    envs.forEach(env => {
+      if (env === undefined) return
+      const c = parseCommit(utf8d.decode(env), Infinity)
+      let acc: Acceptance | undefined
+      try { acc = c.envelope.header === undefined ? undefined : verifyAcceptance(c.envelope.header.acc, c.id) } catch { acc = undefined }
+      if (this.#judge(c, c.header.operation === 'create' ? undefined : c.objectId, acc).valid) return
+      const set = invalid.get(c.objectId) ?? new Set<string>()
+      set.add(c.id)
+      invalid.set(c.objectId, set)
+    })
+    for (const [objectId, bad] of invalid) await this.#rebuildObject(tx, objectId, bad)
+  }
+
+  /** Quarantine `bad` commits of one object and their descendants; recompute the object from the rest. */
+  async #rebuildObject (tx: Tx, objectId: ObjectId, bad: Set<string>): Promise<void> {
+    const L = this.layout
+    const prev = await this.getMeta(objectId, tx)
+    const ids = await this.#objectCommitIdsTx(objectId, tx)
+    const envs = await tx.getMany(ids.map(id => L.commit(id)))
+    const valid: Commit[] = []
+    ids.forEach((id, i) => {
+      const env = envs[i]
+      if (env === undefined) throw new HubError('internal', `object ${objectId} is missing a commit`)
+      const c = parseCommit(utf8d.decode(env), Infinity)
+      if (bad.has(id) || this.#quarantined.has(id) || c.header.deps.some(d => bad.has(d))) bad.add(id)
+      else valid.push(c)
+    })
+    for (const id of bad) {
+      if (this.#quarantined.has(id)) continue
+      tx.put(L.quarantined(id as CommitId), EMPTY)
+      this.#quarantined.add(id)
+      tx.undo.push(() => this.#quarantined.delete(id))
+    }
+    this.#docs.evict(objectId)
+    tx.undo.push(() => this.#docs.evict(objectId))
+    tx.del(L.snapshot(objectId))
+    const first = valid[0]
+    const next = first !== undefined && first.header.operation === 'create' ? this.#fold(objectId, valid, prev?.commits ?? ids.length) : undefined
+    this.#reindex(tx, prev, next)
+    if (next === undefined) {
+      tx.del(L.object(objectId))
+      tx.after.push(() => this.#metas.forget(objectId))
+      return
+    }
+    tx.put(L.object(objectId), enc(next))
+    tx.after.push(() => this.#metas.publish(objectId, next))
+    if (next.interface === 'Keys') tx.undo.push(this.keyring.apply(next))
+  }
+
+  /** An object's meta computed from scratch from its valid commits (creation first, in ingest order). */
+  #fold (objectId: ObjectId, valid: Commit[], logLength: number): ObjectMeta {
+    const create = valid[0] as Commit
+    const h = create.header
+    const iso = (c: Commit): string => new Date(committedAtMs(c.header)).toISOString()
+    const deps = new Set(valid.flatMap(c => c.header.deps))
+    const meta: ObjectMeta = {
+      objectId,
+      interface: h.interface,
+      ...(h.context !== undefined ? { context: h.context } : {}),
+      ...(h.type !== undefined ? { type: h.type } : {}),
+      ...(h.tag !== undefined ? { tag: h.tag } : {}),
+      strategy: h.commit_strategy,
+      heads: valid.map(c => c.id).filter(id => !deps.has(id)).sort(),
+      deleted: false,
+      createdAt: iso(create),
+      updatedAt: valid.map(iso).reduce((a, b) => b > a ? b : a),
+      createdBy: create.signer,
+      commits: logLength
+    }
+    const named = h.enc === undefined ? undefined : this.keyring.get(h.enc)
+    if (named !== undefined) { meta.context = named.context; meta.type = named.type }
+    const plains = valid.map(c => this.#plaintext(c))
+    if (meta.strategy === 'lww') {
+      let win = valid[0] as Commit
+      for (const c of valid) if (lwwCompare({ id: c.id, at: committedAtMs(c.header) }, { id: win.id, at: committedAtMs(win.header) }) > 0) win = c
+      meta.lww = { id: win.id, at: committedAtMs(win.header) }
+      meta.deleted = win.header.operation === 'delete'
+      const plain = plains[valid.indexOf(win)]
+      if (!meta.deleted && plain !== undefined) {
+        const value: unknown = JSON.parse(utf8d.decode(plain.payload))
+        if (isJsonObject(value)) meta.value = value
+      }
+      return meta
+    }
+    meta.deleted = valid.some(c => c.header.operation === 'delete')
+    if (!meta.deleted && plains.every(p => p !== undefined)) {
+      const doc = applyDocChanges(loadDoc(undefined, this.#opts.actor), plains.filter(p => p.header.operation !== 'delete').map(p => p.payload))
+      meta.value = docValue(doc)
+    }
+    return meta
+  }
+
   /** Write only the index keys that change (creation-time keys never do). */
-  #reindex (tx: Tx, prev: ObjectMeta | undefined, next: ObjectMeta): void {
+  #reindex (tx: Tx, prev: ObjectMeta | undefined, next: ObjectMeta | undefined): void {
     const before = new Set(indexKeys(this.layout, prev))
     const after = indexKeys(this.layout, next)
     for (const k of after) {
@@ -665,6 +931,33 @@ export class TenantStore {
 
 const EMPTY = new Uint8Array(0)
 const RECENT_MAX = 100_000
+
+/** Whom revoking this Permissions object revokes: a grant's grantee, an authorization's device. */
+export function revokedParty (meta: ObjectMeta): string | undefined {
+  if (meta.interface !== 'Permissions' || meta.value === undefined) return undefined
+  const v = meta.type === GRANT_TYPE ? meta.value.grantee : meta.type === DEVICE_TYPE ? meta.value.device : undefined
+  return typeof v === 'string' ? v : undefined
+}
+
+/** The encoded accepted set a revocation's payload names, if it names one. */
+function revocationOf (payload: Uint8Array): string | undefined {
+  if (payload.length === 0) return undefined
+  try {
+    const v: unknown = JSON.parse(utf8d.decode(payload))
+    const accepted = isJsonObject(v) ? v.accepted : undefined
+    return typeof accepted === 'string' ? accepted : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A readable value must carry the `@context`/`@type` its header (or, sealed, its key) names. */
+function checkNames (meta: ObjectMeta, commitId: CommitId): void {
+  const v = meta.value as JsonObject
+  if (v['@context'] !== meta.context || v['@type'] !== meta.type) {
+    throw new BadRequestError('the commit\'s value names another "@context"/"@type" than its header', { commitId })
+  }
+}
 
 /** Every index key an object occupies (none when deleted or unreadable). */
 export function indexKeys (L: Layout, meta: ObjectMeta | undefined): string[] {

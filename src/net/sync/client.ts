@@ -10,7 +10,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError, PermissionsRequiredError } from '../../errors.js'
-import { commitIdOf, parseCommit, verifyCommit, type CommitEnvelope, type CommitHeader, type KeyLookup } from '../../commits/commit.js'
+import { commitIdOf, parseCommit, verifyCommit, type CommitEnvelope, type CommitHeader, type KeyLookup, type VerifiedCommit } from '../../commits/commit.js'
 import { validateEnvelope } from '../../commits/schema.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel, remoteError } from '../channel.js'
@@ -107,16 +107,17 @@ async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<nu
   const fresh = envelopes.filter((_, i) => { const id = ids[i]; return id === undefined || !have.has(id) })
   if (fresh.length === 0) return 0
   let commits
+  let verified: VerifiedCommit[]
   try {
     commits = fresh.map(e => parseCommit(e, opts.maxCommitBytes))
     const foreign = opts.accepts === undefined ? undefined : commits.find(c => !(opts.accepts as (h: CommitHeader) => boolean)(c.header))
     if (foreign !== undefined) throw new PermissionsRequiredError(`this peer may not hold commit ${foreign.id}`, { commitId: foreign.id })
-    await Promise.all(commits.map(async c => { await verifyCommit(c, opts.lookup) }))
+    verified = await Promise.all(commits.map(async c => await verifyCommit(c, opts.lookup)))
   } catch (err) {
     throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))
   }
   // Enqueued in feed order; existence checked for the whole batch at once.
-  const results = await opts.store.ingestMany(commits)
+  const results = await opts.store.ingestMany(verified)
   let stored = 0
   for (const r of results) {
     if (r.status === 'rejected') throw new ProtocolViolation(r.reason instanceof HubError ? r.reason : new BadRequestError(String(r.reason)))

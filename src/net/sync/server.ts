@@ -99,6 +99,11 @@ export async function readBatch (store: TenantStore, after: number, limit: numbe
     const env = raws[i]
     const entry = entries[i] as { seq: number, commitId: string }
     if (env === undefined) break
+    // Quarantined commits (cancelled by a revocation) are kept, never served.
+    if (store.isQuarantined(entry.commitId)) {
+      last = entry.seq
+      continue
+    }
     if (!access.all && !access.allows(parseCommit(env, Infinity).header, entry.commitId)) {
       last = entry.seq
       continue
