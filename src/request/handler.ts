@@ -15,6 +15,7 @@ import type { Filter, SortOrder } from '../store/query.js'
 import type { ObjectView } from '../interfaces/views.js'
 import { parseObjectId } from '../interfaces/collections.js'
 import { verifyRequest, type RequestClaims } from './token.js'
+import { ATTESTATION_LIFETIME_S, signAttestation } from '../permissions/attestation.js'
 
 export interface Target { action: Action, context?: string, type?: string, objectId?: string, describe: string }
 
@@ -56,6 +57,18 @@ export function decide (hub: Hub, caller: Did, iface: AccessRequest['interface']
     ...(t.objectId !== undefined ? { objectId: t.objectId as AccessRequest['objectId'] } : {}),
     now: Date.now()
   }, hub.store.registry.liveGrants(), hub.store.registry.liveDevices())
+}
+
+/**
+ * `Devices.attest`: a device attestation (permissions/attestation.ts) is
+ * issued to the caller's own hub DID only, and only while this hub sees it as
+ * a live owner device. Nobody else — the owner DID, a blind hub, a revoked
+ * device, a stranger — gets one.
+ */
+export function decideAttest (hub: Hub, caller: Did): Decision {
+  return hub.store.registry.device(caller)?.role === 'owner-device'
+    ? { allowed: true, via: 'device' }
+    : { allowed: false, reason: `${caller} is not a live owner device of this owner` }
 }
 
 async function objectTarget (hub: Hub, id: unknown, action: Action): Promise<Target> {
@@ -108,6 +121,7 @@ export async function targetOf (hub: Hub, req: AcceptedRequest): Promise<{ targe
     case 'Permissions.grant': return { target: { action: 'create', describe: 'grant' } }
     case 'Permissions.revoke': return { target: { action: 'delete', describe: `grant ${String(params.grantId)}` } }
     case 'Permissions.list': return { target: { action: 'read', describe: 'grants' } }
+    case 'Devices.attest': return { target: { action: 'read', describe: 'device attestation' } }
     default: throw new BadRequestError(`${key} is not a method`)
   }
 }
@@ -182,6 +196,16 @@ export async function perform (hub: Hub, req: AcceptedRequest, target: Target, c
       })
     case 'Permissions.revoke': return await hub.permissions.revoke(str(params.grantId, 'grantId') as string)
     case 'Permissions.list': return { grants: hub.permissions.list() }
+    case 'Devices.attest': {
+      // Only after decideAttest(): the caller is a live owner device. Asked
+      // before whether we hold the key, so a stranger learns neither.
+      if (hub.ownerKey === undefined) throw new HubError('unavailable', 'this hub holds no owner key: ask another of the owner\'s hubs')
+      const lifetimeS = params.lifetimeS ?? ATTESTATION_LIFETIME_S
+      if (typeof lifetimeS !== 'number' || !Number.isSafeInteger(lifetimeS) || lifetimeS < 1 || lifetimeS > ATTESTATION_LIFETIME_S) {
+        throw new BadRequestError(`params.lifetimeS must be an integer from 1 to ${ATTESTATION_LIFETIME_S}`)
+      }
+      return { attestation: signAttestation(hub.ownerKey, { device: req.caller, lifetimeS }).attestation }
+    }
     default: throw new BadRequestError(`${iface}.${method} is not a method`)
   }
 }
@@ -203,7 +227,8 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
     const t = await targetOf(hub, accepted)
     target = t.target
     // Key envelopes are authorized as a read of their collection.
-    const decision = decide(hub, accepted.caller, accepted.claims.interface === 'Keys' ? 'Collections' : accepted.claims.interface, target)
+    const iface = accepted.claims.interface
+    const decision = iface === 'Devices' ? decideAttest(hub, accepted.caller) : decide(hub, accepted.caller, iface === 'Keys' ? 'Collections' : iface, target)
     if (!decision.allowed) {
       // Existence is only hidden from a caller who may not read the object anyway.
       const mayRead = target.objectId !== undefined && target.action !== 'read' && decide(hub, accepted.caller, 'Collections', { ...target, action: 'read' }).allowed

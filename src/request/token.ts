@@ -12,8 +12,8 @@ import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
 import { verifyEd25519, type Signer } from '../identity/keys.js'
 import type { KeyLookup } from '../commits/commit.js'
 
-export type RequestInterface = 'Collections' | 'Profile' | 'Permissions' | 'Keys'
-export type RequestMethod = 'write' | 'update' | 'delete' | 'read' | 'query' | 'history' | 'export' | 'subscribe' | 'grant' | 'revoke' | 'list'
+export type RequestInterface = 'Collections' | 'Profile' | 'Permissions' | 'Keys' | 'Devices'
+export type RequestMethod = 'write' | 'update' | 'delete' | 'read' | 'query' | 'history' | 'export' | 'subscribe' | 'grant' | 'revoke' | 'list' | 'attest'
 
 export interface RequestClaims {
   iss: string
@@ -66,9 +66,46 @@ export function signRequest (signer: Signer, owner: string, iface: RequestInterf
     method,
     params
   }
-  const header = b64u(JSON.stringify({ alg: 'EdDSA', kid: signer.kid, typ: TOKEN_TYPE }))
+  return signJws(signer, TOKEN_TYPE, claims)
+}
+
+/**
+ * A compact JWS (EdDSA) of `claims`, header `{ alg, kid: signer.kid, typ }`.
+ * The one JWS signer of the request layer (request tokens, device
+ * attestations).
+ */
+export function signJws (signer: Signer, typ: string, claims: object): string {
+  const header = b64u(JSON.stringify({ alg: 'EdDSA', kid: signer.kid, typ }))
   const payload = b64u(JSON.stringify(claims))
   return `${header}.${payload}.${b64u(signer.sign(utf8.encode(`${header}.${payload}`)))}`
+}
+
+/** A compact JWS split and JSON-decoded; nothing verified yet. */
+export interface DecodedJws { header: unknown, claims: unknown, signingInput: string, signature: string }
+
+/** Split a compact JWS and decode its header and claims. `what` names it in errors (`bad_request`). */
+export function decodeJws (jws: string, what: string): DecodedJws {
+  const parts = jws.split('.')
+  if (parts.length !== 3) throw new BadRequestError(`${what} is not a compact JWS`)
+  const [h, p, s] = parts as [string, string, string]
+  try {
+    return { header: JSON.parse(utf8d.decode(fromB64u(h))), claims: JSON.parse(utf8d.decode(fromB64u(p))), signingInput: `${h}.${p}`, signature: s }
+  } catch {
+    throw new BadRequestError(`${what} header or claims are not base64url JSON`)
+  }
+}
+
+/**
+ * Check a decoded JWS's EdDSA signature by `iss`: `kid` must be one of
+ * `iss`'s verification methods (`iss#…`), resolved through `lookup`.
+ * Throws `authentication_failed`.
+ */
+export async function verifyJwsSignature (jws: DecodedJws, kid: string, iss: string, lookup: KeyLookup, what: string): Promise<void> {
+  if (!kid.startsWith(`${iss}#`)) throw new AuthenticationError(`${what} kid does not belong to iss`)
+  const key = await lookup(kid)
+  let sig: Uint8Array
+  try { sig = fromB64u(jws.signature) } catch { throw new AuthenticationError(`${what} signature is not base64url`) }
+  if (!verifyEd25519(key, utf8.encode(jws.signingInput), sig)) throw new AuthenticationError(`${what} signature does not verify`)
 }
 
 /**
@@ -78,27 +115,15 @@ export function signRequest (signer: Signer, owner: string, iface: RequestInterf
  */
 export async function verifyRequest (jws: string, lookup: KeyLookup, opts: { now?: number, maxBytes?: number } = {}): Promise<RequestClaims> {
   if (jws.length > (opts.maxBytes ?? 2_200_000)) throw new TooLargeError('request is too large')
-  const parts = jws.split('.')
-  if (parts.length !== 3) throw new BadRequestError('request is not a compact JWS')
-  const [h, p, s] = parts as [string, string, string]
-  let header: { alg?: unknown, kid?: unknown, typ?: unknown }
-  let claims: unknown
-  try {
-    header = JSON.parse(utf8d.decode(fromB64u(h))) as typeof header
-    claims = JSON.parse(utf8d.decode(fromB64u(p)))
-  } catch {
-    throw new BadRequestError('request header or claims are not base64url JSON')
-  }
+  const decoded = decodeJws(jws, 'request')
+  const header = decoded.header as { alg?: unknown, kid?: unknown, typ?: unknown } | null
+  const claims = decoded.claims
   if (typeof header !== 'object' || header === null || header.alg !== 'EdDSA' || typeof header.kid !== 'string' || header.typ !== TOKEN_TYPE) throw new BadRequestError('request header must be {alg:EdDSA, kid, typ:hub-request+jwt}')
   if (!validateClaims(claims)) {
     const e = validateClaims.errors?.[0]
     throw new BadRequestError(`invalid request claims: ${e?.instancePath ?? ''} ${e?.message ?? ''}`.trim())
   }
-  if (!header.kid.startsWith(`${claims.iss}#`)) throw new AuthenticationError('request kid does not belong to iss')
-  const key = await lookup(header.kid)
-  let sig: Uint8Array
-  try { sig = fromB64u(s) } catch { throw new AuthenticationError('request signature is not base64url') }
-  if (!verifyEd25519(key, utf8.encode(`${h}.${p}`), sig)) throw new AuthenticationError('request signature does not verify')
+  await verifyJwsSignature(decoded, header.kid, claims.iss, lookup, 'request')
   const now = Math.floor((opts.now ?? Date.now()) / 1000)
   if (claims.exp <= claims.iat || claims.exp - claims.iat > MAX_REQUEST_LIFETIME_S) throw new AuthenticationError('request lifetime must be positive and at most five minutes')
   if (claims.iat > now + CLOCK_SKEW_S) throw new AuthenticationError('request is issued in the future')
