@@ -3,15 +3,21 @@
  * drivers. did:web uses HTTPS, except for loopback hosts (127.0.0.0/8,
  * localhost, [::1]) where plain HTTP is allowed: a loopback connection cannot
  * be intercepted off-machine, and it is what local dataspaces and tests use.
+ * Documents are fetched under the outbound policy (outbound.ts): a did:web
+ * host whose address the policy refuses is not connected to at all.
  */
 import { Resolver, type DIDResolutionResult, type DIDResolver, type DIDDocument } from 'did-resolver'
 import { AuthenticationError } from '../errors.js'
 import { didKeyDocument, publicKeyFromDidKey, type DidDocument, type VerificationMethod } from './did-key.js'
 import { fromB64u, multibaseDecode, utf8d } from './encoding.js'
-import { isLoopbackHost, loopbackAllowed, readCapped } from './outbound.js'
+import { checkOutboundUrl, createOutboundFetch, isLoopbackHost, readCapped } from './outbound.js'
 
 export interface ResolverOptions {
-  /** Injected for tests and embedding; defaults to global fetch. */
+  /**
+   * Injected for tests and embedding; defaults to the outbound policy's
+   * fetch (outbound.ts), which connects only to allowed addresses. An
+   * injected fetch gets only URLs that passed checkOutboundUrl.
+   */
   fetch?: typeof fetch
   /** Milliseconds before a did:web fetch is abandoned. Default 5000. */
   timeoutMs?: number
@@ -51,7 +57,7 @@ export function didWebUrl (did: string, insecureHttp = false): string {
 export const MAX_DID_DOCUMENT_BYTES = 256 * 1024
 
 function webDriver (opts: ResolverOptions): DIDResolver {
-  const doFetch = opts.fetch ?? fetch
+  const doFetch = opts.fetch ?? createOutboundFetch({ allowInsecureHttp: opts.insecureHttp === true, what: 'did:web document URL' })
   return async (did) => {
     let url: string
     try {
@@ -59,7 +65,11 @@ function webDriver (opts: ResolverOptions): DIDResolver {
     } catch (err) {
       return failure('invalidDid', (err as Error).message)
     }
-    if (!loopbackAllowed() && isLoopbackHost(new URL(url).host)) return failure('notFound', 'did:web resolution of loopback hosts is disabled (HUB_OUTBOUND_LOOPBACK=deny)')
+    try {
+      url = checkOutboundUrl(url, 'did:web document URL', undefined, { allowHttp: opts.insecureHttp === true }).href
+    } catch (err) {
+      return failure('notFound', `did:web resolution refused: ${(err as Error).message}`)
+    }
     try {
       const res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' })
       if (!res.ok) return failure('notFound', `did:web document fetch returned HTTP ${res.status}`)

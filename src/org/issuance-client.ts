@@ -4,14 +4,16 @@
  * self-issued ID token.
  *
  * The URL comes from a DID document someone else controls, so it is held to
- * the did:web rule (resolver.ts): HTTPS, except plain HTTP to a loopback
- * host; no credentials in the URL; no redirects (a redirect could move the
+ * the outbound rule (identity/outbound.ts): HTTPS, except plain HTTP to a
+ * loopback host; only to addresses the outbound policy allows (checked on
+ * the resolved address the request connects to); no credentials in the
+ * URL; no redirects (a redirect could move the
  * request, Bearer and all, somewhere the document did not name); a timeout;
  * and the answer is read up to a small cap.
  */
-import { HubError } from '../errors.js'
+import { BadRequestError, HubError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import { checkOutboundUrl, readCapped } from '../identity/outbound.js'
+import { checkOutboundUrl, outboundFetch, readCapped } from '../identity/outbound.js'
 import { utf8d } from '../identity/encoding.js'
 
 /** One outbound request, headers to end of body. */
@@ -35,7 +37,11 @@ export class OutboundError extends HubError {
   }
 }
 
-/** Refuse a service endpoint that is not HTTPS (or HTTP to loopback), or that carries credentials. */
+/**
+ * Refuse a service endpoint that is not HTTPS (or HTTP to loopback), that
+ * carries credentials, or whose address literal the outbound policy refuses
+ * (`forbidden_address`).
+ */
 export function checkServiceEndpoint (raw: string): URL {
   return checkOutboundUrl(raw, 'service endpoint', { bad: 'bad_endpoint', insecure: 'insecure_endpoint' })
 }
@@ -94,7 +100,8 @@ function remoteError (body: unknown): Record<string, unknown> | undefined {
  * POST `body` as JSON to `url` with `Authorization: Bearer <bearer>`.
  * Resolves with any 2xx answer; throws {@link OutboundError} for no answer
  * or a non-2xx one, and {@link BadRequestError} for a URL the outbound rule
- * refuses (before anything is sent).
+ * refuses (before anything is sent), including a host name that resolves
+ * to an address the policy refuses (`forbidden_address`, no connection made).
  */
 export async function postDcp (url: string, body: unknown, bearer: string, opts: OutboundOptions = {}): Promise<OutboundReply> {
   const target = checkServiceEndpoint(url)
@@ -103,7 +110,7 @@ export async function postDcp (url: string, body: unknown, bearer: string, opts:
   let res: Response
   let text: string
   try {
-    res = await fetch(target, {
+    res = await outboundFetch(target, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${bearer}` },
       body: JSON.stringify(body),
@@ -112,6 +119,7 @@ export async function postDcp (url: string, body: unknown, bearer: string, opts:
     })
     text = utf8d.decode(await readCapped(res, MAX_OUTBOUND_RESPONSE_BYTES))
   } catch (err) {
+    if (err instanceof BadRequestError) throw err
     const why = signal.aborted ? (opts.signal?.aborted === true ? 'aborted' : 'timed out') : (err as Error).message
     throw new OutboundError(`POST ${target.origin}${target.pathname} failed: ${why}`, { reason: 'unreachable', url: target.href }, { cause: err })
   }

@@ -4,8 +4,9 @@
  *
  * For each `revocation`/`suspension` entry of a credential, the list
  * credential at `statusListCredential` is fetched, verified and read:
- *  - fetched with global fetch (injectable): HTTPS, or plain HTTP for
- *    loopback hosts only — the same rule as the did:web resolver; no
+ *  - fetched under the outbound policy (identity/outbound.ts; the fetch is
+ *    injectable): HTTPS, or plain HTTP for loopback hosts only — the same
+ *    rule as the did:web resolver; only to addresses the policy allows; no
  *    redirects (a redirect could leave HTTPS or the host the issuer named);
  *    a timeout; a response size cap;
  *  - it must be a JWT VC (compact JWS, or a VCDM 2.0
@@ -33,7 +34,7 @@
  */
 import { HubError, toHubError, type ErrorCode } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import { checkOutboundUrl, readCapped } from '../identity/outbound.js'
+import { checkOutboundUrl, outboundFetch, readCapped } from '../identity/outbound.js'
 import { silentLogger, type Logger } from '../log.js'
 import { decodeJwt, verifyDidJwt } from './jwt.js'
 import { entryIsSet, MAX_BITSTRING_BYTES, parseStatusListPayload, statusEntries, type StatusEntry, type StatusList } from './status-list.js'
@@ -65,7 +66,7 @@ export interface CredentialStatusFilter {
 export interface StatusListCheckerOptions {
   /** DID → document, e.g. `hub.resolveDocument` (answers DIDs this hub hosts locally). */
   resolveDocument: (did: string) => Promise<DidDocument>
-  /** Injected for tests and embedding; defaults to global fetch. */
+  /** Injected for tests and embedding; defaults to the outbound policy's fetch (connects only to allowed addresses). */
   fetch?: typeof fetch
   /** Milliseconds since the epoch; drives the cache and the list's validity check. */
   now?: () => number
@@ -167,7 +168,7 @@ export class StatusListChecker implements CredentialStatusFilter {
 
   constructor (opts: StatusListCheckerOptions) {
     this.#resolveDocument = opts.resolveDocument
-    this.#fetch = opts.fetch ?? (async (input, init) => await fetch(input, init))
+    this.#fetch = opts.fetch ?? outboundFetch
     this.#now = opts.now ?? Date.now
     this.#log = opts.logger ?? silentLogger
     this.#ttlMs = opts.ttlMs ?? DEFAULT_STATUS_LIST_TTL_MS
