@@ -24,7 +24,7 @@ import { ControlServer } from './control.js'
 import { probeDaemon } from './discovery.js'
 import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
 import type { HttpServer } from '../http/server.js'
-import { isLoopbackHost } from '../identity/outbound.js'
+import { checkOutboundEnv, chosenOutboundMode, isLoopbackHost, outboundMode, restrictOutboundFor } from '../identity/outbound.js'
 import type { CommandArgs } from './protocol.js'
 
 export interface NetworkHandle { multiaddrs(): string[]; stop(): Promise<void> }
@@ -53,7 +53,14 @@ export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
   bootstrap?: string[]
   /** Without it the daemon runs with no network (multiaddrs = []). */
   startNetwork?: StartNetwork<N>
-  /** Serve the HTTP API (Identity API, did:web, DCP) on this address. Off by default. */
+  /**
+   * Serve the HTTP API (Identity API, did:web, DCP) on this address. Off by
+   * default. Beyond loopback (0.0.0.0, ::, any other address or name),
+   * outbound requests default to the `deny` policy (public addresses only)
+   * while it runs, unless HUB_OUTBOUND or HUB_OUTBOUND_LOOPBACK says
+   * otherwise (identity/outbound.ts); an unknown value of either refuses
+   * the start.
+   */
   http?: { host: string, port: number }
   logger?: Logger
 }
@@ -67,6 +74,8 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
   #server: ControlServer | undefined
   #net: N | undefined
   #http: HttpServer | undefined
+  /** Lifts the outbound `deny` default taken while the HTTP server listens beyond loopback. */
+  #releaseOutbound: () => void = () => {}
   #info: DaemonInfo | undefined
   #stopping: Promise<void> | undefined
   readonly #stopped: Promise<boolean>
@@ -123,11 +132,17 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     if (this.#opts.http !== undefined) {
       const { createHttpServer } = await import('../http/app.js')
       const adminKey = await loadOrCreateAdminKey(this.dir)
+      // Before listening: a server reachable from outside makes outbound requests
+      // (did:web, status lists, service endpoints) default to public addresses
+      // only, unless the operator chose a mode (HUB_OUTBOUND, HUB_OUTBOUND_LOOPBACK).
+      checkOutboundEnv()
+      this.#releaseOutbound = restrictOutboundFor(this.#opts.http.host)
       this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log })
       const url = await this.#http.listen(this.#opts.http.host, this.#opts.http.port)
       if (!isLoopbackHost(this.#opts.http.host)) {
         this.#log.warn('the HTTP API listens beyond loopback: keep /api/identity/ off the public network and put TLS in front', { url })
       }
+      this.#log.info('outbound requests', { mode: outboundMode(), chosen: chosenOutboundMode() !== undefined })
       http = { url, adminKeyFile: adminKeyFile(this.dir) }
       // Issuance requests a previous run received but did not settle (crash, shutdown) are processed now.
       // Not awaited: a slow holder must not delay the daemon's start.
@@ -215,6 +230,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     }
     await step('closing the control channel', () => this.#server?.close())
     await step('closing the HTTP server', () => this.#http?.close())
+    this.#releaseOutbound()
     await step('stopping the network', () => this.#net?.stop())
     await step('closing the hub', () => this.hub.close())
     if (this.#secret !== '') await step('removing daemon.json and control.secret', () => removeDaemonFiles(this.dir, { pid: process.pid, secret: this.#secret }))

@@ -21,6 +21,7 @@ import type { JWK } from 'jose'
 import { AlreadyExistsError, AuthenticationError, BadRequestError, ConflictError, HubError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
+import { checkOutboundLiteral } from '../identity/outbound.js'
 import type { DidDocument } from '../identity/did-key.js'
 import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
 import { silentLogger, type Logger } from '../log.js'
@@ -216,11 +217,18 @@ function checkService (did: string, s: unknown): ServiceEndpoint {
   if (typeof id !== 'string' || id === '') throw new BadRequestError('service id must be a non-empty string')
   if (typeof type !== 'string' || type === '') throw new BadRequestError('service type must be a non-empty string')
   if (typeof serviceEndpoint !== 'string') throw new BadRequestError('serviceEndpoint must be a URL string')
+  let url: URL
   try {
-    new URL(serviceEndpoint)
+    url = new URL(serviceEndpoint)
   } catch {
     throw new BadRequestError('serviceEndpoint must be an absolute URL')
   }
+  // Other parties' hubs will connect to it, and so will this one (issuance
+  // delivery): an address literal the outbound policy refuses (link-local,
+  // metadata, loopback under deny, IPv4-mapped forms of those, …) is
+  // refused now (details.reason forbidden_address). Names are checked when
+  // connected to.
+  checkOutboundLiteral(url, 'serviceEndpoint')
   const full = id.startsWith('#') ? did + id : id.startsWith(did + '#') ? id : `${did}#${id}`
   if (!/^[^\s#]+#[A-Za-z0-9._~-]+$/.test(full)) throw new BadRequestError('service id must be a fragment such as "#credential-service"')
   return { id: full, type, serviceEndpoint }
