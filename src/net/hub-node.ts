@@ -14,12 +14,15 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString, peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
-import { HubError, toHubError } from '../errors.js'
+import { BadRequestError, HubError, PermissionsRequiredError, toHubError } from '../errors.js'
 import type { Hub, HubRole } from '../hub.js'
 import type { Logger } from '../log.js'
 import { publicKeyFromDidKey, type DidDocument } from '../identity/did-key.js'
 import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from './constants.js'
-import { serveRequests } from '../request/server.js'
+import { MAX_REQUEST_FRAME_BYTES, serveRequests } from '../request/server.js'
+import { signRequest, validateServerMessage } from '../request/token.js'
+import { ATTESTATION_LIFETIME_S, AttestationError, signAttestation, verifyAttestation } from '../permissions/attestation.js'
+import { FrameChannel, remoteError } from './channel.js'
 import { createHubLibp2p, hubDidOfPeer, type HubLibp2p } from './node.js'
 import { createInvite, servePair } from './pair.js'
 import { serveSync, type FeedAccess } from './sync/server.js'
@@ -48,7 +51,35 @@ export interface HubNodeOptions {
   blockedPeers?: string[]
   /** Observe every sync batch this hub serves, exactly as sent (diagnostics, tests). */
   onServedBatch?: (peerHubDid: string, json: string) => void
+  /**
+   * Lifetime of the device attestations this hub presents when it follows
+   * another owner (signed here if it holds the owner key, else asked of an
+   * owner hub, which issues at most ATTESTATION_LIFETIME_S). Default 1 h;
+   * tests make it short. Below ~1 min, a waiting pull outlives its
+   * attestation and the follow stream reconnects after each long poll.
+   */
+  attestationLifetimeS?: number
 }
+
+/** One followed owner, as `followStatus()` reports it. */
+export interface FollowStatus {
+  owner: string
+  /** Hub DID of the followed owner's hub last reached. */
+  peer: string | null
+  /** A pull stream is open. */
+  streaming: boolean
+  lastSync: string | null
+  lastError: string | null
+  /** This hub's current device attestation (shared by every follow), if it has one; it may have expired. */
+  attestation: { issuedAt: string, expiresAt: string } | null
+  /** Why the last attempt to obtain or renew it failed, if it did. */
+  attestationError: string | null
+}
+
+interface FollowState { peer?: string, streaming: boolean, lastSync?: string, lastError?: string }
+
+/** A device attestation this hub holds (ms since the epoch). */
+interface Attested { attestation: string, issuedAt: number, expiresAt: number, renewAt: number }
 
 export interface PeerView {
   peerId: string
@@ -179,9 +210,12 @@ export class HubNode {
         onAccess: async (store, peer, as, allowed, reason) => {
           // Our own devices are not audited (they act as the owner); everyone else is.
           if (store.registry.device(peer) !== undefined) return
+          // The owner sees why #access refused (the peer only got permissions_required).
+          const why = allowed || as === undefined ? undefined : this.#refusals.get(as)
+          const detail = [reason, why].filter(x => x !== undefined).join(': ').slice(0, 300)
           await this.hub.audit.append({
             caller: as?.did ?? peer, interface: 'Sync', method: 'pull', target: `hub ${peer}`,
-            decision: allowed ? 'allowed' : 'denied', ...(allowed ? {} : { code: 'permissions_required' }), ...(reason !== undefined ? { reason } : {})
+            decision: allowed ? 'allowed' : 'denied', ...(allowed ? {} : { code: 'permissions_required' }), ...(detail !== '' ? { reason: detail } : {})
           })
         }
       }, stream, connection)
@@ -247,8 +281,8 @@ export class HubNode {
 
   /**
    * What `peer` may pull from `store`. Our owner's devices get everything.
-   * A hub pulling for another owner (`as`, with that owner's signed
-   * authorization of the hub as proof) gets the commits that owner's live
+   * A hub pulling for another owner (`as`, with a valid device attestation
+   * of the hub by that owner) gets the commits that owner's live
    * grants let it read — decided by authorize(), like every request — plus
    * the Permissions objects it needs to validate them: device
    * authorizations, and the grants of collections it can read.
@@ -259,24 +293,32 @@ export class HubNode {
     // device) proves itself with its owner-signed authorization. Only owner
     // signatures make a device, so storing that commit is safe whoever sends
     // it; a revoked authorization stays revoked (we already hold its delete).
-    if (device === undefined && as !== undefined && as.did === store.tenant) {
-      if (await this.#provenDevice(peer, as) !== undefined) {
-        await this.hub.ingest(as.proof).catch(err => { this.#log.debug('device proof not stored', { peer, reason: (err as Error).message }) })
+    if (device === undefined && as?.proof !== undefined && as.did === store.tenant) {
+      const proof = as.proof
+      if (await this.#provenDevice(peer, { did: as.did, proof }) !== undefined) {
+        await this.hub.ingest(proof).catch(err => { this.#log.debug('device proof not stored', { peer, reason: (err as Error).message }) })
         device = store.registry.device(peer)
       }
     }
     // A blind hub gets ciphertext and metadata only: never a plaintext Collections commit.
     if (device !== undefined) return device.role === 'blind' ? { all: false, allows: blindMayHold } : { all: true }
     if (as === undefined || as.did === store.tenant) return undefined
-    const proven = await this.#provenDevice(peer, as)
-    const grantee = proven?.role === 'owner-device' ? proven.owner : undefined
+    // Another owner's hub proves it is a device of that owner *now*, with a
+    // short-lived attestation by that owner — never with its
+    // DeviceAuthorization, which never expires and whose revocation this
+    // hub would never hear of. Checked on every pull (the server calls us
+    // again after each waiting pull), so it lapses mid-stream.
+    const grantee = await this.#attestedOwner(peer, as)
     if (grantee === undefined) return undefined
     const owner = store.tenant
     const grants = (): Grant[] => store.registry.liveGrants().filter(g => g.grantee === grantee)
     const canRead = (context: string, type: string, objectId?: string): boolean => authorize({
       caller: asDid(grantee), owner, action: 'read', interface: 'Collections', context, type, ...(objectId !== undefined ? { objectId: asObjectId(objectId) } : {}), now: Date.now()
     }, grants()).allowed
-    if (!grants().some(g => g.allow[1] === 'R' && canRead(g.context, g.type, g.objectId))) return undefined
+    if (!grants().some(g => g.allow[1] === 'R' && canRead(g.context, g.type, g.objectId))) {
+      this.#refusals.set(as, `no live grant lets ${grantee} read`)
+      return undefined
+    }
     return {
       all: false,
       allows: (h, id) => {
@@ -295,9 +337,10 @@ export class HubNode {
 
   /**
    * What `peer` proves with `as`: a create DeviceAuthorization, signed by
-   * `as.did`, naming `peer` as a device of that owner, with its role.
+   * `as.did`, naming `peer` as a device of that owner, with its role. Only
+   * ever trusted for our own owner, whose revocations we hold.
    */
-  async #provenDevice (peer: string, as: NonNullable<PullMessage['as']>): Promise<ProvenDevice | undefined> {
+  async #provenDevice (peer: string, as: { did: string, proof: CommitEnvelope }): Promise<ProvenDevice | undefined> {
     let commit
     try {
       commit = parseCommit(as.proof, 64 * 1024)
@@ -320,6 +363,28 @@ export class HubNode {
     if (this.#proofs.size > 1000) this.#proofs.clear()
     this.#proofs.set(key, result)
     return result
+  }
+
+  /** Why #access refused a pull's `as`, for the audit log (the peer is told only permissions_required). */
+  readonly #refusals = new WeakMap<object, string>()
+
+  /**
+   * The owner `peer` pulls for, if `as` carries a valid, unexpired device
+   * attestation by `as.did` naming `peer` (permissions/attestation.ts).
+   * Verified afresh on every pull: nothing is cached, so expiry is exact.
+   */
+  async #attestedOwner (peer: string, as: NonNullable<PullMessage['as']>): Promise<string | undefined> {
+    if (as.attestation === undefined) {
+      this.#refusals.set(as, 'no device attestation (a DeviceAuthorization proves nothing to another owner)')
+      return undefined
+    }
+    try {
+      return (await verifyAttestation(as.attestation, { owner: as.did, device: peer, lookup: async kid => await this.hub.keys.resolveKey(kid) })).iss
+    } catch (err) {
+      const e = err instanceof AttestationError ? err : new AttestationError('malformed', (err as Error).message)
+      this.#refusals.set(as, `attestation ${e.reason}: ${e.message}`)
+      return undefined
+    }
   }
 
   /** Our owner's signed authorization of this hub: the proof we present when pulling for our owner. */
@@ -348,19 +413,26 @@ export class HubNode {
     this.#follows.get(f.owner)?.abort()
     const ctrl = new AbortController()
     this.#follows.set(f.owner, ctrl)
+    const st: FollowState = { streaming: false }
+    this.#followState.set(f.owner, st)
     void (async () => {
       let delay = 250
       while (!ctrl.signal.aborted && !this.#stopped) {
         for (const addr of f.addrs) {
           if (ctrl.signal.aborted || this.#stopped) break
           try {
-            const proof = await this.#ownProof()
-            if (proof === undefined) throw new HubError('permissions_required', 'this hub holds no authorization from its owner to present')
+            // What we present: a fresh device attestation by our owner (our
+            // DeviceAuthorization never expires, so another owner's hub must
+            // not take it as proof). Renewed in the background while the
+            // stream lasts; each pull carries the one current when it is sent.
+            await this.#attestation()
             const conn = await this.libp2p.dial(multiaddr(addr), { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
             const peerHubDid = hubDidOfPeer(conn.remotePeer)
             const stream = await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
             const s = this.#state(conn.remotePeer.toString(), peerHubDid, [addr])
             s.streamBytes = { sent: 0, received: 0, stored: 0 }
+            st.peer = peerHubDid
+            st.streaming = true
             await pullFrom(stream, {
               store: await this.hub.tenant(f.owner),
               peer: peerHubDid,
@@ -368,19 +440,138 @@ export class HubNode {
               maxCommitBytes: this.hub.config.limits.maxCommitBytes,
               live: true,
               signal: ctrl.signal,
-              as: { did: this.hub.did, proof },
-              onProgress: p => this.#progress(s, p)
+              as: this.#followAs(),
+              // A stream that delivered a batch was working: its end does not grow the backoff.
+              onProgress: p => { this.#progress(s, p); st.lastSync = s.lastSync; delay = 250 }
             })
             delay = 250
           } catch (err) {
             if (ctrl.signal.aborted || this.#stopped) break
+            const e = toHubError(err)
+            st.lastError = `${e.code}: ${e.message}`
             this.#log.debug('follow stream ended', { owner: f.owner, addr, reason: (err as Error).message })
+          } finally {
+            st.streaming = false
           }
         }
         await new Promise(resolve => setTimeout(resolve, delay))
         delay = Math.min(delay * 2, 30_000)
       }
     })()
+  }
+
+  readonly #followState = new Map<string, FollowState>()
+
+  /** Per followed owner: the stream, and the device attestation it presents. */
+  followStatus (): FollowStatus[] {
+    const a = this.#attested
+    return [...this.#followState.entries()].map(([owner, st]) => ({
+      owner,
+      peer: st.peer ?? null,
+      streaming: st.streaming,
+      lastSync: st.lastSync ?? null,
+      lastError: st.lastError ?? null,
+      attestation: a === undefined ? null : { issuedAt: new Date(a.issuedAt).toISOString(), expiresAt: new Date(a.expiresAt).toISOString() },
+      attestationError: this.#attestError ?? null
+    }))
+  }
+
+  /**
+   * The `as` of a follow's pulls. pullFrom serializes it for every pull it
+   * sends, so the getter hands each pull the attestation current then.
+   */
+  #followAs (): { did: string, attestation: string } {
+    const current = (): string => this.#attested?.attestation ?? ''
+    return { did: this.hub.did, get attestation () { return current() } }
+  }
+
+  #attested: Attested | undefined
+  #attesting: Promise<Attested> | undefined
+  #attestError: string | undefined
+  #renewTimer: NodeJS.Timeout | undefined
+
+  /**
+   * A device attestation of this hub by our owner: the one held, until half
+   * its remaining lifetime (when it was obtained) has passed; then a new one.
+   * If renewal fails, the one held is still used until it expires, and
+   * renewal is retried meanwhile; after that this throws.
+   */
+  async #attestation (renew = false): Promise<Attested> {
+    const held = this.#attested
+    if (!renew && held !== undefined && Date.now() < held.renewAt) return held
+    this.#attesting ??= this.#obtainAttestation().finally(() => { this.#attesting = undefined })
+    try {
+      const a = await this.#attesting
+      this.#attested = a
+      this.#attestError = undefined
+      this.#scheduleRenewal(a.renewAt)
+      return a
+    } catch (err) {
+      const e = toHubError(err)
+      this.#attestError = `${e.code}: ${e.message}`
+      const now = Date.now()
+      const still = this.#attested
+      if (still === undefined || now >= still.expiresAt) throw e
+      this.#scheduleRenewal(now + Math.min(5000, Math.max(250, (still.expiresAt - now) / 4)))
+      return still
+    }
+  }
+
+  #scheduleRenewal (at: number): void {
+    clearTimeout(this.#renewTimer)
+    if (this.#stopped || this.#follows.size === 0) return
+    this.#renewTimer = setTimeout(() => { void this.#attestation(true).catch(() => {}) }, Math.max(0, at - Date.now()))
+    this.#renewTimer.unref()
+  }
+
+  /**
+   * A new attestation: signed here if this hub holds the owner key and its
+   * own authorization is live; otherwise asked, over the request protocol
+   * (`Devices.attest`), of each connected live owner device in turn — those
+   * without the owner key answer `unavailable`. Verified before it is used.
+   */
+  async #obtainAttestation (): Promise<Attested> {
+    const lifetimeS = this.#opts.attestationLifetimeS ?? ATTESTATION_LIFETIME_S
+    const held = async (jws: string): Promise<Attested> => {
+      const c = await verifyAttestation(jws, { owner: this.hub.did, device: this.hub.hubDid, lookup: async kid => await this.hub.keys.resolveKey(kid) })
+      const now = Date.now()
+      return { attestation: jws, issuedAt: c.iat * 1000, expiresAt: c.exp * 1000, renewAt: now + (c.exp * 1000 - now) / 2 }
+    }
+    const registry = this.hub.store.registry
+    if (this.hub.ownerKey !== undefined) {
+      if (registry.device(this.hub.hubDid)?.role !== 'owner-device') throw new PermissionsRequiredError('this hub is not a live owner device of its owner')
+      return await held(signAttestation(this.hub.ownerKey, { device: this.hub.hubDid, lifetimeS }).attestation)
+    }
+    const failures: string[] = []
+    for (const s of [...this.#peers.values()]) {
+      if (!s.connected || s.hubDid === this.hub.hubDid || registry.device(s.hubDid)?.role !== 'owner-device') continue
+      try {
+        return await held(await this.#askAttestation(s.peerId, Math.min(lifetimeS, ATTESTATION_LIFETIME_S)))
+      } catch (err) {
+        failures.push(`${s.hubDid}: ${toHubError(err).code}`)
+      }
+    }
+    throw new HubError('unavailable', failures.length === 0
+      ? 'no hub of our owner is connected to issue a device attestation'
+      : `no hub of our owner issued a device attestation (${failures.join(', ').slice(0, 500)})`)
+  }
+
+  /** One `Devices.attest` request to one of our owner's hubs, signed with our hub key. */
+  async #askAttestation (peerId: string, lifetimeS: number): Promise<string> {
+    const signal = AbortSignal.timeout(10_000)
+    const stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), REQUEST_PROTOCOL, { signal })
+    const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
+    try {
+      await ch.send({ t: 'request', id: 1, jws: signRequest(this.hub.hubKey, this.hub.did, 'Devices', 'attest', { lifetimeS }) }, signal)
+      const reply = await ch.receive(validateServerMessage, signal)
+      if (reply === null) throw new HubError('unavailable', 'the hub closed the request stream')
+      if (reply.t === 'error') throw remoteError(reply)
+      const result = reply.t === 'response' && reply.id === 1 ? reply.result as { attestation?: unknown } | null : undefined
+      if (typeof result?.attestation !== 'string') throw new BadRequestError('the hub did not answer Devices.attest with an attestation')
+      return result.attestation
+    } finally {
+      await ch.close().catch(() => { ch.abort(new Error('closing')) })
+    }
   }
 
   #isDevice (hubDid: string): boolean {
@@ -666,6 +857,7 @@ export class HubNode {
     for (const t of this.#timers) clearInterval(t)
     for (const s of this.#peers.values()) s.replicator?.abort()
     for (const c of this.#follows.values()) c.abort()
+    clearTimeout(this.#renewTimer)
     try {
       await this.libp2p.stop()
     } catch (err) {

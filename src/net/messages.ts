@@ -4,7 +4,13 @@ import syncSchema from '../../protocols/sync.schema.json' with { type: 'json' }
 import pairSchema from '../../protocols/pair.schema.json' with { type: 'json' }
 import type { CommitEnvelope } from '../commits/commit.js'
 
-export interface PullMessage { t: 'pull', v: 1, tenant: string, after: number, limit: number, wait: boolean, as?: { did: string, proof: CommitEnvelope } }
+/**
+ * `as`: the owner the puller pulls for, and its proof of being that owner's
+ * device — `proof` (its DeviceAuthorization) to a hub of the same owner,
+ * `attestation` (a short-lived device attestation, permissions/attestation.ts)
+ * to another owner's hub. The schema requires at least one of them.
+ */
+export interface PullMessage { t: 'pull', v: 1, tenant: string, after: number, limit: number, wait: boolean, as?: { did: string, proof?: CommitEnvelope, attestation?: string } }
 export interface BatchMessage { t: 'batch', commits: CommitEnvelope[], last: number, head: number }
 export interface ErrorMessage { t: 'error', code: string, message: string }
 export type SyncServerMessage = BatchMessage | ErrorMessage

@@ -40,8 +40,12 @@ export interface PullOptions {
   live: boolean
   signal?: AbortSignal
   batchSize?: number
-  /** Pull on behalf of our owner from another owner's hub: our owner DID and its authorization of this hub. */
-  as?: { did: string, proof: CommitEnvelope }
+  /**
+   * Who we pull for: our owner DID and our proof (see PullMessage). Sent with
+   * every pull as it is at that moment, so a caller may renew `attestation`
+   * while the stream lasts.
+   */
+  as?: { did: string, proof?: CommitEnvelope, attestation?: string }
   onProgress?: (p: PullProgress) => void
   /** What this peer may hold at all (a blind peer: no plaintext Collections commit); anything else is a violation. */
   accepts?: (h: CommitHeader) => boolean
