@@ -242,7 +242,7 @@ describe('checkOutboundUrl and checkOutboundLiteral', () => {
         ['https://[::ffff:169.254.169.254]/', 'forbidden_address'],
         ['https://[64:ff9b::a9fe:a9fe]/', 'forbidden_address'],
         ['https://0xa9fea9fe/', 'forbidden_address']
-      ]) {
+      ] as Array<[string, string]>) {
         expect(reason(() => checkOutboundUrl(bad)), bad).toBe(why)
       }
     })
