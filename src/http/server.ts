@@ -10,12 +10,17 @@
  * Limits (protocols/dcp.md "Limits"; defaults in DEFAULT_HTTP_LIMITS): per
  * client IP token buckets — public routes, x-api-key routes, and failed
  * x-api-key authentications — answered with 429 `unavailable` and
- * `Retry-After`; a cap on concurrent connections; header size and count;
- * headers, request, keep-alive and idle timeouts; body size and JSON depth.
+ * `Retry-After`; a cap on concurrent connections per client address (an
+ * IPv4 address, an IPv6 /64), enforced as each connection is accepted,
+ * before a byte of it is read, so that one client cannot take every slot of
+ * the global cap, which stays as the last line; header size and count;
+ * headers, request, keep-alive and idle timeouts (a connection that has not
+ * sent a complete request head within headersTimeoutMs — also one that
+ * sends nothing at all — gets a 408 and is closed); body size and JSON depth.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { AuthenticationError, BadRequestError, HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../errors.js'
 import { httpStatusOf } from '../daemon/protocol.js'
@@ -47,13 +52,28 @@ export interface HttpLimits {
   authFailures: HttpRateLimit | false
   /** Clients remembered per bucket table; past it the ones first seen longest ago are forgotten. */
   maxTrackedClients: number
-  /** Concurrent connections; more are closed at once by Node (`server.maxConnections`). */
+  /** Concurrent connections in all; more are closed at once by Node (`server.maxConnections`). The last line behind maxConnectionsPerClient. */
   maxConnections: number
+  /**
+   * Concurrent connections per client address (an IPv4 address, an IPv6
+   * /64: clientAddressKey of the socket's remote address, never the
+   * `clientKey` option, which needs a parsed request). A connection past it
+   * is answered with a bare 503 `unavailable` (`details.reason`
+   * too_many_connections) and closed as soon as it is accepted, before
+   * anything it sent is read. `false`: no per-client cap (behind a reverse
+   * proxy every connection comes from the proxy: raise this above the
+   * proxy's connection pool, or turn it off and let the proxy limit clients).
+   */
+  maxConnectionsPerClient: number | false
   /** Request header bytes (Node's `maxHeaderSize`; larger: 431). */
   maxHeaderBytes: number
   /** Request headers kept (Node's `maxHeadersCount`; further ones are ignored). */
   maxHeadersCount: number
-  /** The request line and headers must arrive within this (slow loris); 408. */
+  /**
+   * The request line and headers must arrive within this (slow loris); 408
+   * and the connection closed. Also applies to a connection that sends
+   * nothing at all, and to each further request on a keep-alive connection.
+   */
   headersTimeoutMs: number
   /** The whole request, body included, must arrive within this; 408. */
   requestTimeoutMs: number
@@ -71,7 +91,10 @@ export interface HttpLimits {
  * while a burst of 200 covers any real verifier. x-api-key routes are the
  * operator's (loopback, scripts): ten times that. Failed authentications:
  * 10/s after a burst of 50 — typos and stale keys never get near it, a key
- * guesser is held to 10 guesses a second per address.
+ * guesser is held to 10 guesses a second per address. Connections: 256 in
+ * all, 32 per client address — far more than any browser (6 per origin) or
+ * API client pool needs, while eight addresses are needed to fill the
+ * server; request heads must arrive within 10 s.
  */
 export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   public: { ratePerSecond: 50, burst: 200 },
@@ -79,6 +102,7 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   authFailures: { ratePerSecond: 10, burst: 50 },
   maxTrackedClients: 16_384,
   maxConnections: 256,
+  maxConnectionsPerClient: 32,
   maxHeaderBytes: 16 * 1024,
   maxHeadersCount: 100,
   headersTimeoutMs: 10_000,
@@ -133,6 +157,21 @@ export class RateLimitedError extends HubError {
     super('unavailable', message, { reason: 'rate_limited', retryAfterMs })
     this.retryAfterMs = retryAfterMs
   }
+}
+
+const positiveInteger = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n > 0
+
+/** Throws a RangeError naming the first limit that makes no sense. */
+function checkLimits (l: HttpLimits): void {
+  if (!positiveInteger(l.maxConnections)) throw new RangeError('maxConnections must be a positive integer')
+  if (l.maxConnectionsPerClient !== false && !positiveInteger(l.maxConnectionsPerClient)) throw new RangeError('maxConnectionsPerClient must be a positive integer or false')
+  if (!(l.headersTimeoutMs > 0 && l.headersTimeoutMs <= l.requestTimeoutMs)) throw new RangeError('headersTimeoutMs must be > 0 and ≤ requestTimeoutMs')
+}
+
+/** The answer to a connection past maxConnectionsPerClient: written in one piece as it is accepted. */
+function tooManyConnections (max: number): string {
+  const body = JSON.stringify({ error: { code: 'unavailable', message: `too many connections from this address: at most ${max} at once`, details: { reason: 'too_many_connections', maxConnectionsPerClient: max } } })
+  return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`
 }
 
 function limiter (limit: HttpRateLimit | false, maxPeers: number, clock: (() => number) | undefined): PeerRateLimiter | undefined {
@@ -198,6 +237,9 @@ export class HttpServer {
   readonly #clientKey: (req: IncomingMessage) => string
   /** Requests in progress per connection: a parse error or timeout on it must not write into a started response. */
   readonly #open = new WeakMap<Duplex, Set<ServerResponse>>()
+  /** Open connections per client address (maxConnectionsPerClient); a key leaves with its last connection. */
+  readonly #connections = new Map<string, number>()
+  #refusedConnections = 0
   #inFlight = 0
   #url = ''
 
@@ -210,7 +252,7 @@ export class HttpServer {
     this.#maxBody = opts.maxBodyBytes ?? MAX_HTTP_BODY_BYTES
     const given = Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)
     const limits = this.#limits = { ...DEFAULT_HTTP_LIMITS, ...Object.fromEntries(given) as Partial<HttpLimits> }
-    if (!(limits.headersTimeoutMs > 0 && limits.headersTimeoutMs <= limits.requestTimeoutMs)) throw new RangeError('headersTimeoutMs must be > 0 and ≤ requestTimeoutMs')
+    checkLimits(limits)
     this.#publicLimit = limiter(limits.public, limits.maxTrackedClients, opts.clock)
     this.#apiKeyLimit = limiter(limits.apiKey, limits.maxTrackedClients, opts.clock)
     this.#authFailureLimit = limiter(limits.authFailures, limits.maxTrackedClients, opts.clock)
@@ -230,6 +272,9 @@ export class HttpServer {
     this.#server.maxConnections = limits.maxConnections
     this.#server.maxHeadersCount = limits.maxHeadersCount
     this.#server.timeout = limits.idleTimeoutMs
+    // After Node's own listener has attached the parser, but in the same tick,
+    // before any read: a refused socket is gone before a byte of it is parsed.
+    this.#server.on('connection', (socket: Socket) => { this.#admitConnection(socket) })
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { this.#clientError(err, socket) })
     // Node answers an Expect other than 100-continue with a bare 417 of its own: make it a typed one.
     this.#server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => { void this.#handle(req, res, true) })
@@ -238,6 +283,16 @@ export class HttpServer {
   /** The limits in force (defaults merged with the options). */
   get limits (): Readonly<HttpLimits> {
     return this.#limits
+  }
+
+  /** Connections refused so far for exceeding maxConnectionsPerClient (diagnostics, tests). */
+  get refusedConnections (): number {
+    return this.#refusedConnections
+  }
+
+  /** Open connections of one client address key (clientAddressKey), as counted for maxConnectionsPerClient. */
+  connectionsOf (key: string): number {
+    return this.#connections.get(key) ?? 0
   }
 
   /** Requests whose handling has not finished (diagnostics, tests: 0 once every request is done with). */
@@ -275,6 +330,32 @@ export class HttpServer {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /**
+   * Count a newly accepted connection against its address, or refuse it:
+   * the 503 goes out in one write (a fresh socket's send buffer takes it at
+   * once) and the socket is destroyed in the same tick, so nothing the
+   * client sent is ever read or parsed.
+   */
+  #admitConnection (socket: Socket): void {
+    const max = this.#limits.maxConnectionsPerClient
+    if (max === false) return
+    const key = clientAddressKey(socket.remoteAddress)
+    const open = this.#connections.get(key) ?? 0
+    if (open >= max) {
+      this.#refusedConnections++
+      this.#log.debug('connection refused: too many from this address', { client: key, max })
+      socket.write(tooManyConnections(max))
+      socket.destroy()
+      return
+    }
+    this.#connections.set(key, open + 1)
+    socket.once('close', () => {
+      const left = (this.#connections.get(key) ?? 1) - 1
+      if (left > 0) this.#connections.set(key, left)
+      else this.#connections.delete(key)
+    })
   }
 
   #isAdmin (key: string): boolean {
