@@ -19,7 +19,7 @@ import { asObjectId } from '../src/ids.js'
 import { orgKeys } from '../src/org/layout.js'
 import type { JsonObject } from '../src/objects/json.js'
 import { cleanup, playlist, tempDir, tempHub } from './helpers.js'
-import { BIN, ok } from './cli-helpers.js'
+import { BIN, hub as runHub, ok } from './cli-helpers.js'
 
 afterEach(cleanup)
 
@@ -319,7 +319,11 @@ describe('hub doctor', () => {
     const hub = await Hub.open(dir)
     await hub.kv.batch([{ type: 'del', key: orgKeys.didOwner('did:web:127.0.0.1%3A8080:org:acme') }])
     await hub.close()
-    const r = await ok(['doctor', '--dir', dir, '--repair'])
+    // Not clean after the repair: exit 1, the report still on stdout.
+    const run = await runHub(['doctor', '--dir', dir, '--repair', '--json'])
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(1)
+    const r = JSON.parse(run.stdout) as Record<string, unknown>
     expect(r.clean).toBe(false)
     expect((r.org as { problems: string[] }).problems.join('\n')).toMatch(/acme/)
   })

@@ -251,6 +251,14 @@ export interface LocalSteps {
 /** The parts of a command that run in the CLI process, whether the handler ran in-process or in a daemon. */
 export const LOCAL_STEPS: Readonly<Record<string, LocalSteps>> = {
   ...ORG_LOCAL_STEPS,
+  // Exit 1 when the store is not clean (after --repair: when the re-check is
+  // not); the report is printed all the same, on stdout, also with --json.
+  doctor: {
+    async after (result) {
+      if ((result as { clean?: unknown } | null)?.clean !== true) process.exitCode = 1
+      return result
+    }
+  },
   export: {
     before (a) {
       if (str(a.options.out) === undefined) throw new BadRequestError('missing --out FILE')

@@ -9,7 +9,8 @@ Hub
   info                               owner DID, hub DID, peer id
   did                                the owner's DID document (did:key)
   doctor [--repair]                  verify every commit, signature and feed entry; rebuild every index and
-                                     compare; --repair rewrites derived data (never signed data)
+                                     compare; --repair rewrites derived data (never signed data, never a
+                                     value the hub can read); exits 1 unless clean (the report still printed)
 
 Daemon
   start [--listen MULTIADDR]… [--bootstrap MULTIADDR]… [--http HOST:PORT]
