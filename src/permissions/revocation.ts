@@ -15,8 +15,14 @@ import { BadRequestError } from '../errors.js'
 import { b64u, fromB64u } from '../identity/encoding.js'
 
 const DIGEST_BYTES = 12
-/** Commits one revocation can name (16 base64url characters each: ~0.9 MiB). */
-export const MAX_REVOCATION_COMMITS = 55_000
+/**
+ * Commits one revocation can name. The set is 16 base64url characters per
+ * commit inside the delete's JSON payload, which the envelope base64url
+ * encodes again (×4/3): 48,000 commits make a ~1,000 KiB envelope, under the
+ * 1 MiB every hub accepts (55,000 made ~1,147 KiB, which no other hub would
+ * take: the revocation could never replicate).
+ */
+export const MAX_REVOCATION_COMMITS = 48_000
 
 /** The short name of a commit in a revocation set. */
 export function revocationDigest (commitId: string): string {
@@ -25,8 +31,24 @@ export function revocationDigest (commitId: string): string {
 
 /** Encode the set of accepted commit ids (order and duplicates do not matter). */
 export function encodeAccepted (commitIds: Iterable<string>): string {
-  const digests = [...new Set([...commitIds].map(id => Buffer.from(createHash('sha256').update(id).digest().subarray(0, DIGEST_BYTES)).toString('hex')))].sort()
-  return b64u(Buffer.from(digests.join(''), 'hex'))
+  return encodeDigestHex([...commitIds].map(id => Buffer.from(createHash('sha256').update(id).digest().subarray(0, DIGEST_BYTES)).toString('hex')))
+}
+
+function encodeDigestHex (hex: string[]): string {
+  return b64u(Buffer.from([...new Set(hex)].sort().join(''), 'hex'))
+}
+
+/**
+ * The commits two revocations of one grant or device both name, encoded:
+ * what stays valid once both apply, whatever order a hub applies them in
+ * (each revoking hub named only what it held). A malformed set names
+ * nothing: failing closed, like the registry.
+ */
+export function intersectAccepted (a: string, b: string): string {
+  let x: Set<string>
+  let y: Set<string>
+  try { x = decodeAccepted(a); y = decodeAccepted(b) } catch { return '' }
+  return encodeDigestHex([...x].filter(d => y.has(d)).map(d => Buffer.from(d, 'base64url').toString('hex')))
 }
 
 /** Decode a revocation set into digests comparable with {@link revocationDigest}. */
@@ -38,6 +60,8 @@ export function decodeAccepted (encoded: string): Set<string> {
     throw new BadRequestError('revocation set is not base64url')
   }
   if (bytes.length % DIGEST_BYTES !== 0) throw new BadRequestError('revocation set has a partial entry')
+  // One encoding per set: no trailing characters or unused bits that decoding would silently drop.
+  if (b64u(bytes) !== encoded) throw new BadRequestError('revocation set is not canonical base64url')
   const out = new Set<string>()
   for (let i = 0; i < bytes.length; i += DIGEST_BYTES) out.add(b64u(bytes.subarray(i, i + DIGEST_BYTES)))
   return out

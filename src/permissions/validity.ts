@@ -12,7 +12,8 @@
  *  - anyone else's (a grantee's) commit is valid only with an acceptance by an
  *    owner device that is trusted the same way, under a grant that allowed it
  *    at the acceptance's time (the acceptor's clock, not the signer's) and
- *    that is either still live or revoked naming this commit.
+ *    that is either still live or revoked naming this commit — the grant the
+ *    acceptance names, when it names one.
  * No clock of the signer's appears anywhere in it.
  */
 import type { InterfaceName } from '../commits/commit.js'
@@ -62,10 +63,14 @@ export function judgeCommit (f: CommitFacts, grants: readonly Grant[], devices: 
   if (!acceptors.some(d => covers(d, f.digest))) return { valid: false, revoked: true, reason: 'its acceptor\'s device authorization was revoked before this commit was accepted' }
 
   // Grants are evaluated at the acceptor's clock; revocation by the named set only.
+  // When the acceptance names the grant it was accepted under, only that grant
+  // counts: a grant made later (the app granted again after a revocation)
+  // must not revive a commit the revocation cancelled, or hubs that quarantined
+  // it before the new grant would disagree with hubs that receive it after.
   const at = { ...req, now: a.at }
   const named = f.context !== undefined && f.type !== undefined
   const candidates = named
-    ? grants.filter(g => grantAllows({ ...g, revokedAt: undefined }, at))
+    ? grants.filter(g => (a.grant === undefined || g.id === a.grant) && grantAllows({ ...g, revokedAt: undefined }, at))
     // A hub that cannot read the collection's names (a blind hub) follows the
     // grant the acceptor named, checking all it can: grantee, action, expiry, object.
     : grants.filter(g => g.id === a.grant && grantAllows({ ...g, revokedAt: undefined, context: '', type: '' }, { ...at, context: '', type: '' }))
