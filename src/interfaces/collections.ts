@@ -127,7 +127,7 @@ export class Collections {
     const meta = await this.#store.getMeta(oid)
     if (meta === undefined || meta.interface !== 'Collections') throw new NotFoundError(`object ${oid} not found`, { objectId: oid })
     if (meta.value === undefined && !meta.deleted) throw new ConflictError('this hub cannot read the object')
-    if (meta.strategy === 'automerge') return saveDoc(await this.#store.doc(meta))
+    if (meta.strategy === 'automerge') return await this.#store.docBytes(meta)
     if (meta.value === undefined) throw new ConflictError('the object is deleted')
     const { doc } = createDoc(meta.value, '00')
     const bytes = saveDoc(doc)

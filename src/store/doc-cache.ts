@@ -5,9 +5,17 @@
  */
 import { freeDoc, type AmDoc } from '../objects/automerge.js'
 
+/** A load in progress outside the write queue; `stale` once the cache's entry for its id changed. */
+export interface DocWatch {
+  readonly stale: boolean
+  done: () => void
+}
+
 export class DocCache {
   readonly #max: number
   readonly #docs = new Map<string, AmDoc>()
+  /** Loads in progress per id (few: only readers outside the write queue). */
+  readonly #watches = new Map<string, Set<{ stale: boolean }>>()
 
   constructor (max: number) {
     this.#max = Math.max(1, max)
@@ -22,8 +30,32 @@ export class DocCache {
     return doc
   }
 
+  /**
+   * Start watching `id` while loading it from disk: if a writer sets or
+   * evicts the entry meanwhile, what was loaded may predate that write and
+   * must not be cached (it would later be extended as if current).
+   */
+  watch (id: string): DocWatch {
+    const w = { stale: false }
+    let set = this.#watches.get(id)
+    if (set === undefined) this.#watches.set(id, set = new Set())
+    set.add(w)
+    return {
+      get stale () { return w.stale },
+      done: () => {
+        set.delete(w)
+        if (set.size === 0 && this.#watches.get(id) === set) this.#watches.delete(id)
+      }
+    }
+  }
+
+  #touch (id: string): void {
+    for (const w of this.#watches.get(id) ?? []) w.stale = true
+  }
+
   /** Store `doc` as the current document of `id`. The replaced one is stale and is not freed by us (Automerge invalidates it). */
   set (id: string, doc: AmDoc): void {
+    this.#touch(id)
     this.#docs.delete(id)
     this.#docs.set(id, doc)
     while (this.#docs.size > this.#max) {
@@ -35,6 +67,7 @@ export class DocCache {
   }
 
   evict (id: string): void {
+    this.#touch(id)
     const d = this.#docs.get(id)
     this.#docs.delete(id)
     if (d !== undefined) {
@@ -45,6 +78,7 @@ export class DocCache {
   get size (): number { return this.#docs.size }
 
   clear (): void {
+    for (const id of this.#watches.keys()) this.#touch(id)
     for (const d of this.#docs.values()) {
       try { freeDoc(d) } catch { /* stale */ }
     }

@@ -10,16 +10,16 @@
 import { createHash } from 'node:crypto'
 import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { committedAtMs, headerFor, lwwCompare, parseCommit, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
+import { committedAtMs, DEFAULT_MAX_COMMIT_BYTES, headerFor, lwwCompare, parseCommit, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, createChange, docValue, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
+import { applyDocChanges, changeDoc, createChange, docValue, freeDoc, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
 import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
 import { judgeCommit } from '../permissions/validity.js'
-import { encodeAccepted, MAX_REVOCATION_COMMITS, revocationDigest } from '../permissions/revocation.js'
+import { encodeAccepted, intersectAccepted, MAX_REVOCATION_COMMITS, revocationDigest } from '../permissions/revocation.js'
 import { DEVICE_TYPE, GRANT_TYPE, GrantRegistry } from '../permissions/registry.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { encodeIndexValue, isIndexable, Layout, scopesOf } from './layout.js'
@@ -126,7 +126,12 @@ export class TenantStore {
   readonly #recent = new Set<string>()
   #lastAt = 0
   #opened = false
-  /** Ids of quarantined commits (few: only what revocations cancelled), loaded at open. */
+  /**
+   * Ids of quarantined commits (few: only what revocations cancelled), loaded
+   * at open. Durable marks only: a write item sees its group's staged marks
+   * through {@link #quarantinedIn}, and a reader outside the queue never sees
+   * a mark whose batch is not on disk (or that a failed batch takes back).
+   */
   readonly #quarantined = new Set<string>()
 
   constructor (opts: TenantStoreOptions) {
@@ -195,6 +200,11 @@ export class TenantStore {
 
   /** Whether a commit is quarantined (kept, but invalid since a revocation): sync never serves it. */
   isQuarantined (id: string): boolean { return this.#quarantined.has(id) }
+
+  /** Quarantined on disk, or marked earlier in `tx`'s group. */
+  #quarantinedIn (id: string, tx: Tx | undefined): boolean {
+    return this.#quarantined.has(id) || (tx !== undefined && tx.staged(this.layout.quarantined(id as CommitId)) != null)
+  }
 
   /** Highest feed sequence number assigned so far. */
   get seq (): number { return this.#seq }
@@ -319,13 +329,35 @@ export class TenantStore {
     }
   }
 
-  /** The Automerge document of an object (from cache, snapshot + commits). */
-  async doc (meta: ObjectMeta, tx?: Tx): Promise<AmDoc> {
+  /** The Automerge document of an object, for a write item (from cache, snapshot + commits). */
+  async #doc (meta: ObjectMeta, tx: Tx): Promise<AmDoc> {
     const cached = this.#docs.get(meta.objectId)
     if (cached !== undefined) return cached
     const doc = await this.#loadDoc(meta, tx)
     this.#docs.set(meta.objectId, doc)
     return doc
+  }
+
+  /**
+   * An object's Automerge document as a standard binary, for readers outside
+   * the write queue. A write may land while this loads; then what was loaded
+   * is returned (it is what was on disk) but not cached, so no later write
+   * builds on a document that misses a change.
+   */
+  async docBytes (meta: ObjectMeta): Promise<Uint8Array> {
+    const cached = this.#docs.get(meta.objectId)
+    if (cached !== undefined) return saveDoc(cached)
+    const watch = this.#docs.watch(meta.objectId)
+    let doc: AmDoc
+    try {
+      doc = await this.#loadDoc(meta)
+    } finally {
+      watch.done()
+    }
+    const bytes = saveDoc(doc)
+    if (watch.stale) freeDoc(doc)
+    else this.#docs.set(meta.objectId, doc)
+    return bytes
   }
 
   async #loadDoc (meta: ObjectMeta, tx?: Tx): Promise<AmDoc> {
@@ -339,21 +371,26 @@ export class TenantStore {
     for (const e of envs) {
       if (e === undefined) throw new HubError('internal', `object ${meta.objectId} is missing a commit`)
       const c = this.#plaintext(parseCommit(utf8d.decode(e), Infinity))
-      if (c !== undefined && c.header.operation !== 'delete' && !this.#quarantined.has(c.id)) changes.push(c.payload)
+      if (c !== undefined && c.header.operation !== 'delete' && !this.#quarantinedIn(c.id, tx)) changes.push(c.payload)
     }
     if (changes.length > 0) doc = applyDocChanges(doc, changes)
     return doc
   }
 
   async #objectCommitIdsTx (id: ObjectId, tx?: Tx): Promise<CommitId[]> {
-    const stored = await this.objectCommitIds(id)
-    if (tx === undefined) return stored
-    // Commits of this object staged earlier in the same group (by this or an earlier item) are not on disk yet.
+    return (await this.#objectLog(id, tx)).map(e => e[1])
+  }
+
+  /** The object's log as `[key, commit id]` in order, as it stands in `tx`: entries staged (or deleted) earlier in the group count. */
+  async #objectLog (id: ObjectId, tx?: Tx): Promise<Array<[string, CommitId]>> {
     const prefix = this.layout.objectCommitsPrefix(id)
-    const pending: Array<[string, CommitId]> = []
-    for (const [k, v] of tx.stagedUnder(prefix)) pending.push([k, utf8d.decode(v) as CommitId])
-    pending.sort((a, b) => a[0] < b[0] ? -1 : 1)
-    return [...stored, ...pending.map(p => p[1]).filter(id => !stored.includes(id))]
+    const log = new Map<string, CommitId>()
+    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
+      if (tx?.staged(k) !== null) log.set(k, utf8d.decode(v) as CommitId)
+    }
+    // Commits of this object staged earlier in the same group (by this or an earlier item) are not on disk yet.
+    if (tx !== undefined) for (const [k, v] of tx.stagedUnder(prefix)) log.set(k, utf8d.decode(v) as CommitId)
+    return [...log].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
   }
 
   // ---------------------------------------------------------------- writes
@@ -396,7 +433,7 @@ export class TenantStore {
       if (meta.value === undefined) throw new ConflictError('this hub cannot read the object, so it cannot update it')
       let payload: Uint8Array
       if (meta.strategy === 'automerge') {
-        const doc = await this.doc(meta, tx)
+        const doc = await this.#doc(meta, tx)
         // For a full value the result is `next` itself; only a draft function
         // needs the document converted back to JSON.
         const out = typeof next === 'function'
@@ -447,11 +484,13 @@ export class TenantStore {
       const meta = await this.#requireLive(id, tx)
       const party = revokedParty(meta)
       if (party === undefined) throw new BadRequestError('only a grant or a device authorization can be revoked')
-      const kept = (await this.#reliantOn(tx, party)).filter(c => !this.#quarantined.has(c))
+      const kept = (await this.#reliantOn(tx, party)).filter(c => !this.#quarantinedIn(c, tx))
       if (kept.length > MAX_REVOCATION_COMMITS) {
         throw new TooLargeError(`${party} has ${kept.length} commits on this hub; one revocation can name at most ${MAX_REVOCATION_COMMITS}`, { limit: MAX_REVOCATION_COMMITS })
       }
       const commit = this.#sign(meta, 'delete', enc({ accepted: encodeAccepted(kept), n: kept.length }), signer)
+      // A revocation no other hub would take (over the commit size limit) would never replicate.
+      if (commit.size > DEFAULT_MAX_COMMIT_BYTES) throw new TooLargeError(`the revocation naming ${kept.length} commits exceeds ${DEFAULT_MAX_COMMIT_BYTES} bytes`, { limit: DEFAULT_MAX_COMMIT_BYTES })
       return { ...await this.#applyChecked(tx, commit, undefined), kept: kept.length }
     })
   }
@@ -588,7 +627,7 @@ export class TenantStore {
     if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
       // Remote Automerge updates are applied to the document first; if the
       // change is rejected, the half-applied document is dropped.
-      const before = await this.doc(prev, tx)
+      const before = await this.#doc(prev, tx)
       let after: AmDoc
       try {
         after = applyDocChanges(before, [plain.payload])
@@ -613,9 +652,9 @@ export class TenantStore {
     tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
     tx.put(L.quarantined(commit.id), EMPTY)
     this.#stageRelies(tx, commit, acceptance)
-    this.#quarantined.add(commit.id)
+    tx.after.push(() => this.#quarantined.add(commit.id))
     this.#recent.add(commit.id)
-    tx.undo.push(() => { this.#quarantined.delete(commit.id); this.#recent.delete(commit.id) })
+    tx.undo.push(() => { this.#recent.delete(commit.id) })
     return { commitId: commit.id, objectId: commit.objectId, stored: false, quarantined: true }
   }
 
@@ -634,14 +673,17 @@ export class TenantStore {
     const h = commit.header
     if (h.sub !== this.tenant) throw new WrongOwnerError(`commit is for ${h.sub}, not ${this.tenant}`, { commitId: commit.id })
     const prev = h.operation === 'create' ? undefined : await this.getMeta(commit.objectId, tx)
+    // Building on a quarantined commit quarantines a commit that is otherwise
+    // valid; it excuses nothing else (a stranger's commit is still refused).
+    let quarantine: string | undefined
     if (h.operation !== 'create') {
-      if (h.deps.some(d => this.#quarantined.has(d))) return { prev, quarantine: 'it depends on a quarantined commit' }
+      if (h.deps.some(d => this.#quarantinedIn(d, tx))) quarantine = 'it depends on a quarantined commit'
       if (prev === undefined) {
-        if (this.#quarantined.has(commit.objectId)) return { prev, quarantine: 'its object\'s creation is quarantined' }
-        throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
+        if (!this.#quarantinedIn(commit.objectId, tx)) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
+        quarantine ??= 'its object\'s creation is quarantined'
       }
-      const sameCollection = h.tag !== undefined ? prev.tag === h.tag : (prev.tag === undefined && prev.context === h.context && prev.type === h.type)
-      if (prev.interface !== h.interface || !sameCollection || prev.strategy !== h.commit_strategy) {
+      const sameCollection = prev === undefined || (h.tag !== undefined ? prev.tag === h.tag : (prev.tag === undefined && prev.context === h.context && prev.type === h.type))
+      if (prev !== undefined && (prev.interface !== h.interface || !sameCollection || prev.strategy !== h.commit_strategy)) {
         throw new BadRequestError('commit header does not match its object (interface, context, type or strategy)', { commitId: commit.id })
       }
       const missing: CommitId[] = []
@@ -651,11 +693,12 @@ export class TenantStore {
       }
       if (missing.length > 0) throw new MissingDepsError(`commit ${commit.id} depends on commits this hub does not have`, { commitId: commit.id, missing })
     }
-    const v = this.#judge(commit, prev?.objectId, acceptance)
+    const v = this.#judge(commit, h.operation === 'create' ? undefined : commit.objectId, acceptance)
     if (!v.valid) {
-      if (v.revoked) return { prev, quarantine: v.reason }
-      throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${v.reason}`, { commitId: commit.id })
+      if (!v.revoked) throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${v.reason}`, { commitId: commit.id })
+      return { prev, quarantine: quarantine ?? v.reason }
     }
+    if (quarantine !== undefined) return { prev, quarantine }
     return { prev, needsAcceptance: v.via === 'grant' }
   }
 
@@ -699,7 +742,7 @@ export class TenantStore {
     else delete meta.value
     // The store's own invariant, whoever built the commit: a readable value
     // names the collection its header (or, sealed, its key) says it is in.
-    if (meta.value !== undefined && !meta.deleted && h.operation !== 'delete') checkNames(meta, commit.id)
+    if (meta.value !== undefined && !meta.deleted && h.operation !== 'delete') checkNames(meta.value, meta, commit.id)
 
     const seq = ++this.#seq
     this.#recent.add(commit.id)
@@ -724,7 +767,8 @@ export class TenantStore {
     if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
       tx.put(L.permission(meta.objectId), EMPTY)
       tx.undo.push(meta.interface === 'Keys' ? this.keyring.apply(meta) : this.registry.apply(meta, prev?.value))
-      const party = meta.deleted && prev !== undefined && !prev.deleted ? revokedParty(prev) : undefined
+      // Every revocation applies, a second one of the same object too (it can only shrink what stays valid).
+      const party = h.operation === 'delete' && meta.deleted && prev !== undefined ? revokedParty(prev) : undefined
       if (party !== undefined) await this.#enforceRevocation(tx, party)
     }
     tx.after.push(() => {
@@ -760,26 +804,42 @@ export class TenantStore {
     const h = commit.header
     if (meta.strategy === 'lww') {
       const mine = { id: commit.id, at }
+      let value: JsonObject | undefined
+      if (h.operation !== 'delete') {
+        let parsed: unknown
+        try {
+          parsed = local?.value ?? JSON.parse(utf8d.decode(commit.payload))
+        } catch {
+          throw new BadRequestError('lww commit payload is not JSON', { commitId: commit.id })
+        }
+        if (!isJsonObject(parsed)) throw new BadRequestError('lww commit payload is not a JSON object', { commitId: commit.id })
+        // The same checks as a local write, and whether or not this write wins
+        // the LWW order, so every hub judges a commit alike in any arrival order.
+        if (local?.value === undefined) checkJsonObject(parsed, this.#opts.maxValueBytes)
+        checkNames(parsed, meta, commit.id)
+        value = parsed
+      }
+      if (meta.interface === 'Permissions' && (h.operation === 'delete' || prev?.deleted === true)) {
+        // A revocation is causal, never a time: it wins over the grant or
+        // authorization whatever the clocks say, and stays final. Two
+        // revocations of one object keep what both name (each revoking hub
+        // named only what it held), in whichever order they arrive.
+        if (h.operation !== 'delete') return
+        const newer = prev?.lww === undefined || lwwCompare(mine, prev.lww) > 0
+        if (newer) meta.lww = mine
+        meta.deleted = true
+        const named = revocationOf(commit.payload)
+        const kept = prev?.deleted === true ? intersectAccepted(prev.revocation ?? '', named ?? '') : named
+        if (kept !== undefined) meta.revocation = kept
+        return
+      }
       if (prev?.lww !== undefined && lwwCompare(mine, prev.lww) < 0) return // an older write: history only
       meta.lww = mine
       if (h.operation === 'delete') {
         meta.deleted = true
-        if (meta.interface !== 'Permissions') delete meta.value
-        else {
-          const named = revocationOf(commit.payload)
-          if (named !== undefined) meta.revocation = named
-        }
+        delete meta.value
         return
       }
-      let value: unknown
-      try {
-        value = local?.value ?? JSON.parse(utf8d.decode(commit.payload))
-      } catch {
-        throw new BadRequestError('lww commit payload is not JSON', { commitId: commit.id })
-      }
-      if (!isJsonObject(value)) throw new BadRequestError('lww commit payload is not a JSON object', { commitId: commit.id })
-      // The same checks as a local write, so every hub judges a commit alike.
-      if (local?.value === undefined) checkJsonObject(value, this.#opts.maxValueBytes)
       meta.value = value
       meta.deleted = false
       return
@@ -803,8 +863,10 @@ export class TenantStore {
     if (local?.docApplied !== true || local.value === undefined) {
       throw new HubError('internal', 'an automerge update must be applied to its document first')
     }
-    // Updates concurrent with a delete are kept in history; the object stays deleted.
+    // Updates concurrent with a delete are kept in history; the object stays
+    // deleted. Its value is still checked, as on a hub that got it before the delete.
     if (!meta.deleted) meta.value = local.value
+    else checkNames(local.value, meta, commit.id)
   }
 
   /**
@@ -815,7 +877,7 @@ export class TenantStore {
    * hub computes from the same revocation.
    */
   async #enforceRevocation (tx: Tx, party: string): Promise<void> {
-    const ids = (await this.#reliantOn(tx, party)).filter(id => !this.#quarantined.has(id))
+    const ids = (await this.#reliantOn(tx, party)).filter(id => !this.#quarantinedIn(id, tx))
     if (ids.length === 0) return
     const envs = await tx.getMany(ids.map(id => this.layout.commit(id)))
     const invalid = new Map<ObjectId, Set<string>>()
@@ -836,27 +898,35 @@ export class TenantStore {
   async #rebuildObject (tx: Tx, objectId: ObjectId, bad: Set<string>): Promise<void> {
     const L = this.layout
     const prev = await this.getMeta(objectId, tx)
-    const ids = await this.#objectCommitIdsTx(objectId, tx)
+    const log = await this.#objectLog(objectId, tx)
+    const ids = log.map(e => e[1])
     const envs = await tx.getMany(ids.map(id => L.commit(id)))
     const valid: Commit[] = []
     ids.forEach((id, i) => {
       const env = envs[i]
       if (env === undefined) throw new HubError('internal', `object ${objectId} is missing a commit`)
       const c = parseCommit(utf8d.decode(env), Infinity)
-      if (bad.has(id) || this.#quarantined.has(id) || c.header.deps.some(d => bad.has(d))) bad.add(id)
+      if (bad.has(id) || this.#quarantinedIn(id, tx) || c.header.deps.some(d => bad.has(d))) bad.add(id)
       else valid.push(c)
     })
     for (const id of bad) {
-      if (this.#quarantined.has(id)) continue
+      if (this.#quarantinedIn(id, tx)) continue
       tx.put(L.quarantined(id as CommitId), EMPTY)
-      this.#quarantined.add(id)
-      tx.undo.push(() => this.#quarantined.delete(id))
+      tx.after.push(() => this.#quarantined.add(id))
     }
+    // Evicted now (later items of the group must reload it) and again once
+    // durable: a reader outside the queue may have cached the old document
+    // from disk in between.
     this.#docs.evict(objectId)
     tx.undo.push(() => this.#docs.evict(objectId))
+    tx.after.push(() => this.#docs.evict(objectId))
     tx.del(L.snapshot(objectId))
+    // The log keeps the valid commits only, renumbered: exactly what a hub that
+    // quarantined them on arrival holds, so history and commit counts agree.
+    for (const [k] of log) tx.del(k)
+    valid.forEach((c, i) => { tx.put(L.objectCommit(objectId, i + 1), utf8.encode(c.id)) })
     const first = valid[0]
-    const next = first !== undefined && first.header.operation === 'create' ? this.#fold(objectId, valid, prev?.commits ?? ids.length) : undefined
+    const next = first !== undefined && first.header.operation === 'create' ? this.#fold(objectId, valid, valid.length) : undefined
     this.#reindex(tx, prev, next)
     if (next === undefined) {
       tx.del(L.object(objectId))
@@ -952,8 +1022,7 @@ function revocationOf (payload: Uint8Array): string | undefined {
 }
 
 /** A readable value must carry the `@context`/`@type` its header (or, sealed, its key) names. */
-function checkNames (meta: ObjectMeta, commitId: CommitId): void {
-  const v = meta.value as JsonObject
+function checkNames (v: JsonObject, meta: Pick<ObjectMeta, 'context' | 'type'>, commitId: CommitId): void {
   if (v['@context'] !== meta.context || v['@type'] !== meta.type) {
     throw new BadRequestError('the commit\'s value names another "@context"/"@type" than its header', { commitId })
   }
