@@ -478,6 +478,44 @@ describe('attack 4: errors are an oracle', () => {
   })
 })
 
+describe('attack 4b: an app that may change but not read', () => {
+  it('updates and deletes by an app with U and D but no R read exactly like an unknown id, whatever strategy or parent it guesses', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    const owner = a.hub.did as Did
+    const app = Ed25519KeyPair.generate()
+    await a.hub.permissions.grant({ grantee: app.did, context: CTX, type: 'MusicPlaylist', allow: '--UD' })
+    const am = await a.hub.collections.create(playlist('automerge target'))
+    const lww = await a.hub.collections.create(playlist('lww target'), { strategy: 'lww' })
+    const unknown = await randomCid()
+    const wrongParent = await randomCid()
+    const client = await connect(a, app)
+    const probe = async (method: 'update' | 'delete', target: string, strategy: 'lww' | 'automerge', dep: string): Promise<string> => {
+      const f = { owner, operation: method, committedAt: Date.now(), objectId: target, deps: [dep], strategy }
+      const commit = method === 'update'
+        ? (strategy === 'lww' ? lwwCommit(app, f, playlist('guess')) : automergeCommit(app, { ...f, operation: 'update' }, playlist('guess')))
+        : lwwCommit(app, f)
+      const r = await outcome(client.request('Collections', method, { commit: commit.envelope }))
+      const text = r.ok ? `answered ${JSON.stringify(r.value)}` : `${r.code}: ${r.message}`
+      return text.split(target).join('<id>').split(commit.id).join('<commit>')
+    }
+    for (const method of ['update', 'delete'] as const) {
+      for (const strategy of ['lww', 'automerge'] as const) {
+        const none = await probe(method, unknown, strategy, wrongParent)
+        expect.soft(none, `${method}/${strategy} of an unknown id`).toMatch(/^not_found/)
+        for (const [what, target] of [['automerge object', am], ['lww object', lww]] as const) {
+          // A wrong strategy, and (for the matching strategy) a parent the object does not have.
+          expect.soft(await probe(method, target.objectId, strategy, wrongParent), `${method}/${strategy} on the ${what} vs an unknown id`).toBe(none)
+        }
+      }
+    }
+    expect(await materialized(a, am.objectId)).toBe(true)
+    expect(await materialized(a, lww.objectId)).toBe(true)
+    // The owner's audit log keeps the real reasons.
+    const reasons = (await a.hub.audit.list({ limit: 100 })).map(e => `${e.code ?? ''} ${e.reason ?? ''}`).join('\n')
+    expect(reasons).toMatch(/missing_deps|does not match its object/)
+  })
+})
+
 // ------------------------------------------------------------------ 5. type confusion
 
 describe('attack 5: type confusion between header and value', () => {

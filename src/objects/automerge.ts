@@ -284,6 +284,16 @@ export function changeHash (change: Uint8Array): string {
   return A.decodeChange(change).hash
 }
 
+/** Who made a change and its place in that actor's sequence (undefined for bytes that are no change). */
+export function changeSlot (change: Uint8Array): { actor: string, seq: number, hash: string } | undefined {
+  try {
+    const d = A.decodeChange(change)
+    return { actor: d.actor, seq: d.seq, hash: d.hash }
+  } catch {
+    return undefined
+  }
+}
+
 export function saveDoc (doc: AmDoc): Uint8Array { return A.save(doc) }
 export function freeDoc (doc: AmDoc): void { A.free(doc) }
 export function docHeads (doc: AmDoc): string[] { return A.getHeads(doc) }

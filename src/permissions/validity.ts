@@ -13,8 +13,11 @@
  *    owner device that is trusted the same way, under a grant that allowed it
  *    at the acceptance's time (the acceptor's clock, not the signer's) and
  *    that is either still live or revoked naming this commit — the grant the
- *    acceptance names, when it names one.
- * No clock of the signer's appears anywhere in it.
+ *    acceptance names, when it names one — and whose `committed_at` is at
+ *    most {@link MAX_AHEAD_OF_ACCEPTANCE_MS} ahead of the acceptance's time.
+ * The signer's clock decides nothing but that bound: LWW orders commits by
+ * `committed_at`, so without it an app could date a write in the year 9999
+ * and pin the value against every later write of the owner.
  */
 import type { InterfaceName } from '../commits/commit.js'
 import type { Did, ObjectId } from '../ids.js'
@@ -33,7 +36,12 @@ export interface CommitFacts {
   /** revocationDigest(commit id). */
   digest: string
   acceptance?: Acceptance
+  /** The commit's `committed_at` (ms); checked against its acceptance's time when given. */
+  committedAt?: number
 }
+
+/** How far a grantee's `committed_at` may run ahead of the clock of the hub that accepted it (the request tokens' lifetime). */
+export const MAX_AHEAD_OF_ACCEPTANCE_MS = 5 * 60_000
 
 export type Validity =
   | { valid: true, via: 'owner' | 'device' | 'grant', grantId?: string }
@@ -61,6 +69,9 @@ export function judgeCommit (f: CommitFacts, grants: readonly Grant[], devices: 
   const acceptors = devices.filter(d => d.device === a.by && d.role === 'owner-device')
   if (acceptors.length === 0) return { valid: false, revoked: false, reason: 'its acceptance is not by an owner device' }
   if (!acceptors.some(d => covers(d, f.digest))) return { valid: false, revoked: true, reason: 'its acceptor\'s device authorization was revoked before this commit was accepted' }
+  if (f.committedAt !== undefined && f.committedAt > a.at + MAX_AHEAD_OF_ACCEPTANCE_MS) {
+    return { valid: false, revoked: false, reason: 'its committed_at is more than 5 minutes ahead of the hub that accepted it' }
+  }
 
   // Grants are evaluated at the acceptor's clock; revocation by the named set only.
   // When the acceptance names the grant it was accepted under, only that grant

@@ -234,7 +234,12 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
       const mayRead = target.objectId !== undefined && target.action !== 'read' && decide(hub, accepted.caller, 'Collections', { ...target, action: 'read' }).allowed
       throw refusal(mayRead ? { ...target, objectId: undefined } : target, decision.reason)
     }
-    const result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit, decision)
+    let result: unknown
+    try {
+      result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit, decision)
+    } catch (err) {
+      throw hiddenFromNonReader(hub, accepted, target, err)
+    }
     if (!accepted.isOwner) {
       await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: short(target.describe, 300), decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
     }
@@ -244,14 +249,15 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
     if (!accepted.isOwner) {
       // The owner sees the real reason of a refusal (the caller saw a neutral one).
       const denied = e.cause instanceof PermissionsRequiredError ? e.cause : e.code === 'permissions_required' ? e : undefined
+      const real = e.cause instanceof HubError ? e.cause : e
       await hub.audit.append({
         caller: accepted.caller,
         interface: accepted.claims.interface,
         method: accepted.claims.method,
         target: short(target?.describe ?? accepted.claims.params.objectId ?? accepted.claims.params.type, 300),
         decision: denied !== undefined ? 'denied' : 'allowed',
-        code: denied !== undefined ? 'permissions_required' : e.code,
-        reason: (denied ?? e).message.slice(0, 300)
+        code: denied !== undefined ? 'permissions_required' : real.code,
+        reason: (denied ?? real).message.slice(0, 300)
       })
     }
     throw e
@@ -265,6 +271,24 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
  * collection the caller named itself, a refusal that names nothing else.
  * The real reason is kept, for the owner's audit log, as the error's cause.
  */
+/** What the store may say about an existing object that it also says, as not_found, about an unknown id. */
+const OBJECT_ANSWERS = new Set(['not_found', 'bad_request', 'missing_deps', 'conflict'])
+
+/**
+ * An update or delete by a caller who may not read the object (a grant with
+ * U or D but no R) fails in the store with reasons only an existing object
+ * has (another strategy, a parent commit it lacks…): answer what an unknown
+ * id gets, so such a caller learns neither existence nor shape. The owner's
+ * audit log keeps the real error (its `cause`).
+ */
+function hiddenFromNonReader (hub: Hub, accepted: AcceptedRequest, target: Target, err: unknown): unknown {
+  if (accepted.isOwner || target.objectId === undefined || target.action === 'read' || target.action === 'create') return err
+  const e = toHubError(err)
+  if (!OBJECT_ANSWERS.has(e.code)) return err
+  if (decide(hub, accepted.caller, 'Collections', { ...target, action: 'read' }).allowed) return err
+  return new NotFoundError(`object ${target.objectId} not found`, { objectId: target.objectId }, { cause: e })
+}
+
 export function refusal (target: Pick<Target, 'action' | 'objectId'>, reason: string): HubError {
   const cause = new PermissionsRequiredError(reason)
   if (target.objectId !== undefined) return new NotFoundError(`object ${target.objectId} not found`, { objectId: target.objectId }, { cause })

@@ -15,7 +15,7 @@ import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/j
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, createChange, docValue, freeDoc, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
+import { applyDocChanges, changeDoc, changeSlot, createChange, docValue, freeDoc, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
 import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
 import { judgeCommit } from '../permissions/validity.js'
@@ -633,13 +633,53 @@ export class TenantStore {
         after = applyDocChanges(before, [plain.payload])
       } catch (err) {
         this.#docs.evict(prev.objectId)
-        throw err
+        const rival = await this.#rivalChange(tx, prev.objectId, plain.payload)
+        if (rival === undefined) throw err
+        // Two commits carry different changes in one Automerge (actor, seq)
+        // slot: a signer sent each to a different hub. Automerge can hold only
+        // one, so every hub keeps the same one, whichever arrived first
+        // (#outranks).
+        // The other is quarantined with everything built on it.
+        if (opts.accept !== undefined) {
+          throw new ConflictError('the object already holds another change in this Automerge actor\'s sequence: build on its current heads', { commitId: commit.id })
+        }
+        if (this.#outranks(rival, commit)) return this.#stageQuarantined(tx, commit, acceptance)
+        await this.#rebuildObject(tx, prev.objectId, new Set([rival.id]))
+        return await this.#ingestOne(tx, received, existing, opts)
       }
       this.#docs.set(prev.objectId, after)
       tx.undo.push(() => this.#docs.evict(prev.objectId))
       return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev, acceptance)
     }
     return await this.#apply(tx, commit, undefined, prev, acceptance)
+  }
+
+  /** A valid commit of the object whose change takes the same Automerge (actor, seq) slot as `change`, with other content. */
+  async #rivalChange (tx: Tx, objectId: ObjectId, change: Uint8Array): Promise<Commit | undefined> {
+    const slot = changeSlot(change)
+    if (slot === undefined) return undefined
+    const ids = (await this.#objectLog(objectId, tx)).map(e => e[1]).filter(id => !this.#quarantinedIn(id, tx))
+    const envs = await tx.getMany(ids.map(id => this.layout.commit(id)))
+    for (const env of envs) {
+      if (env === undefined) continue
+      const c = this.#plaintext(parseCommit(utf8d.decode(env), Infinity))
+      if (c === undefined || c.header.operation === 'delete' || c.header.commit_strategy !== 'automerge') continue
+      const s = changeSlot(c.payload)
+      if (s !== undefined && s.actor === slot.actor && s.seq === slot.seq && s.hash !== slot.hash) return c
+    }
+    return undefined
+  }
+
+  /**
+   * Which of two rival commits every hub keeps: the object's creation (an
+   * update claiming its slot is never honest), then the owner's or a
+   * device's over a grantee's, then the lower id.
+   */
+  #outranks (a: Commit, b: Commit): boolean {
+    const rank = (c: Commit): number => c.header.operation === 'create' ? 0 : c.signer === this.tenant || this.registry.devices().some(d => d.device === c.signer) ? 1 : 2
+    const ra = rank(a)
+    const rb = rank(b)
+    return ra !== rb ? ra < rb : a.id < b.id
   }
 
   /**
@@ -795,6 +835,7 @@ export class TenantStore {
       ...(names.type !== undefined ? { type: names.type } : {}),
       ...(objectId !== undefined ? { objectId } : {}),
       digest: revocationDigest(commit.id),
+      committedAt: committedAtMs(h),
       ...(acceptance !== undefined ? { acceptance } : {})
     }, this.registry.grants(), this.registry.devices())
   }
