@@ -168,6 +168,20 @@ describe('devices that never met', () => {
     expect(b.hub.devices.isAuthorized(c.hub.hubDid)).toBeDefined()
     expect(b.node.syncStatus().find(s => s.hubDid === c.hub.hubDid)).toMatchObject({ connected: true, replicating: true })
   })
+
+  it('hub sync --peer to a device that has not heard of us: refused once, then our authorization is presented and the pass completes', async () => {
+    const a = await founder()
+    const bDir = join(await tempDir('net-'), 'b')
+    await joinHub(bDir, (await a.node.createInvite()).invite) // B pairs, then stays offline
+    const c = await device(a) // knows B from A's feed; B has never heard of C
+    await stopHub(a)
+    const b = await startHub(bDir)
+    expect(b.hub.devices.isAuthorized(c.hub.hubDid)).toBeUndefined()
+    const addr = b.node.multiaddrs()[0] as string
+    const r = await c.node.syncOnce(addr)
+    expect(r.peer).toBe(b.hub.hubDid)
+    expect(b.hub.devices.isAuthorized(c.hub.hubDid)).toBeDefined()
+  })
 })
 
 describe('hostile peers', () => {

@@ -129,6 +129,8 @@ interface PeerState {
   backoffMs: number
   nextDialAt: number
   dialing: boolean
+  /** The peer refused us once: present our DeviceAuthorization (it may not have heard of us). */
+  presentProof?: boolean
 }
 
 /** The `/p2p/<id>` of a multiaddr, if it names one (multiaddr 13 dropped getPeerId()). */
@@ -671,10 +673,12 @@ export class HubNode {
         try {
           const stream = await this.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)]) })
           s.streamBytes = { sent: 0, received: 0, stored: 0 }
-          const proof = await this.#ownProof()
+          // Our own authorization, so a device that has not heard of us yet
+          // learns who we are — only after it refused us once: a device that
+          // knows us (the usual case, every reconnect) need not read 1 KiB.
+          const proof = s.presentProof === true ? await this.#ownProof() : undefined
           const role = this.hub.store.registry.device(s.hubDid)?.role
           await pullFrom(stream, {
-            // Our own authorization, so a device that has not heard of us yet learns who we are.
             ...(proof !== undefined ? { as: { did: this.hub.did, proof } } : {}),
             // A blind peer can only hold what sync gives a blind hub; anything else it serves is forged or stolen.
             ...(role === 'blind' ? { accepts: blindMayHold } : {}),
@@ -687,6 +691,7 @@ export class HubNode {
             onProgress: p => this.#progress(s, p)
           })
           delay = 200
+          s.presentProof = false
         } catch (err) {
           if (ctrl.signal.aborted || this.#stopped) break
           const e = toHubError(err)
@@ -695,6 +700,10 @@ export class HubNode {
             this.#log.warn('peer sent invalid data; disconnecting', { peer: s.hubDid, code: e.code, reason: e.message })
             await this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
             break
+          }
+          if (e.code === 'permissions_required' && s.presentProof !== true && await this.#ownProof() !== undefined) {
+            s.presentProof = true
+            continue // at once, with the proof
           }
           if (e.code === 'permissions_required' || e.code === 'not_found' || (err as Error).name === 'UnsupportedProtocolError') {
             this.#log.debug('peer does not sync with us', { peer: s.hubDid, code: e.code })
@@ -832,9 +841,7 @@ export class HubNode {
     // The same rule as live replication: only a proven device of our owner is pulled from.
     const role = this.hub.store.registry.device(hubDid)?.role
     if (role === undefined || hubDid === this.hub.hubDid) throw new HubError('permissions_required', 'that peer is not a device of this owner (pair it first)')
-    const stream = await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
-    const proof = await this.#ownProof()
-    const result = await pullFrom(stream, {
+    const pull = async (proof: CommitEnvelope | undefined): Promise<PullResult> => await pullFrom(await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) }), {
       ...(proof !== undefined ? { as: { did: this.hub.did, proof } } : {}),
       ...(role === 'blind' ? { accepts: blindMayHold } : {}),
       store: this.hub.store,
@@ -844,6 +851,15 @@ export class HubNode {
       live: false,
       ...(onProgress !== undefined ? { onProgress } : {})
     })
+    // As in live replication: our authorization only if the peer has not heard of us.
+    let result: PullResult
+    try {
+      result = await pull(undefined)
+    } catch (err) {
+      const proof = toHubError(err).code === 'permissions_required' ? await this.#ownProof() : undefined
+      if (proof === undefined) throw err
+      result = await pull(proof)
+    }
     const st = this.#state(conn.remotePeer.toString(), hubDid)
     st.streamBytes = { sent: 0, received: 0, stored: 0 }
     this.#progress(st, result)

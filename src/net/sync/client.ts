@@ -43,7 +43,8 @@ export interface PullOptions {
   /**
    * Who we pull for: our owner DID and our proof (see PullMessage). Sent with
    * every pull as it is at that moment, so a caller may renew `attestation`
-   * while the stream lasts.
+   * while the stream lasts; a `proof` (~1 KiB) only with the first pull,
+   * which is when the serving hub learns it.
    */
   as?: { did: string, proof?: CommitEnvelope, attestation?: string }
   onProgress?: (p: PullProgress) => void
@@ -66,8 +67,12 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   const tenant = opts.store.tenant
   let watermark = await opts.store.getWatermark(opts.peer)
   const progress: PullProgress = { bytesSent: 0, bytesReceived: 0, roundTrips: 1, received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
-  const as = opts.as !== undefined ? { as: opts.as } : {}
-  await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as }, opts.signal)
+  const as = (first: boolean): { as?: NonNullable<PullOptions['as']> } => {
+    if (opts.as === undefined) return {}
+    const { proof, ...rest } = opts.as
+    return { as: first && proof !== undefined ? { ...rest, proof } : rest }
+  }
+  await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(true) }, opts.signal)
   try {
     for (;;) {
       const msg = await ch.receive(validateSyncServerMessage, opts.signal)
@@ -77,7 +82,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
       const caughtUp = msg.last >= msg.head
       const more = opts.live || !caughtUp
       if (more) {
-        await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as }, opts.signal)
+        await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) }, opts.signal)
         progress.roundTrips++
       }
       progress.stored += await ingestBatch(msg.commits, opts)
