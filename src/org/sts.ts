@@ -12,7 +12,8 @@
  * must be ACTIVATED (its DID document is what verifiers resolve).
  */
 import { BadRequestError, ConflictError } from '../errors.js'
-import { checkAnyDid, type OrgStore } from './org-store.js'
+import { checkAnyDid } from './did-syntax.js'
+import type { OrgStore } from './org-store.js'
 import { parseScopes } from './dcp/scopes.js'
 import { createAccessToken, createIdToken, DEFAULT_MAX_ID_TOKEN_TTL_S, DEFAULT_TOKEN_TTL_S } from './dcp/tokens.js'
 
