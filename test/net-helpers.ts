@@ -1,7 +1,8 @@
 /** Real hubs on real libp2p nodes over loopback TCP, for scenario tests. */
 import { join } from 'node:path'
 import { Hub } from '../src/hub.js'
-import { HubNode, type HubNodeOptions } from '../src/net/hub-node.js'
+import type { HubNode, HubNodeOptions } from '../src/net/hub-node.js'
+import { startHubNode } from '../src/cli/network.js'
 import { joinHub } from '../src/net/pair.js'
 import { tempDir } from './helpers.js'
 
@@ -13,7 +14,7 @@ export const TCP_ONLY = ['/ip4/127.0.0.1/tcp/0']
 
 export async function startHub (dir: string, opts: HubNodeOptions = {}): Promise<Running> {
   const hub = await Hub.open(dir)
-  const node = await HubNode.start(hub, { listen: TCP_ONLY, discoveryIntervalMs: 0, reconnectMinMs: 100, reconnectMaxMs: 1000, ...opts })
+  const node = await startHubNode(hub, { listen: TCP_ONLY, discoveryIntervalMs: 0, reconnectMinMs: 100, reconnectMaxMs: 1000, ...opts })
   const r = { hub, node, dir }
   running.push(r)
   return r

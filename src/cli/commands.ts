@@ -226,8 +226,8 @@ export const handlers: Record<string, Handler<HubNode>> = {
     if (peer === undefined || peers.length > 1) throw new BadRequestError('hub sync takes exactly one --peer MULTIADDR')
     if (ctx.net !== undefined) return await ctx.net.syncOnce(peer)
     // No daemon: a temporary node for this one pass, with a progress bar on a terminal.
-    const { HubNode } = await import('../net/hub-node.js')
-    const node = await HubNode.start(ctx.hub, { discoveryIntervalMs: 0 })
+    const { startHubNode } = await import('./network.js')
+    const node = await startHubNode(ctx.hub, { discoveryIntervalMs: 0 })
     const bar = new ProgressBar()
     try {
       return await node.syncOnce(peer, p => bar.update(p.watermark, p.head, 'syncing'))

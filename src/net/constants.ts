@@ -2,6 +2,14 @@
 export const SYNC_PROTOCOL = '/identity-hub/sync/1.0.0'
 export const PAIR_PROTOCOL = '/identity-hub/pair/1.0.0'
 export const REQUEST_PROTOCOL = '/identity-hub/request/1.0.0'
+/**
+ * Largest request or reply frame on /identity-hub/request/1.0.0. A 1 MiB
+ * commit, base64url in a JWS, fits. Declared here, at the net layer, so a
+ * hub node can speak the request protocol without importing request/ (which
+ * sits below net); request/server.ts and client/constants.ts hold the same
+ * value and src/net/constants.test.ts keeps them equal.
+ */
+export const MAX_REQUEST_FRAME_BYTES = 3 * 1024 * 1024
 /** Request streams one connection may open at once. */
 export const MAX_INBOUND_REQUEST_STREAMS = 8
 /**

@@ -12,9 +12,11 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
-import { didKeyFromPublicKey } from '../identity/did-key.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { didKeyFromPublicKey, publicKeyFromDidKey } from '../identity/did-key.js'
 import type { Ed25519KeyPair } from '../identity/keys.js'
 import { DHT_PROTOCOL } from './constants.js'
 import { AuthenticationError } from '../errors.js'
@@ -68,4 +70,15 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
 export function hubDidOfPeer (peerId: PeerId): string {
   if (peerId.type !== 'Ed25519' || peerId.publicKey === undefined) throw new AuthenticationError('peer key is not Ed25519')
   return didKeyFromPublicKey(peerId.publicKey.raw)
+}
+
+/** The PeerId of a hub DID (the inverse of hubDidOfPeer). */
+export function peerIdOfHubDid (hubDid: string): PeerId {
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKeyFromDidKey(hubDid)))
+}
+
+/** The `/p2p/<id>` of a multiaddr, if it names one (multiaddr 13 dropped getPeerId()). */
+export function peerIdInAddr (ma: Multiaddr): string | null {
+  const c = ma.getComponents().findLast(x => x.name === 'p2p')
+  return c?.value ?? null
 }

@@ -1,0 +1,134 @@
+/**
+ * Which peers this hub connects with, and how it keeps reaching the ones it
+ * wants: the blocklist the connection gater consults (peers blocked by the
+ * operator, devices whose authorization was revoked) and the reconnection
+ * loop that dials known devices and bootstrap addresses with exponential
+ * backoff.
+ */
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { GrantRegistry } from '../permissions/registry.js'
+import { hubDidOfPeer, peerIdInAddr, peerIdOfHubDid, type HubLibp2p } from './node.js'
+import type { PeerTable } from './peers.js'
+
+/** How long one dial attempt may take. */
+const DIAL_TIMEOUT_MS = 5000
+
+/**
+ * Peer ids never to connect with, in either direction. Built before the
+ * libp2p node, whose gater it is.
+ */
+export class PeerBlocklist {
+  readonly #blocked: Set<string>
+  /** Peer ids of revoked devices. */
+  readonly #revoked = new Set<string>()
+
+  constructor (blocked: Iterable<string> = []) {
+    this.#blocked = new Set(blocked)
+  }
+
+  /** The gater's question: refuse this peer? */
+  has (peerId: string): boolean { return this.#blocked.has(peerId) || this.#revoked.has(peerId) }
+  isRevoked (peerId: string): boolean { return this.#revoked.has(peerId) }
+  isBlocked (peerId: string): boolean { return this.#blocked.has(peerId) }
+  block (peerId: string): void { this.#blocked.add(peerId) }
+  unblock (peerId: string): void { this.#blocked.delete(peerId) }
+
+  /** Revoked devices may not connect at all, unless authorized again: follow the registry. */
+  syncRevocations (registry: Pick<GrantRegistry, 'devices' | 'device'>, ownHubDid: string): void {
+    for (const d of registry.devices()) {
+      if (d.device === ownHubDid) continue
+      const id = peerIdOfHubDid(d.device).toString()
+      if (registry.device(d.device) === undefined) this.#revoked.add(id)
+      else this.#revoked.delete(id)
+    }
+  }
+}
+
+export interface ReconnectorComponents {
+  libp2p: Pick<HubLibp2p, 'dial' | 'getConnections'>
+  peers: PeerTable
+  blocklist: PeerBlocklist
+  /** Our own peer id: never a dial target. */
+  peerId: string
+  /** Is this hub DID a live device of our owner (other than us)? Only those, and bootstrap peers, are redialled. */
+  isDevice: (hubDid: string) => boolean
+  /** Addresses to dial at start and keep reconnecting to. */
+  bootstrap: string[]
+  minBackoffMs: number
+  maxBackoffMs: number
+}
+
+export class Reconnector {
+  readonly #c: ReconnectorComponents
+  readonly #bootstrap: Multiaddr[]
+
+  constructor (components: ReconnectorComponents) {
+    this.#c = components
+    this.#bootstrap = components.bootstrap.map(a => multiaddr(a))
+  }
+
+  /** A connection to the peer was made (by either side): its next failure starts from the minimum backoff. */
+  connected (peerId: string): void {
+    const s = this.#c.peers.get(peerId)
+    if (s !== undefined) s.backoffMs = this.#c.minBackoffMs
+  }
+
+  /** Dial an unblocked peer again at the next tick. */
+  retryNow (peerId: string): void {
+    const s = this.#c.peers.get(peerId)
+    if (s !== undefined) { s.nextDialAt = 0; s.backoffMs = this.#c.minBackoffMs }
+  }
+
+  /**
+   * An address of a peer whose id we may not know yet (bootstrap, DID
+   * document): one without `/p2p/` is dialled as a bootstrap address.
+   */
+  candidate (addr: string): void {
+    const ma = multiaddr(addr)
+    const id = peerIdInAddr(ma)
+    if (id === null) {
+      if (!this.#bootstrap.some(b => b.equals(ma))) this.#bootstrap.push(ma)
+      return
+    }
+    if (id === this.#c.peerId) return
+    this.#c.peers.ensure(id, hubDidOfPeer(peerIdFromString(id)), [addr])
+  }
+
+  /** One pass: dial every disconnected device and bootstrap address whose backoff has passed. */
+  tick (): void {
+    const { libp2p, peers, blocklist, minBackoffMs, maxBackoffMs } = this.#c
+    const now = Date.now()
+    for (const s of peers.values()) {
+      if (s.connected || s.dialing || now < s.nextDialAt || s.addrs.length === 0 || blocklist.has(s.peerId)) continue
+      if (!this.#c.isDevice(s.hubDid) && !this.#bootstrap.some(b => peerIdInAddr(b) === s.peerId)) continue
+      s.dialing = true
+      const addrs = s.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${s.peerId}`))
+      libp2p.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then(() => {
+        s.backoffMs = minBackoffMs
+      }, (err: Error) => {
+        s.lastError = `unreachable: ${err.message}`
+        s.nextDialAt = Date.now() + s.backoffMs
+        s.backoffMs = Math.min(s.backoffMs * 2, maxBackoffMs)
+      }).finally(() => { s.dialing = false })
+    }
+    for (const b of this.#bootstrap) {
+      const id = peerIdInAddr(b)
+      if (id !== null && libp2p.getConnections(peerIdFromString(id)).length > 0) continue
+      // Bootstrap addresses have their own backoff entry, keyed by address: the peer id may be unknown.
+      const key = `bootstrap:${b.toString()}`
+      const s = peers.get(key) ?? peers.ensure(key, '', [])
+      if (s.dialing || now < s.nextDialAt) continue
+      s.dialing = true
+      libp2p.dial(b, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then(conn => {
+        s.backoffMs = minBackoffMs
+        // Connected: look again only after the longest backoff (the peer is now tracked by its id).
+        s.nextDialAt = Date.now() + maxBackoffMs
+        peers.ensure(conn.remotePeer.toString(), hubDidOfPeer(conn.remotePeer), [b.toString()])
+      }, () => {
+        s.nextDialAt = Date.now() + s.backoffMs
+        s.backoffMs = Math.min(s.backoffMs * 2, maxBackoffMs)
+      }).finally(() => { s.dialing = false })
+    }
+  }
+}
