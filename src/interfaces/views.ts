@@ -1,6 +1,6 @@
 /** What reads return: an object's value with its metadata. */
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import type { ObjectMeta } from '../store/tenant-store.js'
+import type { ObjectMeta } from '../store/object-meta.js'
 import type { ObjectView } from '../objects/view.js'
 
 export type { ObjectView } from '../objects/view.js'

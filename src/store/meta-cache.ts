@@ -9,7 +9,7 @@
  * older than one already published. Cached metas are frozen: callers get
  * read-only objects and cannot corrupt the cache by mutating a result.
  */
-import type { ObjectMeta } from './tenant-store.js'
+import type { ObjectMeta } from './object-meta.js'
 
 function deepFreeze<T> (v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {

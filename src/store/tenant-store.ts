@@ -7,76 +7,30 @@
  * Values are *derived* from signed commits: the meta's `value`, the indexes
  * and the Automerge snapshots are caches that `rebuild()` recreates.
  */
-import { createHash } from 'node:crypto'
 import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { committedAtMs, DEFAULT_MAX_COMMIT_BYTES, headerFor, lwwCompare, parseCommit, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
+import { committedAtMs, DEFAULT_MAX_COMMIT_BYTES, headerFor, parseCommit, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, changeSlot, createChange, docValue, freeDoc, loadDoc, saveDoc, updateDoc, valueOfCreateChange, type AmDoc } from '../objects/automerge.js'
-import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.js'
+import { applyDocChanges, changeDoc, changeSlot, createChange, docValue, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
+import { checkJsonObject, type JsonObject } from '../objects/json.js'
 import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
 import { judgeCommit } from '../permissions/validity.js'
-import { encodeAccepted, intersectAccepted, MAX_REVOCATION_COMMITS, revocationDigest } from '../permissions/revocation.js'
-import { DEVICE_TYPE, GRANT_TYPE, GrantRegistry } from '../permissions/registry.js'
+import { encodeAccepted, MAX_REVOCATION_COMMITS, revocationDigest } from '../permissions/revocation.js'
+import { GrantRegistry } from '../permissions/registry.js'
 import { prefixEnd, type KvStore } from './kv.js'
-import { encodeIndexValue, isIndexable, Layout, scopesOf } from './layout.js'
+import { Layout } from './layout.js'
 import { WriteQueue, type Tx } from './write-queue.js'
 import { DocCache } from './doc-cache.js'
 import { MetaCache } from './meta-cache.js'
+import { checkNames, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
+import { foldObject, materialize, reindex, type FoldInit } from './fold.js'
+import { ObjectDocs } from './object-docs.js'
+import { migrateRelies } from './migrations.js'
 
-export interface ObjectMeta {
-  objectId: ObjectId
-  interface: InterfaceName
-  context?: string
-  type?: string
-  tag?: string
-  strategy: CommitStrategy
-  heads: CommitId[]
-  deleted: boolean
-  createdAt: string
-  updatedAt: string
-  createdBy: Did
-  commits: number
-  /** Materialized plaintext value; absent where the hub cannot read it. */
-  value?: JsonObject
-  /** LWW: the commit whose value currently wins. */
-  lww?: { id: CommitId, at: number }
-  /** Automerge: the commit count the stored snapshot covers. */
-  snapshotCommits?: number
-  /** Permissions, once deleted: the accepted set its revocation named (encoded, see permissions/revocation.ts). */
-  revocation?: string
-}
-
-export interface CommitEvent {
-  tenant: Did
-  seq: number
-  commit: Commit
-  meta: ObjectMeta
-}
-
-export interface IngestResult {
-  commitId: CommitId
-  objectId: ObjectId
-  /** False when the hub already had this commit (nothing was written), or quarantined it. */
-  stored: boolean
-  seq?: number
-  /** Kept but invalid: it relies on a revoked grant or device that did not name it (see validity.ts). */
-  quarantined?: boolean
-}
-
-/** How a commit enters the store, beyond the commit itself. */
-export interface IngestOptions {
-  /**
-   * The commit enters the owner's hubs here, through the request protocol:
-   * this hub checked the grant (`grant`) at `at` by its own clock, and signs
-   * the acceptance that travels with the commit. Anything invalid is refused
-   * (never quarantined: the caller is the signer).
-   */
-  accept?: { at: number, grant?: string }
-}
+export { actorFor, indexKeys, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
 
 export interface TenantStoreOptions {
   kv: KvStore
@@ -133,6 +87,12 @@ export class TenantStore {
    * a mark whose batch is not on disk (or that a failed batch takes back).
    */
   readonly #quarantined = new Set<string>()
+  readonly #objectDocs: ObjectDocs
+  readonly #foldInit: FoldInit = {
+    names: enc => this.keyring.get(enc),
+    plaintext: c => this.#plaintext(c),
+    actor: ''
+  }
 
   constructor (opts: TenantStoreOptions) {
     this.tenant = opts.tenant
@@ -144,6 +104,23 @@ export class TenantStore {
     this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
     this.registry = new GrantRegistry(opts.tenant)
     this.keyring = opts.keyring ?? new Keyring([])
+    this.#foldInit.actor = opts.actor
+    this.#objectDocs = new ObjectDocs({
+      kv: opts.kv,
+      layout: this.layout,
+      cache: this.#docs,
+      actor: opts.actor,
+      plaintext: c => this.#plaintext(c),
+      quarantined: (id, tx) => this.#quarantinedIn(id, tx)
+    })
+  }
+
+  /**
+   * An object's Automerge document as a standard binary, for readers outside
+   * the write queue (see ObjectDocs.bytes).
+   */
+  async docBytes (meta: ObjectMeta): Promise<Uint8Array> {
+    return await this.#objectDocs.bytes(meta)
   }
 
   async open (): Promise<void> {
@@ -163,39 +140,8 @@ export class TenantStore {
     }
     const q = this.layout.quarantinedPrefix()
     for await (const k of this.#kv.keys({ gte: q, lt: prefixEnd(q) })) this.#quarantined.add(k.slice(q.length))
-    await this.#migrateRelies()
+    await migrateRelies({ kv: this.#kv, layout: this.layout, tenant: this.tenant, registry: this.registry, acceptor: this.#opts.acceptor })
     this.#opened = true
-  }
-
-  /**
-   * Stores written before revocation sets existed have no `r!` index (which
-   * a revocation reads to name what it keeps valid): build it once. Grantee
-   * commits of that era carry no acceptance; an owner device that holds them
-   * accepted them back then, so it signs their acceptance now — at their own
-   * `committed_at`, the only time recorded for them (capped at now).
-   */
-  async #migrateRelies (): Promise<void> {
-    const marker = this.layout.migration('relies-v1')
-    if (await this.#kv.get(marker) !== undefined) return
-    const prefix = `${this.layout.p}c!`
-    let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
-    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
-      let c: Commit
-      try { c = parseCommit(utf8d.decode(v), Infinity) } catch { continue }
-      if (c.signer === this.tenant) continue
-      const id = k.slice(prefix.length) as CommitId
-      ops.push({ type: 'put', key: this.layout.relies(c.signer, id), value: EMPTY })
-      const isDevice = this.registry.devices().some(d => d.device === c.signer)
-      const acceptor = this.#opts.acceptor
-      if (!isDevice && c.envelope.header === undefined && acceptor !== undefined && this.registry.device(acceptor.did)?.role === 'owner-device') {
-        const acc = signAcceptance({ commit: id, by: acceptor.did, at: Math.min(committedAtMs(c.header), Date.now()) }, acceptor)
-        ops.push({ type: 'put', key: k, value: utf8.encode(serializeCommit(withAcceptance(c, acc))) })
-        ops.push({ type: 'put', key: this.layout.relies(acceptor.did, id), value: EMPTY })
-      }
-      if (ops.length >= 1000) { await this.#kv.batch(ops); ops = [] }
-    }
-    ops.push({ type: 'put', key: marker, value: EMPTY })
-    await this.#kv.batch(ops)
   }
 
   /** Whether a commit is quarantined (kept, but invalid since a revocation): sync never serves it. */
@@ -329,70 +275,6 @@ export class TenantStore {
     }
   }
 
-  /** The Automerge document of an object, for a write item (from cache, snapshot + commits). */
-  async #doc (meta: ObjectMeta, tx: Tx): Promise<AmDoc> {
-    const cached = this.#docs.get(meta.objectId)
-    if (cached !== undefined) return cached
-    const doc = await this.#loadDoc(meta, tx)
-    this.#docs.set(meta.objectId, doc)
-    return doc
-  }
-
-  /**
-   * An object's Automerge document as a standard binary, for readers outside
-   * the write queue. A write may land while this loads; then what was loaded
-   * is returned (it is what was on disk) but not cached, so no later write
-   * builds on a document that misses a change.
-   */
-  async docBytes (meta: ObjectMeta): Promise<Uint8Array> {
-    const cached = this.#docs.get(meta.objectId)
-    if (cached !== undefined) return saveDoc(cached)
-    const watch = this.#docs.watch(meta.objectId)
-    let doc: AmDoc
-    try {
-      doc = await this.#loadDoc(meta)
-    } finally {
-      watch.done()
-    }
-    const bytes = saveDoc(doc)
-    if (watch.stale) freeDoc(doc)
-    else this.#docs.set(meta.objectId, doc)
-    return bytes
-  }
-
-  async #loadDoc (meta: ObjectMeta, tx?: Tx): Promise<AmDoc> {
-    const reader = tx ?? this.#kv
-    const snap = meta.snapshotCommits === undefined ? undefined : await reader.get(this.layout.snapshot(meta.objectId))
-    let doc = loadDoc(snap, this.#opts.actor)
-    const ids = await this.#objectCommitIdsTx(meta.objectId, tx)
-    const skip = snap === undefined ? 0 : meta.snapshotCommits ?? 0
-    const envs = await reader.getMany(ids.slice(skip).map(id => this.layout.commit(id)))
-    const changes: Uint8Array[] = []
-    for (const e of envs) {
-      if (e === undefined) throw new HubError('internal', `object ${meta.objectId} is missing a commit`)
-      const c = this.#plaintext(parseCommit(utf8d.decode(e), Infinity))
-      if (c !== undefined && c.header.operation !== 'delete' && !this.#quarantinedIn(c.id, tx)) changes.push(c.payload)
-    }
-    if (changes.length > 0) doc = applyDocChanges(doc, changes)
-    return doc
-  }
-
-  async #objectCommitIdsTx (id: ObjectId, tx?: Tx): Promise<CommitId[]> {
-    return (await this.#objectLog(id, tx)).map(e => e[1])
-  }
-
-  /** The object's log as `[key, commit id]` in order, as it stands in `tx`: entries staged (or deleted) earlier in the group count. */
-  async #objectLog (id: ObjectId, tx?: Tx): Promise<Array<[string, CommitId]>> {
-    const prefix = this.layout.objectCommitsPrefix(id)
-    const log = new Map<string, CommitId>()
-    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
-      if (tx?.staged(k) !== null) log.set(k, utf8d.decode(v) as CommitId)
-    }
-    // Commits of this object staged earlier in the same group (by this or an earlier item) are not on disk yet.
-    if (tx !== undefined) for (const [k, v] of tx.stagedUnder(prefix)) log.set(k, utf8d.decode(v) as CommitId)
-    return [...log].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
-  }
-
   // ---------------------------------------------------------------- writes
 
   #now (): string {
@@ -433,7 +315,7 @@ export class TenantStore {
       if (meta.value === undefined) throw new ConflictError('this hub cannot read the object, so it cannot update it')
       let payload: Uint8Array
       if (meta.strategy === 'automerge') {
-        const doc = await this.#doc(meta, tx)
+        const doc = await this.#objectDocs.forWrite(meta, tx)
         // For a full value the result is `next` itself; only a draft function
         // needs the document converted back to JSON.
         const out = typeof next === 'function'
@@ -627,7 +509,7 @@ export class TenantStore {
     if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
       // Remote Automerge updates are applied to the document first; if the
       // change is rejected, the half-applied document is dropped.
-      const before = await this.#doc(prev, tx)
+      const before = await this.#objectDocs.forWrite(prev, tx)
       let after: AmDoc
       try {
         after = applyDocChanges(before, [plain.payload])
@@ -658,7 +540,7 @@ export class TenantStore {
   async #rivalChange (tx: Tx, objectId: ObjectId, change: Uint8Array): Promise<Commit | undefined> {
     const slot = changeSlot(change)
     if (slot === undefined) return undefined
-    const ids = (await this.#objectLog(objectId, tx)).map(e => e[1]).filter(id => !this.#quarantinedIn(id, tx))
+    const ids = (await this.#objectDocs.log(objectId, tx)).map(e => e[1]).filter(id => !this.#quarantinedIn(id, tx))
     const envs = await tx.getMany(ids.map(id => this.layout.commit(id)))
     for (const env of envs) {
       if (env === undefined) continue
@@ -778,7 +660,7 @@ export class TenantStore {
     const named = h.enc === undefined ? undefined : this.keyring.get(h.enc)
     if (named !== undefined) { meta.context = named.context; meta.type = named.type }
     const plain = local !== undefined ? commit : this.#plaintext(commit)
-    if (plain !== undefined) this.#materialize(plain, meta, prev, at, local)
+    if (plain !== undefined) materialize(plain, meta, prev, at, this.#opts.maxValueBytes, local)
     else delete meta.value
     // The store's own invariant, whoever built the commit: a readable value
     // names the collection its header (or, sealed, its key) says it is in.
@@ -803,7 +685,7 @@ export class TenantStore {
     }
     tx.put(L.object(meta.objectId), enc(meta))
     tx.after.push(() => this.#metas.publish(meta.objectId, meta))
-    this.#reindex(tx, prev, meta)
+    reindex(tx, this.layout, prev, meta)
     if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
       tx.put(L.permission(meta.objectId), EMPTY)
       tx.undo.push(meta.interface === 'Keys' ? this.keyring.apply(meta) : this.registry.apply(meta, prev?.value))
@@ -840,76 +722,6 @@ export class TenantStore {
     }, this.registry.grants(), this.registry.devices())
   }
 
-  /** Compute the object's new plaintext value from the commit. */
-  #materialize (commit: Commit, meta: ObjectMeta, prev: ObjectMeta | undefined, at: number, local?: { value?: JsonObject, docApplied?: boolean }): void {
-    const h = commit.header
-    if (meta.strategy === 'lww') {
-      const mine = { id: commit.id, at }
-      let value: JsonObject | undefined
-      if (h.operation !== 'delete') {
-        let parsed: unknown
-        try {
-          parsed = local?.value ?? JSON.parse(utf8d.decode(commit.payload))
-        } catch {
-          throw new BadRequestError('lww commit payload is not JSON', { commitId: commit.id })
-        }
-        if (!isJsonObject(parsed)) throw new BadRequestError('lww commit payload is not a JSON object', { commitId: commit.id })
-        // The same checks as a local write, and whether or not this write wins
-        // the LWW order, so every hub judges a commit alike in any arrival order.
-        if (local?.value === undefined) checkJsonObject(parsed, this.#opts.maxValueBytes)
-        checkNames(parsed, meta, commit.id)
-        value = parsed
-      }
-      if (meta.interface === 'Permissions' && (h.operation === 'delete' || prev?.deleted === true)) {
-        // A revocation is causal, never a time: it wins over the grant or
-        // authorization whatever the clocks say, and stays final. Two
-        // revocations of one object keep what both name (each revoking hub
-        // named only what it held), in whichever order they arrive.
-        if (h.operation !== 'delete') return
-        const newer = prev?.lww === undefined || lwwCompare(mine, prev.lww) > 0
-        if (newer) meta.lww = mine
-        meta.deleted = true
-        const named = revocationOf(commit.payload)
-        const kept = prev?.deleted === true ? intersectAccepted(prev.revocation ?? '', named ?? '') : named
-        if (kept !== undefined) meta.revocation = kept
-        return
-      }
-      if (prev?.lww !== undefined && lwwCompare(mine, prev.lww) < 0) return // an older write: history only
-      meta.lww = mine
-      if (h.operation === 'delete') {
-        meta.deleted = true
-        delete meta.value
-        return
-      }
-      meta.value = value
-      meta.deleted = false
-      return
-    }
-    // automerge: delete is a tombstone that wins over concurrent updates.
-    // A revoked grant keeps its last value so the registry knows what was revoked.
-    if (h.operation === 'delete') {
-      meta.deleted = true
-      if (meta.interface !== 'Permissions') delete meta.value
-      return
-    }
-    if (h.operation === 'create') {
-      if (local?.value !== undefined) {
-        meta.value = local.value
-        return
-      }
-      meta.value = valueOfCreateChange(commit.payload)
-      checkJsonObject(meta.value, this.#opts.maxValueBytes)
-      return
-    }
-    if (local?.docApplied !== true || local.value === undefined) {
-      throw new HubError('internal', 'an automerge update must be applied to its document first')
-    }
-    // Updates concurrent with a delete are kept in history; the object stays
-    // deleted. Its value is still checked, as on a hub that got it before the delete.
-    if (!meta.deleted) meta.value = local.value
-    else checkNames(local.value, meta, commit.id)
-  }
-
   /**
    * A revocation of `party` was just staged: every commit this hub holds that
    * relied on it and is no longer valid (the revocation did not name it) is
@@ -939,7 +751,7 @@ export class TenantStore {
   async #rebuildObject (tx: Tx, objectId: ObjectId, bad: Set<string>): Promise<void> {
     const L = this.layout
     const prev = await this.getMeta(objectId, tx)
-    const log = await this.#objectLog(objectId, tx)
+    const log = await this.#objectDocs.log(objectId, tx)
     const ids = log.map(e => e[1])
     const envs = await tx.getMany(ids.map(id => L.commit(id)))
     const valid: Commit[] = []
@@ -967,8 +779,8 @@ export class TenantStore {
     for (const [k] of log) tx.del(k)
     valid.forEach((c, i) => { tx.put(L.objectCommit(objectId, i + 1), utf8.encode(c.id)) })
     const first = valid[0]
-    const next = first !== undefined && first.header.operation === 'create' ? this.#fold(objectId, valid, valid.length) : undefined
-    this.#reindex(tx, prev, next)
+    const next = first !== undefined && first.header.operation === 'create' ? foldObject(objectId, valid, valid.length, this.#foldInit) : undefined
+    reindex(tx, this.layout, prev, next)
     if (next === undefined) {
       tx.del(L.object(objectId))
       tx.after.push(() => this.#metas.forget(objectId))
@@ -977,60 +789,6 @@ export class TenantStore {
     tx.put(L.object(objectId), enc(next))
     tx.after.push(() => this.#metas.publish(objectId, next))
     if (next.interface === 'Keys') tx.undo.push(this.keyring.apply(next))
-  }
-
-  /** An object's meta computed from scratch from its valid commits (creation first, in ingest order). */
-  #fold (objectId: ObjectId, valid: Commit[], logLength: number): ObjectMeta {
-    const create = valid[0] as Commit
-    const h = create.header
-    const iso = (c: Commit): string => new Date(committedAtMs(c.header)).toISOString()
-    const deps = new Set(valid.flatMap(c => c.header.deps))
-    const meta: ObjectMeta = {
-      objectId,
-      interface: h.interface,
-      ...(h.context !== undefined ? { context: h.context } : {}),
-      ...(h.type !== undefined ? { type: h.type } : {}),
-      ...(h.tag !== undefined ? { tag: h.tag } : {}),
-      strategy: h.commit_strategy,
-      heads: valid.map(c => c.id).filter(id => !deps.has(id)).sort(),
-      deleted: false,
-      createdAt: iso(create),
-      updatedAt: valid.map(iso).reduce((a, b) => b > a ? b : a),
-      createdBy: create.signer,
-      commits: logLength
-    }
-    const named = h.enc === undefined ? undefined : this.keyring.get(h.enc)
-    if (named !== undefined) { meta.context = named.context; meta.type = named.type }
-    const plains = valid.map(c => this.#plaintext(c))
-    if (meta.strategy === 'lww') {
-      let win = valid[0] as Commit
-      for (const c of valid) if (lwwCompare({ id: c.id, at: committedAtMs(c.header) }, { id: win.id, at: committedAtMs(win.header) }) > 0) win = c
-      meta.lww = { id: win.id, at: committedAtMs(win.header) }
-      meta.deleted = win.header.operation === 'delete'
-      const plain = plains[valid.indexOf(win)]
-      if (!meta.deleted && plain !== undefined) {
-        const value: unknown = JSON.parse(utf8d.decode(plain.payload))
-        if (isJsonObject(value)) meta.value = value
-      }
-      return meta
-    }
-    meta.deleted = valid.some(c => c.header.operation === 'delete')
-    if (!meta.deleted && plains.every(p => p !== undefined)) {
-      const doc = applyDocChanges(loadDoc(undefined, this.#opts.actor), plains.filter(p => p.header.operation !== 'delete').map(p => p.payload))
-      meta.value = docValue(doc)
-    }
-    return meta
-  }
-
-  /** Write only the index keys that change (creation-time keys never do). */
-  #reindex (tx: Tx, prev: ObjectMeta | undefined, next: ObjectMeta | undefined): void {
-    const before = new Set(indexKeys(this.layout, prev))
-    const after = indexKeys(this.layout, next)
-    for (const k of after) {
-      if (before.has(k)) before.delete(k)
-      else tx.put(k, EMPTY)
-    }
-    for (const k of before) tx.del(k)
   }
 
   /** Forget every cached document and meta (they reload from disk). */
@@ -1043,56 +801,3 @@ export class TenantStore {
 const EMPTY = new Uint8Array(0)
 const RECENT_MAX = 100_000
 
-/** Whom revoking this Permissions object revokes: a grant's grantee, an authorization's device. */
-export function revokedParty (meta: ObjectMeta): string | undefined {
-  if (meta.interface !== 'Permissions' || meta.value === undefined) return undefined
-  const v = meta.type === GRANT_TYPE ? meta.value.grantee : meta.type === DEVICE_TYPE ? meta.value.device : undefined
-  return typeof v === 'string' ? v : undefined
-}
-
-/** The encoded accepted set a revocation's payload names, if it names one. */
-function revocationOf (payload: Uint8Array): string | undefined {
-  if (payload.length === 0) return undefined
-  try {
-    const v: unknown = JSON.parse(utf8d.decode(payload))
-    const accepted = isJsonObject(v) ? v.accepted : undefined
-    return typeof accepted === 'string' ? accepted : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** A readable value must carry the `@context`/`@type` its header (or, sealed, its key) names. */
-function checkNames (v: JsonObject, meta: Pick<ObjectMeta, 'context' | 'type'>, commitId: CommitId): void {
-  if (v['@context'] !== meta.context || v['@type'] !== meta.type) {
-    throw new BadRequestError('the commit\'s value names another "@context"/"@type" than its header', { commitId })
-  }
-}
-
-/** Every index key an object occupies (none when deleted or unreadable). */
-export function indexKeys (L: Layout, meta: ObjectMeta | undefined): string[] {
-  if (meta === undefined || meta.deleted) return []
-  const out: string[] = []
-  if (meta.context !== undefined && meta.type !== undefined) {
-    for (const scope of scopesOf(meta.context, meta.type)) {
-      out.push(`${L.sortPrefix(meta.interface, scope, 'c')}${meta.createdAt}!${meta.objectId}`)
-      out.push(`${L.sortPrefix(meta.interface, scope, 'u')}${meta.updatedAt}!${meta.objectId}`)
-    }
-    if (meta.value !== undefined) {
-      for (const [field, v] of Object.entries(meta.value)) {
-        if (field === '@context' || field === '@type' || !isIndexable(v)) continue
-        out.push(`${L.fieldPrefix(meta.interface, meta.type, field)}${encodeIndexValue(v)}!${meta.objectId}`)
-      }
-    }
-  } else if (meta.tag !== undefined) {
-    const scope = `G${meta.tag}`
-    out.push(`${L.sortPrefix(meta.interface, scope, 'c')}${meta.createdAt}!${meta.objectId}`)
-    out.push(`${L.sortPrefix(meta.interface, scope, 'u')}${meta.updatedAt}!${meta.objectId}`)
-  }
-  return out
-}
-
-/** A stable Automerge actor id (hex, 16 bytes) for a hub instance. */
-export function actorFor (hubDid: string): string {
-  return createHash('sha256').update(`identity-hub actor ${hubDid}`).digest('hex').slice(0, 32)
-}
