@@ -7,14 +7,14 @@
  * Values are *derived* from signed commits: the meta's `value`, the indexes
  * and the Automerge snapshots are caches that `rebuild()` recreates.
  */
-import { ConflictError, HubError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError, TooLargeError } from '../errors.js'
+import { ConflictError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { committedAtMs, DEFAULT_MAX_COMMIT_BYTES, headerFor, parseCommit, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
+import { committedAtMs, DEFAULT_MAX_COMMIT_BYTES, headerFor, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, changeSlot, createChange, docValue, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
+import { applyDocChanges, changeDoc, createChange, docValue, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, type JsonObject } from '../objects/json.js'
 import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
 import { judgeCommit } from '../permissions/validity.js'
@@ -26,9 +26,10 @@ import { WriteQueue, type Tx } from './write-queue.js'
 import { DocCache } from './doc-cache.js'
 import { MetaCache } from './meta-cache.js'
 import { checkNames, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
-import { foldObject, materialize, reindex, type FoldInit } from './fold.js'
+import { materialize, reindex, type FoldInit } from './fold.js'
 import { ObjectDocs } from './object-docs.js'
 import { migrateRelies } from './migrations.js'
+import { Quarantine } from './quarantine.js'
 
 export { actorFor, indexKeys, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
 
@@ -80,13 +81,7 @@ export class TenantStore {
   readonly #recent = new Set<string>()
   #lastAt = 0
   #opened = false
-  /**
-   * Ids of quarantined commits (few: only what revocations cancelled), loaded
-   * at open. Durable marks only: a write item sees its group's staged marks
-   * through {@link #quarantinedIn}, and a reader outside the queue never sees
-   * a mark whose batch is not on disk (or that a failed batch takes back).
-   */
-  readonly #quarantined = new Set<string>()
+  readonly #quarantine: Quarantine
   readonly #objectDocs: ObjectDocs
   readonly #foldInit: FoldInit = {
     names: enc => this.keyring.get(enc),
@@ -111,7 +106,21 @@ export class TenantStore {
       cache: this.#docs,
       actor: opts.actor,
       plaintext: c => this.#plaintext(c),
-      quarantined: (id, tx) => this.#quarantinedIn(id, tx)
+      quarantined: (id, tx) => this.#quarantine.isIn(id, tx)
+    })
+    this.#quarantine = new Quarantine({
+      kv: opts.kv,
+      layout: this.layout,
+      tenant: this.tenant,
+      registry: this.registry,
+      keyring: this.keyring,
+      docs: this.#objectDocs,
+      cache: this.#docs,
+      metas: this.#metas,
+      fold: this.#foldInit,
+      getMeta: async (id, tx) => await this.getMeta(id, tx),
+      plaintext: c => this.#plaintext(c),
+      judge: (c, objectId, acceptance) => this.#judge(c, objectId, acceptance)
     })
   }
 
@@ -138,19 +147,13 @@ export class TenantStore {
       if (meta.interface === 'Keys') this.keyring.apply(meta)
       else this.registry.apply(meta)
     }
-    const q = this.layout.quarantinedPrefix()
-    for await (const k of this.#kv.keys({ gte: q, lt: prefixEnd(q) })) this.#quarantined.add(k.slice(q.length))
+    await this.#quarantine.load()
     await migrateRelies({ kv: this.#kv, layout: this.layout, tenant: this.tenant, registry: this.registry, acceptor: this.#opts.acceptor })
     this.#opened = true
   }
 
   /** Whether a commit is quarantined (kept, but invalid since a revocation): sync never serves it. */
-  isQuarantined (id: string): boolean { return this.#quarantined.has(id) }
-
-  /** Quarantined on disk, or marked earlier in `tx`'s group. */
-  #quarantinedIn (id: string, tx: Tx | undefined): boolean {
-    return this.#quarantined.has(id) || (tx !== undefined && tx.staged(this.layout.quarantined(id as CommitId)) != null)
-  }
+  isQuarantined (id: string): boolean { return this.#quarantine.has(id) }
 
   /** Highest feed sequence number assigned so far. */
   get seq (): number { return this.#seq }
@@ -366,7 +369,7 @@ export class TenantStore {
       const meta = await this.#requireLive(id, tx)
       const party = revokedParty(meta)
       if (party === undefined) throw new BadRequestError('only a grant or a device authorization can be revoked')
-      const kept = (await this.#reliantOn(tx, party)).filter(c => !this.#quarantinedIn(c, tx))
+      const kept = (await this.#quarantine.reliantOn(tx, party)).filter(c => !this.#quarantine.isIn(c, tx))
       if (kept.length > MAX_REVOCATION_COMMITS) {
         throw new TooLargeError(`${party} has ${kept.length} commits on this hub; one revocation can name at most ${MAX_REVOCATION_COMMITS}`, { limit: MAX_REVOCATION_COMMITS })
       }
@@ -375,15 +378,6 @@ export class TenantStore {
       if (commit.size > DEFAULT_MAX_COMMIT_BYTES) throw new TooLargeError(`the revocation naming ${kept.length} commits exceeds ${DEFAULT_MAX_COMMIT_BYTES} bytes`, { limit: DEFAULT_MAX_COMMIT_BYTES })
       return { ...await this.#applyChecked(tx, commit, undefined), kept: kept.length }
     })
-  }
-
-  /** Ids of commits relying on `did` (signed or accepted by it): on disk and staged in this group. */
-  async #reliantOn (tx: Tx, did: string): Promise<CommitId[]> {
-    const prefix = this.layout.reliesPrefix(did)
-    const out = new Set<CommitId>()
-    for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix) })) out.add(k.slice(prefix.length) as CommitId)
-    for (const k of tx.stagedUnder(prefix).keys()) out.add(k.slice(prefix.length) as CommitId)
-    return [...out]
   }
 
   /** Check a commit made here and stage it; a local write is never quarantined. */
@@ -515,7 +509,7 @@ export class TenantStore {
         after = applyDocChanges(before, [plain.payload])
       } catch (err) {
         this.#docs.evict(prev.objectId)
-        const rival = await this.#rivalChange(tx, prev.objectId, plain.payload)
+        const rival = await this.#quarantine.rivalChange(tx, prev.objectId, plain.payload)
         if (rival === undefined) throw err
         // Two commits carry different changes in one Automerge (actor, seq)
         // slot: a signer sent each to a different hub. Automerge can hold only
@@ -525,8 +519,8 @@ export class TenantStore {
         if (opts.accept !== undefined) {
           throw new ConflictError('the object already holds another change in this Automerge actor\'s sequence: build on its current heads', { commitId: commit.id })
         }
-        if (this.#outranks(rival, commit)) return this.#stageQuarantined(tx, commit, acceptance)
-        await this.#rebuildObject(tx, prev.objectId, new Set([rival.id]))
+        if (this.#quarantine.outranks(rival, commit)) return this.#stageQuarantined(tx, commit, acceptance)
+        await this.#quarantine.rebuildObject(tx, prev.objectId, new Set([rival.id]))
         return await this.#ingestOne(tx, received, existing, opts)
       }
       this.#docs.set(prev.objectId, after)
@@ -534,34 +528,6 @@ export class TenantStore {
       return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev, acceptance)
     }
     return await this.#apply(tx, commit, undefined, prev, acceptance)
-  }
-
-  /** A valid commit of the object whose change takes the same Automerge (actor, seq) slot as `change`, with other content. */
-  async #rivalChange (tx: Tx, objectId: ObjectId, change: Uint8Array): Promise<Commit | undefined> {
-    const slot = changeSlot(change)
-    if (slot === undefined) return undefined
-    const ids = (await this.#objectDocs.log(objectId, tx)).map(e => e[1]).filter(id => !this.#quarantinedIn(id, tx))
-    const envs = await tx.getMany(ids.map(id => this.layout.commit(id)))
-    for (const env of envs) {
-      if (env === undefined) continue
-      const c = this.#plaintext(parseCommit(utf8d.decode(env), Infinity))
-      if (c === undefined || c.header.operation === 'delete' || c.header.commit_strategy !== 'automerge') continue
-      const s = changeSlot(c.payload)
-      if (s !== undefined && s.actor === slot.actor && s.seq === slot.seq && s.hash !== slot.hash) return c
-    }
-    return undefined
-  }
-
-  /**
-   * Which of two rival commits every hub keeps: the object's creation (an
-   * update claiming its slot is never honest), then the owner's or a
-   * device's over a grantee's, then the lower id.
-   */
-  #outranks (a: Commit, b: Commit): boolean {
-    const rank = (c: Commit): number => c.header.operation === 'create' ? 0 : c.signer === this.tenant || this.registry.devices().some(d => d.device === c.signer) ? 1 : 2
-    const ra = rank(a)
-    const rb = rank(b)
-    return ra !== rb ? ra < rb : a.id < b.id
   }
 
   /**
@@ -572,9 +538,8 @@ export class TenantStore {
   #stageQuarantined (tx: Tx, commit: Commit, acceptance: Acceptance | undefined): IngestResult {
     const L = this.layout
     tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
-    tx.put(L.quarantined(commit.id), EMPTY)
+    this.#quarantine.mark(tx, commit.id)
     this.#stageRelies(tx, commit, acceptance)
-    tx.after.push(() => this.#quarantined.add(commit.id))
     this.#recent.add(commit.id)
     tx.undo.push(() => { this.#recent.delete(commit.id) })
     return { commitId: commit.id, objectId: commit.objectId, stored: false, quarantined: true }
@@ -599,9 +564,9 @@ export class TenantStore {
     // valid; it excuses nothing else (a stranger's commit is still refused).
     let quarantine: string | undefined
     if (h.operation !== 'create') {
-      if (h.deps.some(d => this.#quarantinedIn(d, tx))) quarantine = 'it depends on a quarantined commit'
+      if (h.deps.some(d => this.#quarantine.isIn(d, tx))) quarantine = 'it depends on a quarantined commit'
       if (prev === undefined) {
-        if (!this.#quarantinedIn(commit.objectId, tx)) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
+        if (!this.#quarantine.isIn(commit.objectId, tx)) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
         quarantine ??= 'its object\'s creation is quarantined'
       }
       const sameCollection = prev === undefined || (h.tag !== undefined ? prev.tag === h.tag : (prev.tag === undefined && prev.context === h.context && prev.type === h.type))
@@ -691,7 +656,7 @@ export class TenantStore {
       tx.undo.push(meta.interface === 'Keys' ? this.keyring.apply(meta) : this.registry.apply(meta, prev?.value))
       // Every revocation applies, a second one of the same object too (it can only shrink what stays valid).
       const party = h.operation === 'delete' && meta.deleted && prev !== undefined ? revokedParty(prev) : undefined
-      if (party !== undefined) await this.#enforceRevocation(tx, party)
+      if (party !== undefined) await this.#quarantine.enforceRevocation(tx, party)
     }
     tx.after.push(() => {
       if (seq > this.#durableSeq) this.#durableSeq = seq
@@ -720,75 +685,6 @@ export class TenantStore {
       committedAt: committedAtMs(h),
       ...(acceptance !== undefined ? { acceptance } : {})
     }, this.registry.grants(), this.registry.devices())
-  }
-
-  /**
-   * A revocation of `party` was just staged: every commit this hub holds that
-   * relied on it and is no longer valid (the revocation did not name it) is
-   * quarantined, with everything built on it, and its objects are recomputed
-   * from what stays valid — so this hub ends with the valid set every other
-   * hub computes from the same revocation.
-   */
-  async #enforceRevocation (tx: Tx, party: string): Promise<void> {
-    const ids = (await this.#reliantOn(tx, party)).filter(id => !this.#quarantinedIn(id, tx))
-    if (ids.length === 0) return
-    const envs = await tx.getMany(ids.map(id => this.layout.commit(id)))
-    const invalid = new Map<ObjectId, Set<string>>()
-    envs.forEach(env => {
-      if (env === undefined) return
-      const c = parseCommit(utf8d.decode(env), Infinity)
-      let acc: Acceptance | undefined
-      try { acc = c.envelope.header === undefined ? undefined : verifyAcceptance(c.envelope.header.acc, c.id) } catch { acc = undefined }
-      if (this.#judge(c, c.header.operation === 'create' ? undefined : c.objectId, acc).valid) return
-      const set = invalid.get(c.objectId) ?? new Set<string>()
-      set.add(c.id)
-      invalid.set(c.objectId, set)
-    })
-    for (const [objectId, bad] of invalid) await this.#rebuildObject(tx, objectId, bad)
-  }
-
-  /** Quarantine `bad` commits of one object and their descendants; recompute the object from the rest. */
-  async #rebuildObject (tx: Tx, objectId: ObjectId, bad: Set<string>): Promise<void> {
-    const L = this.layout
-    const prev = await this.getMeta(objectId, tx)
-    const log = await this.#objectDocs.log(objectId, tx)
-    const ids = log.map(e => e[1])
-    const envs = await tx.getMany(ids.map(id => L.commit(id)))
-    const valid: Commit[] = []
-    ids.forEach((id, i) => {
-      const env = envs[i]
-      if (env === undefined) throw new HubError('internal', `object ${objectId} is missing a commit`)
-      const c = parseCommit(utf8d.decode(env), Infinity)
-      if (bad.has(id) || this.#quarantinedIn(id, tx) || c.header.deps.some(d => bad.has(d))) bad.add(id)
-      else valid.push(c)
-    })
-    for (const id of bad) {
-      if (this.#quarantinedIn(id, tx)) continue
-      tx.put(L.quarantined(id as CommitId), EMPTY)
-      tx.after.push(() => this.#quarantined.add(id))
-    }
-    // Evicted now (later items of the group must reload it) and again once
-    // durable: a reader outside the queue may have cached the old document
-    // from disk in between.
-    this.#docs.evict(objectId)
-    tx.undo.push(() => this.#docs.evict(objectId))
-    tx.after.push(() => this.#docs.evict(objectId))
-    tx.del(L.snapshot(objectId))
-    // The log keeps the valid commits only, renumbered: exactly what a hub that
-    // quarantined them on arrival holds, so history and commit counts agree.
-    for (const [k] of log) tx.del(k)
-    valid.forEach((c, i) => { tx.put(L.objectCommit(objectId, i + 1), utf8.encode(c.id)) })
-    const first = valid[0]
-    const next = first !== undefined && first.header.operation === 'create' ? foldObject(objectId, valid, valid.length, this.#foldInit) : undefined
-    reindex(tx, this.layout, prev, next)
-    if (next === undefined) {
-      tx.del(L.object(objectId))
-      tx.after.push(() => this.#metas.forget(objectId))
-      return
-    }
-    tx.put(L.object(objectId), enc(next))
-    tx.after.push(() => this.#metas.publish(objectId, next))
-    if (next.interface === 'Keys') tx.undo.push(this.keyring.apply(next))
   }
 
   /** Forget every cached document and meta (they reload from disk). */
