@@ -1,6 +1,6 @@
 /**
  * Consistency checks of the organization records (everything under `org!`),
- * as the atomic operations of org-store.ts are meant to keep them. Pure and
+ * as the atomic operations of OrgStore (engine.ts) are meant to keep them. Pure and
  * read-only: one scan of the `org!` range, no writes. Used by the tests after
  * every failure, crash and concurrency scenario; `hub doctor` can report the
  * same list.

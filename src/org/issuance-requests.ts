@@ -1,7 +1,7 @@
 /**
  * Issuer side: the CredentialRequestMessages a participant received.
  * RECEIVED when recorded (under an issuerPid we choose), then settled once
- * as ISSUED or REJECTED with what was delivered; issuance.ts drives them.
+ * as ISSUED or REJECTED with what was delivered; issuance.ts records them and issuance-processor.ts settles them.
  */
 import { randomUUID } from 'node:crypto'
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js'

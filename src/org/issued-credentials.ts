@@ -13,7 +13,7 @@ import { loadParticipant } from './records.js'
 import { decodeEncodedList, encodeBitstring, MAX_BITSTRING_BYTES, MIN_BITSTRING_ENTRIES, setBit } from './status-list.js'
 import type { IssuanceRequest, IssuedCredential, StatusListRecord } from './types.js'
 
-/** What an issuer records before signing credentials with status list entries (issuance.ts). */
+/** What an issuer records before signing credentials with status list entries (issuance-processor.ts). */
 export interface IssuedCredentialsInput {
   /**
    * The issuer's public base URL (its IssuerService endpoint): lists are

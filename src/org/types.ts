@@ -1,7 +1,7 @@
 /**
  * The organization side of the hub (the EDC Identity Hub feature set):
  * participant contexts, their key pairs, DID documents and credentials.
- * Plain JSON records; `org-store.ts` owns their persistence and lifecycle.
+ * Plain JSON records; the resource modules OrgStore wires (org-store.ts) own their persistence and lifecycle.
  *
  * Organization state is local to one hub process (like a dataspace
  * connector's identity service), not replicated between an owner's devices:
