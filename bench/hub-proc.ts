@@ -23,7 +23,8 @@ import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { performance } from 'node:perf_hooks'
 import { Hub } from '../src/hub.js'
-import { HubNode, type SyncPeerStatus } from '../src/net/hub-node.js'
+import type { HubNode, SyncPeerStatus } from '../src/net/hub-node.js'
+import { startHubNode } from '../src/compose.js'
 import { joinHub } from '../src/net/pair.js'
 import type { PullResult } from '../src/net/sync/client.js'
 import type { Query } from '../src/store/query.js'
@@ -189,7 +190,7 @@ class HubProcess {
     const startedAt = now()
     this.#startedAt = startedAt
     this.#firstCommitAfterStart = undefined
-    this.node = await HubNode.start(hub, {
+    this.node = await startHubNode(hub, {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       discoveryIntervalMs: 0,
       ...(args.reconnectMinMs !== undefined ? { reconnectMinMs: args.reconnectMinMs } : {}),

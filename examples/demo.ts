@@ -16,7 +16,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hub } from '../src/hub.js'
-import { HubNode } from '../src/net/hub-node.js'
+import type { HubNode } from '../src/net/hub-node.js'
+import { startHubNode } from '../src/compose.js'
 import { joinHub } from '../src/net/pair.js'
 import type { JsonObject } from '../src/objects/json.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
@@ -53,7 +54,7 @@ async function main (): Promise<void> {
   const hubs: Hub[] = []
   const start = async (dir: string): Promise<{ hub: Hub, node: HubNode }> => {
     const hub = await Hub.open(dir)
-    const node = await HubNode.start(hub, { listen: LISTEN, discoveryIntervalMs: 0, reconnectMinMs: 100 })
+    const node = await startHubNode(hub, { listen: LISTEN, discoveryIntervalMs: 0, reconnectMinMs: 100 })
     hubs.push(hub); nodes.push(node)
     return { hub, node }
   }

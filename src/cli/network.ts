@@ -1,51 +1,13 @@
 /**
- * The network `hub start` runs: a libp2p HubNode. Imported lazily, so a
- * command that is only forwarded to a running daemon never loads libp2p.
- *
- * This is also where the node meets the request protocol: request/ sits
- * below net (docs/architecture.md), so HubNode takes the request server and
- * the `Devices.attest` client as injected functions, and every place that
- * starts a node does it through startHubNode.
+ * The network `hub start` runs: a libp2p HubNode wired by the composition
+ * root (src/compose.ts). Imported lazily, so a command that is only
+ * forwarded to a running daemon never loads libp2p.
  */
-import type { Stream } from '@libp2p/interface'
 import type { StartNetwork } from '../daemon/daemon.js'
-import { BadRequestError, HubError } from '../errors.js'
-import type { Hub } from '../hub.js'
-import { FrameChannel, remoteError } from '../net/channel.js'
-import { MAX_REQUEST_FRAME_BYTES } from '../net/constants.js'
-import type { HubNode, HubNodeOptions } from '../net/hub-node.js'
-import { serveRequests } from '../request/server.js'
-import { signRequest, validateServerMessage } from '../request/token.js'
+import type { HubNode } from '../net/hub-node.js'
+import { startHubNode } from '../compose.js'
 
-/** Start a HubNode for `hub` that serves and speaks the request protocol. */
-export async function startHubNode (hub: Hub, opts: HubNodeOptions = {}): Promise<HubNode> {
-  const { HubNode } = await import('../net/hub-node.js')
-  const log = (opts.logger ?? hub.log).child('net').child('request')
-  return await HubNode.start(hub, {
-    requests: async (stream, remotePeer) => { await serveRequests(hub, log, stream, remotePeer) },
-    askAttestation: async (stream, lifetimeS, signal) => await askAttestation(hub, stream, lifetimeS, signal),
-    ...opts
-  })
-}
-
-/**
- * One `Devices.attest` request on a stream to one of our owner's hubs,
- * signed with our hub key; the stream is closed afterwards.
- */
-async function askAttestation (hub: Hub, stream: Stream, lifetimeS: number, signal: AbortSignal): Promise<string> {
-  const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
-  try {
-    await ch.send({ t: 'request', id: 1, jws: signRequest(hub.hubKey, hub.did, 'Devices', 'attest', { lifetimeS }) }, signal)
-    const reply = await ch.receive(validateServerMessage, signal)
-    if (reply === null) throw new HubError('unavailable', 'the hub closed the request stream')
-    if (reply.t === 'error') throw remoteError(reply)
-    const result = reply.t === 'response' && reply.id === 1 ? reply.result as { attestation?: unknown } | null : undefined
-    if (typeof result?.attestation !== 'string') throw new BadRequestError('the hub did not answer Devices.attest with an attestation')
-    return result.attestation
-  } finally {
-    await ch.close().catch(() => { ch.abort(new Error('closing')) })
-  }
-}
+export { startHubNode }
 
 export const startNetwork: StartNetwork<HubNode> = async (hub, opts) => {
   return await startHubNode(hub, { listen: opts.listen, bootstrap: opts.bootstrap, logger: opts.logger })
