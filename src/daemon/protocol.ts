@@ -26,28 +26,8 @@ export interface CommandRequest {
   args: CommandArgs
 }
 
-const STATUS: Record<ErrorCode, number> = {
-  bad_request: 400,
-  authentication_failed: 401,
-  permissions_required: 403,
-  not_found: 404,
-  conflict: 409,
-  already_exists: 409,
-  too_large: 413,
-  wrong_owner: 422,
-  missing_deps: 422,
-  unsupported: 501,
-  unavailable: 503,
-  internal: 500
-}
-
-export function httpStatusOf (code: ErrorCode): number {
-  return STATUS[code]
-}
-
-export function isErrorCode (v: unknown): v is ErrorCode {
-  return typeof v === 'string' && Object.hasOwn(STATUS, v)
-}
+// The status table lives beside errors.ts (the HTTP server uses it too); re-exported for the daemon's callers.
+export { httpStatusOf, isErrorCode } from '../error-status.js'
 
 export function errorBody (err: HubError): { error: { code: ErrorCode, message: string } } {
   return { error: { code: err.code, message: err.message } }

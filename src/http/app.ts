@@ -10,11 +10,11 @@ import { dcpRoutes } from './dcp-api.js'
 import { didWebRoutes } from './did-web.js'
 import { IDENTITY_BASE, identityRoutes } from './identity-api.js'
 import { issuanceRoutes } from './issuance-api.js'
-import { openApiDocument } from './openapi.js'
+import { API_VERSION, openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
 import { HttpServer, type HttpLimits } from './server.js'
 
-export const API_VERSION = '1.0.0'
+export { API_VERSION }
 
 export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route[] {
   const resolveDocument = async (did: string) => await hub.resolveDocument(did)

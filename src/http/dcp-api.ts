@@ -21,7 +21,7 @@ import { CredentialSignatureError, type OrgStore } from '../org/org-store.js'
 import type { CredentialStatusFilter } from '../org/status-checker.js'
 import type { ParticipantContext } from '../org/types.js'
 import { parseVcJwt } from '../org/vc.js'
-import { validateCredentialMessage, validatePresentationQuery } from '../org/dcp/schemas.js'
+import { DCP_SCHEMA_FILES, validateCredentialMessage, validatePresentationQuery, type DcpSchemaFile } from '../org/dcp/schemas.js'
 import { parseScopes, scopeCovers } from '../org/dcp/scopes.js'
 import { DcpTokenError, verifyAccessToken, verifySelfIssuedIdToken } from '../org/dcp/tokens.js'
 import { createVpJwt, presentationResponse, selectCredentials } from '../org/dcp/presentation.js'
@@ -66,6 +66,16 @@ export async function activeParticipant (org: OrgStore, id: string): Promise<Par
 
 const DCP_MESSAGE: JsonSchema = { type: 'object', description: 'Validated against the official DCP JSON schemas in protocols/dcp/' }
 
+/**
+ * A DCP message body as the OpenAPI document publishes it: a reference to
+ * the official schema (vendored in protocols/dcp/, resolved by the DCP Ajv
+ * setup that checks request bodies), titled with the message type, which
+ * names the schema in a 400's details.
+ */
+export function dcpMessageSchema (file: DcpSchemaFile, title: string): JsonSchema {
+  return { $ref: DCP_SCHEMA_FILES[file], title, description: `A ${title}: the official DCP schema (protocols/dcp/${file})` }
+}
+
 export function dcpRoutes (deps: DcpDeps): Route[] {
   const { org } = deps
   const nowMs = deps.now ?? Date.now
@@ -73,7 +83,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
     {
       method: 'POST', path: `${DCP_BASE}/participants/{participantId}/presentations/query`, operationId: 'queryPresentation', tag: 'DCP', auth: 'bearer',
       summary: 'DCP Resolution API: answer a PresentationQueryMessage (scopes) with a PresentationResponseMessage holding a JWT VP',
-      requestBody: DCP_MESSAGE,
+      requestBody: dcpMessageSchema('presentation/presentation-query-message-schema.json', 'PresentationQueryMessage'),
       responses: {
         200: 'A PresentationResponseMessage',
         400: 'Not a valid PresentationQueryMessage, or scope and presentationDefinition together, or a malformed scope',
@@ -119,7 +129,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
     {
       method: 'POST', path: `${DCP_BASE}/participants/{participantId}/credentials`, operationId: 'storeCredentials', tag: 'DCP', auth: 'bearer',
       summary: 'DCP Storage API: an issuer delivers a CredentialMessage; its Bearer is the issuer\'s self-issued ID token (aud = the holder), and every credential must be issued by that issuer; a holderPid naming one of this participant\'s pending credential requests to that issuer settles it (ISSUED/REJECTED)',
-      requestBody: DCP_MESSAGE,
+      requestBody: dcpMessageSchema('issuance/credential-message-schema.json', 'CredentialMessage'),
       responses: {
         200: 'Stored (or, for status REJECTED, acknowledged)',
         400: 'Not a valid CredentialMessage, or a credential that is not a JWT VC about this participant',

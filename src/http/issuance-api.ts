@@ -27,7 +27,7 @@ import type { CredentialDefinitionInput, OrgStore, SigningKey } from '../org/org
 import type { ParticipantContext } from '../org/types.js'
 import type { CredentialRequestMessage } from '../org/dcp/schemas.js'
 import { verifySelfIssuedIdToken, type ReplayGuard } from '../org/dcp/tokens.js'
-import { activeParticipant, bearer } from './dcp-api.js'
+import { activeParticipant, bearer, dcpMessageSchema } from './dcp-api.js'
 import { IDENTITY_BASE } from './identity-api.js'
 import type { HttpRequest, JsonSchema, Route } from './router.js'
 
@@ -144,7 +144,7 @@ export function issuanceRoutes (deps: IssuanceApiDeps): Route[] {
     {
       method: 'POST', path: `${D}/credentials`, operationId: 'requestCredentialIssuance', tag: 'DCP issuance', auth: 'bearer',
       summary: 'DCP Issuer Service: accept a CredentialRequestMessage from the holder that signed the ID token; 201 with Location …/requests/{issuerPid}. The request is processed afterwards and its credentials (or rejection) delivered to the holder\'s Storage API',
-      requestBody: DCP_MESSAGE,
+      requestBody: dcpMessageSchema('issuance/credential-request-message-schema.json', 'CredentialRequestMessage'),
       responses: {
         201: 'Received: a CredentialStatus (RECEIVED); Location names the status resource',
         400: 'Not a valid CredentialRequestMessage (or more than 16 credentials, or one named twice)',

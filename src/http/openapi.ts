@@ -4,6 +4,9 @@
  */
 import type { JsonSchema, Route } from './router.js'
 
+/** The version of the HTTP API, in the OpenAPI document. */
+export const API_VERSION = '1.0.0'
+
 const ERROR_SCHEMA: JsonSchema = {
   type: 'object',
   properties: {

@@ -1,8 +1,20 @@
 /**
  * The hub's HTTP server (off by default; `hub start --http HOST:PORT`): the
  * Identity API, did:web hosting and the DCP endpoints. Routes come from one
- * table (router.ts); authentication, body parsing and the mapping of errors
- * to responses happen here and nowhere else.
+ * table (router.ts); each request runs through the middleware below, one job
+ * each, in this order:
+ *
+ *   errors        anything thrown → status + problem body (responses.ts)
+ *   route         the target parsed and matched (router.ts)
+ *   rate limit    the client's bucket for that route (rate-limit.ts)
+ *   preconditions Host header, Expect, 404, 405
+ *   authenticate  x-api-key (auth.ts)
+ *   body          read with its size cap, depth-checked, parsed (body.ts)
+ *   dispatch      the handler, its body checked against the published
+ *                 schema when it reads it (request-schemas.ts)
+ *
+ * Under them, connections.ts owns the Node server: the per-address
+ * connection cap, header limits, timeouts, and typed parser errors.
  *
  * Errors are `{"error":{"code","message"}}` with the status of their code
  * (the same codes as the CLI and the libp2p protocols).
@@ -18,99 +30,25 @@
  * sent a complete request head within headersTimeoutMs — also one that
  * sends nothing at all — gets a 408 and is closed); body size and JSON depth.
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createHash, timingSafeEqual } from 'node:crypto'
-import type { AddressInfo, Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
-import { AuthenticationError, BadRequestError, HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../errors.js'
-import { httpStatusOf } from '../daemon/protocol.js'
+import type { IncomingMessage, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { BadRequestError, HubError, NotFoundError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import type { OrgStore } from '../org/org-store.js'
-import { PeerRateLimiter } from '../request/rate-limit.js'
-import type { HttpRequest, HttpResponse, Match, Route, Router } from './router.js'
-import { readBody } from './read-body.js'
+import { ApiKeyAuth } from './auth.js'
+import { defineBody, readJsonBody } from './body.js'
+import { ConnectionGate, clientAddressKey, createLimitedServer } from './connections.js'
+import { MAX_HTTP_BODY_BYTES, resolveLimits, type HttpLimits } from './limits.js'
+import { API_VERSION, openApiDocument } from './openapi.js'
+import { compose, type Context, type Middleware } from './pipeline.js'
+import { RequestRateLimits, bucket } from './rate-limit.js'
+import { requestBodyValidators, type BodyValidator } from './request-schemas.js'
+import { errorAnswer, sendJson, sendText } from './responses.js'
+import type { HttpRequest, HttpResponse, Router } from './router.js'
 
-/** Identity API bodies are small JSON documents; a credential message with a few JWT VCs fits easily. */
-export const MAX_HTTP_BODY_BYTES = 1024 * 1024
-
-/** A token bucket: `ratePerSecond` sustained, `burst` at once after being idle. */
-export interface HttpRateLimit { ratePerSecond: number, burst: number }
-
-export interface HttpLimits {
-  /**
-   * Per client, on the routes without x-api-key — DCP, did:web, the OpenAPI
-   * document — and on unknown paths. `false`: no limit.
-   */
-  public: HttpRateLimit | false
-  /** Per client, on the x-api-key routes (Identity API, STS). `false`: no limit. */
-  apiKey: HttpRateLimit | false
-  /**
-   * Per client, failed x-api-key authentications (401). While this bucket
-   * is empty every x-api-key request of that client is refused (429)
-   * before its key is looked at. `false`: no limit.
-   */
-  authFailures: HttpRateLimit | false
-  /** Clients remembered per bucket table; past it the ones first seen longest ago are forgotten. */
-  maxTrackedClients: number
-  /** Concurrent connections in all; more are closed at once by Node (`server.maxConnections`). The last line behind maxConnectionsPerClient. */
-  maxConnections: number
-  /**
-   * Concurrent connections per client address (an IPv4 address, an IPv6
-   * /64: clientAddressKey of the socket's remote address, never the
-   * `clientKey` option, which needs a parsed request). A connection past it
-   * is answered with a bare 503 `unavailable` (`details.reason`
-   * too_many_connections) and closed as soon as it is accepted, before
-   * anything it sent is read. `false`: no per-client cap (behind a reverse
-   * proxy every connection comes from the proxy: raise this above the
-   * proxy's connection pool, or turn it off and let the proxy limit clients).
-   */
-  maxConnectionsPerClient: number | false
-  /** Request header bytes (Node's `maxHeaderSize`; larger: 431). */
-  maxHeaderBytes: number
-  /** Request headers kept (Node's `maxHeadersCount`; further ones are ignored). */
-  maxHeadersCount: number
-  /**
-   * The request line and headers must arrive within this (slow loris); 408
-   * and the connection closed. Also applies to a connection that sends
-   * nothing at all, and to each further request on a keep-alive connection.
-   */
-  headersTimeoutMs: number
-  /** The whole request, body included, must arrive within this; 408. */
-  requestTimeoutMs: number
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveTimeoutMs: number
-  /** A connection with no traffic either way for this long is closed (e.g. a client that stops reading). */
-  idleTimeoutMs: number
-  /** Arrays/objects in a JSON body nested deeper than this: 400 (before parsing). */
-  maxJsonDepth: number
-}
-
-/**
- * The defaults. Public routes: a DCP query costs ≈5 ms of CPU (signature
- * checks, a disk write), so 50/s keeps one client to a quarter of a core
- * while a burst of 200 covers any real verifier. x-api-key routes are the
- * operator's (loopback, scripts): ten times that. Failed authentications:
- * 10/s after a burst of 50 — typos and stale keys never get near it, a key
- * guesser is held to 10 guesses a second per address. Connections: 256 in
- * all, 32 per client address — far more than any browser (6 per origin) or
- * API client pool needs, while eight addresses are needed to fill the
- * server; request heads must arrive within 10 s.
- */
-export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
-  public: { ratePerSecond: 50, burst: 200 },
-  apiKey: { ratePerSecond: 500, burst: 1000 },
-  authFailures: { ratePerSecond: 10, burst: 50 },
-  maxTrackedClients: 16_384,
-  maxConnections: 256,
-  maxConnectionsPerClient: 32,
-  maxHeaderBytes: 16 * 1024,
-  maxHeadersCount: 100,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
-  idleTimeoutMs: 60_000,
-  maxJsonDepth: 64
-})
+export { DEFAULT_HTTP_LIMITS, MAX_HTTP_BODY_BYTES, type HttpLimits, type HttpRateLimit } from './limits.js'
+export { clientAddressKey } from './connections.js'
+export { RateLimitedError } from './rate-limit.js'
 
 export interface HttpServerOptions {
   router: Router
@@ -132,55 +70,6 @@ export interface HttpServerOptions {
 }
 
 /**
- * The rate-limit key of a remote address: an IPv4 address as is (also
- * IPv4-mapped IPv6), an IPv6 address by its /64 — one host usually holds a
- * whole /64, so keying by full address would give it 2^64 buckets.
- */
-export function clientAddressKey (address: string | undefined): string {
-  if (address === undefined || address === '') return 'unknown'
-  const a = address.toLowerCase().replace(/%.*$/, '')
-  if (!a.includes(':')) return a
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
-  if (mapped !== null) return mapped[1] as string
-  const groups = (s: string | undefined): string[] => s === undefined || s === '' ? [] : s.split(':').flatMap(g => g.includes('.') ? ['0', '0'] : [g])
-  const [head, tail] = a.split('::')
-  const h = groups(head)
-  const t = groups(tail)
-  const all = tail === undefined ? h : [...h, ...new Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t]
-  return `${all.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
-}
-
-/** 429: a client over one of its rate limits. */
-export class RateLimitedError extends HubError {
-  readonly retryAfterMs: number
-  constructor (message: string, retryAfterMs: number) {
-    super('unavailable', message, { reason: 'rate_limited', retryAfterMs })
-    this.retryAfterMs = retryAfterMs
-  }
-}
-
-const positiveInteger = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n > 0
-
-/** Throws a RangeError naming the first limit that makes no sense. */
-function checkLimits (l: HttpLimits): void {
-  if (!positiveInteger(l.maxConnections)) throw new RangeError('maxConnections must be a positive integer')
-  if (l.maxConnectionsPerClient !== false && !positiveInteger(l.maxConnectionsPerClient)) throw new RangeError('maxConnectionsPerClient must be a positive integer or false')
-  if (!(l.headersTimeoutMs > 0 && l.headersTimeoutMs <= l.requestTimeoutMs)) throw new RangeError('headersTimeoutMs must be > 0 and ≤ requestTimeoutMs')
-}
-
-/** The answer to a connection past maxConnectionsPerClient: written in one piece as it is accepted. */
-function tooManyConnections (max: number): string {
-  const body = JSON.stringify({ error: { code: 'unavailable', message: `too many connections from this address: at most ${max} at once`, details: { reason: 'too_many_connections', maxConnectionsPerClient: max } } })
-  return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`
-}
-
-function limiter (limit: HttpRateLimit | false, maxPeers: number, clock: (() => number) | undefined): PeerRateLimiter | undefined {
-  return limit === false ? undefined : new PeerRateLimiter({ ...limit, maxPeers, ...(clock !== undefined ? { now: clock } : {}) })
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/**
  * The URL of a request target: origin-form (`/path?query`, taken as a path
  * even when it starts with `//`) or absolute-form (`http://host/path`).
  * Anything else is a bad_request (`new URL` would throw a TypeError: a 500).
@@ -193,91 +82,40 @@ function requestUrl (target: string | undefined): URL {
   }
 }
 
-/**
- * Whether JSON text nests arrays/objects deeper than `max` (exact for valid
- * JSON; invalid JSON is refused by JSON.parse anyway). Checked before
- * parsing: code that walks a parsed body recursively (String() of an array,
- * JSON.stringify, validators) would overflow the stack on a nesting bomb —
- * a 500 — and no message of this API nests anywhere near the limit.
- */
-function jsonDeeperThan (raw: Uint8Array, max: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i]
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--
-    }
-  }
-  return false
-}
-
-function sha256 (s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest()
-}
-
 export class HttpServer {
   readonly #server: Server
-  readonly #router: Router
-  readonly #org: OrgStore
-  readonly #adminHash: Buffer
   readonly #log: Logger
-  readonly #maxBody: number
   readonly #limits: HttpLimits
-  readonly #publicLimit: PeerRateLimiter | undefined
-  readonly #apiKeyLimit: PeerRateLimiter | undefined
-  readonly #authFailureLimit: PeerRateLimiter | undefined
+  readonly #gate: ConnectionGate
+  readonly #pipeline: (ctx: Context) => Promise<void>
   readonly #clientKey: (req: IncomingMessage) => string
-  /** Requests in progress per connection: a parse error or timeout on it must not write into a started response. */
-  readonly #open = new WeakMap<Duplex, Set<ServerResponse>>()
-  /** Open connections per client address (maxConnectionsPerClient); a key leaves with its last connection. */
-  readonly #connections = new Map<string, number>()
-  #refusedConnections = 0
   #inFlight = 0
   #url = ''
 
   constructor (opts: HttpServerOptions) {
-    if (opts.adminKey.length < 16) throw new TypeError('the admin API key must be at least 16 characters')
-    this.#router = opts.router
-    this.#org = opts.org
-    this.#adminHash = sha256(opts.adminKey)
+    const limits = this.#limits = resolveLimits(opts.limits)
+    const auth = new ApiKeyAuth({ adminKey: opts.adminKey, org: opts.org, failures: bucket(limits.authFailures, limits.maxTrackedClients, opts.clock) })
     this.#log = (opts.logger ?? silentLogger).child('http')
-    this.#maxBody = opts.maxBodyBytes ?? MAX_HTTP_BODY_BYTES
-    const given = Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)
-    const limits = this.#limits = { ...DEFAULT_HTTP_LIMITS, ...Object.fromEntries(given) as Partial<HttpLimits> }
-    checkLimits(limits)
-    this.#publicLimit = limiter(limits.public, limits.maxTrackedClients, opts.clock)
-    this.#apiKeyLimit = limiter(limits.apiKey, limits.maxTrackedClients, opts.clock)
-    this.#authFailureLimit = limiter(limits.authFailures, limits.maxTrackedClients, opts.clock)
     this.#clientKey = opts.clientKey ?? (req => clientAddressKey(req.socket.remoteAddress))
-    this.#server = createServer({
-      // Pinned, so a --max-http-header-size or --insecure-http-parser given to node cannot loosen them.
-      maxHeaderSize: limits.maxHeaderBytes,
-      insecureHTTPParser: false,
-      // Checked in #handle instead, so that the 400 is a typed one (Node's own has no body).
-      requireHostHeader: false,
-      // The timeouts below are enforced on this tick (Node's default, 30 s, would stretch them).
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs
-    }, (req, res) => { void this.#handle(req, res) })
-    this.#server.maxConnections = limits.maxConnections
-    this.#server.maxHeadersCount = limits.maxHeadersCount
-    this.#server.timeout = limits.idleTimeoutMs
-    // After Node's own listener has attached the parser, but in the same tick,
-    // before any read: a refused socket is gone before a byte of it is parsed.
-    this.#server.on('connection', (socket: Socket) => { this.#admitConnection(socket) })
-    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { this.#clientError(err, socket) })
-    // Node answers an Expect other than 100-continue with a bare 417 of its own: make it a typed one.
-    this.#server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => { void this.#handle(req, res, true) })
+    this.#gate = new ConnectionGate(limits.maxConnectionsPerClient, this.#log)
+    const rates = new RequestRateLimits(limits, opts.clock)
+    // The schemas the OpenAPI document publishes for this very route table.
+    const validators = requestBodyValidators(openApiDocument(opts.router.routes, API_VERSION))
+    this.#pipeline = compose([
+      this.#errors,
+      route(opts.router, this.#clientKey),
+      async (ctx, next) => { rates.admit(ctx.match, ctx.client); await next() },
+      preconditions,
+      async (ctx, next) => {
+        if (ctx.match?.kind === 'route') ctx.caller = await auth.authenticate(ctx.match.route, ctx.req.headers, ctx.match.params, ctx.client)
+        await next()
+      },
+      async (ctx, next) => { ctx.body = await readJsonBody(ctx.req, opts.maxBodyBytes ?? MAX_HTTP_BODY_BYTES, limits.maxJsonDepth); await next() },
+      dispatch(validators)
+    ])
+    this.#server = createLimitedServer(limits, this.#gate, (req, res, unmetExpectation) => {
+      void this.#handle({ req, res, unmetExpectation, client: '', status: 500 })
+    })
   }
 
   /** The limits in force (defaults merged with the options). */
@@ -287,12 +125,12 @@ export class HttpServer {
 
   /** Connections refused so far for exceeding maxConnectionsPerClient (diagnostics, tests). */
   get refusedConnections (): number {
-    return this.#refusedConnections
+    return this.#gate.refused
   }
 
   /** Open connections of one client address key (clientAddressKey), as counted for maxConnectionsPerClient. */
   connectionsOf (key: string): number {
-    return this.#connections.get(key) ?? 0
+    return this.#gate.connectionsOf(key)
   }
 
   /** Requests whose handling has not finished (diagnostics, tests: 0 once every request is done with). */
@@ -332,206 +170,86 @@ export class HttpServer {
     }
   }
 
-  /**
-   * Count a newly accepted connection against its address, or refuse it:
-   * the 503 goes out in one write (a fresh socket's send buffer takes it at
-   * once) and the socket is destroyed in the same tick, so nothing the
-   * client sent is ever read or parsed.
-   */
-  #admitConnection (socket: Socket): void {
-    const max = this.#limits.maxConnectionsPerClient
-    if (max === false) return
-    const key = clientAddressKey(socket.remoteAddress)
-    const open = this.#connections.get(key) ?? 0
-    if (open >= max) {
-      this.#refusedConnections++
-      this.#log.debug('connection refused: too many from this address', { client: key, max })
-      socket.write(tooManyConnections(max))
-      socket.destroy()
-      return
-    }
-    this.#connections.set(key, open + 1)
-    socket.once('close', () => {
-      const left = (this.#connections.get(key) ?? 1) - 1
-      if (left > 0) this.#connections.set(key, left)
-      else this.#connections.delete(key)
-    })
-  }
-
-  #isAdmin (key: string): boolean {
-    return timingSafeEqual(sha256(key), this.#adminHash)
-  }
-
-  /** x-api-key checks for the Identity API. Bearer routes authenticate in their handler (DCP rules). */
-  async #authorize (route: Route, req: IncomingMessage, params: Record<string, string>, client: string): Promise<HttpRequest['caller']> {
-    if (route.auth === 'none' || route.auth === 'bearer') return undefined
-    const failures = this.#authFailureLimit
-    if (failures === undefined) return await this.#checkApiKey(route, req, params)
-    // A client out of failed attempts may not try any key, right or wrong:
-    // refusing only wrong ones would still tell a guesser which guess was right.
-    const wait = failures.retryAfterMs(client)
-    if (wait > 0) throw new RateLimitedError(`too many failed authentications: at most ${failures.ratePerSecond} per second per client (burst ${failures.burst}); retry in ${wait} ms`, wait)
-    try {
-      return await this.#checkApiKey(route, req, params)
-    } catch (err) {
-      // Debit, not take: attempts already in flight when the bucket ran dry are paid for too.
-      if (err instanceof AuthenticationError) failures.debit(client)
-      throw err
-    }
-  }
-
-  async #checkApiKey (route: Route, req: IncomingMessage, params: Record<string, string>): Promise<HttpRequest['caller']> {
-    const header = req.headers['x-api-key']
-    const key = Array.isArray(header) ? header[0] : header
-    if (key === undefined || key === '') throw new AuthenticationError('this endpoint needs an x-api-key header')
-    if (this.#isAdmin(key)) return { admin: true }
-    // Throws authentication_failed for a key that is nobody's.
-    const who = await this.#org.authenticateApiKey(key)
-    if (route.auth === 'admin') throw new PermissionsRequiredError('this endpoint needs the admin API key')
-    if (params.participantId !== undefined && params.participantId !== who.participantId) {
-      throw new PermissionsRequiredError(`this API key belongs to participant "${who.participantId}", not to "${params.participantId}"`)
-    }
-    return { admin: false, participantId: who.participantId }
-  }
-
-  /** Take a token from the client's bucket for this request, or throw 429. */
-  #admit (match: Match | undefined, client: string): void {
-    const apiKey = match?.kind === 'route' && (match.route.auth === 'admin' || match.route.auth === 'participant')
-    const l = apiKey ? this.#apiKeyLimit : this.#publicLimit
-    if (l === undefined || l.take(client)) return
-    const wait = Math.max(1, l.retryAfterMs(client))
-    throw new RateLimitedError(`rate limit: at most ${l.ratePerSecond} requests per second per client (burst ${l.burst}) on ${apiKey ? 'x-api-key' : 'public'} routes; retry in ${wait} ms`, wait)
-  }
-
-  async #handle (req: IncomingMessage, res: ServerResponse, unmetExpectation = false): Promise<void> {
+  async #handle (ctx: Context): Promise<void> {
     const started = Date.now()
-    let status = 500
     this.#inFlight++
-    const socket = req.socket
-    const open = this.#open.get(socket) ?? new Set()
-    this.#open.set(socket, open.add(res))
-    res.once('close', () => { open.delete(res) })
+    this.#gate.track(ctx.res)
     try {
-      const client = this.#clientKey(req)
-      let url: URL | undefined
-      let match: Match | undefined
-      let unparsed: unknown
-      try {
-        url = requestUrl(req.url)
-        // HEAD is GET without the body (did:web clients probe with it).
-        match = this.#router.match(req.method === 'HEAD' ? 'GET' : req.method ?? 'GET', url.pathname)
-      } catch (e) {
-        unparsed = e
-      }
-      // Before anything else is done for the request, unparseable ones included.
-      this.#admit(match, client)
-      if (url === undefined || match === undefined) throw unparsed
-      if (req.headers.host === undefined && req.httpVersion !== '1.0') throw new BadRequestError('an HTTP/1.1 request needs a Host header')
-      if (unmetExpectation) {
-        status = 417
-        req.resume()
-        this.#send(res, 417, { error: { code: 'bad_request', message: 'only "Expect: 100-continue" is supported' } })
-        return
-      }
-      if (match.kind === 'none') throw new NotFoundError(`no route ${req.method ?? ''} ${url.pathname}`)
-      if (match.kind === 'method-not-allowed') {
-        status = 405
-        this.#send(res, 405, { error: { code: 'bad_request', message: `${req.method ?? ''} is not allowed here (allowed: ${match.allowed.join(', ')})` } }, { allow: match.allowed.join(', ') })
-        return
-      }
-      const { route, params } = match
-      const caller = await this.#authorize(route, req, params, client)
-      let body: unknown
-      let bodyError: BadRequestError | undefined
-      if (req.method === 'POST' || req.method === 'PUT') {
-        const raw = await readBody(req, this.#maxBody)
-        if (raw.length > 0 && jsonDeeperThan(raw, this.#limits.maxJsonDepth)) {
-          bodyError = new BadRequestError(`the request body is nested deeper than ${this.#limits.maxJsonDepth} levels`)
-        } else if (raw.length > 0) {
-          try {
-            body = JSON.parse(utf8.decode(raw))
-          } catch {
-            bodyError = new BadRequestError('the request body is not valid UTF-8 JSON')
-          }
-        }
-      }
-      const request: HttpRequest = { method: route.method, path: url.pathname, params, query: url.searchParams, headers: req.headers, body, ...(caller !== undefined ? { caller } : {}) }
-      // A malformed body is reported when the handler reads it, so a handler's
-      // earlier checks (unknown participant → 404, no Bearer → 401) come first,
-      // in the order its protocol documents.
-      if (bodyError !== undefined) Object.defineProperty(request, 'body', { get: () => { throw bodyError } })
-      const out: HttpResponse = await route.handler(request)
-      status = out.status
-      if (out.text !== undefined) this.#sendText(res, out.status, out.text, out.headers)
-      else this.#send(res, out.status, out.body, out.headers)
-    } catch (e) {
-      const err = e instanceof URIError ? new BadRequestError('malformed percent-encoding in the path') : toHubError(e)
-      status = err instanceof RateLimitedError ? 429 : httpStatusOf(err.code)
-      if (err.code === 'internal') this.#log.error('http request failed', { error: err.message, stack: (e as Error).stack })
-      // Details carry reasons (e.g. a DCP token check) but never secrets: see errors.ts.
-      const body = { error: { code: err.code, message: err.message, ...(err.details !== undefined && err.code !== 'internal' ? { details: err.details } : {}) } }
-      if (!res.headersSent) {
-        req.resume()
-        const headers: Record<string, string> | undefined = err instanceof RateLimitedError
-          ? { 'retry-after': String(Math.ceil(err.retryAfterMs / 1000)) }
-          : status === 401 ? { 'www-authenticate': req.url?.startsWith('/api/identity/') === true ? 'x-api-key' : 'Bearer' } : undefined
-        this.#send(res, status, body, headers)
-      } else {
-        res.destroy()
-      }
+      await this.#pipeline(ctx)
     } finally {
       this.#inFlight--
-      this.#log.debug('http', { method: req.method, path: req.url?.split('?')[0], status, ms: Date.now() - started })
+      this.#log.debug('http', { method: ctx.req.method, path: ctx.req.url?.split('?')[0], status: ctx.status, ms: Date.now() - started })
     }
   }
 
-  /**
-   * Requests Node's parser refuses (malformed, headers too large, too slow)
-   * get the same typed error body as the rest, instead of Node's bare reply.
-   */
-  #clientError (err: NodeJS.ErrnoException, socket: Duplex): void {
-    // Nothing to answer on a dead connection, nor in the middle of a response
-    // (a request still waiting for its body gets the 408: it has sent nothing).
-    if (err.code === 'ECONNRESET' || !socket.writable || [...this.#open.get(socket) ?? []].some(r => r.headersSent)) {
-      socket.destroy()
-      return
+  /** Errors: anything thrown further on becomes its typed answer (or ends a response already started). */
+  readonly #errors: Middleware = async (ctx, next) => {
+    try {
+      await next()
+    } catch (e) {
+      const answer = errorAnswer(e, ctx.req)
+      ctx.status = answer.status
+      if (answer.error.code === 'internal') this.#log.error('http request failed', { error: answer.error.message, stack: (e as Error).stack })
+      if (!ctx.res.headersSent) {
+        ctx.req.resume()
+        sendJson(ctx.res, answer.status, answer.body, answer.headers)
+      } else {
+        ctx.res.destroy()
+      }
     }
-    const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'too_large', `the request headers exceed ${this.#limits.maxHeaderBytes} bytes`]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'bad_request', 'the request did not arrive in time']
-        : [400, 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`]
-    const body = JSON.stringify({ error: { code, message } })
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy())
   }
+}
 
-  #send (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
-    if (body === undefined || status === 204 || res.req.method === 'HEAD') {
-      res.writeHead(status, { 'cache-control': 'no-store', ...headers })
-      res.end()
-      return
+/**
+ * Route: parse the target and match it. A target that cannot be routed is
+ * kept, not thrown, so it is rate-limited like any other request first.
+ */
+function route (router: Router, clientKey: (req: IncomingMessage) => string): Middleware {
+  return async (ctx, next) => {
+    ctx.client = clientKey(ctx.req)
+    try {
+      ctx.url = requestUrl(ctx.req.url)
+      // HEAD is GET without the body (did:web clients probe with it).
+      ctx.match = router.match(ctx.req.method === 'HEAD' ? 'GET' : ctx.req.method ?? 'GET', ctx.url.pathname)
+    } catch (e) {
+      ctx.unroutable = e
     }
-    const text = JSON.stringify(body)
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      ...headers
-    })
-    res.end(text)
+    await next()
   }
+}
 
-  /** A non-JSON body (HttpResponse.text), with the same protective headers. */
-  #sendText (res: ServerResponse, status: number, text: string, headers?: Record<string, string>): void {
-    res.writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      ...headers
-    })
-    res.end(res.req.method === 'HEAD' ? undefined : text)
+/** Preconditions: a routable target, a Host header, no unmet Expect; then 404 or 405. */
+const preconditions: Middleware = async (ctx, next) => {
+  const { req, res, url, match } = ctx
+  if (url === undefined || match === undefined) throw ctx.unroutable
+  if (req.headers.host === undefined && req.httpVersion !== '1.0') throw new BadRequestError('an HTTP/1.1 request needs a Host header')
+  if (ctx.unmetExpectation) {
+    ctx.status = 417
+    req.resume()
+    sendJson(res, 417, { error: { code: 'bad_request', message: 'only "Expect: 100-continue" is supported' } })
+    return
+  }
+  if (match.kind === 'none') throw new NotFoundError(`no route ${req.method ?? ''} ${url.pathname}`)
+  if (match.kind === 'method-not-allowed') {
+    ctx.status = 405
+    sendJson(res, 405, { error: { code: 'bad_request', message: `${req.method ?? ''} is not allowed here (allowed: ${match.allowed.join(', ')})` } }, { allow: match.allowed.join(', ') })
+    return
+  }
+  await next()
+}
+
+/** Dispatch: the route's handler with the request it is owed, and its answer written. */
+function dispatch (validators: ReadonlyMap<string, BodyValidator>): Middleware {
+  return async ctx => {
+    const { url, match, caller } = ctx
+    if (url === undefined || match?.kind !== 'route') throw new Error('dispatch without a route')
+    const { route, params } = match
+    const request = { method: route.method, path: url.pathname, params, query: url.searchParams, headers: ctx.req.headers, ...(caller !== undefined ? { caller } : {}) } as HttpRequest
+    defineBody(request, ctx.body ?? { ok: true, body: undefined }, validators.get(route.operationId))
+    const out: HttpResponse = await route.handler(request)
+    ctx.status = out.status
+    if (out.text !== undefined) sendText(ctx.res, out.status, out.text, out.headers)
+    else sendJson(ctx.res, out.status, out.body, out.headers)
   }
 }
 
