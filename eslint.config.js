@@ -16,7 +16,12 @@ export default tseslint.config(
   },
   {
     // The CLI, examples and benchmarks talk to a terminal on purpose.
-    files: ['src/cli/**', 'examples/**', 'bench/**', 'test/**'],
+    files: ['src/cli/**', 'examples/**', 'bench/**', 'test/**', 'scripts/**'],
     rules: { 'no-console': 'off' }
+  },
+  {
+    // Plain Node scripts (run by npm scripts before any build).
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } }
   }
 )

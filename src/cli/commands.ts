@@ -19,6 +19,7 @@ import type { HandlerContext } from '../daemon/daemon.js'
 import type { HubRole } from '../hub.js'
 import { ProgressBar } from './progress.js'
 import { ORG_LOCAL_STEPS, orgHandlers } from './org-commands.js'
+import type { LocalSteps } from './local-steps.js'
 
 export type { CommandArgs } from '../daemon/protocol.js'
 export type { Handler, HandlerContext } from '../daemon/daemon.js'
@@ -241,12 +242,7 @@ export const handlers: Record<string, Handler<HubNode>> = {
 /** Commands whose input is read from stdin. */
 export const READS_STDIN = new Set(['write', 'update', 'profile set'])
 
-export interface LocalSteps {
-  /** Checks on the arguments (and reads of local files) before the hub is opened or the daemon contacted. */
-  before?: (args: CommandArgs) => void | Promise<void>
-  /** Turns the handler's result into what the CLI prints, with any local side effect. */
-  after?: (result: unknown, args: CommandArgs) => Promise<unknown>
-}
+export type { LocalSteps } from './local-steps.js'
 
 /** The parts of a command that run in the CLI process, whether the handler ran in-process or in a daemon. */
 export const LOCAL_STEPS: Readonly<Record<string, LocalSteps>> = {

@@ -10,7 +10,7 @@ import { BadRequestError, NotFoundError } from '../errors.js'
 import type { Handler } from '../daemon/daemon.js'
 import type { CommandArgs } from '../daemon/protocol.js'
 import type { HubNode } from '../net/hub-node.js'
-import type { LocalSteps } from './commands.js'
+import type { LocalSteps } from './local-steps.js'
 
 function str (v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined

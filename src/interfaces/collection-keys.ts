@@ -6,11 +6,9 @@
  * recipients. The collection's names travel inside the envelope object,
  * encrypted under the content key, so a blind hub learns only the tag.
  */
-import { ed25519 } from '@noble/curves/ed25519.js'
 import { ConflictError, PermissionsRequiredError } from '../errors.js'
-import { publicKeyFromDidKey, x25519MultibaseFromEd25519 } from '../identity/did-key.js'
 import { utf8 } from '../identity/encoding.js'
-import type { Ed25519KeyPair, Signer } from '../identity/keys.js'
+import type { Signer } from '../identity/keys.js'
 import { newContentKey } from '../encryption/content-keys.js'
 import { addRecipients, encryptPayload, sealKeyEnvelope, type EnvelopeOpener, type EnvelopeRecipient } from '../encryption/jwe.js'
 import { KEY_ENVELOPE_TYPE, namesAad, type CollectionKey } from '../encryption/keyring.js'
@@ -19,16 +17,9 @@ import { HUB_NS } from '../permissions/registry.js'
 import type { TenantStore } from '../store/tenant-store.js'
 import type { JsonObject } from '../objects/json.js'
 
-/** The key-agreement key of a did:key, as a key-envelope recipient. */
-export function recipientOf (did: string): EnvelopeRecipient {
-  const pub = publicKeyFromDidKey(did)
-  return { kid: `${did}#${x25519MultibaseFromEd25519(pub)}`, x25519PublicKey: ed25519.utils.toMontgomery(pub) }
-}
-
-/** The key-agreement side of an Ed25519 key pair, for opening envelopes. */
-export function openerOf (key: Ed25519KeyPair): EnvelopeOpener {
-  return { kid: `${key.did}#${x25519MultibaseFromEd25519(key.publicKey)}`, x25519PrivateKey: key.x25519PrivateKey() }
-}
+// Who can receive and open key envelopes: one home, encryption/parties.ts (the store's doctor needs it too).
+export { openerOf, recipientOf } from '../encryption/parties.js'
+import { recipientOf } from '../encryption/parties.js'
 
 export class CollectionKeys {
   readonly #store: TenantStore

@@ -21,7 +21,7 @@ import { AuthenticationError, BadRequestError, HubError } from '../errors.js'
 import { asDid, type Did } from '../ids.js'
 import type { Signer } from '../identity/keys.js'
 import type { KeyLookup } from '../commits/commit.js'
-import { CLOCK_SKEW_S, decodeJws, signJws, verifyJwsSignature } from '../request/token.js'
+import { CLOCK_SKEW_S, decodeJws, signJws, verifyJwsSignature } from '../identity/jws.js'
 
 export const ATTESTATION_TYP = 'device-attestation'
 /** JWS header `typ`, so an attestation is never mistaken for a request token (and vice versa). */

@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto'
 import { Ajv, type ValidateFunction } from 'ajv'
 import schema from '../../protocols/request.schema.json' with { type: 'json' }
 import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
-import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
-import { verifyEd25519, type Signer } from '../identity/keys.js'
+import { b64u } from '../identity/encoding.js'
+import type { Signer } from '../identity/keys.js'
 import type { KeyLookup } from '../commits/commit.js'
+import { CLOCK_SKEW_S, decodeJws, signJws, verifyJwsSignature } from '../identity/jws.js'
 
 export type RequestInterface = 'Collections' | 'Profile' | 'Permissions' | 'Keys' | 'Devices'
 export type RequestMethod = 'write' | 'update' | 'delete' | 'read' | 'query' | 'history' | 'export' | 'subscribe' | 'grant' | 'revoke' | 'list' | 'attest'
@@ -38,7 +39,7 @@ export type ServerMessage =
 /** Longest a request may live: `exp - iat` at most five minutes. */
 export const MAX_REQUEST_LIFETIME_S = 300
 /** Clock skew tolerated between caller and hub. */
-export const CLOCK_SKEW_S = 60
+export { CLOCK_SKEW_S } from '../identity/jws.js'
 export const TOKEN_TYPE = 'hub-request+jwt'
 
 const ajv = new Ajv({ strict: true, strictTypes: false, strictRequired: false })
@@ -69,44 +70,8 @@ export function signRequest (signer: Signer, owner: string, iface: RequestInterf
   return signJws(signer, TOKEN_TYPE, claims)
 }
 
-/**
- * A compact JWS (EdDSA) of `claims`, header `{ alg, kid: signer.kid, typ }`.
- * The one JWS signer of the request layer (request tokens, device
- * attestations).
- */
-export function signJws (signer: Signer, typ: string, claims: object): string {
-  const header = b64u(JSON.stringify({ alg: 'EdDSA', kid: signer.kid, typ }))
-  const payload = b64u(JSON.stringify(claims))
-  return `${header}.${payload}.${b64u(signer.sign(utf8.encode(`${header}.${payload}`)))}`
-}
-
-/** A compact JWS split and JSON-decoded; nothing verified yet. */
-export interface DecodedJws { header: unknown, claims: unknown, signingInput: string, signature: string }
-
-/** Split a compact JWS and decode its header and claims. `what` names it in errors (`bad_request`). */
-export function decodeJws (jws: string, what: string): DecodedJws {
-  const parts = jws.split('.')
-  if (parts.length !== 3) throw new BadRequestError(`${what} is not a compact JWS`)
-  const [h, p, s] = parts as [string, string, string]
-  try {
-    return { header: JSON.parse(utf8d.decode(fromB64u(h))), claims: JSON.parse(utf8d.decode(fromB64u(p))), signingInput: `${h}.${p}`, signature: s }
-  } catch {
-    throw new BadRequestError(`${what} header or claims are not base64url JSON`)
-  }
-}
-
-/**
- * Check a decoded JWS's EdDSA signature by `iss`: `kid` must be one of
- * `iss`'s verification methods (`iss#…`), resolved through `lookup`.
- * Throws `authentication_failed`.
- */
-export async function verifyJwsSignature (jws: DecodedJws, kid: string, iss: string, lookup: KeyLookup, what: string): Promise<void> {
-  if (!kid.startsWith(`${iss}#`)) throw new AuthenticationError(`${what} kid does not belong to iss`)
-  const key = await lookup(kid)
-  let sig: Uint8Array
-  try { sig = fromB64u(jws.signature) } catch { throw new AuthenticationError(`${what} signature is not base64url`) }
-  if (!verifyEd25519(key, utf8.encode(jws.signingInput), sig)) throw new AuthenticationError(`${what} signature does not verify`)
-}
+// The JWS primitives live in identity/jws.ts (one home: request tokens and device attestations use them).
+export { decodeJws, signJws, verifyJwsSignature, type DecodedJws } from '../identity/jws.js'
 
 /**
  * Verify a request token: structure, signature by `iss` (through `kid`),

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { prefixEnd, type KvStore } from '../store/kv.js'
-import { CLOCK_SKEW_S } from './token.js'
+import { prefixEnd, type KvStore } from './kv.js'
+import { CLOCK_SKEW_S } from '../identity/jws.js'
 
 const DEFAULT_PREFIX = 'n!jti!'
 
