@@ -10,7 +10,6 @@
 import type { IncomingMessage } from 'node:http'
 import { BadRequestError } from '../errors.js'
 import { readBody } from './read-body.js'
-import type { BodyValidator } from './request-schemas.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -42,6 +41,9 @@ export function jsonDeeperThan (raw: Uint8Array, max: number): boolean {
 
 /** A parsed body (undefined: empty), or why it cannot be one. */
 export type ParsedBody = { ok: true, body: unknown } | { ok: false, error: BadRequestError }
+
+/** Checks a parsed body against its operation's published schema (see request-schemas.ts). */
+export type BodyValidator = (body: unknown) => ParsedBody
 
 /** Parse raw body bytes: depth first, then UTF-8 JSON. Empty is `undefined`. */
 export function parseJsonBody (raw: Uint8Array, maxDepth: number): ParsedBody {

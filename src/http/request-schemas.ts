@@ -11,10 +11,10 @@
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import { BadRequestError } from '../errors.js'
 import { createDcpAjv } from '../org/dcp/schemas.js'
-import type { ParsedBody } from './body.js'
+import type { BodyValidator } from './body.js'
 
 /** Check a parsed body (undefined: none was sent). */
-export type BodyValidator = (body: unknown) => ParsedBody
+export type { BodyValidator }
 
 const MAX_REPORTED_ERRORS = 10
 
