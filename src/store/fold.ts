@@ -160,3 +160,52 @@ export function reindex (tx: Tx, layout: Layout, prev: ObjectMeta | undefined, n
   }
   for (const k of before) tx.del(k)
 }
+
+/**
+ * The object's meta after one more checked commit (`prev` before it;
+ * undefined for a create): heads, counts, times, the names a sealed commit's
+ * key gives, and the materialized value — with the store's own invariant
+ * that a readable value names the collection its header says.
+ */
+export function nextMeta (commit: Commit, prev: ObjectMeta | undefined, local: LocalValue | undefined, how: FoldInit, maxValueBytes: number): ObjectMeta {
+  const h = commit.header
+  const at = committedAtMs(h)
+  const committedAt = new Date(at).toISOString()
+  let meta: ObjectMeta
+  if (prev === undefined) {
+    meta = {
+      objectId: commit.objectId,
+      interface: h.interface,
+      ...(h.context !== undefined ? { context: h.context } : {}),
+      ...(h.type !== undefined ? { type: h.type } : {}),
+      ...(h.tag !== undefined ? { tag: h.tag } : {}),
+      strategy: h.commit_strategy,
+      heads: [commit.id],
+      deleted: false,
+      createdAt: committedAt,
+      updatedAt: committedAt,
+      createdBy: commit.signer,
+      commits: 1
+    }
+  } else {
+    const deps = new Set<string>(h.deps)
+    meta = {
+      ...prev,
+      heads: [...prev.heads.filter(x => !deps.has(x)), commit.id].sort(),
+      updatedAt: committedAt > prev.updatedAt ? committedAt : prev.updatedAt,
+      commits: prev.commits + 1
+    }
+  }
+
+  // A hub holding the collection's key knows its names and reads the value;
+  // a blind hub keeps only the tag, and no value.
+  const named = h.enc === undefined ? undefined : how.names(h.enc)
+  if (named !== undefined) { meta.context = named.context; meta.type = named.type }
+  const plain = local !== undefined ? commit : how.plaintext(commit)
+  if (plain !== undefined) materialize(plain, meta, prev, at, maxValueBytes, local)
+  else delete meta.value
+  // The store's own invariant, whoever built the commit: a readable value
+  // names the collection its header (or, sealed, its key) says it is in.
+  if (meta.value !== undefined && !meta.deleted && h.operation !== 'delete') checkNames(meta.value, meta, commit.id)
+  return meta
+}

@@ -7,29 +7,30 @@
  * Values are *derived* from signed commits: the meta's `value`, the indexes
  * and the Automerge snapshots are caches that `rebuild()` recreates.
  */
-import { ConflictError, MissingDepsError, NotFoundError, PermissionsRequiredError, WrongOwnerError, BadRequestError, TooLargeError } from '../errors.js'
+import { ConflictError, NotFoundError, PermissionsRequiredError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { committedAtMs, DEFAULT_MAX_COMMIT_BYTES, headerFor, serializeCommit, signCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
-import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
+import { DEFAULT_MAX_COMMIT_BYTES, serializeCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
 import { applyDocChanges, changeDoc, createChange, docValue, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
 import { checkJsonObject, type JsonObject } from '../objects/json.js'
 import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
-import { judgeCommit } from '../permissions/validity.js'
-import { encodeAccepted, MAX_REVOCATION_COMMITS, revocationDigest } from '../permissions/revocation.js'
+import { encodeAccepted, MAX_REVOCATION_COMMITS } from '../permissions/revocation.js'
 import { GrantRegistry } from '../permissions/registry.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { Layout } from './layout.js'
 import { WriteQueue, type Tx } from './write-queue.js'
 import { DocCache } from './doc-cache.js'
 import { MetaCache } from './meta-cache.js'
-import { checkNames, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
-import { materialize, reindex, type FoldInit } from './fold.js'
+import { revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
+import { nextMeta, reindex, type FoldInit } from './fold.js'
 import { ObjectDocs } from './object-docs.js'
 import { migrateRelies } from './migrations.js'
 import { Quarantine } from './quarantine.js'
+import { checkCommit, judge, type CheckComponents } from './commit-check.js'
+import { CommitMaker } from './commit-maker.js'
+import { FeedClock } from './feed-clock.js'
 
 export { actorFor, indexKeys, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
 
@@ -69,23 +70,21 @@ export class TenantStore {
   readonly registry: GrantRegistry
   /** Content keys of encrypted collections this hub can read. */
   readonly keyring: Keyring
-  #seq = 0
-  /** Highest feed seq whose batch is on disk: what readers of the feed can see. */
-  #durableSeq = 0
-  readonly #waiters = new Set<() => void>()
+  readonly #feed = new FeedClock()
   /**
    * Ids of commits applied since start (bounded). A batch ingest checks
    * existence with one getMany up front; anything written after that read
    * is found here, so a commit can never be ingested twice.
    */
   readonly #recent = new Set<string>()
-  #lastAt = 0
   #opened = false
   readonly #quarantine: Quarantine
+  readonly #maker: CommitMaker
+  readonly #checks: CheckComponents
   readonly #objectDocs: ObjectDocs
   readonly #foldInit: FoldInit = {
     names: enc => this.keyring.get(enc),
-    plaintext: c => this.#plaintext(c),
+    plaintext: c => this.#maker.plaintext(c),
     actor: ''
   }
 
@@ -100,12 +99,22 @@ export class TenantStore {
     this.registry = new GrantRegistry(opts.tenant)
     this.keyring = opts.keyring ?? new Keyring([])
     this.#foldInit.actor = opts.actor
+    this.#maker = new CommitMaker({ tenant: this.tenant, keyring: this.keyring })
+    this.#checks = {
+      tenant: this.tenant,
+      registry: this.registry,
+      keyring: this.keyring,
+      getMeta: async (id, tx) => await this.getMeta(id, tx),
+      hasCommit: async (id, tx) => await this.hasCommit(id, tx),
+      known: (id, tx, existing) => this.#has(id, tx, existing),
+      quarantined: (id, tx) => this.#quarantine.isIn(id, tx)
+    }
     this.#objectDocs = new ObjectDocs({
       kv: opts.kv,
       layout: this.layout,
       cache: this.#docs,
       actor: opts.actor,
-      plaintext: c => this.#plaintext(c),
+      plaintext: c => this.#maker.plaintext(c),
       quarantined: (id, tx) => this.#quarantine.isIn(id, tx)
     })
     this.#quarantine = new Quarantine({
@@ -119,8 +128,8 @@ export class TenantStore {
       metas: this.#metas,
       fold: this.#foldInit,
       getMeta: async (id, tx) => await this.getMeta(id, tx),
-      plaintext: c => this.#plaintext(c),
-      judge: (c, objectId, acceptance) => this.#judge(c, objectId, acceptance)
+      plaintext: c => this.#maker.plaintext(c),
+      judge: (c, objectId, acceptance) => judge(this.#checks, c, objectId, acceptance)
     })
   }
 
@@ -136,9 +145,8 @@ export class TenantStore {
     if (this.#opened) return
     const prefix = this.layout.feedPrefix()
     for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
-      this.#seq = Number(k.slice(prefix.length))
+      this.#feed.start(Number(k.slice(prefix.length)))
     }
-    this.#durableSeq = this.#seq
     const perms = this.layout.permissionsPrefix()
     const ids: string[] = []
     for await (const k of this.#kv.keys({ gte: perms, lt: prefixEnd(perms) })) ids.push(k.slice(perms.length))
@@ -156,36 +164,21 @@ export class TenantStore {
   isQuarantined (id: string): boolean { return this.#quarantine.has(id) }
 
   /** Highest feed sequence number assigned so far. */
-  get seq (): number { return this.#seq }
+  get seq (): number { return this.#feed.seq }
 
   /** Highest feed sequence number on disk (what `feed()` readers see). */
-  get durableSeq (): number { return this.#durableSeq }
+  get durableSeq (): number { return this.#feed.durable }
 
   /**
    * Resolves once the durable feed moves past `after`, or the timeout or
-   * signal fires (then it resolves too: callers re-check and decide).
-   * Long-polling sync streams wait here for live commits.
+   * signal fires. Long-polling sync streams wait here for live commits.
    */
   async waitForFeed (after: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.#durableSeq > after || signal?.aborted === true) return
-    await new Promise<void>(resolve => {
-      const done = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        this.#waiters.delete(check)
-        resolve()
-      }
-      const check = (): void => { if (this.#durableSeq > after) done() }
-      const timer = setTimeout(done, timeoutMs)
-      signal?.addEventListener('abort', done)
-      this.#waiters.add(check)
-    })
+    await this.#feed.waitFor(after, timeoutMs, signal)
   }
 
   /** Wake every waiter (e.g. a permission changed and streams must re-check). */
-  nudge (): void {
-    for (const w of [...this.#waiters]) w()
-  }
+  nudge (): void { this.#feed.nudge() }
 
   /** The feed position of `peer` this hub has ingested up to (0 if never synced). */
   async getWatermark (peer: string): Promise<number> {
@@ -280,12 +273,6 @@ export class TenantStore {
 
   // ---------------------------------------------------------------- writes
 
-  #now (): string {
-    const t = Math.max(Date.now(), this.#lastAt + 1)
-    this.#lastAt = t
-    return new Date(t).toISOString()
-  }
-
   /** Create an object from a value, signed by `signer`. */
   /**
    * Create an object from a value, signed by `signer`. With `key`, the
@@ -298,13 +285,13 @@ export class TenantStore {
       interface: args.iface,
       ...(args.key === undefined ? { context: args.context, type: args.type } : { tag: args.key.tag, enc: args.key.key.kid }),
       operation: 'create',
-      committed_at: this.#now(),
+      committed_at: this.#maker.now(),
       commit_strategy: args.strategy,
       sub: this.tenant,
       deps: []
     }
     const plain = args.strategy === 'automerge' ? createChange(args.value, this.#opts.actor) : enc(args.value)
-    const commit = this.#signSealed(fields, plain, args.signer, args.key)
+    const commit = this.#maker.signSealed(fields, plain, args.signer, args.key)
     // A new create needs no Automerge replay (its value is the input) and no
     // cached document: most objects are written once and read from the meta.
     return await this.#queue.enqueue(async tx => await this.#applyChecked(tx, commit, { value: args.value }))
@@ -331,7 +318,7 @@ export class TenantStore {
         const value = typeof next === 'function' ? docValue(out.doc) : next
         checkJsonObject(value, this.#opts.maxValueBytes)
         payload = out.change
-        const commit = this.#sign(meta, 'update', payload, signer)
+        const commit = this.#maker.sign(meta, 'update', payload, signer)
         return { ...await this.#applyChecked(tx, commit, { value, docApplied: true }), changed: true }
       }
       let value: JsonObject
@@ -343,7 +330,7 @@ export class TenantStore {
       } else {
         value = next
       }
-      const commit = this.#sign(meta, 'update', enc(value), signer)
+      const commit = this.#maker.sign(meta, 'update', enc(value), signer)
       return { ...await this.#applyChecked(tx, commit, undefined), changed: true }
     })
   }
@@ -352,7 +339,7 @@ export class TenantStore {
     return await this.#queue.enqueue(async tx => {
       const meta = await this.#requireLive(id, tx)
       if (meta.interface === 'Permissions') throw new BadRequestError('a grant or device authorization is deleted with revoke()')
-      const commit = this.#sign(meta, 'delete', new Uint8Array(0), signer)
+      const commit = this.#maker.sign(meta, 'delete', new Uint8Array(0), signer)
       return await this.#applyChecked(tx, commit, undefined)
     })
   }
@@ -373,7 +360,7 @@ export class TenantStore {
       if (kept.length > MAX_REVOCATION_COMMITS) {
         throw new TooLargeError(`${party} has ${kept.length} commits on this hub; one revocation can name at most ${MAX_REVOCATION_COMMITS}`, { limit: MAX_REVOCATION_COMMITS })
       }
-      const commit = this.#sign(meta, 'delete', enc({ accepted: encodeAccepted(kept), n: kept.length }), signer)
+      const commit = this.#maker.sign(meta, 'delete', enc({ accepted: encodeAccepted(kept), n: kept.length }), signer)
       // A revocation no other hub would take (over the commit size limit) would never replicate.
       if (commit.size > DEFAULT_MAX_COMMIT_BYTES) throw new TooLargeError(`the revocation naming ${kept.length} commits exceeds ${DEFAULT_MAX_COMMIT_BYTES} bytes`, { limit: DEFAULT_MAX_COMMIT_BYTES })
       return { ...await this.#applyChecked(tx, commit, undefined), kept: kept.length }
@@ -382,47 +369,9 @@ export class TenantStore {
 
   /** Check a commit made here and stage it; a local write is never quarantined. */
   async #applyChecked (tx: Tx, commit: VerifiedCommit, local: { value?: JsonObject, docApplied?: boolean } | undefined): Promise<IngestResult> {
-    const checked = await this.#check(tx, commit, undefined, undefined)
+    const checked = await checkCommit(this.#checks, tx, commit, undefined, undefined)
     if (checked.quarantine !== undefined) throw new PermissionsRequiredError(`signer may not write here: ${checked.quarantine}`, { commitId: commit.id })
     return await this.#apply(tx, commit, local, checked.prev, undefined)
-  }
-
-  #sign (meta: ObjectMeta, operation: 'update' | 'delete', payload: Uint8Array, signer: Signer): VerifiedCommit {
-    // An encrypted object's commits use its collection's newest key (rotation applies to new commits).
-    const key = meta.tag === undefined ? undefined : this.keyring.current(meta.tag)
-    if (meta.tag !== undefined && key === undefined) throw new ConflictError('this hub holds no key for the object\'s collection')
-    const fields: UnsignedHeader = {
-      interface: meta.interface,
-      ...(meta.tag === undefined ? { context: meta.context, type: meta.type } : { tag: meta.tag, enc: (key as CollectionKey).key.kid }),
-      operation,
-      committed_at: this.#now(),
-      commit_strategy: meta.strategy,
-      sub: this.tenant,
-      object_id: meta.objectId,
-      deps: [...meta.heads].sort()
-    }
-    return this.#signSealed(fields, payload, signer, operation === 'delete' ? undefined : key)
-  }
-
-  /** Sign a commit, sealing the payload first when a key is given (deletes carry none). */
-  #signSealed (fields: UnsignedHeader, plain: Uint8Array, signer: Signer, key: CollectionKey | undefined): VerifiedCommit {
-    if (key === undefined) return signCommit(fields, plain, signer)
-    const sealed = encryptPayload(key.key, plain, commitHeaderAad(headerFor(fields, signer)))
-    return signCommit(fields, utf8.encode(sealed), signer)
-  }
-
-  /**
-   * The commit with its payload in clear: itself when not encrypted, the
-   * decrypted copy when this hub holds the key, undefined when it cannot
-   * read it. Decryption also proves the payload belongs to this header.
-   */
-  #plaintext<C extends Commit> (commit: C): C | undefined {
-    const kid = commit.header.enc
-    if (kid === undefined || commit.header.operation === 'delete') return commit
-    const key = this.keyring.get(kid)
-    if (key === undefined) return undefined
-    const payload = decryptPayload(key.key, utf8d.decode(commit.payload), commitHeaderAad(commit.header))
-    return { ...commit, payload }
   }
 
   async #requireLive (id: ObjectId, tx: Tx): Promise<ObjectMeta> {
@@ -486,7 +435,7 @@ export class TenantStore {
     } else if (commit.envelope.header !== undefined) {
       acceptance = verifyAcceptance(commit.envelope.header.acc, commit.id)
     }
-    const checked = await this.#check(tx, commit, existing, acceptance)
+    const checked = await checkCommit(this.#checks, tx, commit, existing, acceptance)
     if (checked.quarantine !== undefined) {
       if (opts.accept !== undefined) throw new PermissionsRequiredError(`signer may not write here: ${checked.quarantine}`, { commitId: commit.id })
       return this.#stageQuarantined(tx, commit, acceptance)
@@ -499,7 +448,7 @@ export class TenantStore {
     }
     const prev = checked.prev
     const h = commit.header
-    const plain = this.#plaintext(commit)
+    const plain = this.#maker.plaintext(commit)
     if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
       // Remote Automerge updates are applied to the document first; if the
       // change is rejected, the half-applied document is dropped.
@@ -550,88 +499,12 @@ export class TenantStore {
     if (acceptance !== undefined) tx.put(this.layout.relies(acceptance.by, commit.id), EMPTY)
   }
 
-  /**
-   * Owner, object, header, deps and validity checks. Returns the object's
-   * meta before the commit, or why the commit must be quarantined (it relies
-   * on a revocation that did not name it, or on a quarantined commit).
-   * Anything else invalid throws.
-   */
-  async #check (tx: Tx, commit: Commit, existing: Set<string> | undefined, acceptance: Acceptance | undefined): Promise<{ prev: ObjectMeta | undefined, quarantine?: string, needsAcceptance?: boolean }> {
-    const h = commit.header
-    if (h.sub !== this.tenant) throw new WrongOwnerError(`commit is for ${h.sub}, not ${this.tenant}`, { commitId: commit.id })
-    const prev = h.operation === 'create' ? undefined : await this.getMeta(commit.objectId, tx)
-    // Building on a quarantined commit quarantines a commit that is otherwise
-    // valid; it excuses nothing else (a stranger's commit is still refused).
-    let quarantine: string | undefined
-    if (h.operation !== 'create') {
-      if (h.deps.some(d => this.#quarantine.isIn(d, tx))) quarantine = 'it depends on a quarantined commit'
-      if (prev === undefined) {
-        if (!this.#quarantine.isIn(commit.objectId, tx)) throw new NotFoundError(`object ${commit.objectId} not found`, { objectId: commit.objectId })
-        quarantine ??= 'its object\'s creation is quarantined'
-      }
-      const sameCollection = prev === undefined || (h.tag !== undefined ? prev.tag === h.tag : (prev.tag === undefined && prev.context === h.context && prev.type === h.type))
-      if (prev !== undefined && (prev.interface !== h.interface || !sameCollection || prev.strategy !== h.commit_strategy)) {
-        throw new BadRequestError('commit header does not match its object (interface, context, type or strategy)', { commitId: commit.id })
-      }
-      const missing: CommitId[] = []
-      for (const d of h.deps) {
-        const present = existing === undefined ? await this.hasCommit(d, tx) : this.#has(d, tx, existing)
-        if (!present) missing.push(d)
-      }
-      if (missing.length > 0) throw new MissingDepsError(`commit ${commit.id} depends on commits this hub does not have`, { commitId: commit.id, missing })
-    }
-    const v = this.#judge(commit, h.operation === 'create' ? undefined : commit.objectId, acceptance)
-    if (!v.valid) {
-      if (!v.revoked) throw new PermissionsRequiredError(`signer may not ${h.operation} here: ${v.reason}`, { commitId: commit.id })
-      return { prev, quarantine: quarantine ?? v.reason }
-    }
-    if (quarantine !== undefined) return { prev, quarantine }
-    return { prev, needsAcceptance: v.via === 'grant' }
-  }
-
   /** Stage every write of a checked commit in `tx`. */
   async #apply (tx: Tx, commit: Commit, local: { value?: JsonObject, docApplied?: boolean } | undefined, prev: ObjectMeta | undefined, acceptance: Acceptance | undefined): Promise<IngestResult> {
     const h = commit.header
-    const at = committedAtMs(h)
-    const committedAt = new Date(at).toISOString()
-    let meta: ObjectMeta
-    if (prev === undefined) {
-      meta = {
-        objectId: commit.objectId,
-        interface: h.interface,
-        ...(h.context !== undefined ? { context: h.context } : {}),
-        ...(h.type !== undefined ? { type: h.type } : {}),
-        ...(h.tag !== undefined ? { tag: h.tag } : {}),
-        strategy: h.commit_strategy,
-        heads: [commit.id],
-        deleted: false,
-        createdAt: committedAt,
-        updatedAt: committedAt,
-        createdBy: commit.signer,
-        commits: 1
-      }
-    } else {
-      const deps = new Set<string>(h.deps)
-      meta = {
-        ...prev,
-        heads: [...prev.heads.filter(x => !deps.has(x)), commit.id].sort(),
-        updatedAt: committedAt > prev.updatedAt ? committedAt : prev.updatedAt,
-        commits: prev.commits + 1
-      }
-    }
+    const meta = nextMeta(commit, prev, local, this.#foldInit, this.#opts.maxValueBytes)
 
-    // A hub holding the collection's key knows its names and reads the value;
-    // a blind hub keeps only the tag, and no value.
-    const named = h.enc === undefined ? undefined : this.keyring.get(h.enc)
-    if (named !== undefined) { meta.context = named.context; meta.type = named.type }
-    const plain = local !== undefined ? commit : this.#plaintext(commit)
-    if (plain !== undefined) materialize(plain, meta, prev, at, this.#opts.maxValueBytes, local)
-    else delete meta.value
-    // The store's own invariant, whoever built the commit: a readable value
-    // names the collection its header (or, sealed, its key) says it is in.
-    if (meta.value !== undefined && !meta.deleted && h.operation !== 'delete') checkNames(meta.value, meta, commit.id)
-
-    const seq = ++this.#seq
+    const seq = this.#feed.next()
     this.#recent.add(commit.id)
     tx.undo.push(() => this.#recent.delete(commit.id))
     if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.values().next().value as string)
@@ -659,32 +532,11 @@ export class TenantStore {
       if (party !== undefined) await this.#quarantine.enforceRevocation(tx, party)
     }
     tx.after.push(() => {
-      if (seq > this.#durableSeq) this.#durableSeq = seq
+      this.#feed.reached(seq)
       this.#opts.onCommit?.({ tenant: this.tenant, seq, commit, meta })
-      for (const w of [...this.#waiters]) w()
+      this.#feed.nudge()
     })
     return { commitId: commit.id, objectId: meta.objectId, stored: true, seq }
-  }
-
-  /** Commit validity (permissions/validity.ts) with what this hub knows of the collection's names. */
-  #judge (commit: Commit, objectId: ObjectId | undefined, acceptance: Acceptance | undefined): ReturnType<typeof judgeCommit> {
-    const h = commit.header
-    // An encrypted commit names only its collection tag; a hub holding the
-    // key knows the names, and grants are checked against those. A blind
-    // hub does not: it follows the grant the acceptance names.
-    const names: { context?: string, type?: string } = h.tag === undefined ? h : (this.keyring.current(h.tag) ?? {})
-    return judgeCommit({
-      signer: commit.signer,
-      owner: this.tenant,
-      action: h.operation,
-      interface: h.interface,
-      ...(names.context !== undefined ? { context: names.context } : {}),
-      ...(names.type !== undefined ? { type: names.type } : {}),
-      ...(objectId !== undefined ? { objectId } : {}),
-      digest: revocationDigest(commit.id),
-      committedAt: committedAtMs(h),
-      ...(acceptance !== undefined ? { acceptance } : {})
-    }, this.registry.grants(), this.registry.devices())
   }
 
   /** Forget every cached document and meta (they reload from disk). */
