@@ -7,16 +7,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
+import { HubError } from '../src/errors.js'
 import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import { FrameChannel } from '../src/net/channel.js'
 import { SYNC_PROTOCOL } from '../src/net/constants.js'
+import { createHubLibp2p, hubDidOfPeer } from '../src/net/node.js'
+import { pullFrom } from '../src/net/sync/client.js'
 import { validatePull, validateSyncServerMessage } from '../src/net/messages.js'
 import { signCommit } from '../src/commits/commit.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
 import { utf8 } from '../src/identity/encoding.js'
 import type { JsonObject } from '../src/objects/json.js'
-import { cleanup, dumpData, playlist, tempDir } from './helpers.js'
+import { cleanup, dumpData, playlist, tempDir, tempHub } from './helpers.js'
 import { device, eventually, founder, startHub, stopAll, stopHub, TCP_ONLY, type Running } from './net-helpers.js'
 import { join } from 'node:path'
 
@@ -203,6 +206,54 @@ describe('hostile peers', () => {
     await eventually(() => a.node.syncStatus().some(s => s.lastError?.includes('authentication_failed') === true), 10_000, 'A to reject the forged commit')
     await eventually(() => !a.node.peers().some(p => p.peerId === m.hub.peerId), 10_000, 'A to disconnect M')
     expect(await dumpData(a.hub)).toEqual(before)
+  })
+
+  it.each([
+    { when: 'the first pull', live: false, answered: 0 },
+    { when: 'a waiting (long-poll) pull', live: true, answered: 1 }
+  ])('a peer that never answers $when fails the pull `unavailable` after the reply timeout and resets the stream', async ({ live, answered }) => {
+    const hub = await tempHub()
+    const server = await createHubLibp2p(Ed25519KeyPair.generate(), TCP_ONLY)
+    const puller = await createHubLibp2p(Ed25519KeyPair.generate(), null)
+    try {
+      const pulls: Array<{ wait: boolean }> = []
+      let serverSawEnd = false
+      await server.handle(SYNC_PROTOCOL, async (stream) => {
+        const ch = new FrameChannel(stream, 1 << 20)
+        try {
+          for (;;) {
+            const pull = await ch.receive(validatePull)
+            if (pull === null) break
+            pulls.push(pull)
+            // Answer the first `answered` pulls (an empty feed, caught up), then go silent.
+            if (pulls.length <= answered) await ch.send({ t: 'batch', commits: [], last: 0, head: 0 })
+          }
+        } catch {
+          // the puller reset the stream
+        }
+        serverSawEnd = true
+      })
+      const stream = await puller.dialProtocol(server.getMultiaddrs()[0] as never, SYNC_PROTOCOL)
+      const started = Date.now()
+      const err = await pullFrom(stream, {
+        store: hub.store,
+        peer: hubDidOfPeer(server.peerId),
+        lookup: async kid => await hub.keys.resolveKey(kid),
+        maxCommitBytes: hub.config.limits.maxCommitBytes,
+        live,
+        replyTimeoutMs: 300
+      }).then(() => undefined, (e: unknown) => e)
+      const elapsed = Date.now() - started
+      expect(err).toBeInstanceOf(HubError)
+      expect(err).toMatchObject({ code: 'unavailable', details: { reason: 'timeout', timeoutMs: 300 } })
+      expect(elapsed).toBeGreaterThanOrEqual(250)
+      expect(elapsed).toBeLessThan(5000)
+      expect(pulls.map(p => p.wait)).toEqual(live ? [false, true] : [false])
+      await eventually(() => serverSawEnd, 5000, 'the server to see the stream end')
+    } finally {
+      await puller.stop()
+      await server.stop()
+    }
   })
 
   it('garbage on the sync protocol resets the stream and changes nothing', async () => {

@@ -14,7 +14,7 @@ import { commitIdOf, parseCommit, verifyCommit, type CommitEnvelope, type Commit
 import { validateEnvelope } from '../../commits/schema.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel, remoteError } from '../channel.js'
-import { BATCH_COMMITS, MAX_FRAME_BYTES } from '../constants.js'
+import { BATCH_COMMITS, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS } from '../constants.js'
 import { validateSyncServerMessage } from '../messages.js'
 
 export interface PullProgress {
@@ -50,6 +50,12 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void
   /** What this peer may hold at all (a blind peer: no plaintext Collections commit); anything else is a violation. */
   accepts?: (h: CommitHeader) => boolean
+  /**
+   * How long one send, or the wait for one reply, may take before the pull
+   * fails `unavailable` (and the stream is reset). Default REPLY_TIMEOUT_MS,
+   * which covers a waiting pull (answered within LONG_POLL_MS). For tests.
+   */
+  replyTimeoutMs?: number
 }
 
 export type PullResult = PullProgress
@@ -65,6 +71,7 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
   const limit = opts.batchSize ?? BATCH_COMMITS
   const tenant = opts.store.tenant
+  const deadlineMs = opts.replyTimeoutMs ?? REPLY_TIMEOUT_MS
   let watermark = await opts.store.getWatermark(opts.peer)
   const progress: PullProgress = { bytesSent: 0, bytesReceived: 0, roundTrips: 1, received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
   const as = (first: boolean): { as?: NonNullable<PullOptions['as']> } => {
@@ -72,17 +79,30 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
     const { proof, ...rest } = opts.as
     return { as: first && proof !== undefined ? { ...rest, proof } : rest }
   }
-  await ch.send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(true) }, opts.signal)
+  /** Every wait on the peer has a deadline: a peer that stops answering fails the pull `unavailable`. */
+  const bounded = async <T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const timeout = AbortSignal.timeout(deadlineMs)
+    try {
+      return await fn(opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout]))
+    } catch (err) {
+      if (timeout.aborted && opts.signal?.aborted !== true) {
+        throw new HubError('unavailable', `the peer did not ${what} within ${deadlineMs} ms`, { reason: 'timeout', timeoutMs: deadlineMs }, { cause: err })
+      }
+      throw err
+    }
+  }
+  const send = async (pull: object): Promise<void> => { await bounded('take our pull', async signal => { await ch.send(pull, signal) }) }
   try {
+    await send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(true) })
     for (;;) {
-      const msg = await ch.receive(validateSyncServerMessage, opts.signal)
+      const msg = await bounded('reply', async signal => await ch.receive(validateSyncServerMessage, signal))
       if (msg === null) break
       if (msg.t === 'error') throw remoteError(msg)
       if (msg.last < watermark) throw new ProtocolViolation(new BadRequestError('batch goes backwards'))
       const caughtUp = msg.last >= msg.head
       const more = opts.live || !caughtUp
       if (more) {
-        await ch.send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) }, opts.signal)
+        await send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) })
         progress.roundTrips++
       }
       progress.stored += await ingestBatch(msg.commits, opts)
