@@ -116,8 +116,6 @@ const COMMANDS: Record<string, (a: ClientCommandArgs) => Promise<unknown>> = {
   }
 }
 
-export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(Object.keys(COMMANDS))
-
 /** Run one app-side command (the caller has read stdin when CLIENT_READS_STDIN has it). */
 export async function runClientCommand (command: string, args: ClientCommandArgs): Promise<unknown> {
   const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined

@@ -40,12 +40,6 @@ export interface HandlerContext<N extends NetworkHandle = NetworkHandle> {
 export type Handler<N extends NetworkHandle = NetworkHandle> = (ctx: HandlerContext<N>, args: CommandArgs) => Promise<unknown>
 export type HandlerTable<N extends NetworkHandle = NetworkHandle> = Readonly<Record<string, Handler<N>>>
 
-/**
- * Commands the daemon answers itself, ahead of the handler table:
- * `ping` (its current DaemonInfo) and `shutdown`.
- */
-export const DAEMON_COMMANDS: ReadonlySet<string> = new Set(['ping', 'shutdown'])
-
 export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
   dir: string
   handlers: HandlerTable<N>
@@ -191,6 +185,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     await this.#stopping
   }
 
+  /** `ping` (the current DaemonInfo) and `shutdown` are answered here, ahead of the handler table. */
   async #dispatch (command: string, args: CommandArgs): Promise<unknown> {
     if (command === 'ping') return { ...this.info, multiaddrs: this.#net?.multiaddrs() ?? [] }
     if (command === 'shutdown') {

@@ -5,13 +5,8 @@
  */
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { didKeyFromPublicKey } from './did-key.js'
-import type { Did } from '../ids.js'
 
+/** The libp2p PeerId of a hub key (its hub DID is `didKeyFromPublicKey` of the same bytes). */
 export function peerIdOf (publicKey: Uint8Array): string {
   return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString()
-}
-
-export function hubDidOf (publicKey: Uint8Array): Did {
-  return didKeyFromPublicKey(publicKey)
 }
