@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { mkdtemp, stat, readFile } from 'node:fs/promises'
+import { mkdtemp, stat, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
@@ -77,8 +77,12 @@ describe('Ed25519KeyPair', () => {
 })
 
 describe('FileKeyStore', () => {
+  const dirs: string[] = []
+  const tempDir = async (): Promise<string> => { const d = await mkdtemp(join(tmpdir(), 'ks-')); dirs.push(d); return d }
+  afterAll(async () => { await Promise.all(dirs.splice(0).map(async d => { await rm(d, { recursive: true, force: true }) })) })
+
   it('writes keys with mode 0600 in a 0700 folder and reads them back', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ks-'))
+    const dir = await tempDir()
     const ks = new FileKeyStore(dir)
     const kp = Ed25519KeyPair.generate()
     await ks.put('owner', kp)
