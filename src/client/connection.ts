@@ -17,17 +17,17 @@ import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import type { ValidateFunction } from 'ajv'
-import { BadRequestError, HubError, TooLargeError, type ErrorCode } from '../errors.js'
+import { BadRequestError, HubError, TooLargeError, errorFromWire } from '../errors.js'
 import type { FrameChannel } from '../net/channel.js'
 import { validateServerMessage, type ServerMessage } from '../request/token.js'
 import { MAX_REQUEST_FRAME_BYTES, REQUEST_PROTOCOL } from './constants.js'
 
-const KNOWN_CODES: readonly ErrorCode[] = ['bad_request', 'not_found', 'authentication_failed', 'permissions_required', 'conflict', 'too_large', 'wrong_owner', 'missing_deps', 'already_exists', 'unsupported', 'unavailable', 'internal']
-
-/** A hub's `{t:'error'}` as a HubError with the same code (unknown codes become `internal`). */
+/**
+ * A hub's `{t:'error'}` as the HubError of its code (errors.ts
+ * errorFromWire: an unknown code becomes `internal` with `details.hubCode`).
+ */
 export function hubError (msg: { code: string, message: string }): HubError {
-  const code = (KNOWN_CODES as readonly string[]).includes(msg.code) ? msg.code as ErrorCode : 'internal'
-  return new HubError(code, msg.message, code === msg.code ? undefined : { hubCode: msg.code })
+  return errorFromWire({ code: msg.code, message: msg.message })
 }
 
 /**

@@ -4,7 +4,7 @@
  * `bad_request` ("the hub sent an unexpected …") rather than a TypeError
  * somewhere in the app. Also the request parameters these replies answer.
  */
-import { BadRequestError, HubError } from '../errors.js'
+import { BadRequestError, HubError, isErrorCode, type ErrorCode } from '../errors.js'
 import type { CommitId, ObjectId } from '../ids.js'
 import { isJsonObject } from '../objects/json.js'
 import { isStrategy } from './commits.js'
@@ -65,7 +65,6 @@ export function queryParams (q: ClientQuery | SubscribeQuery): Record<string, un
 }
 
 /** An error code the hub sent, as one of ours; an unknown one is `internal`. */
-export function hubCode (code: string): HubError['code'] {
-  const known: ReadonlyArray<HubError['code']> = ['bad_request', 'not_found', 'authentication_failed', 'permissions_required', 'conflict', 'too_large', 'wrong_owner', 'missing_deps', 'already_exists', 'unsupported', 'unavailable', 'internal']
-  return (known as readonly string[]).includes(code) ? code as HubError['code'] : 'internal'
+export function hubCode (code: string): ErrorCode {
+  return isErrorCode(code) ? code : 'internal'
 }

@@ -26,9 +26,12 @@ export interface CommandRequest {
   args: CommandArgs
 }
 
-// The status table lives beside errors.ts (the HTTP server uses it too); re-exported for the daemon's callers.
-export { httpStatusOf, isErrorCode } from '../error-status.js'
+// The codes live in errors.ts and their status table beside it (error-status.ts, the HTTP server uses
+// it too); both re-exported here for the daemon's callers.
+export { httpStatusOf } from '../error-status.js'
+export { isErrorCode } from '../errors.js'
 
+/** A HubError as the channel sends it: its wire form without `details` (the CLI prints code and message). */
 export function errorBody (err: HubError): { error: { code: ErrorCode, message: string } } {
   return { error: { code: err.code, message: err.message } }
 }

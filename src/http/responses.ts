@@ -1,11 +1,13 @@
 /**
  * Writing responses: JSON and text bodies with the protective headers, and
  * the one mapping of an error to its HTTP status and problem body
- * `{"error":{"code","message","details"?}}` (the status of its code, as
- * everywhere: error-status.ts; 429 for a rate limit, with Retry-After).
+ * `{"error":{"code","message","details"?}}`: the error's wire form
+ * (errors.ts, HubError.toJSON; no details for `internal`) with the status
+ * of its code, as everywhere (error-status.ts), but 429 for a rate limit,
+ * with Retry-After.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { BadRequestError, toHubError, type HubError } from '../errors.js'
+import { BadRequestError, toHubError, type ErrorCode, type HubError } from '../errors.js'
 import { httpStatusOf } from '../error-status.js'
 import { RateLimitedError } from './rate-limit.js'
 
@@ -41,7 +43,8 @@ export function sendText (res: ServerResponse, status: number, text: string, hea
 export interface ErrorAnswer {
   error: HubError
   status: number
-  body: { error: { code: string, message: string, details?: Record<string, unknown> } }
+  /** The wire form of the error (HubError.toJSON), without details for `internal`. */
+  body: { error: { code: ErrorCode, message: string, details?: Record<string, unknown> } }
   headers: Record<string, string> | undefined
 }
 
@@ -50,7 +53,7 @@ export function errorAnswer (thrown: unknown, req: IncomingMessage): ErrorAnswer
   const err = thrown instanceof URIError ? new BadRequestError('malformed percent-encoding in the path') : toHubError(thrown)
   const status = err instanceof RateLimitedError ? 429 : httpStatusOf(err.code)
   // Details carry reasons (e.g. a DCP token check) but never secrets: see errors.ts.
-  const body = { error: { code: err.code, message: err.message, ...(err.details !== undefined && err.code !== 'internal' ? { details: err.details } : {}) } }
+  const body = { error: err.code === 'internal' ? { code: err.code, message: err.message } : err.toJSON() }
   const headers: Record<string, string> | undefined = err instanceof RateLimitedError
     ? { 'retry-after': String(Math.ceil(err.retryAfterMs / 1000)) }
     : status === 401 ? { 'www-authenticate': req.url?.startsWith('/api/identity/') === true ? 'x-api-key' : 'Bearer' } : undefined

@@ -11,7 +11,7 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import type { ValidateFunction } from 'ajv'
-import { BadRequestError, HubError, TooLargeError } from '../errors.js'
+import { BadRequestError, HubError, TooLargeError, errorFromWire } from '../errors.js'
 import { utf8, utf8d } from '../identity/encoding.js'
 
 export class FrameChannel {
@@ -68,7 +68,7 @@ export class FrameChannel {
     return value
   }
 
-  /** Tell the peer why, then reset the stream. */
+  /** Tell the peer why (`{t:'error', code, message}`, no details), then reset the stream. */
   async fail (err: HubError): Promise<void> {
     try {
       await this.send({ t: 'error', code: err.code, message: err.message.slice(0, 1024) }, AbortSignal.timeout(1000))
@@ -120,9 +120,11 @@ function varintLength (n: number): number {
   return len
 }
 
-/** A peer's `{t:'error'}` reply, turned back into a HubError. */
+/**
+ * A peer's `{t:'error'}` reply, turned back into the HubError of its code
+ * (errors.ts errorFromWire: an unknown code is `internal`), the message
+ * marked as the peer's. The frame carries no details.
+ */
 export function remoteError (msg: { code: string, message: string }): HubError {
-  const known = ['bad_request', 'not_found', 'authentication_failed', 'permissions_required', 'conflict', 'too_large', 'wrong_owner', 'missing_deps', 'already_exists', 'unsupported', 'unavailable', 'internal'] as const
-  const code = (known as readonly string[]).includes(msg.code) ? msg.code as typeof known[number] : 'internal'
-  return new HubError(code, `peer: ${msg.message}`)
+  return errorFromWire({ code: msg.code, message: `peer: ${msg.message}` })
 }
