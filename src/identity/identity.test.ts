@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { mkdtemp, stat, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, stat, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
@@ -94,6 +94,23 @@ describe('FileKeyStore', () => {
     await expect(ks.get('nope')).rejects.toMatchObject({ code: 'not_found' })
     const raw = await readFile(join(dir, 'keys', 'owner.json'), 'utf8')
     expect(raw).toContain(kp.privateJwk().d)
+  })
+
+  it('reports a key file it cannot read as unavailable, not as absent', async () => {
+    const dir = await tempDir()
+    const ks = new FileKeyStore(dir)
+    // A directory where the key file should be: readFile fails EISDIR (as
+    // EACCES would for a non-root user), which is not "no such key".
+    await mkdir(join(dir, 'keys', 'owner.json'), { recursive: true })
+    await mkdir(join(dir, 'keys', 'tenant.json'), { recursive: true })
+    await expect(ks.has('owner')).rejects.toMatchObject({ code: 'unavailable', details: { path: join(dir, 'keys', 'owner.json') } })
+    await expect(ks.get('owner')).rejects.toMatchObject({ code: 'unavailable' })
+    await expect(ks.getSecret('tenant')).rejects.toMatchObject({ code: 'unavailable' })
+    await expect(ks.put('owner', Ed25519KeyPair.generate())).rejects.toMatchObject({ code: 'unavailable' })
+    // Absent is still absent.
+    expect(await ks.has('hub')).toBe(false)
+    expect(await ks.getSecret('other')).toBeUndefined()
+    await expect(ks.get('hub')).rejects.toMatchObject({ code: 'not_found' })
   })
 })
 

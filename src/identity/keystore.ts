@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rename, writeFile, chmod, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AlreadyExistsError, NotFoundError } from '../errors.js'
+import { AlreadyExistsError, HubError, NotFoundError } from '../errors.js'
 import { b64u, fromB64u } from './encoding.js'
 import { Ed25519KeyPair } from './keys.js'
 
@@ -33,22 +33,29 @@ export class FileKeyStore {
     await rename(tmp, path)
   }
 
-  async has (name: string): Promise<boolean> {
+  /**
+   * Read one key file; undefined only if it does not exist. Any other
+   * failure (EACCES, EISDIR, EIO…) is `unavailable`: a key that cannot be
+   * read must not pass for a key that is not there (a hub would open
+   * without its owner key, or init would overwrite it).
+   */
+  async #read (name: string): Promise<string | undefined> {
+    const path = this.#path(name)
     try {
-      await readFile(this.#path(name))
-      return true
-    } catch {
-      return false
+      return await readFile(path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new HubError('unavailable', `cannot read key ${name} at ${path}: ${(err as Error).message}`, { path }, { cause: err })
     }
   }
 
+  async has (name: string): Promise<boolean> {
+    return await this.#read(name) !== undefined
+  }
+
   async get (name: string): Promise<Ed25519KeyPair> {
-    let raw: string
-    try {
-      raw = await readFile(this.#path(name), 'utf8')
-    } catch {
-      throw new NotFoundError(`key ${name} not found`)
-    }
+    const raw = await this.#read(name)
+    if (raw === undefined) throw new NotFoundError(`key ${name} not found`)
     const parsed = JSON.parse(raw) as KeyFile
     return Ed25519KeyPair.fromSeed(fromB64u(parsed.seed))
   }
@@ -63,12 +70,8 @@ export class FileKeyStore {
   }
 
   async getSecret (name: string): Promise<Uint8Array | undefined> {
-    let raw: string
-    try {
-      raw = await readFile(this.#path(name), 'utf8')
-    } catch {
-      return undefined
-    }
+    const raw = await this.#read(name)
+    if (raw === undefined) return undefined
     return fromB64u((JSON.parse(raw) as { secret: string }).secret)
   }
 
