@@ -94,21 +94,27 @@ export interface HubEvents {
   commit: [CommitEvent]
 }
 
+/** "Not there" only for ENOENT/ENOTDIR: a file that cannot be read (EACCES, EIO…) is not a missing one. */
+const absent = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')
+
 async function exists (path: string): Promise<boolean> {
   try {
     await stat(path)
     return true
-  } catch {
-    return false
+  } catch (err) {
+    if (absent(err)) return false
+    throw new HubError('unavailable', `cannot check ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
 }
 
 export async function readConfig (dir: string): Promise<HubConfig> {
+  const path = join(dir, 'hub.json')
   let raw: string
   try {
-    raw = await readFile(join(dir, 'hub.json'), 'utf8')
-  } catch {
-    throw new NotFoundError(`no hub at ${dir} (run "hub init --dir ${dir}")`)
+    raw = await readFile(path, 'utf8')
+  } catch (err) {
+    if (absent(err)) throw new NotFoundError(`no hub at ${dir} (run "hub init --dir ${dir}")`)
+    throw new HubError('unavailable', `cannot read ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
   const cfg = JSON.parse(raw) as HubConfig
   if (cfg.version !== CONFIG_VERSION) throw new BadRequestError(`unsupported hub.json version ${String(cfg.version)}`)

@@ -1,5 +1,5 @@
 import * as A from '@automerge/automerge'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
@@ -209,6 +209,23 @@ describe('Collections', () => {
     expect(h2.store.seq).toBe(5) // device authorization, create, update, profile, create
     expect((await h2.collections.read(next.objectId)).value?.name).toBe('After restart')
     await h2.close()
+  })
+
+  it('refuses to open a hub whose owner key or config it cannot read, instead of opening it keyless or calling it absent', async () => {
+    const dir = join(await tempDir(), 'hub')
+    await Hub.init(dir)
+    const owner = join(dir, 'keys', 'owner.json')
+    // An unreadable file (a directory in its place fails EISDIR, as EACCES would for a non-root user).
+    await rm(owner)
+    await mkdir(owner)
+    await expect(Hub.open(dir)).rejects.toMatchObject({ code: 'unavailable', details: { path: owner } })
+    await rm(owner, { recursive: true })
+    const config = join(dir, 'hub.json')
+    await rm(config)
+    await mkdir(config)
+    await expect(Hub.open(dir)).rejects.toMatchObject({ code: 'unavailable', details: { path: config } })
+    await rm(config, { recursive: true })
+    await expect(Hub.open(dir)).rejects.toMatchObject({ code: 'not_found' })
   })
 
   it('keeps key files private and the config free of secrets', async () => {
