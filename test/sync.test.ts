@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
 import { HubError } from '../src/errors.js'
+import { createLogger } from '../src/log.js'
 import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import { FrameChannel } from '../src/net/channel.js'
@@ -113,6 +114,18 @@ describe('replication between devices of one owner', () => {
     const all = await b.hub.collections.query({ type: 'MusicPlaylist', where: [{ field: 'name', op: 'gte', value: 'p' }], limit: 1000 })
     expect(all.cursor).not.toBeNull()
     expect(b.hub.store.durableSeq).toBe(N + 2) // every commit once: N playlists + 2 device authorizations
+  })
+
+  it('a device\'s addresses that cannot be remembered are logged at warn, and sync goes on', async () => {
+    const lines: string[] = []
+    const a = await founder({ logger: createLogger('hub', 'warn', l => { lines.push(l) }) })
+    a.hub.local.rememberPeer = async () => { throw new Error('disk full') }
+    const b = await device(a)
+    await a.hub.collections.create(playlist('still syncs'))
+    await eventually(async () => await count(b) === 1, 15_000, 'B to receive the playlist')
+    const warned = (): Array<Record<string, unknown>> => lines.map(l => JSON.parse(l) as Record<string, unknown>).filter(l => l.level === 'warn' && String(l.msg).startsWith('cannot remember a device'))
+    await eventually(() => warned().length > 0, 10_000, 'A to warn that it cannot remember B')
+    expect(warned()[0]).toMatchObject({ scope: 'hub.net', peer: b.hub.hubDid, reason: 'disk full' })
   })
 
   it('(e) a hub of another owner gets nothing and cannot push', async () => {

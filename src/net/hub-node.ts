@@ -281,7 +281,12 @@ export class HubNode {
     try { hubDid = hubDidOfPeer(peerId) } catch { return }
     if (!this.#isDevice(hubDid)) return
     const s = this.#peers.ensure(peerId.toString(), hubDid, addrs)
-    await this.hub.local.rememberPeer({ peerId: s.peerId, hubDid, addrs: s.addrs, lastSeen: new Date().toISOString() }).catch(() => {})
+    try {
+      await this.hub.local.rememberPeer({ peerId: s.peerId, hubDid, addrs: s.addrs, lastSeen: new Date().toISOString() })
+    } catch (err) {
+      // The connection is fine; only reconnecting after a restart is at risk.
+      this.#log.warn('cannot remember a device\'s addresses: after a restart it is found only by discovery or its own dial', { peer: hubDid, reason: (err as Error).message })
+    }
   }
 
   #onConnect (peerId: PeerId): void {
