@@ -54,6 +54,20 @@ describe('requests from apps', () => {
     expect(log[0]).toMatchObject({ caller: app.did, grantId, via: 'grant', target: objectId })
   })
 
+  it('a reply over the frame limit is answered too_large, not left unanswered, and the stream goes on', async () => {
+    const a = await founder()
+    // Four values of ~900 KB: each fits a commit, a page of all four does not fit a reply frame (3 MiB).
+    for (let i = 0; i < 4; i++) await a.hub.collections.create({ ...playlist(`big ${i}`), description: 'x'.repeat(900_000) })
+    const app = Ed25519KeyPair.generate()
+    await a.hub.permissions.grant({ grantee: app.did, context: CTX, type: 'MusicPlaylist', allow: '-R--' })
+    const c = await connect(a, app)
+    const started = Date.now()
+    expect(await c.call('Collections', 'query', { context: CTX, type: 'MusicPlaylist', limit: 4 })).toMatchObject({ t: 'error', code: 'too_large' })
+    expect(Date.now() - started).toBeLessThan(5000)
+    const q = await c.call('Collections', 'query', { context: CTX, type: 'MusicPlaylist', limit: 2 })
+    expect(q.t === 'response' && (q.result as { objects: unknown[] }).objects).toHaveLength(2)
+  })
+
   it('with C the app writes commits it signed; the hub stores them and they verify', async () => {
     const a = await founder()
     const app = Ed25519KeyPair.generate()

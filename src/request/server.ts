@@ -7,7 +7,7 @@
  * Permissions change.
  */
 import type { Stream } from '@libp2p/interface'
-import { BadRequestError, HubError, PermissionsRequiredError, toHubError } from '../errors.js'
+import { BadRequestError, HubError, PermissionsRequiredError, TooLargeError, toHubError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import type { Logger } from '../log.js'
 import type { CommitEvent } from '../store/tenant-store.js'
@@ -44,8 +44,30 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
   const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
   const limiter = limiterOf(hub)
   let sending: Promise<void> = Promise.resolve()
+  /**
+   * A reply over the frame limit (e.g. a query page of large objects) is
+   * not sent; the client gets `too_large` for that request (or the end of
+   * that subscription) instead of waiting for a reply that never comes.
+   */
+  const write = async (m: ServerMessage): Promise<void> => {
+    try {
+      await ch.send(m)
+    } catch (err) {
+      if (!(err instanceof TooLargeError) || !('id' in m)) throw err
+      if (m.t === 'response') {
+        await ch.send({ t: 'error', id: m.id, code: 'too_large', message: `the reply is over ${MAX_REQUEST_FRAME_BYTES} bytes: ask for fewer objects (a smaller limit)` })
+      } else if (m.t === 'event') {
+        endSub(m.id, new TooLargeError(`a subscription event is over ${MAX_REQUEST_FRAME_BYTES} bytes`))
+      } else {
+        throw err
+      }
+    }
+  }
   const send = (m: ServerMessage): Promise<void> => {
-    sending = sending.then(async () => { await ch.send(m) }).catch(() => {})
+    // Past `write`, a send fails only when the stream is gone (reset, closed,
+    // peer away): the read loop then ends on its own, and the chain must stay
+    // usable for the replies still in flight, so the failure stops here.
+    sending = sending.then(async () => { await write(m) }).catch(() => {})
     return sending
   }
   const subs = new Map<number, Subscription>()
