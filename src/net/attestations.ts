@@ -79,6 +79,9 @@ export class AttestationHolder {
   #schedule (at: number): void {
     clearTimeout(this.#timer)
     if (!this.#c.wanted()) return
+    // A failed renewal is not lost: get() records it in `error` (shown in
+    // sync status) and retries while the held attestation lasts; once it has
+    // expired the next follow pull asks again and fails with that error.
     this.#timer = setTimeout(() => { void this.get(true).catch(() => {}) }, Math.max(0, at - Date.now()))
     this.#timer.unref()
   }
