@@ -6,24 +6,13 @@
  * so one server can host DIDs of several host names without ambiguity.
  */
 import { NotFoundError } from '../errors.js'
+import { didWebForRequest } from '../identity/did-web.js'
 import type { OrgStore } from '../org/org-store.js'
 import type { HttpRequest, HttpResponse, Route } from './router.js'
 
-/** The did:web DID a request for `path` on `host` resolves, or undefined if the path is not a did:web document path. */
+/** The did:web DID a request for `path` on `host` resolves, or undefined if the path is not a did:web document path (identity/did-web.ts). */
 export function didForRequest (host: string, path: string): string | undefined {
-  if (host === '' || /[\s/@]/.test(host)) return undefined
-  const hostPart = encodeURIComponent(host.toLowerCase())
-  if (path === '/.well-known/did.json') return `did:web:${hostPart}`
-  if (!path.endsWith('/did.json')) return undefined
-  let segments: string[]
-  try {
-    // The path arrives percent-encoded: decode before encoding each segment as the DID spells it.
-    segments = path.slice(1, -'/did.json'.length).split('/').map(s => decodeURIComponent(s))
-  } catch {
-    return undefined
-  }
-  if (segments.some(s => s === '' || s === '.' || s === '..')) return undefined
-  return `did:web:${hostPart}:${segments.map(s => encodeURIComponent(s)).join(':')}`
+  return didWebForRequest(host, path)
 }
 
 async function serve (org: OrgStore, req: HttpRequest): Promise<HttpResponse> {

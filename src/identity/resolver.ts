@@ -11,6 +11,7 @@ import { AuthenticationError } from '../errors.js'
 import { didKeyDocument, publicKeyFromDidKey, type DidDocument, type VerificationMethod } from './did-key.js'
 import { fromB64u, multibaseDecode, utf8d } from './encoding.js'
 import { checkOutboundUrl, createOutboundFetch, isLoopbackHost, readCapped } from './outbound.js'
+import { didWebDocumentUrl, DidWebSyntaxError } from './did-web.js'
 
 export interface ResolverOptions {
   /**
@@ -39,18 +40,14 @@ const keyDriver: DIDResolver = async (did) => {
 
 export { isLoopbackHost } from './outbound.js'
 
-/** did:web → document URL, per the did:web method spec. */
+/** did:web → document URL, per the did:web method spec (identity/did-web.ts). Throws TypeError for a DID that names none. */
 export function didWebUrl (did: string, insecureHttp = false): string {
-  const parts = did.split(':').slice(2)
-  if (parts.length === 0 || parts[0] === '') throw new TypeError('did:web has no host')
-  const host = decodeURIComponent(parts[0] as string)
-  if (/[/?#@\s]/.test(host)) throw new TypeError('did:web host is invalid')
-  const path = parts.slice(1).map(p => decodeURIComponent(p))
-  if (path.some(p => p === '' || p === '.' || p === '..' || p.includes('/'))) throw new TypeError('did:web path is invalid')
-  const scheme = insecureHttp || isLoopbackHost(host) ? 'http' : 'https'
-  return path.length === 0
-    ? `${scheme}://${host}/.well-known/did.json`
-    : `${scheme}://${host}/${path.join('/')}/did.json`
+  try {
+    return didWebDocumentUrl(did, { insecureHttp, isLoopbackHost })
+  } catch (err) {
+    if (err instanceof DidWebSyntaxError) throw new TypeError(`did:web ${err.message}`)
+    throw err
+  }
 }
 
 /** A DID document is a few KiB; a host serving more is refused rather than buffered. */

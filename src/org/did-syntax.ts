@@ -5,28 +5,26 @@
  * DIDs, and two spellings of one DID must never compare unequal.
  */
 import { BadRequestError } from '../errors.js'
+import { canonicalDidWeb, DidWebSyntaxError } from '../identity/did-web.js'
 
 /**
- * A did:web DID in canonical form: each part percent-decoded and encoded
- * again with encodeURIComponent (so `%3a` → `%3A`, `a%2Db` → `a-b`), the
- * host lower-cased. did:web hosting rebuilds the DID from a request the same
- * way, so a stored DID is exactly what a resolver of its URL asks for.
+ * A did:web DID in canonical form (identity/did-web.ts): did:web hosting
+ * rebuilds the DID from a request the same way, so a stored DID is exactly
+ * what a resolver of its URL asks for.
  */
 export function checkDid (did: unknown): string {
-  if (typeof did !== 'string' || !/^did:web:[A-Za-z0-9._%-]+(:[A-Za-z0-9._%-]+)*$/.test(did)) {
-    throw new BadRequestError('did must be a did:web DID, e.g. did:web:127.0.0.1%3A8080:org:acme')
-  }
-  const [, , host, ...path] = did.split(':') as [string, string, string, ...string[]]
-  let parts: string[]
+  if (typeof did !== 'string') throw new BadRequestError(DID_WEB_EXAMPLE)
   try {
-    parts = [host, ...path].map(p => decodeURIComponent(p))
-  } catch {
-    throw new BadRequestError('did has a malformed percent-escape')
+    return canonicalDidWeb(did)
+  } catch (err) {
+    if (!(err instanceof DidWebSyntaxError)) throw err
+    if (err.message === 'not a did:web DID') throw new BadRequestError(DID_WEB_EXAMPLE)
+    if (err.message === 'malformed percent-escape') throw new BadRequestError('did has a malformed percent-escape')
+    throw new BadRequestError('did has an invalid host or path segment')
   }
-  if (parts.some(p => p === '' || p === '.' || p === '..' || /[/?#@\s]/.test(p))) throw new BadRequestError('did has an invalid host or path segment')
-  const [h, ...rest] = parts as [string, ...string[]]
-  return ['did', 'web', encodeURIComponent(h.toLowerCase()), ...rest.map(p => encodeURIComponent(p))].join(':')
 }
+
+const DID_WEB_EXAMPLE = 'did must be a did:web DID, e.g. did:web:127.0.0.1%3A8080:org:acme'
 
 /**
  * A DID as compared with an ID token's `iss`: did:web in canonical form (so
