@@ -3,9 +3,7 @@
  * `protocols/` are the single source of truth; the TypeScript types below
  * mirror them and `commit.test.ts` checks the two agree.
  */
-import { Ajv } from 'ajv'
-import headerSchema from '../../protocols/commit-header.schema.json' with { type: 'json' }
-import envelopeSchema from '../../protocols/commit-envelope.schema.json' with { type: 'json' }
+import { protocolValidator } from '../protocol-schemas.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
 
 export type InterfaceName = 'Collections' | 'Profile' | 'Permissions' | 'Keys'
@@ -39,9 +37,8 @@ export interface CommitEnvelope {
   header?: { acc: string }
 }
 
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false })
-export const validateHeader = ajv.compile<CommitHeader>(headerSchema)
-export const validateEnvelope = ajv.compile<CommitEnvelope>(envelopeSchema)
+export const validateHeader = protocolValidator<CommitHeader>('https://identity-hub.local/schemas/commit-header/v1')
+export const validateEnvelope = protocolValidator<CommitEnvelope>('https://identity-hub.local/schemas/commit-envelope/v1')
 
 export function schemaErrorText (errors: typeof validateHeader.errors): string {
   const e = errors?.[0]

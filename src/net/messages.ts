@@ -1,7 +1,5 @@
 /** Compiled validators for the wire messages; the schemas live in protocols/. */
-import { Ajv, type ValidateFunction } from 'ajv'
-import syncSchema from '../../protocols/sync.schema.json' with { type: 'json' }
-import pairSchema from '../../protocols/pair.schema.json' with { type: 'json' }
+import { protocolValidator } from '../protocol-schemas.js'
 import type { CommitEnvelope } from '../commits/commit.js'
 
 /**
@@ -20,15 +18,7 @@ export interface JoinMessage { t: 'join', v: 1, token: string, role: 'owner-devi
 export interface WelcomeMessage { t: 'welcome', owner: string, role: 'owner-device' | 'blind', tenantSecret?: string, commits: CommitEnvelope[], addrs: string[] }
 export type PairReply = WelcomeMessage | ErrorMessage
 
-const ajv = new Ajv({ strict: true, strictTypes: false, strictRequired: false })
-ajv.addSchema(syncSchema)
-ajv.addSchema(pairSchema)
-
-function get<T> (ref: string): ValidateFunction<T> {
-  const v = ajv.getSchema<T>(ref)
-  if (v === undefined) throw new Error(`schema ${ref} missing`)
-  return v
-}
+const get = protocolValidator
 
 export const validatePull = get<PullMessage>('https://identity-hub.local/schemas/sync/v1#/definitions/pull')
 export const validateSyncServerMessage = get<SyncServerMessage>('https://identity-hub.local/schemas/sync/v1#/definitions/serverMessage')

@@ -5,8 +5,7 @@
  * the client SDK (create), so it imports no store code.
  */
 import { randomBytes } from 'node:crypto'
-import { Ajv, type ValidateFunction } from 'ajv'
-import schema from '../../protocols/request.schema.json' with { type: 'json' }
+import { protocolValidator } from '../protocol-schemas.js'
 import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
 import { b64u } from '../identity/encoding.js'
 import type { Signer } from '../identity/keys.js'
@@ -42,12 +41,8 @@ export const MAX_REQUEST_LIFETIME_S = 300
 export { CLOCK_SKEW_S } from '../identity/jws.js'
 export const TOKEN_TYPE = 'hub-request+jwt'
 
-const ajv = new Ajv({ strict: true, strictTypes: false, strictRequired: false })
-ajv.addSchema(schema)
-function get<T> (ref: string): ValidateFunction<T> {
-  const v = ajv.getSchema<T>(`https://identity-hub.local/schemas/request/v1#/definitions/${ref}`)
-  if (v === undefined) throw new Error(`schema ${ref} missing`)
-  return v
+function get<T> (ref: string): ReturnType<typeof protocolValidator<T>> {
+  return protocolValidator<T>(`https://identity-hub.local/schemas/request/v1#/definitions/${ref}`)
 }
 export const validateClaims = get<RequestClaims>('claims')
 export const validateClientMessage = get<ClientMessage | CancelMessage>('clientMessage')
