@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks'
 import { Hub } from '../src/hub.js'
 import type { HubNode, SyncPeerStatus } from '../src/net/hub-node.js'
 import { startHubNode } from '../src/compose.js'
+import { REQUEST_RATE_PER_SECOND } from '../src/net/constants.js'
 import { joinHub } from '../src/net/pair.js'
 import type { PullResult } from '../src/net/sync/client.js'
 import type { Query } from '../src/store/query.js'
@@ -50,7 +51,8 @@ export interface Requests {
   /** Hub.open (idempotent). Marker arrivals are recorded from here on. */
   open: NoArgs
   /** Open if needed, then HubNode.start on loopback TCP. */
-  start: { reconnectMinMs?: number, reconnectMaxMs?: number, bootstrap?: string[] }
+  /** `requestBurst`: the per-peer request burst, if the default (REQUEST_BURST) is too small for the suite. */
+  start: { reconnectMinMs?: number, reconnectMaxMs?: number, bootstrap?: string[], requestBurst?: number }
   createInvite: { role?: 'owner-device' | 'blind' }
   /** Create n playlists (bench/core.ts values), `inFlight` at once. */
   /** `encrypt`: key the collection first, so every create is encrypted at the edge. */
@@ -195,7 +197,8 @@ class HubProcess {
       discoveryIntervalMs: 0,
       ...(args.reconnectMinMs !== undefined ? { reconnectMinMs: args.reconnectMinMs } : {}),
       ...(args.reconnectMaxMs !== undefined ? { reconnectMaxMs: args.reconnectMaxMs } : {}),
-      ...(args.bootstrap !== undefined ? { bootstrap: args.bootstrap } : {})
+      ...(args.bootstrap !== undefined ? { bootstrap: args.bootstrap } : {}),
+      ...(args.requestBurst !== undefined ? { requestRateLimit: { ratePerSecond: REQUEST_RATE_PER_SECOND, burst: args.requestBurst } } : {})
     })
     return { ...this.#info(hub), multiaddrs: this.node.multiaddrs(), startedAt: startedAt.toString(), ready: now().toString() }
   }

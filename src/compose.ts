@@ -11,17 +11,29 @@ import type { Hub } from './hub.js'
 import { FrameChannel, remoteError } from './net/channel.js'
 import { MAX_REQUEST_FRAME_BYTES } from './net/constants.js'
 import type { HubNode, HubNodeOptions } from './net/hub-node.js'
+import { PeerRateLimiter } from './request/rate-limit.js'
 import { serveRequests } from './request/server.js'
 import { signRequest, validateServerMessage } from './request/token.js'
 
+export interface StartHubNodeOptions extends HubNodeOptions {
+  /**
+   * The per-peer request rate limit (a token bucket per remote peer id).
+   * Default REQUEST_RATE_PER_SECOND sustained, REQUEST_BURST at once
+   * (src/net/constants.ts, protocols/request.md).
+   */
+  requestRateLimit?: { ratePerSecond: number, burst: number }
+}
+
 /** Start a HubNode for `hub` that serves and speaks the request protocol. */
-export async function startHubNode (hub: Hub, opts: HubNodeOptions = {}): Promise<HubNode> {
+export async function startHubNode (hub: Hub, opts: StartHubNodeOptions = {}): Promise<HubNode> {
   const { HubNode } = await import('./net/hub-node.js')
+  const { requestRateLimit, ...nodeOpts } = opts
   const log = (opts.logger ?? hub.log).child('net').child('request')
+  const limiter = requestRateLimit === undefined ? undefined : new PeerRateLimiter(requestRateLimit)
   return await HubNode.start(hub, {
-    requests: async (stream, remotePeer) => { await serveRequests(hub, log, stream, remotePeer) },
+    requests: async (stream, remotePeer) => { await serveRequests(hub, log, stream, remotePeer, limiter) },
     askAttestation: async (stream, lifetimeS, signal) => await askAttestation(hub, stream, lifetimeS, signal),
-    ...opts
+    ...nodeOpts
   })
 }
 

@@ -1,7 +1,8 @@
 /** Real hubs on real libp2p nodes over loopback TCP, for scenario tests. */
 import { join } from 'node:path'
 import { Hub } from '../src/hub.js'
-import type { HubNode, HubNodeOptions } from '../src/net/hub-node.js'
+import type { HubNode } from '../src/net/hub-node.js'
+import type { StartHubNodeOptions } from '../src/compose.js'
 import { startHubNode } from '../src/cli/network.js'
 import { joinHub } from '../src/net/pair.js'
 import { tempDir } from './helpers.js'
@@ -12,7 +13,7 @@ const running: Running[] = []
 
 export const TCP_ONLY = ['/ip4/127.0.0.1/tcp/0']
 
-export async function startHub (dir: string, opts: HubNodeOptions = {}): Promise<Running> {
+export async function startHub (dir: string, opts: StartHubNodeOptions = {}): Promise<Running> {
   const hub = await Hub.open(dir)
   const node = await startHubNode(hub, { listen: TCP_ONLY, discoveryIntervalMs: 0, reconnectMinMs: 100, reconnectMaxMs: 1000, ...opts })
   const r = { hub, node, dir }
@@ -28,14 +29,14 @@ export async function stopHub (r: Running): Promise<void> {
 }
 
 /** A founding hub, started. */
-export async function founder (opts: HubNodeOptions = {}): Promise<Running> {
+export async function founder (opts: StartHubNodeOptions = {}): Promise<Running> {
   const dir = join(await tempDir('net-'), 'a')
   await Hub.init(dir)
   return await startHub(dir, opts)
 }
 
 /** A new device paired with `with`, started. */
-export async function device (withHub: Running, opts: HubNodeOptions & { role?: 'owner-device' | 'blind' } = {}): Promise<Running> {
+export async function device (withHub: Running, opts: StartHubNodeOptions & { role?: 'owner-device' | 'blind' } = {}): Promise<Running> {
   const { role: _role, ...nodeOpts } = opts
   const dir = join(await tempDir('net-'), 'dev')
   const { invite } = await withHub.node.createInvite(opts.role !== undefined ? { role: opts.role } : {})

@@ -68,6 +68,22 @@ describe('requests from apps', () => {
     expect(q.t === 'response' && (q.result as { objects: unknown[] }).objects).toHaveLength(2)
   })
 
+  it('the per-peer request rate limit is the node\'s own when it passes one (REQUEST_BURST otherwise)', async () => {
+    const a = await founder({ requestRateLimit: { ratePerSecond: 0.5, burst: 3 } })
+    const c = await connect(a)
+    const replies = []
+    for (let i = 0; i < 4; i++) replies.push(await c.call('Profile', 'read'))
+    expect(replies.slice(0, 3)).toMatchObject([{ t: 'response' }, { t: 'response' }, { t: 'response' }])
+    expect(replies[3]).toMatchObject({ t: 'error', code: 'unavailable' })
+    expect((replies[3] as { message: string }).message).toContain('burst 3')
+    // Another peer has its own bucket.
+    expect(await (await connect(a)).call('Profile', 'read')).toMatchObject({ t: 'response' })
+    // The default bucket holds REQUEST_BURST: a fresh hub serves more than 3 at once.
+    const b = await founder()
+    const d = await connect(b)
+    for (let i = 0; i < 10; i++) expect(await d.call('Profile', 'read')).toMatchObject({ t: 'response' })
+  })
+
   it('with C the app writes commits it signed; the hub stores them and they verify', async () => {
     const a = await founder()
     const app = Ed25519KeyPair.generate()

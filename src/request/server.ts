@@ -39,10 +39,13 @@ function limiterOf (hub: Hub): PeerRateLimiter {
   return l
 }
 
-/** Serve one request stream of `remotePeer` (its libp2p peer id: the key of its rate limit). */
-export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string): Promise<void> {
+/**
+ * Serve one request stream of `remotePeer` (its libp2p peer id: the key of
+ * its rate limit). `limiter` is shared by every stream of the node; default
+ * one per hub at REQUEST_RATE_PER_SECOND / REQUEST_BURST.
+ */
+export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string, limiter: PeerRateLimiter = limiterOf(hub)): Promise<void> {
   const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
-  const limiter = limiterOf(hub)
   let sending: Promise<void> = Promise.resolve()
   /**
    * A reply over the frame limit (e.g. a query page of large objects) is

@@ -8,7 +8,7 @@
  * Values (src/net/constants.ts, src/request/server.ts):
  *   sync frame ≤ MAX_FRAME_BYTES (4 MiB), request frame ≤ MAX_REQUEST_FRAME_BYTES (3 MiB),
  *   ≤ MAX_INBOUND_SYNC_STREAMS (4) and ≤ MAX_INBOUND_REQUEST_STREAMS (8) streams per connection,
- *   REQUEST_RATE_PER_SECOND (200/s) sustained and REQUEST_BURST (600) per remote peer id.
+ *   REQUEST_RATE_PER_SECOND (200/s) sustained and REQUEST_BURST (400, two seconds of it) per remote peer id.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -297,7 +297,7 @@ describe('request rate per peer', () => {
     expect(limited.length).toBeGreaterThan(0)
     expect(limited.length).toBe(N - passed.length)
     expect(limited[0]).toMatchObject({ t: 'error', code: 'unavailable' })
-    expect(String(limited[0]?.message)).toMatch(/rate limit: at most 200 requests per second per peer \(burst 600\); retry in \d+ ms/)
+    expect(String(limited[0]?.message)).toMatch(new RegExp(`rate limit: at most ${REQUEST_RATE_PER_SECOND} requests per second per peer \\(burst ${REQUEST_BURST}\\); retry in \\d+ ms`))
     expect(s1.stream.status).toBe('open')
     expect(s2.stream.status).toBe('open')
 
