@@ -8,13 +8,14 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
 import { HubError } from '../src/errors.js'
-import { createLogger } from '../src/log.js'
+import { createLogger, silentLogger } from '../src/log.js'
 import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import { FrameChannel } from '../src/net/channel.js'
 import { SYNC_PROTOCOL } from '../src/net/constants.js'
 import { createHubLibp2p, hubDidOfPeer } from '../src/net/node.js'
 import { pullFrom } from '../src/net/sync/client.js'
+import { serveSync } from '../src/net/sync/server.js'
 import { validatePull, validateSyncServerMessage } from '../src/net/messages.js'
 import { signCommit } from '../src/commits/commit.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
@@ -265,6 +266,30 @@ describe('hostile peers', () => {
       await eventually(() => serverSawEnd, 5000, 'the server to see the stream end')
     } finally {
       await puller.stop()
+      await server.stop()
+    }
+  })
+
+  it('a peer that opens a sync stream and never pulls is told `unavailable` after the reply timeout, and the stream ends', async () => {
+    const hub = await tempHub()
+    const server = await createHubLibp2p(Ed25519KeyPair.generate(), TCP_ONLY)
+    const peer = await createHubLibp2p(Ed25519KeyPair.generate(), null)
+    try {
+      let served: Promise<void> | undefined
+      await server.handle(SYNC_PROTOCOL, async (stream, connection) => {
+        served = serveSync({ store: () => hub.store, access: async () => ({ all: true }), peerHubDid: c => hubDidOfPeer(c.remotePeer), log: silentLogger, replyTimeoutMs: 300 }, stream, connection)
+        await served
+      })
+      const stream = await peer.dialProtocol(server.getMultiaddrs()[0] as never, SYNC_PROTOCOL)
+      const ch = new FrameChannel(stream, 1 << 20)
+      const started = Date.now()
+      const reply = await ch.receive(validateSyncServerMessage, AbortSignal.timeout(5000))
+      expect(reply).toMatchObject({ t: 'error', code: 'unavailable' })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+      expect(await ch.receive(validateSyncServerMessage, AbortSignal.timeout(5000)).catch(() => null)).toBeNull()
+      await served
+    } finally {
+      await peer.stop()
       await server.stop()
     }
   })

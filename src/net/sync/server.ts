@@ -11,7 +11,7 @@ import { HubError, NotFoundError, PermissionsRequiredError, toHubError } from '.
 import type { Logger } from '../../log.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel } from '../channel.js'
-import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES } from '../constants.js'
+import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS } from '../constants.js'
 import { validatePull, type PullMessage } from '../messages.js'
 import type { CommitHeader } from '../../commits/commit.js'
 import { parseCommit } from '../../commits/commit.js'
@@ -33,6 +33,12 @@ export interface SyncServerContext {
   onAccess?: (tenant: TenantStore, peerHubDid: string, as: PullMessage['as'], allowed: boolean, reason?: string) => Promise<void>
   /** Every batch served, as sent (for status, benchmarks, and tests that inspect the wire). */
   onServed?: (peerHubDid: string, commits: number, json: string) => void
+  /**
+   * How long the peer may take to send its next pull (a puller sends it as
+   * soon as a batch arrives) or to take a batch we send; past it the stream
+   * ends `unavailable`. Default REPLY_TIMEOUT_MS. For tests.
+   */
+  replyTimeoutMs?: number
 }
 
 export async function serveSync (ctx: SyncServerContext, stream: Stream, connection: Connection): Promise<void> {
@@ -41,9 +47,20 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
   const closed = new AbortController()
   stream.addEventListener('close', () => closed.abort(), { once: true })
   let first = true
+  const deadlineMs = ctx.replyTimeoutMs ?? REPLY_TIMEOUT_MS
+  /** A peer that stops pulling, or stops reading, does not hold the stream (and its slot) forever. */
+  const bounded = async <T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const timeout = AbortSignal.timeout(deadlineMs)
+    try {
+      return await fn(AbortSignal.any([closed.signal, timeout]))
+    } catch (err) {
+      if (timeout.aborted && !closed.signal.aborted) throw new HubError('unavailable', `the peer did not ${what} within ${deadlineMs} ms`, { reason: 'timeout', timeoutMs: deadlineMs }, { cause: err })
+      throw err
+    }
+  }
   try {
     for (;;) {
-      const pull = await ch.receive(validatePull, closed.signal)
+      const pull = await bounded('send its next pull', async signal => await ch.receive(validatePull, signal))
       if (pull === null) break
       const store = ctx.store(pull.tenant)
       if (store === undefined) throw new NotFoundError('this hub does not serve that tenant')
@@ -62,7 +79,7 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
         }
         batch = await readBatch(store, pull.after, pull.limit, access)
       }
-      await ch.send({ raw: batch.json })
+      await bounded('take our batch', async signal => { await ch.send({ raw: batch.json }, signal) })
       ctx.onServed?.(peer, batch.count, batch.json)
     }
     await ch.close()
