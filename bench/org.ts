@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks'
 import { createHttpServer } from '../src/http/app.js'
 import { b64u } from '../src/identity/encoding.js'
 import { percentile, progress, summarize, withTempHub, type Figures, type Suite, type SuiteOptions } from './util.js'
+import { orgOf } from '../src/org/hub-org.js'
 
 const RUNS = 3
 const CREDS = 5
@@ -60,7 +61,7 @@ async function runOnce (quick: boolean): Promise<Figures> {
       t0 = performance.now()
       for (let i = 0; i < nRotate; i++) {
         const p = `p${i % nCreate}`
-        const keys = await hub.org.listKeyPairs(p)
+        const keys = await orgOf(hub).listKeyPairs(p)
         const active = keys.find(k => k.state === 'ACTIVATED') as { keyId: string }
         await call('POST', `/api/identity/v1/participants/${p}/keypairs/${active.keyId}/rotate`, { successor: {} })
       }

@@ -36,10 +36,6 @@ import { Keyring } from './encryption/keyring.js'
 import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
-import { OrgStore } from './org/org-store.js'
-import type { IssuanceService } from './org/issuance.js'
-import { Vault } from './org/vault.js'
-import { verifyDidJwt } from './org/jwt.js'
 
 export const CONFIG_VERSION = 1
 
@@ -152,9 +148,12 @@ export class Hub {
   /** Partitions of other owners whose shared collections this hub pulls. */
   readonly #foreign = new Map<string, Promise<TenantStore>>()
   readonly #maxValueBytes: number
-  readonly #statusListSize: number | undefined
-  #org: OrgStore | undefined
-  #issuance: IssuanceService | undefined
+  /** Entries of each issuer status list started (OpenOptions.statusListSize), for the organization half. */
+  readonly statusListSize: number | undefined
+  /** Parts attached from outside (the organization half, src/org/hub-org.ts) that close with the hub, newest first. */
+  readonly #closeHooks: Array<() => Promise<void>> = []
+  /** DID documents this hub hosts itself, answered before the network (registered by the parts that host them). */
+  readonly #documentSources: Array<(did: string) => Promise<DidDocument | undefined>> = []
   #closed = false
 
   private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number, statusListSize?: number }) {
@@ -170,7 +169,7 @@ export class Hub {
     this.local = new LocalState(args.kv)
     this.tenantSecret = args.tenantSecret
     this.#maxValueBytes = args.maxValueBytes
-    this.#statusListSize = args.statusListSize
+    this.statusListSize = args.statusListSize
     this.keys = new KeyResolver(createDidResolver(args.resolver))
     // This hub opens envelopes sealed to its own key-agreement key, and to the owner's when it holds the owner key.
     const openers = [openerOf(args.hubKey), ...(args.ownerKey !== undefined ? [openerOf(args.ownerKey)] : [])]
@@ -198,41 +197,17 @@ export class Hub {
     this.dcpReplay = new ReplayCache(args.kv, 'n!dcp-jti!')
   }
 
-  /**
-   * The organization side: participant contexts, key pairs, DID documents,
-   * credentials (src/org). Created on first use; a personal hub that never
-   * touches it pays nothing.
-   */
-  get org (): OrgStore {
-    this.#org ??= new OrgStore({
-      kv: this.kv,
-      // Sealing key derived from this hub's own key: org private keys are bound to this hub.
-      vault: new Vault(this.hubKey.exportSeed()),
-      logger: this.log,
-      verifyCredential: async jwt => { await verifyDidJwt(jwt, async did => await this.resolveDocument(did)) }
-    })
-    return this.#org
+  /** Whether close() was called. */
+  get closed (): boolean { return this.#closed }
+
+  /** Run `fn` when the hub closes, before its store does (newest first). */
+  onClose (fn: () => Promise<void>): void {
+    this.#closeHooks.push(fn)
   }
 
-  /**
-   * DCP credential issuance for the participants (src/org/issuance.ts):
-   * issuer metadata, received requests and their processing queue, and the
-   * holder side's outgoing requests. Created on first use (and loaded then:
-   * it pulls in the DCP schema compiler, which other commands do not pay
-   * for); close() stops its queue before the store closes.
-   */
-  async issuance (): Promise<IssuanceService> {
-    if (this.#issuance === undefined) {
-      const { IssuanceService } = await import('./org/issuance.js')
-      if (this.#closed) throw new HubError('unavailable', 'the hub is closed')
-      this.#issuance ??= new IssuanceService({
-        org: this.org,
-        resolveDocument: async did => await this.resolveDocument(did),
-        logger: this.log,
-        ...(this.#statusListSize !== undefined ? { statusListSize: this.#statusListSize } : {})
-      })
-    }
-    return this.#issuance
+  /** Answer some DIDs from this hub's own data before going to the network (e.g. the did:web documents it hosts). */
+  addDocumentSource (source: (did: string) => Promise<DidDocument | undefined>): void {
+    this.#documentSources.push(source)
   }
 
   /**
@@ -241,8 +216,8 @@ export class Hub {
    * network.
    */
   async resolveDocument (did: string): Promise<DidDocument> {
-    if (did.startsWith('did:web:')) {
-      const local = await this.org.servedDocument(did)
+    for (const source of this.#documentSources) {
+      const local = await source(did)
       if (local !== undefined) return local
     }
     return await this.keys.resolveDocument(did)
@@ -414,8 +389,7 @@ export class Hub {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#issuance?.close()
-    await this.#org?.idle()
+    for (const hook of [...this.#closeHooks].reverse()) await hook()
     await this.store.idle()
     this.store.close()
     for (const p of this.#foreign.values()) {

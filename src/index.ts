@@ -2,6 +2,9 @@
  * Identity Hub — public API. The shim must stay the first import.
  */
 import './shim.js'
+import { Hub } from './hub.js'
+import { orgOf } from './org/hub-org.js'
+import type { OrgStore } from './org/org-store.js'
 
 export { Hub, readConfig, type HubConfig, type HubRole, type InitOptions, type InitResult, type OpenOptions } from './hub.js'
 export * from './errors.js'
@@ -16,5 +19,22 @@ export type { ObjectView, WriteResult, HistoryEntry } from './interfaces/views.j
 export type { JsonObject, JsonValue } from './objects/json.js'
 export { createLogger, type Logger } from './log.js'
 
+// The organization half is attached to a hub from outside (docs/architecture.md, Layers).
+export { orgOf, issuanceOf } from './org/hub-org.js'
+
 // The app SDK: loads libp2p only on the first connect.
 export * from './client/index.js'
+
+// Deprecated alias, for embedders of the package: `hub.org` is `orgOf(hub)`.
+// Defined here, at the public entry point, because the personal datastore
+// (hub.ts) must not import the organization half.
+declare module './hub.js' {
+  interface Hub {
+    /** @deprecated use `orgOf(hub)` (identity-hub). */
+    readonly org: OrgStore
+  }
+}
+Object.defineProperty(Hub.prototype, 'org', {
+  configurable: true,
+  get (this: Hub): OrgStore { return orgOf(this) }
+})

@@ -29,6 +29,7 @@ import {
 } from '../src/org/dcp/schemas.js'
 import { cleanup } from './helpers.js'
 import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgOf } from '../src/org/hub-org.js'
 
 afterEach(cleanup)
 
@@ -252,7 +253,7 @@ async function craftIdToken (w: World, accessToken: string, overrides: Record<st
     if (v === undefined) delete payload[k]
     else payload[k] = v
   }
-  return signJwt(signer ?? await w.srv.hub.org.signingKey('beta'), payload)
+  return signJwt(signer ?? await orgOf(w.srv.hub).signingKey('beta'), payload)
 }
 
 /** An access token from acme to beta, built by hand and signed with acme's real key unless `signer`. */
@@ -271,7 +272,7 @@ async function craftAccessToken (w: World, overrides: Record<string, unknown> = 
     if (v === undefined) delete payload[k]
     else payload[k] = v
   }
-  return signJwt(signer ?? await w.srv.hub.org.signingKey('acme'), payload)
+  return signJwt(signer ?? await orgOf(w.srv.hub).signingKey('acme'), payload)
 }
 
 /** A signer for `kid` whose key is in nobody's DID document. */
@@ -455,7 +456,7 @@ describe('key rotation and revocation', () => {
   it('an ID token signed with the verifier\'s revoked key is refused (its method left the DID document)', async () => {
     const w = await world()
     const accessToken = await grant(w, [MEMBERSHIP])
-    const oldBetaKey = await w.srv.hub.org.signingKey('beta')
+    const oldBetaKey = await orgOf(w.srv.hub).signingKey('beta')
     const rot = await w.srv.api('POST', `${IDENTITY}/beta/keypairs/key-1/rotate`, { key: w.beta.apiKey, body: { successor: { keyId: 'key-2' } } })
     expectStatus(rot, 200)
     expectStatus(await w.srv.api('POST', `${IDENTITY}/beta/keypairs/key-1/revoke`, { key: w.beta.apiKey }), 200)
@@ -661,7 +662,7 @@ describe('DCP presentation query: ID token checks (403 with details.reason)', ()
 
   it('403 bad_signature for an ID token claiming iss beta but signed with acme\'s real key', async () => {
     const w = await world()
-    const token = await craftIdToken(w, await grant(w, [MEMBERSHIP]), {}, await w.srv.hub.org.signingKey('acme'))
+    const token = await craftIdToken(w, await grant(w, [MEMBERSHIP]), {}, await orgOf(w.srv.hub).signingKey('acme'))
     const r = await query(w, token, queryMessage([MEMBERSHIP]))
     expectStatus(r, 403, 'bad_signature')
     expect(r.body.error.details.cause).toBe('iss_mismatch')
@@ -798,7 +799,7 @@ describe('DCP presentation query: access token checks (403 with details.reason)'
 
   it('403 bad_signature for an access token claiming acme but signed with beta\'s key, or with a key acme never had', async () => {
     const w = await world()
-    const foreign = await craftAccessToken(w, {}, await w.srv.hub.org.signingKey('beta'))
+    const foreign = await craftAccessToken(w, {}, await orgOf(w.srv.hub).signingKey('beta'))
     const r1 = await query(w, await present(w, foreign), queryMessage([MEMBERSHIP]))
     expectStatus(r1, 403, 'bad_signature')
     expect(r1.body.error.details.cause).toBe('foreign_kid')
@@ -859,7 +860,7 @@ describe('DCP Storage API', () => {
     const good = await newVc(w)
     // Issued (and properly signed) by beta, delivered by the issuer.
     const now = seconds()
-    const bad = signJwt(await w.srv.hub.org.signingKey('beta'), {
+    const bad = signJwt(await orgOf(w.srv.hub).signingKey('beta'), {
       iss: w.beta.did,
       sub: w.acme.did,
       jti: `urn:uuid:${randomUUID()}`,
@@ -892,7 +893,7 @@ describe('DCP Storage API', () => {
     }
     // A credential signed with any key of the issuer's document is fine, e.g. its hub-held key-1.
     const now = seconds()
-    const viaHubKey = signJwt(await w.srv.hub.org.signingKey('issuer'), {
+    const viaHubKey = signJwt(await orgOf(w.srv.hub).signingKey('issuer'), {
       iss: w.issuer.did,
       sub: w.acme.did,
       jti: `urn:uuid:${randomUUID()}`,

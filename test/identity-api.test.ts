@@ -13,6 +13,7 @@ import { MAX_HTTP_BODY_BYTES } from '../src/http/server.js'
 import type { OrgEvent } from '../src/org/types.js'
 import { cleanup } from './helpers.js'
 import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgOf } from '../src/org/hub-org.js'
 
 afterEach(cleanup)
 
@@ -465,7 +466,7 @@ describe('Identity API: participant contexts', () => {
     expectError(await s.api('GET', `${P('doomed')}/keypairs`, { key: s.adminKey }), 404, 'not_found')
     expectError(await s.api('GET', `${P('doomed')}/credentials`, { key: s.adminKey }), 404, 'not_found')
     expect((await s.api('GET', '/org/doomed/did.json')).status).toBe(404)
-    expect(await s.hub.org.participantOfDid(doomed.did)).toBeUndefined()
+    expect(await orgOf(s.hub).participantOfDid(doomed.did)).toBeUndefined()
 
     const after = await orgKvKeys(s)
     expect(mentions(after)).toEqual([])
@@ -571,7 +572,7 @@ describe('Identity API: key pairs', () => {
     expectError(await s.api('POST', kp('k2', 'activate'), { key: a.apiKey }), 409, 'conflict')
 
     // rotate the default key with a successor: the successor is ACTIVATED and becomes the default.
-    const sigBefore = await s.hub.org.signingKey('acme')
+    const sigBefore = await orgOf(s.hub).signingKey('acme')
     expect(sigBefore.kid).toBe(kid('key-1'))
     const rot2 = await s.api('POST', kp('key-1', 'rotate'), { key: a.apiKey, body: { successor: { keyId: 'key-next' } } })
     expect(rot2.status).toBe(200)
@@ -581,7 +582,7 @@ describe('Identity API: key pairs', () => {
     expect(await hasPrivateKeyRecord(s, 'acme', 'key-next')).toBe(true)
     const keys = (await s.api('GET', `${P('acme')}/keypairs`, { key: a.apiKey })).body as Array<{ keyId: string, isDefault: boolean, state: string }>
     expect(keys.filter(k => k.isDefault).map(k => k.keyId)).toEqual(['key-next'])
-    expect((await s.hub.org.signingKey('acme')).kid).toBe(kid('key-next'))
+    expect((await orgOf(s.hub).signingKey('acme')).kid).toBe(kid('key-next'))
     expect(await methodIds(s, 'acme')).toEqual(kids('key-1', 'k2', 'ext', 'key-next'))
     expectError(await s.api('POST', kp('key-1', 'rotate'), { key: a.apiKey, body: { successor: {} } }), 409, 'conflict')
 
@@ -772,7 +773,7 @@ describe('Identity API: credentials', () => {
     const h = await createParticipant(s, 'holder')
     const creds = `${P('holder')}/credentials`
     const events: OrgEvent[] = []
-    s.hub.org.on('*', e => { events.push(e) })
+    orgOf(s.hub).on('*', e => { events.push(e) })
 
     const cases: Array<[string, Promise<{ jwt: string }>]> = [
       // The issuer's kid, signed by a key that is not in its document.
@@ -928,7 +929,7 @@ describe('Identity API: OpenAPI document and routing', () => {
 describe('Identity API: events', () => {
   function recorder (s: OrgServer): { take: () => OrgEvent[] } {
     let events: OrgEvent[] = []
-    s.hub.org.on('*', e => { events.push(e) })
+    orgOf(s.hub).on('*', e => { events.push(e) })
     return { take: () => { const out = events; events = []; return out } }
   }
 
@@ -936,7 +937,7 @@ describe('Identity API: events', () => {
     const s = await orgServer()
     const ev = recorder(s)
     const typed: string[] = []
-    s.hub.org.on('keypair.rotated', e => { typed.push(`${e.keyId}→${e.successor ?? ''}`) })
+    orgOf(s.hub).on('keypair.rotated', e => { typed.push(`${e.keyId}→${e.successor ?? ''}`) })
     const did = s.did('acme')
     const admin = { key: s.adminKey }
 

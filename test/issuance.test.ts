@@ -25,6 +25,7 @@ import { createDcpAjv, dcpValidator, DCP_CONTEXT, validateCredentialStatus } fro
 import { decodeJwt, verifyDidJwt } from '../src/org/jwt.js'
 import { cleanup, tempHub } from './helpers.js'
 import { orgServer, presentedCredentialIds, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgOf, issuanceOf } from '../src/org/hub-org.js'
 
 afterEach(cleanup)
 
@@ -240,16 +241,16 @@ describe('DCP issuance: the whole flow', () => {
     expectStatus(held, 200)
     expect(held.body).toMatchObject({ issuer: w.issuer.did, subjectId: remote.did })
     // Nothing of it is on the issuer's hub but the issuer's record.
-    expect(await w.srv.hub.org.findIssuanceRequest('issuer', r.body.issuerPid as string)).toMatchObject({ holderDid: remote.did, status: 'ISSUED' })
+    expect(await orgOf(w.srv.hub).findIssuanceRequest('issuer', r.body.issuerPid as string)).toMatchObject({ holderDid: remote.did, status: 'ISSUED' })
   })
 
   it('a request left RECEIVED (crash before processing) is processed by resume()', async () => {
     const w = await world()
-    const pending = await w.srv.hub.org.receiveIssuanceRequest('issuer', { holderDid: w.acme.did, holderPid: 'after-restart', credentials: ['membership'] })
-    const issuance = await w.srv.hub.issuance()
+    const pending = await orgOf(w.srv.hub).receiveIssuanceRequest('issuer', { holderDid: w.acme.did, holderPid: 'after-restart', credentials: ['membership'] })
+    const issuance = await issuanceOf(w.srv.hub)
     expect(await issuance.resume()).toBe(1)
     await issuance.idle()
-    const r = await w.srv.hub.org.findIssuanceRequest('issuer', pending.issuerPid)
+    const r = await orgOf(w.srv.hub).findIssuanceRequest('issuer', pending.issuerPid)
     expect(r).toMatchObject({ status: 'ISSUED', delivered: true })
     expect((await storedCredentials(w, w.acme)).map(c => c.credentialId)).toContain(r?.credentialIds?.[0])
     expect(await issuance.resume()).toBe(0)
@@ -266,7 +267,7 @@ describe('DCP issuance: rejections', () => {
     expect(rec.reason).toMatch(/not allowed to receive "gold"/)
     expect(rec.credentialIds).toBeUndefined()
     expect((await dcpStatus(w, w.acme, r.body.issuerPid as string)).at(-1)).toBe('REJECTED')
-    const issued = await w.srv.hub.org.findIssuanceRequest('issuer', r.body.issuerPid as string)
+    const issued = await orgOf(w.srv.hub).findIssuanceRequest('issuer', r.body.issuerPid as string)
     expect(issued).toMatchObject({ status: 'REJECTED', delivered: true })
     expect(issued?.rejectionReason).toMatch(/not allowed/)
     expect(await storedCredentials(w, w.acme)).toEqual([])
@@ -297,7 +298,7 @@ describe('DCP issuance: rejections', () => {
     const r = await requestCredentials(w, delta, ['membership'])
     expectStatus(r, 201)
     expect((await dcpStatus(w, delta, r.body.issuerPid as string)).at(-1)).toBe('REJECTED')
-    const issued = await w.srv.hub.org.findIssuanceRequest('issuer', r.body.issuerPid as string)
+    const issued = await orgOf(w.srv.hub).findIssuanceRequest('issuer', r.body.issuerPid as string)
     expect(issued).toMatchObject({ status: 'REJECTED', delivered: false })
     expect(issued?.rejectionReason).toMatch(/^delivery failed: .*lists no CredentialService/)
     expect(issued?.credentialIds).toBeUndefined()
@@ -312,7 +313,7 @@ describe('DCP issuance: rejections', () => {
     const r = await requestCredentials(w, eps, ['membership'])
     expectStatus(r, 201)
     expect((await dcpStatus(w, eps, r.body.issuerPid as string)).at(-1)).toBe('REJECTED')
-    const issued = await w.srv.hub.org.findIssuanceRequest('issuer', r.body.issuerPid as string)
+    const issued = await orgOf(w.srv.hub).findIssuanceRequest('issuer', r.body.issuerPid as string)
     expect(issued?.deliveryError).toMatch(/must use HTTPS/)
   })
 })
@@ -387,7 +388,7 @@ describe('DCP Issuer Service: checks', () => {
     expectStatus(await w.srv.api('POST', `${ISSUANCE}/issuer/credentials`, { bearer: token, rawBody: '{not json', headers: { 'content-type': 'application/json' } }), 400)
     // The token is still good.
     expectStatus(await w.srv.api('POST', `${ISSUANCE}/issuer/credentials`, { bearer: token, body: base }), 201)
-    expect(await w.srv.hub.org.listIssuanceRequests('issuer')).toHaveLength(1)
+    expect(await orgOf(w.srv.hub).listIssuanceRequests('issuer')).toHaveLength(1)
   })
 
   it('metadata lists the definitions and validates against the official IssuerMetadata schema', async () => {
@@ -452,10 +453,10 @@ describe('Identity API: credential definitions', () => {
     const r = await requestCredentials(w, w.acme, ['membership'])
     expectStatus(r, 201)
     await holderRecord(w, w.acme, r.body.holderPid as string)
-    await (await w.srv.hub.issuance()).idle()
+    await (await issuanceOf(w.srv.hub)).idle()
     expectStatus(await w.srv.api('DELETE', `${IDENTITY}/issuer`, { key: w.srv.adminKey }), 204)
     expectStatus(await w.srv.api('DELETE', `${IDENTITY}/acme`, { key: w.srv.adminKey }), 204)
-    expect(await w.srv.hub.org.check()).toEqual([])
+    expect(await orgOf(w.srv.hub).check()).toEqual([])
     const left: string[] = []
     for await (const k of w.srv.hub.kv.keys({ gte: 'org!', lt: 'org"' })) left.push(k)
     expect(left.filter(k => /^org!(cd|ir|hr)!/.test(k) && !k.includes('!beta!'))).toEqual([])
@@ -495,19 +496,19 @@ describe('Holder side: requesting credentials', () => {
 
   it('a CredentialMessage from another issuer does not settle the request, and one for an unknown holderPid is accepted as before', async () => {
     const w = await world()
-    const pending = await w.srv.hub.org.createHolderRequest('acme', { issuerDid: w.issuer.did, credentials: ['membership'] })
+    const pending = await orgOf(w.srv.hub).createHolderRequest('acme', { issuerDid: w.issuer.did, credentials: ['membership'] })
     const storage = '/api/credentials/v1/participants/acme/credentials'
     const rejected = { '@context': [DCP_CONTEXT], type: 'CredentialMessage', issuerPid: 'x', holderPid: pending.holderPid, status: 'REJECTED', rejectionReason: 'no' }
     // beta is not the issuer this request went to.
     expectStatus(await w.srv.api('POST', storage, { bearer: await idToken(w, w.beta, w.acme), body: rejected }), 200)
-    expect((await w.srv.hub.org.findHolderRequest('acme', pending.holderPid))?.status).toBe('REQUESTED')
+    expect((await orgOf(w.srv.hub).findHolderRequest('acme', pending.holderPid))?.status).toBe('REQUESTED')
     expectStatus(await w.srv.api('POST', storage, { bearer: await idToken(w, w.issuer, w.acme), body: { ...rejected, holderPid: 'unknown' } }), 200)
     // The issuer itself settles it.
     expectStatus(await w.srv.api('POST', storage, { bearer: await idToken(w, w.issuer, w.acme), body: rejected }), 200)
-    expect(await w.srv.hub.org.findHolderRequest('acme', pending.holderPid)).toMatchObject({ status: 'REJECTED', reason: 'no', issuerPid: 'x' })
+    expect(await orgOf(w.srv.hub).findHolderRequest('acme', pending.holderPid)).toMatchObject({ status: 'REJECTED', reason: 'no', issuerPid: 'x' })
     // …once.
     expectStatus(await w.srv.api('POST', storage, { bearer: await idToken(w, w.issuer, w.acme), body: { ...rejected, rejectionReason: 'changed my mind' } }), 200)
-    expect((await w.srv.hub.org.findHolderRequest('acme', pending.holderPid))?.reason).toBe('no')
+    expect((await orgOf(w.srv.hub).findHolderRequest('acme', pending.holderPid))?.reason).toBe('no')
   })
 
   it('lists the requests sent and gets one; 404 for an unknown holderPid', async () => {
@@ -559,16 +560,16 @@ describe('DCP issuance: delivery', () => {
   /** An issuer on a fresh hub whose service resolves HOLDER to a document naming `endpoint` as its CredentialService. */
   async function issuerWith (endpoint: string): Promise<{ issuance: IssuanceService, issue: () => Promise<string>, settled: (issuerPid: string) => Promise<Record<string, unknown>> }> {
     const hub = await tempHub()
-    await hub.org.createParticipant({ participantId: 'issuer', did: 'did:web:127.0.0.1%3A9:org:issuer', active: true })
-    await hub.org.createDefinition('issuer', { id: 'membership', credentialType: 'MembershipCredential' })
+    await orgOf(hub).createParticipant({ participantId: 'issuer', did: 'did:web:127.0.0.1%3A9:org:issuer', active: true })
+    await orgOf(hub).createDefinition('issuer', { id: 'membership', credentialType: 'MembershipCredential' })
     const holderDoc: DidDocument = { '@context': 'https://www.w3.org/ns/did/v1', id: HOLDER, service: [{ id: `${HOLDER}#cs`, type: 'CredentialService', serviceEndpoint: endpoint }] }
-    const issuance = new IssuanceService({ org: hub.org, resolveDocument: async () => holderDoc, retryDelaysMs: [10, 10], timeoutMs: 300 })
+    const issuance = new IssuanceService({ org: orgOf(hub), resolveDocument: async () => holderDoc, retryDelaysMs: [10, 10], timeoutMs: 300 })
     return {
       issuance,
       issue: async () => (await issuance.receive('issuer', HOLDER, { '@context': [DCP_CONTEXT], type: 'CredentialRequestMessage', holderPid: 'h1', credentials: [{ id: 'membership' }] })).issuerPid,
       settled: async (issuerPid) => {
         await issuance.idle()
-        return { ...(await hub.org.findIssuanceRequest('issuer', issuerPid)) }
+        return { ...(await orgOf(hub).findIssuanceRequest('issuer', issuerPid)) }
       }
     }
   }

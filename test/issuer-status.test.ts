@@ -25,6 +25,7 @@ import { bitAt, MIN_BITSTRING_ENTRIES, parseStatusListPayload } from '../src/org
 import { parseVcJwt } from '../src/org/vc.js'
 import { cleanup } from './helpers.js'
 import { orgServer, presentedCredentialIds, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgOf } from '../src/org/hub-org.js'
 
 afterEach(cleanup)
 
@@ -130,7 +131,7 @@ async function fetchList (url: string, method = 'GET'): Promise<{ status: number
 }
 
 async function consistent (w: World): Promise<void> {
-  expect(await w.srv.hub.org.check()).toEqual([])
+  expect(await orgOf(w.srv.hub).check()).toEqual([])
 }
 
 // ═══════════════════════════════════════════════════════════════════════
@@ -281,7 +282,7 @@ describe('issuer status lists: revocation end to end', () => {
     expect(rec).toMatchObject({ status: 'REJECTED', delivered: true })
     expect(rec.rejectionReason).toBe('credential definition "revocable" issues revocable credentials, but the issuer\'s DID document lists no IssuerService endpoint to serve its status list from')
     expect((await w.srv.api('GET', `${IDENTITY}/bare/issuance/credentials`, { key: bare.apiKey })).body).toEqual([])
-    expect(await w.srv.hub.org.listStatusLists('bare')).toEqual([])
+    expect(await orgOf(w.srv.hub).listStatusLists('bare')).toEqual([])
     await consistent(w)
   })
 
@@ -295,7 +296,7 @@ describe('issuer status lists: revocation end to end', () => {
     const records = await issued(w)
     const lists = [...new Set(records.map(r => r.statusListCredential))]
     expect(lists).toHaveLength(2)
-    const stored = await w.srv.hub.org.listStatusLists('issuer')
+    const stored = await orgOf(w.srv.hub).listStatusLists('issuer')
     expect(stored.map(l => [l.seq, l.size, l.next])).toEqual([[1, 8, 8], [2, 8, 2]])
     const [first, second] = stored.map(l => l.url) as [string, string]
     const indices = (url: string): number[] => records.filter(r => r.statusListCredential === url).map(r => r.index).sort((a, b) => a - b)

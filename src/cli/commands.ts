@@ -20,6 +20,7 @@ import type { HubRole } from '../hub.js'
 import { ProgressBar } from './progress.js'
 import { ORG_LOCAL_STEPS, orgHandlers } from './org-commands.js'
 import type { LocalSteps } from './local-steps.js'
+import { orgOf } from '../org/hub-org.js'
 
 export type { CommandArgs } from '../daemon/protocol.js'
 export type { Handler, HandlerContext } from '../daemon/daemon.js'
@@ -218,7 +219,7 @@ export const handlers: Record<string, Handler<HubNode>> = {
     const { doctor } = await import('../store/doctor.js')
     const report = await doctor(hub, { repair: a.options.repair === true })
     // Organization records are checked, never repaired: each operation writes them in one batch, so damage means a bug.
-    const org = await hub.org.check()
+    const org = await orgOf(hub).check()
     return { ...report, clean: report.clean && org.length === 0, org: { problems: org } }
   },
   async sync (ctx, a) {

@@ -11,6 +11,7 @@ import type { Handler } from '../daemon/daemon.js'
 import type { CommandArgs } from '../daemon/protocol.js'
 import type { HubNode } from '../net/hub-node.js'
 import type { LocalSteps } from './local-steps.js'
+import { orgOf, issuanceOf } from '../org/hub-org.js'
 
 function str (v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined
@@ -54,7 +55,7 @@ function parseClaims (text: string): Record<string, unknown> {
 
 export const orgHandlers: Record<string, Handler<HubNode>> = {
   async 'participant create' ({ hub }, a) {
-    const created = await hub.org.createParticipant({
+    const created = await orgOf(hub).createParticipant({
       participantId: need(a, 'id'),
       did: need(a, 'did'),
       active: a.options.active === true,
@@ -63,79 +64,79 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
     return { ...created.participant, apiKey: created.apiKey, defaultKey: { keyId: created.key.keyId, kid: created.key.kid } }
   },
   async 'participant list' ({ hub }) {
-    return await hub.org.listParticipants()
+    return await orgOf(hub).listParticipants()
   },
   async 'participant activate' ({ hub }, a) {
-    return await hub.org.activateParticipant(participantArg(a))
+    return await orgOf(hub).activateParticipant(participantArg(a))
   },
   async 'participant deactivate' ({ hub }, a) {
-    return await hub.org.deactivateParticipant(participantArg(a))
+    return await orgOf(hub).deactivateParticipant(participantArg(a))
   },
   async 'participant delete' ({ hub }, a) {
     const id = participantArg(a)
-    await hub.org.deleteParticipant(id)
+    await orgOf(hub).deleteParticipant(id)
     return { participantId: id, deleted: true }
   },
   async 'keys list' ({ hub }, a) {
-    return await hub.org.listKeyPairs(need(a, 'participant'))
+    return await orgOf(hub).listKeyPairs(need(a, 'participant'))
   },
   async 'keys create' ({ hub }, a) {
     const jwk = str(a.options['public-key-jwk'])
-    return await hub.org.createKeyPair(need(a, 'participant'), {
+    return await orgOf(hub).createKeyPair(need(a, 'participant'), {
       ...(str(a.options['key-id']) !== undefined ? { keyId: str(a.options['key-id']) as string } : {}),
       ...(jwk !== undefined ? { publicKeyJwk: parseJwkText(jwk) } : {}),
       ...(a.options.activate === true ? { activate: true } : {})
     })
   },
   async 'keys activate' ({ hub }, a) {
-    return await hub.org.activateKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'))
+    return await orgOf(hub).activateKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'))
   },
   async 'keys rotate' ({ hub }, a) {
     // A rotation without a successor can leave the participant with nothing to sign with, so one is made unless asked not to.
     const successor = a.options['no-successor'] === true ? undefined : { ...(str(a.options.successor) !== undefined ? { keyId: str(a.options.successor) as string } : {}) }
-    return await hub.org.rotateKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'), successor)
+    return await orgOf(hub).rotateKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'), successor)
   },
   async 'keys revoke' ({ hub }, a) {
-    return await hub.org.revokeKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'))
+    return await orgOf(hub).revokeKeyPair(need(a, 'participant'), positional(a, 'KEY_ID'))
   },
   async 'did show' ({ hub }, a) {
     const p = str(a.options.participant)
-    return p === undefined ? hub.didDocument() : (await hub.org.getDid(p)).document
+    return p === undefined ? hub.didDocument() : (await orgOf(hub).getDid(p)).document
   },
   async 'did publish' ({ hub }, a) {
-    return await hub.org.publishDid(need(a, 'participant'))
+    return await orgOf(hub).publishDid(need(a, 'participant'))
   },
   async 'did add-service' ({ hub }, a) {
-    return await hub.org.addService(need(a, 'participant'), { id: need(a, 'id'), type: need(a, 'type'), serviceEndpoint: need(a, 'endpoint', 'url') })
+    return await orgOf(hub).addService(need(a, 'participant'), { id: need(a, 'id'), type: need(a, 'type'), serviceEndpoint: need(a, 'endpoint', 'url') })
   },
   async 'did remove-service' ({ hub }, a) {
     const id = positional(a, 'SERVICE_ID')
-    await hub.org.removeService(need(a, 'participant'), id)
+    await orgOf(hub).removeService(need(a, 'participant'), id)
     return { removed: id }
   },
   async 'did unpublish' ({ hub }, a) {
-    return await hub.org.unpublishDid(need(a, 'participant'))
+    return await orgOf(hub).unpublishDid(need(a, 'participant'))
   },
   async 'credentials add' ({ hub }, a) {
     const jwt = (a.stdin ?? '').trim()
     if (jwt === '') throw new BadRequestError('missing --jwt FILE (a verifiable credential in JWT form)')
-    const [c] = await hub.org.storeCredentials(need(a, 'participant'), [jwt])
+    const [c] = await orgOf(hub).storeCredentials(need(a, 'participant'), [jwt])
     return { credentialId: c?.credentialId, types: c?.types, issuer: c?.issuer }
   },
   async 'credentials list' ({ hub }, a) {
-    const list = await hub.org.listCredentials(need(a, 'participant'), str(a.options.type))
+    const list = await orgOf(hub).listCredentials(need(a, 'participant'), str(a.options.type))
     return list.map(({ raw: _raw, ...rest }) => rest)
   },
   async 'credentials request' ({ hub }, a) {
     const defs = a.options.definition
     if (!Array.isArray(defs) || defs.length === 0) throw new BadRequestError('missing --definition DEFINITION_ID (repeat it for several)')
-    return await (await hub.issuance()).requestCredentials(need(a, 'participant'), { issuerDid: need(a, 'issuer', 'did'), credentials: defs })
+    return await (await issuanceOf(hub)).requestCredentials(need(a, 'participant'), { issuerDid: need(a, 'issuer', 'did'), credentials: defs })
   },
   async 'credentials requests' ({ hub }, a) {
     const p = need(a, 'participant')
     const holderPid = a.positionals[0]
-    if (holderPid === undefined) return await hub.org.listHolderRequests(p)
-    const r = await hub.org.findHolderRequest(p, holderPid)
+    if (holderPid === undefined) return await orgOf(hub).listHolderRequests(p)
+    const r = await orgOf(hub).findHolderRequest(p, holderPid)
     if (r === undefined) throw new NotFoundError(`participant "${p}" has no credential request ${holderPid}`, { holderPid })
     return r
   },
@@ -143,7 +144,7 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
     const holders = a.options.holder
     const validity = str(a.options.validity)
     const claims = str(a.options.claims)
-    return await hub.org.createDefinition(need(a, 'participant'), {
+    return await orgOf(hub).createDefinition(need(a, 'participant'), {
       id: need(a, 'id'),
       credentialType: need(a, 'type'),
       ...(validity !== undefined ? { validitySeconds: Number(validity) } : {}),
@@ -153,28 +154,28 @@ export const orgHandlers: Record<string, Handler<HubNode>> = {
     })
   },
   async 'issuance list' ({ hub }, a) {
-    return await hub.org.listDefinitions(need(a, 'participant'))
+    return await orgOf(hub).listDefinitions(need(a, 'participant'))
   },
   async 'issuance delete' ({ hub }, a) {
     const p = need(a, 'participant')
     const id = positional(a, 'DEFINITION_ID')
-    await hub.org.deleteDefinition(p, id)
+    await orgOf(hub).deleteDefinition(p, id)
     return { participantId: p, definitionId: id, deleted: true }
   },
   async 'issuance requests' ({ hub }, a) {
-    return await hub.org.listIssuanceRequests(need(a, 'participant'))
+    return await orgOf(hub).listIssuanceRequests(need(a, 'participant'))
   },
   async 'issuance issued' ({ hub }, a) {
-    return await hub.org.listIssuedCredentials(need(a, 'participant'))
+    return await orgOf(hub).listIssuedCredentials(need(a, 'participant'))
   },
   async 'issuance revoke' ({ hub }, a) {
-    return await hub.org.revokeIssuedCredential(need(a, 'participant'), positional(a, 'CREDENTIAL_ID'))
+    return await orgOf(hub).revokeIssuedCredential(need(a, 'participant'), positional(a, 'CREDENTIAL_ID'))
   },
   async 'dcp token' ({ hub }, a) {
     const { issueTokens } = await import('../org/sts.js')
     const scope = a.options.scope
     const ttl = str(a.options.ttl)
-    return await issueTokens(hub.org, {
+    return await issueTokens(orgOf(hub), {
       participantId: need(a, 'participant'),
       audience: need(a, 'audience', 'did'),
       ...(Array.isArray(scope) && scope.length > 0 ? { scope: scope.flatMap(s => s.split(/\s+/)).filter(s => s !== '') } : {}),

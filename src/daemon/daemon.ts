@@ -26,6 +26,7 @@ import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemon
 import type { HttpServer } from '../http/server.js'
 import { checkOutboundEnv, chosenOutboundMode, isLoopbackHost, outboundMode, restrictOutboundFor } from '../identity/outbound.js'
 import type { CommandArgs } from './protocol.js'
+import { issuanceOf } from '../org/hub-org.js'
 
 export interface NetworkHandle { multiaddrs(): string[]; stop(): Promise<void> }
 export type StartNetwork<N extends NetworkHandle = NetworkHandle> = (hub: Hub, opts: { listen: string[], bootstrap: string[], logger: Logger }) => Promise<N>
@@ -140,7 +141,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       http = { url, adminKeyFile: adminKeyFile(this.dir) }
       // Issuance requests a previous run received but did not settle (crash, shutdown) are processed now.
       // Not awaited: a slow holder must not delay the daemon's start.
-      void this.hub.issuance().then(async i => await i.resume()).then(
+      void issuanceOf(this.hub).then(async i => await i.resume()).then(
         n => { if (n > 0) this.#log.info('resuming issuance requests', { count: n }) },
         (err: unknown) => { this.#log.error('cannot resume issuance requests', { reason: (err as Error).message }) }
       )

@@ -13,6 +13,7 @@ import { issuanceRoutes } from './issuance-api.js'
 import { API_VERSION, openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
 import { HttpServer, type HttpLimits } from './server.js'
+import { orgOf, issuanceOf } from '../org/hub-org.js'
 
 export { API_VERSION }
 
@@ -23,10 +24,10 @@ export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route
   const statusChecker = new StatusListChecker({ resolveDocument, logger: (logger ?? hub.log).child('status-list'), ...(now !== undefined ? { now } : {}) })
   const routes: Route[] = [
     // Before the Identity API: GET …/credentials/requests must not be taken for …/credentials/{credentialId}.
-    ...issuanceRoutes({ org: hub.org, issuance: async () => await hub.issuance(), resolveDocument: async did => await hub.resolveDocument(did), replay: hub.dcpReplay, ...(now !== undefined ? { now } : {}) }),
-    ...identityRoutes(hub.org),
-    ...dcpRoutes({ org: hub.org, resolveDocument, replay: hub.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
-    ...didWebRoutes(hub.org)
+    ...issuanceRoutes({ org: orgOf(hub), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), replay: hub.dcpReplay, ...(now !== undefined ? { now } : {}) }),
+    ...identityRoutes(orgOf(hub)),
+    ...dcpRoutes({ org: orgOf(hub), resolveDocument, replay: hub.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
+    ...didWebRoutes(orgOf(hub))
   ]
   routes.push({
     method: 'GET', path: `${IDENTITY_BASE}/openapi.json`, operationId: 'getOpenApi', tag: 'Meta', auth: 'none',
@@ -41,7 +42,7 @@ export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route
 export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number, limits?: Partial<HttpLimits> }): HttpServer {
   return new HttpServer({
     router: new Router(hubRoutes(hub, opts.now, opts.logger)),
-    org: hub.org,
+    org: orgOf(hub),
     adminKey: opts.adminKey,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     ...(opts.limits !== undefined ? { limits: opts.limits } : {})

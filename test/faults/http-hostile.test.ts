@@ -71,6 +71,7 @@ import type { Hub } from '../../src/hub.js'
 import { cleanup, tempHub } from '../helpers.js'
 import { eventually } from '../net-helpers.js'
 import { jsonMutsArb, mutate, mutateText, textMutsArb, type Json, type Mut, type TextMut } from './mutate.js'
+import { orgOf } from '../../src/org/hub-org.js'
 
 const LONG = process.env.FAULTS_LONG === '1'
 const PHASE1_REQUESTS = LONG ? 50_000 : 3_000
@@ -333,13 +334,13 @@ async function makeWorld (limits: Partial<HttpLimits>, opts: { clientKey?: (req:
     }
   }))
   const adminKey = randomBytes(24).toString('base64url')
-  const server = new HttpServer({ router: new Router(routes), org: hub.org, adminKey, logger: createLogger('hub', 'error', line => { errorLogs.push(line) }), limits, ...opts })
+  const server = new HttpServer({ router: new Router(routes), org: orgOf(hub), adminKey, logger: createLogger('hub', 'error', line => { errorLogs.push(line) }), limits, ...opts })
   servers.push(server)
   port = Number(new URL(await server.listen('127.0.0.1', 0)).port)
   const did = (name: string): string => `did:web:127.0.0.1%3A${port}:org:${name}`
   const party = async (id: string, active: boolean): Promise<Party> => {
-    const c = await hub.org.createParticipant({ participantId: id, did: did(id), active })
-    return { id, did: did(id), apiKey: c.apiKey, signer: await hub.org.signingKey(id) }
+    const c = await orgOf(hub).createParticipant({ participantId: id, did: did(id), active })
+    return { id, did: did(id), apiKey: c.apiKey, signer: await orgOf(hub).signingKey(id) }
   }
   const issuer = await party('issuer', true)
   const acme = await party('acme', true)
@@ -351,7 +352,7 @@ async function makeWorld (limits: Partial<HttpLimits>, opts: { clientKey?: (req:
     iss: issuer.did, sub: acme.did, jti: id, nbf: now - 3600, exp: now + 30 * 86_400,
     vc: { '@context': [VC_V1], type: ['VerifiableCredential', 'MembershipCredential'], credentialSubject: { id: acme.did, memberOf: 'dataspace' } }
   })
-  await hub.org.storeCredentials('acme', [jwt])
+  await orgOf(hub).storeCredentials('acme', [jwt])
   return { hub, server, port, adminKey, issuer, acme, beta, gamma, vc: { id, jwt }, routes, errorLogs, external, pending }
 }
 
@@ -909,7 +910,7 @@ describe(`hostile HTTP input (${LONG ? 'long' : 'short'} profile, seed ${SEED})`
     const w = await makeWorld(FUZZ_LIMITS)
     // Warm up (JIT, ajv schemas, caches) before the heap baseline.
     await validRequestsWork(w)
-    await w.hub.org.idle()
+    await orgOf(w.hub).idle()
     const before = await orgRecords(w.hub)
     const heap0 = await settledHeapMiB()
     let peakMiB = heap0
@@ -929,7 +930,7 @@ describe(`hostile HTTP input (${LONG ? 'long' : 'short'} profile, seed ${SEED})`
     await eventually(() => w.server.inFlight === 0, 10_000, 'every request to be done with').catch((err: Error) => {
       throw new Error(`${err.message}: ${w.server.inFlight} in flight; handlers not returned: ${[...w.pending.values()].join(' | ') || 'none'}`)
     })
-    await w.hub.org.idle()
+    await orgOf(w.hub).idle()
     const heap1 = await settledHeapMiB()
     const after = await orgRecords(w.hub)
     console.log(report(`hostile HTTP fuzz phase 1, ${LONG ? 'long' : 'short'} profile, seed ${SEED}`, stats, secs, [
@@ -948,7 +949,7 @@ describe(`hostile HTTP input (${LONG ? 'long' : 'short'} profile, seed ${SEED})`
     expect(heap1 - heap0).toBeLessThan(forceGc === undefined ? HEAP_GROWTH_BOUND_NO_GC_MIB : HEAP_GROWTH_BOUND_MIB)
     // And the server still does its job.
     await validRequestsWork(w)
-    expect(await w.hub.org.check()).toEqual([])
+    expect(await orgOf(w.hub).check()).toEqual([])
   }, LONG ? 1_800_000 : 60_000)
 
   it(`phase 2: ${PHASE2_REQUESTS} mutated bodies with keys that work: typed replies only, and the records stay consistent`, async () => {
@@ -959,10 +960,10 @@ describe(`hostile HTTP input (${LONG ? 'long' : 'short'} profile, seed ${SEED})`
     await runLanes(w, PHASE2_REQUESTS, SEED + 17, 2, stats)
     const secs = (performance.now() - t0) / 1000
     await eventually(() => w.server.inFlight === 0, 10_000, 'every request to be done with')
-    await w.hub.org.idle()
-    const problems = await w.hub.org.check()
+    await orgOf(w.hub).idle()
+    const problems = await orgOf(w.hub).check()
     console.log(report(`hostile HTTP fuzz phase 2 (valid keys), seed ${SEED}`, stats, secs, [
-      `  participants afterwards: ${(await w.hub.org.listParticipants()).length}; doctor problems: ${problems.length}`,
+      `  participants afterwards: ${(await orgOf(w.hub).listParticipants()).length}; doctor problems: ${problems.length}`,
       `  server error logs: ${w.errorLogs.length}${w.errorLogs.length > 0 ? ` e.g. ${w.errorLogs.slice(0, 3).join(' | ')}` : ''}`
     ]))
     expect(anomalies, anomalies.join('\n')).toEqual([])
@@ -1257,7 +1258,7 @@ describe('regressions found by the HTTP fuzz', () => {
 
   it('a client gone while its API key is being checked: the request is still finished (the body reader used to wait forever)', async () => {
     const w = await makeWorld({})
-    const org = w.hub.org
+    const org = orgOf(w.hub)
     const check = org.authenticateApiKey.bind(org)
     let release = (): void => {}
     const gate = new Promise<void>(resolve => { release = resolve })
@@ -1281,7 +1282,7 @@ describe('regressions found by the HTTP fuzz', () => {
       Reflect.deleteProperty(org, 'authenticateApiKey')
     }
     expect(w.errorLogs).toEqual([])
-    expect((await w.hub.org.listKeyPairs('acme')).map(k => k.keyId)).toEqual(['key-1'])
+    expect((await orgOf(w.hub).listKeyPairs('acme')).map(k => k.keyId)).toEqual(['key-1'])
   })
 
   it('a scope that is a deeply nested array (STS) is a 400, not a 500 (String() of it overflowed the stack)', async () => {

@@ -41,6 +41,7 @@ import { cleanup } from '../helpers.js'
 import { expectKilled, killChildren, killedWhen, killRound, LONG, openHub, prepareRun, SEED, type KillRound } from './kill-harness.js'
 import { builtModules, workerSource, type WorkerAck, type WorkerOp } from './org-crash-worker.js'
 import { mulberry32 as prng } from './prng.js'
+import { orgOf } from '../../src/org/hub-org.js'
 
 const ROUNDS = LONG ? 50 : 8
 
@@ -150,15 +151,15 @@ function apply (m: Model, o: WorkerOp, ack: WorkerAck | undefined): void {
 /** The store's organization state, in model form (API keys unknown). */
 async function observe (hub: Hub): Promise<Model> {
   const m: Model = new Map()
-  for (const p of await hub.org.listParticipants()) {
-    const d = await hub.org.getDid(p.participantId)
+  for (const p of await orgOf(hub).listParticipants()) {
+    const d = await orgOf(hub).getDid(p.participantId)
     m.set(p.participantId, {
       did: p.did,
       state: p.state,
       didState: d.state,
       services: new Set(d.services.map(s => s.id.slice(s.id.indexOf('#')))),
-      keys: new Map((await hub.org.listKeyPairs(p.participantId)).map(k => [k.keyId, [k.state, k.hasPrivateKey]])),
-      creds: new Map((await hub.org.listCredentials(p.participantId)).map(c => [c.credentialId, c.state])),
+      keys: new Map((await orgOf(hub).listKeyPairs(p.participantId)).map(k => [k.keyId, [k.state, k.hasPrivateKey]])),
+      creds: new Map((await orgOf(hub).listCredentials(p.participantId)).map(c => [c.credentialId, c.state])),
       apiKey: undefined
     })
   }
@@ -227,14 +228,14 @@ describe('faults: kill -9 during organization operations', () => {
         // API keys learnt from acknowledged creates and regenerations still work.
         for (const [pid, p] of model) {
           if (p.apiKey === undefined) continue
-          const who = await hub.org.authenticateApiKey(p.apiKey).catch((err: unknown) => err)
+          const who = await orgOf(hub).authenticateApiKey(p.apiKey).catch((err: unknown) => err)
           expect(who, `${ctx}: the acknowledged API key of "${pid}" no longer authenticates`).toMatchObject({ participantId: pid })
         }
 
         // Every participant's signing key, if it has one, opens and signs.
         for (const [pid, p] of model) {
           if (![...p.keys.values()].some(([state, priv]) => state === 'ACTIVATED' && priv)) continue
-          const key = await hub.org.signingKey(pid)
+          const key = await orgOf(hub).signingKey(pid)
           expect(key.sign(new Uint8Array([1, 2, 3])).length, `${ctx}: ${pid}`).toBe(64)
         }
         acked += r.acks.size
