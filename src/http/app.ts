@@ -14,20 +14,38 @@ import { API_VERSION, openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
 import { HttpServer, type HttpLimits } from './server.js'
 import { orgOf, issuanceOf } from '../org/hub-org.js'
+import type { IssuanceService } from '../org/issuance.js'
+import type { OrgStore } from '../org/org-store.js'
+import type { DidDocument } from '../identity/did-key.js'
+import type { ReplayCache } from '../store/replay-cache.js'
 
 export { API_VERSION }
 
+/** What the routes use of a hub: its organization half, its resolver, the DCP replay cache, its logger. */
+export interface RouteComponents {
+  org: OrgStore
+  issuance: () => Promise<IssuanceService>
+  resolveDocument: (did: string) => Promise<DidDocument>
+  dcpReplay: ReplayCache
+  log: Logger
+}
+
 export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route[] {
-  const resolveDocument = async (did: string) => await hub.resolveDocument(did)
+  return routesOf({ org: orgOf(hub), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log }, now, logger)
+}
+
+/** The route table over narrow components (tests build it with stand-ins). */
+export function routesOf (c: RouteComponents, now?: () => number, logger?: Logger): Route[] {
+  const resolveDocument = c.resolveDocument
   // One checker per route set, so its cache of issuers' status lists lives as long as the server.
   // It shares the server's clock: a test that moves `now` moves the cache TTL with it.
-  const statusChecker = new StatusListChecker({ resolveDocument, logger: (logger ?? hub.log).child('status-list'), ...(now !== undefined ? { now } : {}) })
+  const statusChecker = new StatusListChecker({ resolveDocument, logger: (logger ?? c.log).child('status-list'), ...(now !== undefined ? { now } : {}) })
   const routes: Route[] = [
     // Before the Identity API: GET …/credentials/requests must not be taken for …/credentials/{credentialId}.
-    ...issuanceRoutes({ org: orgOf(hub), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), replay: hub.dcpReplay, ...(now !== undefined ? { now } : {}) }),
-    ...identityRoutes(orgOf(hub)),
-    ...dcpRoutes({ org: orgOf(hub), resolveDocument, replay: hub.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
-    ...didWebRoutes(orgOf(hub))
+    ...issuanceRoutes({ org: c.org, issuance: c.issuance, resolveDocument, replay: c.dcpReplay, ...(now !== undefined ? { now } : {}) }),
+    ...identityRoutes(c.org),
+    ...dcpRoutes({ org: c.org, resolveDocument, replay: c.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
+    ...didWebRoutes(c.org)
   ]
   routes.push({
     method: 'GET', path: `${IDENTITY_BASE}/openapi.json`, operationId: 'getOpenApi', tag: 'Meta', auth: 'none',

@@ -7,14 +7,13 @@
 import { describe, expect, it } from 'vitest'
 import { BadRequestError } from '../errors.js'
 import { DCP_CONTEXT } from '../org/dcp/schemas.js'
-import type { Hub } from '../hub.js'
-import { hubRoutes } from './app.js'
+import { routesOf, type RouteComponents } from './app.js'
 import { API_VERSION, openApiDocument } from './openapi.js'
 import { requestBodyValidators } from './request-schemas.js'
 
 // The handlers are never called: a stand-in hub is enough to build the table.
-const hub = { org: {}, dcpReplay: {}, log: { child: () => ({}) }, resolveDocument: async () => ({}), issuance: async () => ({}) } as unknown as Hub
-const document = openApiDocument(hubRoutes(hub), API_VERSION)
+const parts = { org: {}, dcpReplay: {}, log: { child: () => ({}) }, resolveDocument: async () => ({}), issuance: async () => ({}) } as unknown as RouteComponents
+const document = openApiDocument(routesOf(parts), API_VERSION)
 const validators = requestBodyValidators(document)
 
 function check (operationId: string, body: unknown): { ok: true } | { ok: false, error: BadRequestError } {

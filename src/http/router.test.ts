@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Router, type Route } from './router.js'
-import { hubRoutes } from './app.js'
-import type { Hub } from '../hub.js'
+import { routesOf, type RouteComponents } from './app.js'
 
 function route (method: Route['method'], path: string, operationId = `${method} ${path}`): Route {
   return {
@@ -116,8 +115,8 @@ describe('Router', () => {
 
 describe('the hub route table', () => {
   // The handlers are never called: a stand-in hub is enough to build the table.
-  const hub = { org: {}, dcpReplay: {}, log: { child: () => ({}) }, resolveDocument: async () => ({}), issuance: async () => ({}) } as unknown as Hub
-  const r = new Router(hubRoutes(hub))
+  const parts = { org: {}, dcpReplay: {}, log: { child: () => ({}) }, resolveDocument: async () => ({}), issuance: async () => ({}) } as unknown as RouteComponents
+  const r = new Router(routesOf(parts))
   const op = (method: string, path: string): ReturnType<typeof matched> => {
     const m = matched(r, method, path)
     return typeof m === 'string' ? m : m.op
