@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { GrantRegistry } from '../permissions/registry.js'
 import { hubDidOfPeer, peerIdInAddr, peerIdOfHubDid, type HubLibp2p } from './node.js'
 import type { PeerTable } from './peers.js'
+import { nextBackoff } from './backoff.js'
 
 /** How long one dial attempt may take. */
 const DIAL_TIMEOUT_MS = 5000
@@ -109,7 +110,7 @@ export class Reconnector {
       }, (err: Error) => {
         s.lastError = `unreachable: ${err.message}`
         s.nextDialAt = Date.now() + s.backoffMs
-        s.backoffMs = Math.min(s.backoffMs * 2, maxBackoffMs)
+        s.backoffMs = nextBackoff(s.backoffMs, { minMs: minBackoffMs, maxMs: maxBackoffMs })
       }).finally(() => { s.dialing = false })
     }
     for (const b of this.#bootstrap) {
@@ -127,7 +128,7 @@ export class Reconnector {
         peers.ensure(conn.remotePeer.toString(), hubDidOfPeer(conn.remotePeer), [b.toString()])
       }, () => {
         s.nextDialAt = Date.now() + s.backoffMs
-        s.backoffMs = Math.min(s.backoffMs * 2, maxBackoffMs)
+        s.backoffMs = nextBackoff(s.backoffMs, { minMs: minBackoffMs, maxMs: maxBackoffMs })
       }).finally(() => { s.dialing = false })
     }
   }

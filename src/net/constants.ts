@@ -1,4 +1,5 @@
 /** Protocol ids and the limits every hub enforces on its peers. */
+import { RECONNECT_BACKOFF } from './backoff.js'
 export const SYNC_PROTOCOL = '/identity-hub/sync/1.0.0'
 export const PAIR_PROTOCOL = '/identity-hub/pair/1.0.0'
 export const REQUEST_PROTOCOL = '/identity-hub/request/1.0.0'
@@ -41,9 +42,9 @@ export const LONG_POLL_MS = 25_000
 export const MAX_INBOUND_SYNC_STREAMS = 4
 /** How long a single frame may take to arrive once a reply is due. */
 export const REPLY_TIMEOUT_MS = LONG_POLL_MS + 15_000
-/** Reconnection backoff for known devices. */
-export const RECONNECT_MIN_MS = 500
-export const RECONNECT_MAX_MS = 60_000
+/** Reconnection backoff for known devices (the policy lives in backoff.ts). */
+export const RECONNECT_MIN_MS = RECONNECT_BACKOFF.minMs
+export const RECONNECT_MAX_MS = RECONNECT_BACKOFF.maxMs
 /** How often a hub re-announces and looks itself up in the DHT. */
 export const DISCOVERY_INTERVAL_MS = 30_000
 /** Default invite lifetime. */

@@ -15,6 +15,7 @@ import { SYNC_PROTOCOL } from './constants.js'
 import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerTable } from './peers.js'
 import { pullFrom, type PullOptions, type PullResult } from './sync/client.js'
+import { FOLLOW_BACKOFF, nextBackoff } from './backoff.js'
 
 /** One followed owner, as `followStatus()` reports it. */
 export interface FollowStatus {
@@ -37,8 +38,7 @@ interface FollowState { peer?: string, streaming: boolean, lastSync?: string, la
 const MAX_FOLLOW_ADDRS = 16
 const OPEN_TIMEOUT_MS = 10_000
 /** Pause after a pass over every address: doubles up to the maximum, back to the minimum once a batch arrives. */
-const RETRY_MIN_MS = 250
-const RETRY_MAX_MS = 30_000
+const RETRY_MIN_MS = FOLLOW_BACKOFF.minMs
 
 export interface FollowsComponents {
   libp2p: Pick<HubLibp2p, 'dial'>
@@ -125,7 +125,7 @@ export class Follows {
           }
         }
         await new Promise(resolve => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, RETRY_MAX_MS)
+        delay = nextBackoff(delay, FOLLOW_BACKOFF)
       }
     })()
   }

@@ -20,12 +20,12 @@ import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerState, type PeerTable } from './peers.js'
 import { blindMayHold } from './sync-access.js'
 import { ProtocolViolation, pullFrom, type PullOptions, type PullProgress, type PullResult } from './sync/client.js'
+import { REPLICATION_BACKOFF, nextBackoff } from './backoff.js'
 
 /** How long opening a stream (or a one-shot dial) may take. */
 const OPEN_TIMEOUT_MS = 10_000
 /** Pause between a replicator's streams: doubles per failure up to the maximum, back to the minimum after a good stream. */
-const RETRY_MIN_MS = 200
-const RETRY_MAX_MS = 10_000
+const RETRY_MIN_MS = REPLICATION_BACKOFF.minMs
 
 export interface ReplicationComponents {
   libp2p: Pick<HubLibp2p, 'dial' | 'dialProtocol' | 'hangUp'>
@@ -117,7 +117,7 @@ export class Replication {
           c.log.debug('sync stream ended; retrying', { peer: s.hubDid, reason: e.message })
         }
         await new Promise(resolve => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, RETRY_MAX_MS)
+        delay = nextBackoff(delay, REPLICATION_BACKOFF)
       }
       if (s.replicator === ctrl) delete s.replicator
     })()

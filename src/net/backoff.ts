@@ -1,0 +1,22 @@
+/**
+ * How the network layer waits before trying again: one rule (double the
+ * wait after each failure, from `minMs` up to `maxMs`; back to `minMs` after
+ * a success) and the bounds of each loop that uses it, side by side so they
+ * can be compared and tuned in one place.
+ */
+export interface BackoffPolicy {
+  readonly minMs: number
+  readonly maxMs: number
+}
+
+/** Dialling known devices and bootstrap addresses (connection-policy.ts). */
+export const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 500, maxMs: 60_000 }
+/** Reopening a sync stream to a connected device (replication.ts). */
+export const REPLICATION_BACKOFF: BackoffPolicy = { minMs: 200, maxMs: 10_000 }
+/** Reopening a follow of another owner's hub (follows.ts). */
+export const FOLLOW_BACKOFF: BackoffPolicy = { minMs: 250, maxMs: 30_000 }
+
+/** The wait after one more failure, given the current one. */
+export function nextBackoff (currentMs: number, policy: BackoffPolicy): number {
+  return Math.min(Math.max(currentMs, policy.minMs) * 2, policy.maxMs)
+}
