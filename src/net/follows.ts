@@ -14,7 +14,7 @@ import type { AttestationHolder } from './attestations.js'
 import { SYNC_PROTOCOL } from './constants.js'
 import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerTable } from './peers.js'
-import { pullFrom, type PullOptions, type PullResult } from './sync/client.js'
+import { pullFrom, type Puller } from './sync/client.js'
 import { FOLLOW_BACKOFF, nextBackoff } from './backoff.js'
 
 /** One followed owner, as `followStatus()` reports it. */
@@ -54,7 +54,7 @@ export interface FollowsComponents {
   stopped: () => boolean
   log: Logger
   /** The puller; a seam for tests. Default pullFrom. */
-  pull?: (stream: Parameters<typeof pullFrom>[0], opts: PullOptions) => Promise<PullResult>
+  pull?: Puller
 }
 
 export class Follows {

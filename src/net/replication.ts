@@ -19,7 +19,7 @@ import { SYNC_PROTOCOL } from './constants.js'
 import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerState, type PeerTable } from './peers.js'
 import { blindMayHold } from './sync-access.js'
-import { ProtocolViolation, pullFrom, type PullOptions, type PullProgress, type PullResult } from './sync/client.js'
+import { ProtocolViolation, pullFrom, type PullOptions, type PullProgress, type PullResult, type Puller } from './sync/client.js'
 import { REPLICATION_BACKOFF, nextBackoff } from './backoff.js'
 
 /** How long opening a stream (or a one-shot dial) may take. */
@@ -42,7 +42,7 @@ export interface ReplicationComponents {
   stopped: () => boolean
   log: Logger
   /** The puller; a seam for tests. Default pullFrom. */
-  pull?: (stream: Parameters<typeof pullFrom>[0], opts: PullOptions) => Promise<PullResult>
+  pull?: Puller
 }
 
 export class Replication {

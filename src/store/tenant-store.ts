@@ -82,11 +82,7 @@ export class TenantStore {
   readonly #maker: CommitMaker
   readonly #checks: CheckComponents
   readonly #objectDocs: ObjectDocs
-  readonly #foldInit: FoldInit = {
-    names: enc => this.keyring.get(enc),
-    plaintext: c => this.#maker.plaintext(c),
-    actor: ''
-  }
+  readonly #foldInit: FoldInit
 
   constructor (opts: TenantStoreOptions) {
     this.tenant = opts.tenant
@@ -98,7 +94,7 @@ export class TenantStore {
     this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
     this.registry = new GrantRegistry(opts.tenant)
     this.keyring = opts.keyring ?? new Keyring([])
-    this.#foldInit.actor = opts.actor
+    this.#foldInit = { names: enc => this.keyring.get(enc), plaintext: c => this.#maker.plaintext(c), actor: opts.actor }
     this.#maker = new CommitMaker({ tenant: this.tenant, keyring: this.keyring })
     this.#checks = {
       tenant: this.tenant,

@@ -60,6 +60,9 @@ export interface PullOptions {
 
 export type PullResult = PullProgress
 
+/** What pulls one stream: pullFrom, or a stand-in in tests. */
+export type Puller = (stream: Stream, opts: PullOptions) => Promise<PullResult>
+
 /** A peer broke the protocol or sent an invalid commit: disconnect it. */
 export class ProtocolViolation extends HubError {
   constructor (cause: HubError) {
