@@ -27,7 +27,7 @@ export const LAYERS = [
   ['encryption', ['encryption/']],
   ['store', ['store/']],
   ['interfaces', ['interfaces/']],
-  ['hub', ['hub.ts']],
+  ['hub', ['hub-config.ts', 'hub.ts']],
   ['net', ['net/']],
   ['request', ['request/']],
   ['client', ['client/']],

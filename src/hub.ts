@@ -12,10 +12,10 @@
  *   store/          LevelDB
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
-import { AlreadyExistsError, BadRequestError, HubError, NotFoundError } from './errors.js'
+import { AlreadyExistsError, HubError } from './errors.js'
 import type { Did } from './ids.js'
 import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit } from './commits/commit.js'
 import { Ed25519KeyPair } from './identity/keys.js'
@@ -36,20 +36,9 @@ import { Keyring } from './encryption/keyring.js'
 import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
+import { CONFIG_VERSION, readConfig, writeConfig, type HubConfig, type HubRole } from './hub-config.js'
 
-export const CONFIG_VERSION = 1
-
-export type HubRole = 'owner-device' | 'blind'
-
-export interface HubConfig {
-  version: number
-  ownerDid: Did
-  hubDid: Did
-  peerId: string
-  role: HubRole
-  createdAt: string
-  limits: { maxValueBytes: number, maxCommitBytes: number }
-}
+export { CONFIG_VERSION, readConfig, type HubConfig, type HubRole } from './hub-config.js'
 
 export interface InitOptions {
   /** Import this owner key instead of generating one. */
@@ -101,20 +90,6 @@ async function exists (path: string): Promise<boolean> {
     if (absent(err)) return false
     throw new HubError('unavailable', `cannot check ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
-}
-
-export async function readConfig (dir: string): Promise<HubConfig> {
-  const path = join(dir, 'hub.json')
-  let raw: string
-  try {
-    raw = await readFile(path, 'utf8')
-  } catch (err) {
-    if (absent(err)) throw new NotFoundError(`no hub at ${dir} (run "hub init --dir ${dir}")`)
-    throw new HubError('unavailable', `cannot read ${path}: ${(err as Error).message}`, { path }, { cause: err })
-  }
-  const cfg = JSON.parse(raw) as HubConfig
-  if (cfg.version !== CONFIG_VERSION) throw new BadRequestError(`unsupported hub.json version ${String(cfg.version)}`)
-  return cfg
 }
 
 export class Hub {
@@ -243,9 +218,7 @@ export class Hub {
       limits: { maxValueBytes: opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
     }
     // hub.json is written last: its presence marks a complete hub.
-    const tmp = join(dir, `hub.json.${process.pid}.tmp`)
-    await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
-    await rename(tmp, join(dir, 'hub.json'))
+    await writeConfig(dir, config)
     // The founding hub is the owner's first device: other devices recognise
     // it by this owner-signed authorization, like any device they pair with.
     const hub = await Hub.open(dir)
@@ -276,9 +249,7 @@ export class Hub {
       createdAt: new Date().toISOString(),
       limits: { maxValueBytes: DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
     }
-    const tmp = join(dir, `hub.json.${process.pid}.tmp`)
-    await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
-    await rename(tmp, join(dir, 'hub.json'))
+    await writeConfig(dir, config)
     const hub = await Hub.open(dir)
     try {
       for (const env of welcome.commits) await hub.ingest(env)

@@ -22,6 +22,7 @@ import { HubError, toHubError, BadRequestError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import { ControlServer } from './control.js'
 import { probeDaemon } from './discovery.js'
+import { listenStably } from './listen-addresses.js'
 import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
 import type { HttpServer } from '../http/server.js'
 import { checkOutboundEnv, chosenOutboundMode, isLoopbackHost, outboundMode, restrictOutboundFor } from '../identity/outbound.js'
@@ -117,9 +118,13 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       dispatch: async (command, args) => await this.#dispatch(command, args)
     })
     const listen = this.#opts.listen ?? []
-    const bootstrap = this.#opts.bootstrap ?? []
-    if (this.#opts.startNetwork !== undefined) {
-      this.#net = await this.#opts.startNetwork(this.hub, { listen, bootstrap, logger: this.#log.child('net') })
+    // Bootstrap peers from hub.json (`hub config set network.bootstrap …`) and from the command line.
+    const bootstrap = [...new Set([...(this.hub.config.network?.bootstrap ?? []), ...(this.#opts.bootstrap ?? [])])]
+    const startNetwork = this.#opts.startNetwork
+    if (startNetwork !== undefined) {
+      // The first start records the ports it chose; later starts come back on them (listen-addresses.ts).
+      this.#net = await listenStably(this.dir, listen, this.#log.child('net'), async addrs =>
+        await startNetwork(this.hub, { listen: addrs, bootstrap, logger: this.#log.child('net') }))
     } else if (listen.length > 0 || bootstrap.length > 0) {
       this.#log.warn('no network layer is available yet: --listen and --bootstrap are ignored', { listen, bootstrap })
     }

@@ -28,6 +28,9 @@ export interface PeerState {
   presentProof?: boolean
 }
 
+/** Addresses kept per peer, newest first. */
+export const MAX_PEER_ADDRS = 16
+
 export class PeerTable {
   readonly #peers = new Map<string, PeerState>()
   /** The backoff a new entry starts with (the reconnection minimum). */
@@ -41,14 +44,22 @@ export class PeerTable {
   values (): PeerState[] { return [...this.#peers.values()] }
   delete (peerId: string): void { this.#peers.delete(peerId) }
 
-  /** The entry of `peerId`, created on first sight; `addrs` not yet known are appended. */
+  /**
+   * The entry of `peerId`, created on first sight. `addrs` are the freshest
+   * news of where it listens: they move to the front, and only the newest
+   * MAX_PEER_ADDRS are kept (a device that moved ports or networks would
+   * otherwise drag every address it ever had into each reconnection attempt).
+   */
   ensure (peerId: string, hubDid: string, addrs: string[] = []): PeerState {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
       s = { peerId, hubDid, addrs: [], connected: false, head: 0, watermark: 0, received: 0, bytesReceived: 0, bytesSent: 0, streamBytes: newStream(), backoffMs: this.#initialBackoffMs, nextDialAt: 0, dialing: false }
       this.#peers.set(peerId, s)
     }
-    for (const a of addrs) if (!s.addrs.includes(a)) s.addrs.push(a)
+    if (addrs.length > 0) {
+      const fresh = [...new Set(addrs)]
+      s.addrs = [...fresh, ...s.addrs.filter(a => !fresh.includes(a))].slice(0, MAX_PEER_ADDRS)
+    }
     return s
   }
 }

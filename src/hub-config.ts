@@ -1,0 +1,120 @@
+/**
+ * hub.json: a hub directory's config (no secrets). Its presence marks a
+ * complete hub, so it is only ever replaced whole (write a temp file, then
+ * rename). `network` holds what a person may edit with `hub config`: the
+ * addresses `hub start` listens on, recorded at the first start so that a
+ * hub comes back on the same ports and its paired devices find it again.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { BadRequestError, HubError, NotFoundError } from './errors.js'
+import type { Did } from './ids.js'
+
+export const CONFIG_VERSION = 1
+
+export type HubRole = 'owner-device' | 'blind'
+
+export interface NetworkConfig {
+  /** libp2p listen multiaddrs (kubo's Addresses.Swarm). Recorded with concrete ports by the first `hub start`. */
+  listen?: string[]
+  /** Multiaddrs dialled at every start, besides the devices the hub remembers. */
+  bootstrap?: string[]
+}
+
+export interface HubConfig {
+  version: number
+  ownerDid: Did
+  hubDid: Did
+  peerId: string
+  role: HubRole
+  createdAt: string
+  limits: { maxValueBytes: number, maxCommitBytes: number }
+  network?: NetworkConfig
+}
+
+const absent = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')
+
+export function configPath (dir: string): string {
+  return join(dir, 'hub.json')
+}
+
+export async function readConfig (dir: string): Promise<HubConfig> {
+  const path = configPath(dir)
+  let raw: string
+  try {
+    raw = await readFile(path, 'utf8')
+  } catch (err) {
+    if (absent(err)) throw new NotFoundError(`no hub at ${dir} (run "hub init --dir ${dir}")`)
+    throw new HubError('unavailable', `cannot read ${path}: ${(err as Error).message}`, { path }, { cause: err })
+  }
+  let cfg: HubConfig
+  try {
+    cfg = JSON.parse(raw) as HubConfig
+  } catch (err) {
+    throw new HubError('internal', `${path} is not valid JSON: ${(err as Error).message}`, { path }, { cause: err })
+  }
+  if (cfg.version !== CONFIG_VERSION) throw new BadRequestError(`unsupported hub.json version ${String(cfg.version)}`)
+  return cfg
+}
+
+/** Replace hub.json atomically: a reader sees the old file or the new one, never half of one. */
+export async function writeConfig (dir: string, cfg: HubConfig): Promise<void> {
+  const tmp = join(dir, `hub.json.${process.pid}.${Date.now()}.tmp`)
+  await writeFile(tmp, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 })
+  await rename(tmp, configPath(dir))
+}
+
+/** The keys `hub config get|set` knows, and how a value given on the command line is checked. */
+export const CONFIG_KEYS = {
+  'network.listen': { describe: 'libp2p listen multiaddrs, e.g. /ip4/0.0.0.0/tcp/4001 (several: repeat the value)' },
+  'network.bootstrap': { describe: 'multiaddrs dialled at every start, each ending in /p2p/<peer id>' }
+} as const
+
+export type ConfigKey = keyof typeof CONFIG_KEYS
+
+export function isConfigKey (key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key)
+}
+
+function checkConfigKey (key: string): ConfigKey {
+  if (!isConfigKey(key)) {
+    throw new BadRequestError(`unknown config key "${key}"; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`, { key })
+  }
+  return key
+}
+
+/** Multiaddrs as given by a person: each must parse, bootstrap ones must name their peer. */
+export function checkMultiaddrs (key: ConfigKey, values: string[]): string[] {
+  for (const v of values) {
+    let ma
+    try {
+      ma = multiaddr(v)
+    } catch (err) {
+      throw new BadRequestError(`${key}: "${v}" is not a multiaddr (${(err as Error).message})`, { key, value: v })
+    }
+    if (key === 'network.bootstrap' && ma.getComponents().every(c => c.name !== 'p2p')) {
+      throw new BadRequestError(`${key}: "${v}" must end in /p2p/<peer id>`, { key, value: v })
+    }
+  }
+  return values
+}
+
+export function getConfigValue (cfg: HubConfig, key: string): string[] {
+  const k = checkConfigKey(key)
+  const net = cfg.network ?? {}
+  return [...(k === 'network.listen' ? net.listen ?? [] : net.bootstrap ?? [])]
+}
+
+/** A copy of `cfg` with `key` set to `values` (an empty list removes the key: the default applies again). */
+export function withConfigValue (cfg: HubConfig, key: string, values: string[]): HubConfig {
+  const k = checkConfigKey(key)
+  checkMultiaddrs(k, values)
+  const network: NetworkConfig = { ...cfg.network }
+  const field = k === 'network.listen' ? 'listen' : 'bootstrap'
+  if (values.length === 0) delete network[field]
+  else network[field] = [...values]
+  const next: HubConfig = { ...cfg, network }
+  if (Object.keys(network).length === 0) delete next.network
+  return next
+}
