@@ -62,7 +62,7 @@ describe('paired hubs after restarts', () => {
     expect(listening(a)).toEqual([...recordedA].sort())
 
     const { invite } = await ok(['device', 'invite', '--dir', A]) as { invite: string }
-    await ok(['init', '--dir', B, '--join', invite, '--name', 'phone'])
+    const phone = await ok(['init', '--dir', B, '--join', invite, '--name', 'phone']) as { hubDid: string }
     let b = await startDaemon(B)
     const recordedB = await recordedListen(B)
     const first = await writeOn(A, 'before any restart')
@@ -107,6 +107,19 @@ describe('paired hubs after restarts', () => {
       await until(`the laptop's write on the phone (${order.name})`, async () => await seen(B, fromA))
       await until(`the phone's write on the laptop (${order.name})`, async () => await seen(A, fromB))
     }
+
+    // A device that is away keeps its true position in `sync status` across a restart, not zeros.
+    interface Status { peers: Array<{ hubDid: string, connected: boolean, watermark: number, head: number }> }
+    const live = await until('the laptop to be caught up with the phone', async () => {
+      const st = await ok(['sync', 'status', '--dir', A]) as Status
+      const p = st.peers.find(x => x.hubDid === phone.hubDid)
+      return p !== undefined && p.watermark > 0 && p.watermark === p.head ? p : undefined
+    })
+    await stop(B, b)
+    await stop(A, a)
+    a = await startDaemon(A)
+    const away = (await ok(['sync', 'status', '--dir', A]) as Status).peers.find(x => x.hubDid === phone.hubDid)
+    expect(away).toMatchObject({ connected: false, watermark: live.watermark, head: live.watermark })
   })
 
   it('moves to new ports (and records them) when another program took a recorded one', { timeout: 60_000 }, async () => {

@@ -179,7 +179,12 @@ export class HubNode {
     this.#blocklist.syncRevocations(this.hub.store.registry, this.hub.hubDid)
     for (const f of await this.hub.local.follows()) this.#follows.start(f)
     // Devices we already know, plus any listed in the owner's DID document.
-    for (const p of await this.hub.local.peers()) this.#peers.ensure(p.peerId, p.hubDid, p.addrs)
+    for (const p of await this.hub.local.peers()) {
+      const s = this.#peers.ensure(p.peerId, p.hubDid, p.addrs)
+      // What we already pulled from it survives a restart: status shows it, not zeros, until we reconnect.
+      s.watermark = await this.hub.store.getWatermark(p.hubDid)
+      s.head = Math.max(s.head, s.watermark)
+    }
     try {
       const doc = await this.hub.keys.resolveDocument(this.hub.did)
       for (const a of hubInstancesFromDidDocument(doc)) this.#reconnector.candidate(a)
