@@ -111,14 +111,14 @@ describe('paired hubs after restarts', () => {
     // A device that is away keeps its true position in `sync status` across a restart, not zeros.
     interface Status { peers: Array<{ hubDid: string, connected: boolean, watermark: number, head: number }> }
     const live = await until('the laptop to be caught up with the phone', async () => {
-      const st = await ok(['sync', 'status', '--dir', A]) as Status
+      const st = await ok(['sync', 'status', '--dir', A]) as unknown as Status
       const p = st.peers.find(x => x.hubDid === phone.hubDid)
       return p !== undefined && p.watermark > 0 && p.watermark === p.head ? p : undefined
     })
     await stop(B, b)
     await stop(A, a)
     a = await startDaemon(A)
-    const away = (await ok(['sync', 'status', '--dir', A]) as Status).peers.find(x => x.hubDid === phone.hubDid)
+    const away = (await ok(['sync', 'status', '--dir', A]) as unknown as Status).peers.find(x => x.hubDid === phone.hubDid)
     expect(away).toMatchObject({ connected: false, watermark: live.watermark, head: live.watermark })
   })
 
