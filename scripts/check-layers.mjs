@@ -28,6 +28,7 @@ export const LAYERS = [
   ['store', ['store/']],
   ['interfaces', ['interfaces/']],
   ['hub', ['hub-config.ts', 'hub.ts']],
+  ['backup', ['backup/']],
   ['net', ['net/']],
   ['request', ['request/']],
   ['client', ['client/']],

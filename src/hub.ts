@@ -43,6 +43,8 @@ export { CONFIG_VERSION, readConfig, type HubConfig, type HubRole } from './hub-
 export interface InitOptions {
   /** Import this owner key instead of generating one. */
   ownerKey?: Ed25519KeyPair
+  /** The owner's tenant secret, when restoring an owner from a backup (src/backup/owner-backup.ts); fresh otherwise. */
+  tenantSecret?: Uint8Array
   maxValueBytes?: number
 }
 
@@ -207,7 +209,7 @@ export class Hub {
     const hubKey = Ed25519KeyPair.generate()
     await keystore.put('owner', owner, { overwrite: true })
     await keystore.put('hub', hubKey, { overwrite: true })
-    await keystore.putSecret('tenant', randomBytes(32))
+    await keystore.putSecret('tenant', opts.tenantSecret ?? randomBytes(32))
     const config: HubConfig = {
       version: CONFIG_VERSION,
       ownerDid: owner.did,
