@@ -8,6 +8,7 @@ import type { Logger } from '../log.js'
 import { StatusListChecker } from '../org/status-checker.js'
 import { dcpRoutes } from './dcp-api.js'
 import { didWebRoutes } from './did-web.js'
+import { healthRoutes } from './health.js'
 import { IDENTITY_BASE, identityRoutes } from './identity-api.js'
 import { issuanceRoutes } from './issuance-api.js'
 import { API_VERSION, openApiDocument } from './openapi.js'
@@ -28,10 +29,12 @@ export interface RouteComponents {
   resolveDocument: (did: string) => Promise<DidDocument>
   dcpReplay: ReplayCache
   log: Logger
+  /** Why the hub cannot serve now (closed, shutting down), or undefined; read by /health/ready. */
+  notReady?: () => string | undefined
 }
 
 export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route[] {
-  return routesOf({ org: orgOf(hub), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log }, now, logger)
+  return routesOf({ org: orgOf(hub), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log, notReady: () => hub.closed ? 'the hub is closed' : undefined }, now, logger)
 }
 
 /** The route table over narrow components (tests build it with stand-ins). */
@@ -45,7 +48,8 @@ export function routesOf (c: RouteComponents, now?: () => number, logger?: Logge
     ...issuanceRoutes({ org: c.org, issuance: c.issuance, resolveDocument, replay: c.dcpReplay, ...(now !== undefined ? { now } : {}) }),
     ...identityRoutes(c.org),
     ...dcpRoutes({ org: c.org, resolveDocument, replay: c.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
-    ...didWebRoutes(c.org)
+    ...didWebRoutes(c.org),
+    ...healthRoutes({ notReady: c.notReady ?? (() => undefined) })
   ]
   routes.push({
     method: 'GET', path: `${IDENTITY_BASE}/openapi.json`, operationId: 'getOpenApi', tag: 'Meta', auth: 'none',
