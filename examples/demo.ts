@@ -10,6 +10,9 @@
  *   5. they reconnect and merge without losing either edit;
  *   6. the owner grants a playlist app read access, and the app reads the
  *      playlist over libp2p — and nothing else.
+ *
+ * Each step prints the `hub` commands that do the same by hand (`$ …`).
+ * `npm run demo -- --slow` pauses between steps, for reading along.
  */
 import '../src/shim.js'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -32,7 +35,19 @@ const PLAYLIST = {
 }
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
-function step (n: number, text: string): void { console.log(`\n${n}. ${text}`) }
+const SLOW = process.argv.includes('--slow')
+const PAUSE_MS = 2500
+
+async function step (n: number, text: string): Promise<void> {
+  if (SLOW && n > 1) await new Promise(resolve => setTimeout(resolve, PAUSE_MS))
+  console.log(`\n${n}. ${text}`)
+}
+
+/** The same step by hand: the `hub` commands a person would type (README: "Your devices", "Apps and other people"). */
+function cmd (...lines: string[]): void {
+  const [dim, reset] = process.stdout.isTTY === true ? ['\x1b[2m', '\x1b[0m'] : ['', '']
+  for (const l of lines) console.log(`   ${dim}$ ${l}${reset}`)
+}
 
 function show (label: string, value: JsonObject | null): void {
   const tracks = (value?.track as Array<{ name: string }> | undefined ?? []).map(t => t.name)
@@ -63,25 +78,29 @@ async function main (): Promise<void> {
     nodes.splice(nodes.indexOf(x.node), 1); hubs.splice(hubs.indexOf(x.hub), 1)
   }
   try {
-    step(1, 'A laptop hub for a new owner')
+    await step(1, 'A laptop hub for a new owner')
+    cmd('npx hub init --dir ~/laptop', 'npx hub start --dir ~/laptop &')
     const info = await Hub.init(join(root, 'laptop'))
     const laptop = await start(join(root, 'laptop'))
     console.log(`   owner DID  ${info.did}\n   laptop     ${laptop.node.multiaddrs()[0]}`)
 
-    step(2, 'The phone pairs with the laptop using a one-time invite')
+    await step(2, 'The phone pairs with the laptop using a one-time invite')
+    cmd('npx hub device invite --dir ~/laptop', 'npx hub init --dir ~/phone --join ihub1_… --name phone', 'npx hub start --dir ~/phone &')
     const { invite } = await laptop.node.createInvite()
     console.log(`   invite     ${invite.slice(0, 48)}…`)
     await joinHub(join(root, 'phone'), invite, { name: 'phone' })
     let phone = await start(join(root, 'phone'))
     console.log(`   phone hub  ${phone.hub.hubDid.slice(0, 32)}… serves owner ${phone.hub.did === info.did ? '✔ same DID' : '✘'}`)
 
-    step(3, 'Write the playlist on the laptop; it arrives on the phone')
+    await step(3, 'Write the playlist on the laptop; it arrives on the phone')
+    cmd('echo \'{"@context":"https://schema.org","@type":"MusicPlaylist",…}\' | npx hub write --dir ~/laptop', 'npx hub read --dir ~/phone <objectId>')
     const { objectId } = await laptop.hub.collections.create(PLAYLIST)
     const ms = await until('the playlist on the phone', async () => (await phone.hub.collections.query({ type: 'MusicPlaylist' })).objects.length === 1)
     show('phone', (await phone.hub.collections.read(objectId)).value)
     console.log(`   arrived in ${ms.toFixed(1)} ms`)
 
-    step(4, 'The phone goes offline; both edit the playlist')
+    await step(4, 'The phone goes offline; both edit the playlist')
+    cmd('npx hub stop --dir ~/phone', 'npx hub update --dir ~/laptop <objectId> < laptop-edit.json', 'npx hub update --dir ~/phone <objectId> < phone-edit.json')
     const phoneDir = phone.hub.dir
     await stop(phone)
     await laptop.hub.collections.change(objectId, d => {
@@ -97,7 +116,8 @@ async function main (): Promise<void> {
     show('phone', (await offline.collections.read(objectId)).value)
     await offline.close()
 
-    step(5, 'The phone comes back; the hubs merge both edits')
+    await step(5, 'The phone comes back; the hubs merge both edits')
+    cmd('npx hub start --dir ~/phone &            # same ports as before: the laptop finds it again', 'npx hub sync status --dir ~/phone')
     phone = await start(phoneDir)
     await until('convergence', async () => {
       const [a, b] = [await laptop.hub.collections.read(objectId), await phone.hub.collections.read(objectId)]
@@ -109,7 +129,8 @@ async function main (): Promise<void> {
     console.log(`   heads      ${merged.heads.length} (the two concurrent edits), identical on both hubs`)
     console.log(`   history    ${(await phone.hub.collections.history(objectId)).commits.length} signed commits, each verified`)
 
-    step(6, 'A playlist app gets read access and reads the playlist over libp2p')
+    await step(6, 'A playlist app gets read access and reads the playlist over libp2p')
+    cmd('npx hub grant --dir ~/laptop --grantee did:key:z6Mk… --context https://schema.org --type MusicPlaylist --allow -R--', 'npx hub client query --hub /ip4/…/p2p/… --key app.key --owner did:key:… --type MusicPlaylist', 'npx hub audit --dir ~/phone')
     const app = Ed25519KeyPair.generate()
     await laptop.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Diary', text: 'not for apps' })
     const { grantId } = await laptop.hub.permissions.grant({ grantee: app.did, context: 'https://schema.org', type: 'MusicPlaylist', allow: '-R--' })
@@ -126,7 +147,13 @@ async function main (): Promise<void> {
     }
     const audit = await phone.hub.audit.list()
     console.log(`   the phone's audit log: ${audit.map(e => `${e.method} ${e.decision}`).join(', ')}`)
-    console.log('\nDone.')
+    console.log(`
+Done. Next steps (README.md):
+   • "A five-minute tour of the CLI"        the same story by hand, one command at a time
+   • "Your devices: pairing and sync"        real devices on a network, backups, restarts
+   • "Apps and other people"                 grants, the app SDK (identity-hub/client), the audit log
+   • "Encrypted collections and blind cloud hubs"
+   • "Organizations"                         participants, did:web, credentials, DCP (npm run example:dataspace)`)
   } finally {
     for (const n of nodes) await n.stop().catch(() => {})
     for (const h of hubs) await h.close().catch(() => {})
