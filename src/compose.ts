@@ -30,7 +30,11 @@ export async function startHubNode (hub: Hub, opts: StartHubNodeOptions = {}): P
   const { requestRateLimit, ...nodeOpts } = opts
   const log = (opts.logger ?? hub.log).child('net').child('request')
   const limiter = requestRateLimit === undefined ? undefined : new PeerRateLimiter(requestRateLimit)
+  const net = hub.config.network
   return await HubNode.start(hub, {
+    // Relay and mDNS follow hub.json (`hub config set network.relay true`) unless the caller decides.
+    ...(net?.relay === true ? { relay: true } : {}),
+    ...(net?.mdns === true ? { mdns: true } : {}),
     requests: async (stream, remotePeer) => { await serveRequests(hub, log, stream, remotePeer, limiter) },
     askAttestation: async (stream, lifetimeS, signal) => await askAttestation(hub, stream, lifetimeS, signal),
     ...nodeOpts

@@ -20,6 +20,10 @@ export interface NetworkConfig {
   listen?: string[]
   /** Multiaddrs dialled at every start, besides the devices the hub remembers. */
   bootstrap?: string[]
+  /** Serve as a circuit relay for the owner's own devices (an always-on hub). */
+  relay?: boolean
+  /** Find the owner's devices on the local network with mDNS. */
+  mdns?: boolean
 }
 
 export interface HubConfig {
@@ -65,13 +69,23 @@ export async function writeConfig (dir: string, cfg: HubConfig): Promise<void> {
   await rename(tmp, configPath(dir))
 }
 
-/** The keys `hub config get|set` knows, and how a value given on the command line is checked. */
+/** The keys `hub config get|set` knows, what each holds, and how a value typed on the command line is read. */
 export const CONFIG_KEYS = {
-  'network.listen': { describe: 'libp2p listen multiaddrs, e.g. /ip4/0.0.0.0/tcp/4001 (several: repeat the value)' },
-  'network.bootstrap': { describe: 'multiaddrs dialled at every start, each ending in /p2p/<peer id>' }
+  'network.listen': { kind: 'multiaddrs', describe: 'libp2p listen multiaddrs, e.g. /ip4/0.0.0.0/tcp/4001 (several: repeat the value); add /p2p-circuit to be reachable through a relay' },
+  'network.bootstrap': { kind: 'multiaddrs', describe: 'multiaddrs dialled at every start, each ending in /p2p/<peer id>' },
+  'network.relay': { kind: 'boolean', describe: 'serve as a circuit relay for the owner\'s own devices (true|false)' },
+  'network.mdns': { kind: 'boolean', describe: 'find the owner\'s devices on the local network with mDNS (true|false)' }
 } as const
 
 export type ConfigKey = keyof typeof CONFIG_KEYS
+export type ConfigValue = string[] | boolean
+
+const FIELD: Record<ConfigKey, keyof NetworkConfig> = {
+  'network.listen': 'listen',
+  'network.bootstrap': 'bootstrap',
+  'network.relay': 'relay',
+  'network.mdns': 'mdns'
+}
 
 export function isConfigKey (key: string): key is ConfigKey {
   return Object.hasOwn(CONFIG_KEYS, key)
@@ -100,20 +114,37 @@ export function checkMultiaddrs (key: ConfigKey, values: string[]): string[] {
   return values
 }
 
-export function getConfigValue (cfg: HubConfig, key: string): string[] {
-  const k = checkConfigKey(key)
-  const net = cfg.network ?? {}
-  return [...(k === 'network.listen' ? net.listen ?? [] : net.bootstrap ?? [])]
+function parseBoolean (key: ConfigKey, values: string[]): boolean {
+  const v = values.length === 1 ? values[0]?.toLowerCase() : undefined
+  if (v === 'true' || v === 'on' || v === 'yes') return true
+  if (v === 'false' || v === 'off' || v === 'no') return false
+  throw new BadRequestError(`${key} takes one value: true or false`, { key, values })
 }
 
-/** A copy of `cfg` with `key` set to `values` (an empty list removes the key: the default applies again). */
+/** The value of `key` (the default when unset: no addresses, false). */
+export function getConfigValue (cfg: HubConfig, key: string): ConfigValue {
+  const k = checkConfigKey(key)
+  const v = cfg.network?.[FIELD[k]]
+  if (CONFIG_KEYS[k].kind === 'boolean') return v === true
+  return Array.isArray(v) ? [...v] : []
+}
+
+/**
+ * A copy of `cfg` with `key` set from command-line words; no words unsets
+ * it (the default applies again). Malformed values are bad_request and
+ * change nothing.
+ */
 export function withConfigValue (cfg: HubConfig, key: string, values: string[]): HubConfig {
   const k = checkConfigKey(key)
-  checkMultiaddrs(k, values)
   const network: NetworkConfig = { ...cfg.network }
-  const field = k === 'network.listen' ? 'listen' : 'bootstrap'
-  if (values.length === 0) delete network[field]
-  else network[field] = [...values]
+  const field = FIELD[k]
+  if (values.length === 0) {
+    delete network[field]
+  } else if (CONFIG_KEYS[k].kind === 'boolean') {
+    (network as Record<string, unknown>)[field] = parseBoolean(k, values)
+  } else {
+    (network as Record<string, unknown>)[field] = [...checkMultiaddrs(k, values)]
+  }
   const next: HubConfig = { ...cfg, network }
   if (Object.keys(network).length === 0) delete next.network
   return next

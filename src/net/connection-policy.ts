@@ -56,6 +56,12 @@ export interface ReconnectorComponents {
   isDevice: (hubDid: string) => boolean
   /** Addresses to dial at start and keep reconnecting to. */
   bootstrap: string[]
+  /**
+   * Relays we hold a reservation on (`…/p2p/<relay>`, from our own
+   * `/p2p-circuit` addresses). A device we cannot reach directly is also
+   * dialled through each of them: two devices behind NATs meet there.
+   */
+  relays?: () => string[]
   minBackoffMs: number
   maxBackoffMs: number
 }
@@ -101,10 +107,11 @@ export class Reconnector {
     const { libp2p, peers, blocklist, minBackoffMs, maxBackoffMs } = this.#c
     const now = Date.now()
     for (const s of peers.values()) {
-      if (s.connected || s.dialing || now < s.nextDialAt || s.addrs.length === 0 || blocklist.has(s.peerId)) continue
+      if (s.connected || s.dialing || now < s.nextDialAt || blocklist.has(s.peerId)) continue
+      if (s.addrs.length === 0 && (this.#c.relays?.() ?? []).length === 0) continue
       if (!this.#c.isDevice(s.hubDid) && !this.#bootstrap.some(b => peerIdInAddr(b) === s.peerId)) continue
       s.dialing = true
-      const addrs = s.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${s.peerId}`))
+      const addrs = dialAddrs(s.addrs, s.peerId, this.#c.relays?.() ?? [])
       libp2p.dial(addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then(() => {
         s.backoffMs = minBackoffMs
       }, (err: Error) => {
@@ -132,4 +139,28 @@ export class Reconnector {
       }).finally(() => { s.dialing = false })
     }
   }
+}
+
+/**
+ * What to dial for a peer: its known addresses (with its `/p2p/` id), then
+ * a circuit through each of our relays that is not the peer itself.
+ */
+export function dialAddrs (known: string[], peerId: string, relays: string[]): Multiaddr[] {
+  const out = known.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`))
+  for (const r of relays) {
+    if (r.endsWith(`/p2p/${peerId}`)) continue
+    const circuit = multiaddr(`${r}/p2p-circuit/p2p/${peerId}`)
+    if (!out.some(a => a.equals(circuit))) out.push(circuit)
+  }
+  return out
+}
+
+/** The relays in a hub's own addresses: `<relay addr>/p2p/<relay>` of each `…/p2p-circuit…` address. */
+export function relaysOf (ownAddrs: string[]): string[] {
+  const out = new Set<string>()
+  for (const a of ownAddrs) {
+    const i = a.indexOf('/p2p-circuit')
+    if (i > 0 && a.slice(0, i).includes('/p2p/')) out.add(a.slice(0, i))
+  }
+  return [...out]
 }

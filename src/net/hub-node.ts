@@ -20,7 +20,7 @@ import type { Hub, HubRole } from '../hub.js'
 import type { Logger } from '../log.js'
 import { ATTESTATION_LIFETIME_S } from '../permissions/attestation.js'
 import { AttestationHolder, obtainAttestation } from './attestations.js'
-import { PeerBlocklist, Reconnector } from './connection-policy.js'
+import { PeerBlocklist, Reconnector, relaysOf } from './connection-policy.js'
 import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from './constants.js'
 import { DhtDiscovery, hubInstancesFromDidDocument } from './discovery.js'
 import { Follows, type FollowStatus } from './follows.js'
@@ -77,6 +77,14 @@ export interface HubNodeOptions {
    * hub that lacks the owner key cannot obtain attestations to follow with.
    */
   askAttestation?: (stream: Stream, lifetimeS: number, signal: AbortSignal) => Promise<string>
+  /**
+   * Serve as a circuit relay (v2) for the owner's own devices (an
+   * always-on hub: a home server, a blind cloud hub), so devices behind
+   * NATs reach each other through it. Limits: RELAY_LIMITS in node.ts.
+   */
+  relay?: boolean
+  /** Find the owner's devices on the local network with mDNS. Off by default. */
+  mdns?: boolean
 }
 
 /** How long asking an owner hub for an attestation may take, dial included. */
@@ -114,7 +122,8 @@ export class HubNode {
     const minBackoffMs = opts.reconnectMinMs ?? RECONNECT_MIN_MS
     const peers = this.#peers = new PeerTable(minBackoffMs)
     this.#reconnector = new Reconnector({
-      libp2p, peers, blocklist, peerId: hub.peerId, isDevice, bootstrap: opts.bootstrap ?? [], minBackoffMs, maxBackoffMs: opts.reconnectMaxMs ?? RECONNECT_MAX_MS
+      libp2p, peers, blocklist, peerId: hub.peerId, isDevice, bootstrap: opts.bootstrap ?? [], minBackoffMs, maxBackoffMs: opts.reconnectMaxMs ?? RECONNECT_MAX_MS,
+      relays: () => relaysOf(this.multiaddrs())
     })
     this.#serving = new SyncServing({
       tenant: hub.did,
@@ -147,7 +156,14 @@ export class HubNode {
   static async start (hub: Hub, opts: HubNodeOptions = {}): Promise<HubNode> {
     // The blocklist exists before the node: it is the node's connection gater.
     const blocklist = new PeerBlocklist(opts.blockedPeers ?? [])
-    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen ?? [], blocklist)
+    const isOwnDevice = (peer: PeerId): boolean => {
+      let hubDid: string
+      try { hubDid = hubDidOfPeer(peer) } catch { return false }
+      return hubDid !== hub.hubDid && hub.store.registry.device(hubDid) !== undefined
+    }
+    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen ?? [], {
+      blocked: blocklist, isOwnDevice, ...(opts.relay === true ? { relay: true } : {}), ...(opts.mdns === true ? { mdns: true } : {})
+    })
     const node = new HubNode(hub, libp2p, opts, blocklist)
     await node.#init()
     return node
@@ -168,6 +184,13 @@ export class HubNode {
 
     lp.addEventListener('peer:connect', evt => { this.#onConnect(evt.detail) })
     lp.addEventListener('peer:disconnect', evt => { this.#onDisconnect(evt.detail) })
+    // Peers found by mDNS or the DHT: our own devices become dial targets (nobody else does).
+    lp.addEventListener('peer:discovery', evt => {
+      const { id, multiaddrs } = evt.detail
+      let hubDid: string
+      try { hubDid = hubDidOfPeer(id) } catch { return }
+      if (this.#isDevice(hubDid)) this.#peers.ensure(id.toString(), hubDid, multiaddrs.map(a => a.toString()))
+    })
     lp.addEventListener('peer:identify', evt => {
       const { peerId, listenAddrs } = evt.detail
       void this.#learn(peerId, listenAddrs.map(a => a.toString()))

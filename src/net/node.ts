@@ -2,7 +2,14 @@
  * The libp2p node of a hub: TCP and WebSockets, Noise, Yamux, identify,
  * ping and a Kademlia DHT on our private protocol id. It listens on loopback
  * unless told otherwise and never dials anything it was not given: no
- * public bootstrap list, no mDNS.
+ * public bootstrap list, and mDNS only when asked for.
+ *
+ * Circuit relay v2 and DCUtR are always there as a client: a hub behind a
+ * NAT listens through a relay when its listen addresses include
+ * `/p2p-circuit`, and upgrades relayed connections to direct ones where
+ * hole punching works. Serving as a relay is opt-in, and only for the
+ * owner's own devices: the gater refuses every reservation and every
+ * relayed connection that is not between two of them.
  */
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -13,6 +20,9 @@ import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { mdns } from '@libp2p/mdns'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
@@ -27,13 +37,39 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'
 /** New inbound connections accepted per second from one host. */
 export const INBOUND_CONNECTIONS_PER_SECOND = 100
 
+/** Relayed connections through this hub or to it: only between the owner's own live devices. */
+export const RELAY_LIMITS = {
+  /** Devices that may hold a reservation on this hub at once. */
+  maxReservations: 64,
+  /** A reservation lasts this long; the device renews it before it ends. */
+  reservationTtlMs: 60 * 60 * 1000,
+  /** Concurrent relayed streams being set up. */
+  maxHopStreams: 64
+} as const
+
+export interface HubLibp2pOptions {
+  /** Peer ids refused in both directions (operator blocklist; partition tests). */
+  blocked?: { has: (peerId: string) => boolean }
+  /**
+   * Is this peer a live device of our owner (other than us)? Relayed
+   * connections are allowed only between such peers. Without it no
+   * relayed connection is accepted and no reservation granted.
+   */
+  isOwnDevice?: (peerId: PeerId) => boolean
+  /** Serve as a circuit relay (v2) for the owner's devices. */
+  relay?: boolean
+  /** Find peers on the local network with mDNS (DNS-SD multicast). */
+  mdns?: boolean
+}
+
 /**
  * `listen`: addresses to listen on; empty = loopback defaults; `null` =
- * dial-only (pairing client). `blocked`: peer ids refused in both
- * directions (operator blocklist; partition tests).
+ * dial-only (pairing client).
  */
-export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] | null, blocked: { has: (peerId: string) => boolean } = new Set<string>()): Promise<HubLibp2p> {
+export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] | null, opts: HubLibp2pOptions = {}): Promise<HubLibp2p> {
   const privateKey = await generateKeyPairFromSeed('Ed25519', hubKey.exportSeed())
+  const blocked = opts.blocked ?? new Set<string>()
+  const own = (peer: PeerId): boolean => !blocked.has(peer.toString()) && (opts.isOwnDevice?.(peer) ?? false)
   return await createLibp2p({
     privateKey,
     connectionManager: {
@@ -45,15 +81,34 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
     connectionGater: {
       denyDialPeer: (peer: PeerId) => blocked.has(peer.toString()),
       denyInboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString()),
-      denyOutboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString())
+      denyOutboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString()),
+      // Relays carry only the owner's own traffic: a stranger can neither park on ours nor reach us through one.
+      denyInboundRelayReservation: (source: PeerId) => !own(source),
+      denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !own(source) || !own(destination),
+      denyInboundRelayedConnection: (_relay: PeerId, remote: PeerId) => !own(remote)
     },
     addresses: { listen: listen === null ? [] : listen.length > 0 ? listen : DEFAULT_LISTEN },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
       ping: ping(),
+      dcutr: dcutr(),
+      ...(opts.relay === true
+        ? {
+            relay: circuitRelayServer({
+              maxInboundHopStreams: RELAY_LIMITS.maxHopStreams,
+              reservations: {
+                maxReservations: RELAY_LIMITS.maxReservations,
+                reservationTtl: RELAY_LIMITS.reservationTtlMs,
+                // Own devices only (the gater): a sync over the relay is not cut at libp2p's 128 KiB / 2 min default.
+                applyDefaultLimit: false
+              }
+            })
+          }
+        : {}),
+      ...(opts.mdns === true ? { mdns: mdns() } : {}),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: false,
