@@ -3,19 +3,20 @@
  * and the materialized values, answer reads and queries. Every mutation is
  * one item in the tenant's {@link WriteQueue}, so it lands in one atomic
  * batch: commit + object meta + per-object log + feed entry + indexes.
+ * This is the facade (reads, the write operations, ingest); staging a checked
+ * commit's writes, on every path, is commit-apply.ts.
  *
  * Values are *derived* from signed commits: the meta's `value`, the indexes
  * and the Automerge snapshots are caches that `rebuild()` recreates.
  */
-import { ConflictError, NotFoundError, PermissionsRequiredError, BadRequestError, TooLargeError } from '../errors.js'
+import { ConflictError, NotFoundError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { DEFAULT_MAX_COMMIT_BYTES, serializeCommit, withAcceptance, type Commit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
+import { DEFAULT_MAX_COMMIT_BYTES, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { applyDocChanges, changeDoc, createChange, docValue, saveDoc, updateDoc, type AmDoc } from '../objects/automerge.js'
+import { changeDoc, createChange, docValue, updateDoc } from '../objects/automerge.js'
 import { checkJsonObject, type JsonObject } from '../objects/json.js'
-import { signAcceptance, verifyAcceptance, type Acceptance } from '../permissions/acceptance.js'
 import { encodeAccepted, MAX_REVOCATION_COMMITS } from '../permissions/revocation.js'
 import { GrantRegistry } from '../permissions/registry.js'
 import { prefixEnd, type KvStore } from './kv.js'
@@ -24,13 +25,14 @@ import { WriteQueue, type Tx } from './write-queue.js'
 import { DocCache } from './doc-cache.js'
 import { MetaCache } from './meta-cache.js'
 import { revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
-import { nextMeta, reindex, type FoldInit } from './fold.js'
+import type { FoldInit } from './fold.js'
 import { ObjectDocs } from './object-docs.js'
 import { migrateRelies } from './migrations.js'
 import { Quarantine } from './quarantine.js'
-import { checkCommit, judge, type CheckComponents } from './commit-check.js'
+import { judge, type CheckComponents } from './commit-check.js'
 import { CommitMaker } from './commit-maker.js'
 import { FeedClock } from './feed-clock.js'
+import { CommitApply } from './commit-apply.js'
 
 export { actorFor, indexKeys, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
 
@@ -71,18 +73,13 @@ export class TenantStore {
   /** Content keys of encrypted collections this hub can read. */
   readonly keyring: Keyring
   readonly #feed = new FeedClock()
-  /**
-   * Ids of commits applied since start (bounded). A batch ingest checks
-   * existence with one getMany up front; anything written after that read
-   * is found here, so a commit can never be ingested twice.
-   */
-  readonly #recent = new Set<string>()
   #opened = false
   readonly #quarantine: Quarantine
   readonly #maker: CommitMaker
   readonly #checks: CheckComponents
   readonly #objectDocs: ObjectDocs
   readonly #foldInit: FoldInit
+  readonly #apply: CommitApply
 
   constructor (opts: TenantStoreOptions) {
     this.tenant = opts.tenant
@@ -102,7 +99,7 @@ export class TenantStore {
       keyring: this.keyring,
       getMeta: async (id, tx) => await this.getMeta(id, tx),
       hasCommit: async (id, tx) => await this.hasCommit(id, tx),
-      known: (id, tx, existing) => this.#has(id, tx, existing),
+      known: (id, tx, existing) => this.#apply.has(id, tx, existing),
       quarantined: (id, tx) => this.#quarantine.isIn(id, tx)
     }
     this.#objectDocs = new ObjectDocs({
@@ -126,6 +123,25 @@ export class TenantStore {
       getMeta: async (id, tx) => await this.getMeta(id, tx),
       plaintext: c => this.#maker.plaintext(c),
       judge: (c, objectId, acceptance) => judge(this.#checks, c, objectId, acceptance)
+    })
+    this.#apply = new CommitApply({
+      tenant: this.tenant,
+      layout: this.layout,
+      registry: this.registry,
+      keyring: this.keyring,
+      feed: this.#feed,
+      docs: this.#docs,
+      metas: this.#metas,
+      objectDocs: this.#objectDocs,
+      quarantine: () => this.#quarantine,
+      checks: () => this.#checks,
+      maker: this.#maker,
+      fold: this.#foldInit,
+      maxValueBytes: opts.maxValueBytes,
+      snapshotEvery: opts.snapshotEvery ?? 32,
+      hasCommit: async (id, tx) => await this.hasCommit(id, tx),
+      ...(opts.onCommit !== undefined ? { onCommit: opts.onCommit } : {}),
+      ...(opts.acceptor !== undefined ? { acceptor: opts.acceptor } : {})
     })
   }
 
@@ -269,7 +285,6 @@ export class TenantStore {
 
   // ---------------------------------------------------------------- writes
 
-  /** Create an object from a value, signed by `signer`. */
   /**
    * Create an object from a value, signed by `signer`. With `key`, the
    * object belongs to an encrypted collection: the header names only the
@@ -290,7 +305,7 @@ export class TenantStore {
     const commit = this.#maker.signSealed(fields, plain, args.signer, args.key)
     // A new create needs no Automerge replay (its value is the input) and no
     // cached document: most objects are written once and read from the meta.
-    return await this.#queue.enqueue(async tx => await this.#applyChecked(tx, commit, { value: args.value }))
+    return await this.#queue.enqueue(async tx => await this.#apply.applyChecked(tx, commit, { value: args.value }))
   }
 
   /** Replace an object's value; records the minimal change. */
@@ -315,7 +330,7 @@ export class TenantStore {
         checkJsonObject(value, this.#opts.maxValueBytes)
         payload = out.change
         const commit = this.#maker.sign(meta, 'update', payload, signer)
-        return { ...await this.#applyChecked(tx, commit, { value, docApplied: true }), changed: true }
+        return { ...await this.#apply.applyChecked(tx, commit, { value, docApplied: true }), changed: true }
       }
       let value: JsonObject
       if (typeof next === 'function') {
@@ -327,7 +342,7 @@ export class TenantStore {
         value = next
       }
       const commit = this.#maker.sign(meta, 'update', enc(value), signer)
-      return { ...await this.#applyChecked(tx, commit, undefined), changed: true }
+      return { ...await this.#apply.applyChecked(tx, commit, undefined), changed: true }
     })
   }
 
@@ -336,7 +351,7 @@ export class TenantStore {
       const meta = await this.#requireLive(id, tx)
       if (meta.interface === 'Permissions') throw new BadRequestError('a grant or device authorization is deleted with revoke()')
       const commit = this.#maker.sign(meta, 'delete', new Uint8Array(0), signer)
-      return await this.#applyChecked(tx, commit, undefined)
+      return await this.#apply.applyChecked(tx, commit, undefined)
     })
   }
 
@@ -359,15 +374,8 @@ export class TenantStore {
       const commit = this.#maker.sign(meta, 'delete', enc({ accepted: encodeAccepted(kept), n: kept.length }), signer)
       // A revocation no other hub would take (over the commit size limit) would never replicate.
       if (commit.size > DEFAULT_MAX_COMMIT_BYTES) throw new TooLargeError(`the revocation naming ${kept.length} commits exceeds ${DEFAULT_MAX_COMMIT_BYTES} bytes`, { limit: DEFAULT_MAX_COMMIT_BYTES })
-      return { ...await this.#applyChecked(tx, commit, undefined), kept: kept.length }
+      return { ...await this.#apply.applyChecked(tx, commit, undefined), kept: kept.length }
     })
-  }
-
-  /** Check a commit made here and stage it; a local write is never quarantined. */
-  async #applyChecked (tx: Tx, commit: VerifiedCommit, local: { value?: JsonObject, docApplied?: boolean } | undefined): Promise<IngestResult> {
-    const checked = await checkCommit(this.#checks, tx, commit, undefined, undefined)
-    if (checked.quarantine !== undefined) throw new PermissionsRequiredError(`signer may not write here: ${checked.quarantine}`, { commitId: commit.id })
-    return await this.#apply(tx, commit, local, checked.prev, undefined)
   }
 
   async #requireLive (id: ObjectId, tx: Tx): Promise<ObjectMeta> {
@@ -386,7 +394,7 @@ export class TenantStore {
    * quarantined (an honest peer may still have it), never materialized.
    */
   async ingest (commit: VerifiedCommit, opts: IngestOptions = {}): Promise<IngestResult> {
-    return await this.#queue.enqueue(async tx => await this.#ingestOne(tx, commit, undefined, opts))
+    return await this.#queue.enqueue(async tx => await this.#apply.ingestOne(tx, commit, undefined, opts))
   }
 
   /**
@@ -399,7 +407,7 @@ export class TenantStore {
     const ids = [...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))]
     const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
     const existing = new Set(ids.filter((_, i) => found[i] !== undefined))
-    return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#ingestOne(tx, c, existing, {}))))
+    return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#apply.ingestOne(tx, c, existing, {}))))
   }
 
   /**
@@ -408,132 +416,9 @@ export class TenantStore {
    */
   async existing (ids: string[]): Promise<Set<string>> {
     const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
-    return new Set(ids.filter((id, i) => found[i] !== undefined || this.#recent.has(id)))
+    return new Set(ids.filter((id, i) => found[i] !== undefined || this.#apply.recent(id)))
   }
 
-  /** Known to exist: read at `existing` time, or applied since, or staged in this group. */
-  #has (id: string, tx: Tx, existing: Set<string>): boolean {
-    if (existing.has(id) || this.#recent.has(id)) return true
-    const staged = tx.staged(this.layout.commit(id as CommitId))
-    return staged !== undefined && staged !== null
-  }
-
-  async #ingestOne (tx: Tx, received: VerifiedCommit, existing: Set<string> | undefined, opts: IngestOptions): Promise<IngestResult> {
-    const present = existing === undefined ? await this.hasCommit(received.id, tx) : this.#has(received.id, tx, existing)
-    if (present) return { commitId: received.id, objectId: received.objectId, stored: false }
-    let commit = received
-    let acceptance: Acceptance | undefined
-    if (opts.accept !== undefined) {
-      // First entry: whatever acceptance the sender attached is dropped; ours is the one that counts.
-      const acceptor = this.#opts.acceptor
-      if (acceptor === undefined) throw new PermissionsRequiredError('this hub accepts no commits from grantees')
-      acceptance = { commit: commit.id, by: acceptor.did, at: opts.accept.at, ...(opts.accept.grant !== undefined ? { grant: opts.accept.grant } : {}) }
-    } else if (commit.envelope.header !== undefined) {
-      acceptance = verifyAcceptance(commit.envelope.header.acc, commit.id)
-    }
-    const checked = await checkCommit(this.#checks, tx, commit, existing, acceptance)
-    if (checked.quarantine !== undefined) {
-      if (opts.accept !== undefined) throw new PermissionsRequiredError(`signer may not write here: ${checked.quarantine}`, { commitId: commit.id })
-      return this.#stageQuarantined(tx, commit, acceptance)
-    }
-    if (opts.accept !== undefined && acceptance !== undefined && checked.needsAcceptance) {
-      commit = withAcceptance(commit, signAcceptance(acceptance, this.#opts.acceptor as Signer))
-    } else if (opts.accept !== undefined) {
-      commit = withAcceptance(commit, undefined)
-      acceptance = undefined
-    }
-    const prev = checked.prev
-    const h = commit.header
-    const plain = this.#maker.plaintext(commit)
-    if (prev !== undefined && h.commit_strategy === 'automerge' && h.operation === 'update' && plain !== undefined) {
-      // Remote Automerge updates are applied to the document first; if the
-      // change is rejected, the half-applied document is dropped.
-      const before = await this.#objectDocs.forWrite(prev, tx)
-      let after: AmDoc
-      try {
-        after = applyDocChanges(before, [plain.payload])
-      } catch (err) {
-        this.#docs.evict(prev.objectId)
-        const rival = await this.#quarantine.rivalChange(tx, prev.objectId, plain.payload)
-        if (rival === undefined) throw err
-        // Two commits carry different changes in one Automerge (actor, seq)
-        // slot: a signer sent each to a different hub. Automerge can hold only
-        // one, so every hub keeps the same one, whichever arrived first
-        // (#outranks).
-        // The other is quarantined with everything built on it.
-        if (opts.accept !== undefined) {
-          throw new ConflictError('the object already holds another change in this Automerge actor\'s sequence: build on its current heads', { commitId: commit.id })
-        }
-        if (this.#quarantine.outranks(rival, commit)) return this.#stageQuarantined(tx, commit, acceptance)
-        await this.#quarantine.rebuildObject(tx, prev.objectId, new Set([rival.id]))
-        return await this.#ingestOne(tx, received, existing, opts)
-      }
-      this.#docs.set(prev.objectId, after)
-      tx.undo.push(() => this.#docs.evict(prev.objectId))
-      return await this.#apply(tx, commit, { value: docValue(after), docApplied: true }, prev, acceptance)
-    }
-    return await this.#apply(tx, commit, undefined, prev, acceptance)
-  }
-
-  /**
-   * Keep a commit that a revocation made invalid: its envelope (so that its
-   * descendants are recognised as such and it is never fetched again), the
-   * quarantine mark and its `r!` entries — no feed entry, no object change.
-   */
-  #stageQuarantined (tx: Tx, commit: Commit, acceptance: Acceptance | undefined): IngestResult {
-    const L = this.layout
-    tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
-    this.#quarantine.mark(tx, commit.id)
-    this.#stageRelies(tx, commit, acceptance)
-    this.#recent.add(commit.id)
-    tx.undo.push(() => { this.#recent.delete(commit.id) })
-    return { commitId: commit.id, objectId: commit.objectId, stored: false, quarantined: true }
-  }
-
-  #stageRelies (tx: Tx, commit: Commit, acceptance: Acceptance | undefined): void {
-    if (commit.signer !== this.tenant) tx.put(this.layout.relies(commit.signer, commit.id), EMPTY)
-    if (acceptance !== undefined) tx.put(this.layout.relies(acceptance.by, commit.id), EMPTY)
-  }
-
-  /** Stage every write of a checked commit in `tx`. */
-  async #apply (tx: Tx, commit: Commit, local: { value?: JsonObject, docApplied?: boolean } | undefined, prev: ObjectMeta | undefined, acceptance: Acceptance | undefined): Promise<IngestResult> {
-    const h = commit.header
-    const meta = nextMeta(commit, prev, local, this.#foldInit, this.#opts.maxValueBytes)
-
-    const seq = this.#feed.next()
-    this.#recent.add(commit.id)
-    tx.undo.push(() => this.#recent.delete(commit.id))
-    if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.values().next().value as string)
-    const L = this.layout
-    tx.put(L.commit(commit.id), utf8.encode(serializeCommit(commit)))
-    this.#stageRelies(tx, commit, acceptance)
-    tx.put(L.objectCommit(meta.objectId, meta.commits), utf8.encode(commit.id))
-    tx.put(L.feed(seq), utf8.encode(commit.id))
-    if (meta.strategy === 'automerge' && meta.value !== undefined && local?.docApplied === true &&
-        meta.commits - (meta.snapshotCommits ?? 0) >= (this.#opts.snapshotEvery ?? 32)) {
-      const doc = this.#docs.get(meta.objectId)
-      if (doc !== undefined) {
-        tx.put(L.snapshot(meta.objectId), saveDoc(doc))
-        meta.snapshotCommits = meta.commits
-      }
-    }
-    tx.put(L.object(meta.objectId), enc(meta))
-    tx.after.push(() => this.#metas.publish(meta.objectId, meta))
-    reindex(tx, this.layout, prev, meta)
-    if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
-      tx.put(L.permission(meta.objectId), EMPTY)
-      tx.undo.push(meta.interface === 'Keys' ? this.keyring.apply(meta) : this.registry.apply(meta, prev?.value))
-      // Every revocation applies, a second one of the same object too (it can only shrink what stays valid).
-      const party = h.operation === 'delete' && meta.deleted && prev !== undefined ? revokedParty(prev) : undefined
-      if (party !== undefined) await this.#quarantine.enforceRevocation(tx, party)
-    }
-    tx.after.push(() => {
-      this.#feed.reached(seq)
-      this.#opts.onCommit?.({ tenant: this.tenant, seq, commit, meta })
-      this.#feed.nudge()
-    })
-    return { commitId: commit.id, objectId: meta.objectId, stored: true, seq }
-  }
 
   /** Forget every cached document and meta (they reload from disk). */
   dropDocCache (): void {
@@ -541,7 +426,4 @@ export class TenantStore {
     this.#metas.clear()
   }
 }
-
-const EMPTY = new Uint8Array(0)
-const RECENT_MAX = 100_000
 
