@@ -19,7 +19,7 @@ const SRC = join(ROOT, 'src')
 
 /** Layers, top first. A module may import its own layer and the layers above it. */
 export const LAYERS = [
-  ['base', ['shim.ts', 'errors.ts', 'error-status.ts', 'ids.ts', 'log.ts', 'protocol-schemas.ts']],
+  ['base', ['shim.ts', 'errors.ts', 'error-status.ts', 'ids.ts', 'log.ts', 'protocol-schemas.ts', 'serial.ts']],
   ['identity', ['identity/']],
   ['commits', ['commits/']],
   ['objects', ['objects/']],

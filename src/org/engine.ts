@@ -13,6 +13,7 @@
  * actions, and serializing makes read-check-write sequences race-free.
  * Reads do not queue, so a read-only method may see any committed state.
  */
+import { SerialQueue } from '../serial.js'
 import { utf8, utf8d } from '../identity/encoding.js'
 import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
 import type { Logger } from '../log.js'
@@ -73,7 +74,8 @@ export class OrgEngine implements OrgTransactions {
   readonly #log: Logger
   readonly #failpoint: Failpoint | undefined
   readonly #now: () => number
-  #queue: Promise<unknown> = Promise.resolve()
+  /** One operation at a time; a failed one does not stop the ones queued behind it. */
+  readonly #queue = new SerialQueue()
 
   constructor (init: OrgEngineInit) {
     this.#kv = init.kv
@@ -101,15 +103,12 @@ export class OrgEngine implements OrgTransactions {
       this.#events.emit(tx.events)
       return result
     }
-    // A failed operation must not stop the ones queued behind it.
-    const p = this.#queue.then(run, run)
-    this.#queue = p.catch(() => {})
-    return await p
+    return await this.#queue.run(run)
   }
 
   /** Resolves once every operation queued so far has finished. */
   async idle (): Promise<void> {
-    await this.#queue
+    await this.#queue.idle()
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {

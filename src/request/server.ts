@@ -10,6 +10,7 @@ import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError, PermissionsRequiredError, TooLargeError, toHubError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import type { Logger } from '../log.js'
+import { SerialQueue } from '../serial.js'
 import type { CommitEvent } from '../store/tenant-store.js'
 import type { Filter } from '../store/query.js'
 import { toView } from '../interfaces/views.js'
@@ -46,7 +47,8 @@ function limiterOf (hub: Hub): PeerRateLimiter {
  */
 export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string, limiter: PeerRateLimiter = limiterOf(hub)): Promise<void> {
   const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
-  let sending: Promise<void> = Promise.resolve()
+  /** Replies go out one at a time, in the order they were made. */
+  const sending = new SerialQueue()
   /**
    * A reply over the frame limit (e.g. a query page of large objects) is
    * not sent; the client gets `too_large` for that request (or the end of
@@ -70,8 +72,7 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
     // Past `write`, a send fails only when the stream is gone (reset, closed,
     // peer away): the read loop then ends on its own, and the chain must stay
     // usable for the replies still in flight, so the failure stops here.
-    sending = sending.then(async () => { await write(m) }).catch(() => {})
-    return sending
+    return sending.run(async () => { await write(m) }).catch(() => {})
   }
   const subs = new Map<number, Subscription>()
   let inFlight = 0
@@ -147,7 +148,7 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
     // The client closed its side: answer what is in flight, then close ours,
     // which frees the stream's slot on the connection.
     await Promise.allSettled([...running])
-    await sending
+    await sending.idle()
     if (subs.size === 0) await ch.close()
   } catch (err) {
     const e = toHubError(err)
@@ -161,6 +162,6 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
       subs.delete(id)
       s?.stop()
     }
-    await sending
+    await sending.idle()
   }
 }

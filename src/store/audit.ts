@@ -4,6 +4,7 @@
  * delete an entry), local to each hub (not replicated: each hub records
  * what it served), on disk under `t!<tenant>!a!<seq>`.
  */
+import { SerialQueue } from '../serial.js'
 import { utf8, utf8d } from '../identity/encoding.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { seqKey, type Layout } from './layout.js'
@@ -29,7 +30,8 @@ export class AuditLog {
   readonly #kv: KvStore
   readonly #prefix: string
   #seq = -1
-  #chain: Promise<unknown> = Promise.resolve()
+  /** Appends run one at a time, so sequence numbers follow the order of the calls. */
+  readonly #appends = new SerialQueue()
 
   constructor (kv: KvStore, layout: Layout) {
     this.#kv = kv
@@ -52,9 +54,7 @@ export class AuditLog {
       await this.#kv.batch([{ type: 'put', key: this.#prefix + seqKey(full.seq), value: utf8.encode(JSON.stringify(full)) }])
       return full
     }
-    const p = this.#chain.then(run, run)
-    this.#chain = p.catch(() => {})
-    return await p
+    return await this.#appends.run(run)
   }
 
   /** Entries after `after` (oldest first), at most `limit`. */
