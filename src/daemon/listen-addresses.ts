@@ -30,7 +30,11 @@ export interface ListenPlan {
 export async function planListen (dir: string, flag: string[]): Promise<ListenPlan> {
   if (flag.length > 0) return { listen: checkListen(flag), source: 'flag' }
   const recorded = (await readConfig(dir)).network?.listen
-  if (recorded !== undefined && recorded.length > 0) return { listen: checkListen(recorded), source: 'config' }
+  if (recorded !== undefined && recorded.length > 0) {
+    // `hub config set network.listen /ip4/0.0.0.0/tcp/0` means "any port, then keep it": pick now, record.
+    const picked = await withFreePorts(checkListen(recorded))
+    return { listen: picked, source: picked.some((a, i) => a !== recorded[i]) ? 'new' : 'config' }
+  }
   return { listen: await withFreePorts(DEFAULT_LISTEN), source: 'new' }
 }
 
