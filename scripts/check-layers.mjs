@@ -19,6 +19,7 @@ const SRC = join(ROOT, 'src')
 
 /** Layers, top first. A module may import its own layer and the layers above it. */
 export const LAYERS = [
+  ['platform', ['platform/']],
   ['base', ['shim.ts', 'errors.ts', 'error-status.ts', 'ids.ts', 'log.ts', 'protocol-schemas.ts', 'serial.ts']],
   ['identity', ['identity/']],
   ['commits', ['commits/']],
@@ -41,7 +42,7 @@ export const LAYERS = [
 ]
 
 /** What the app SDK may import besides itself: no store, no hub, no node-side parts. */
-export const CLIENT_MAY_IMPORT = new Set(['base', 'identity', 'commits', 'objects', 'permissions', 'encryption', 'client'])
+export const CLIENT_MAY_IMPORT = new Set(['platform', 'base', 'identity', 'commits', 'objects', 'permissions', 'encryption', 'client'])
 /** Modules of other layers the SDK shares (wire formats), by path. */
 export const CLIENT_SHARED = [/^net\/(channel|constants|messages|node|shim)\.ts$/, /^request\/token\.ts$/, /^store\/query-types\.ts$/, /^interfaces\/views\.ts$/]
 

@@ -4,10 +4,12 @@
  * globals that Node 20 lacks (both arrived in Node 22):
  *  - `Promise.withResolvers`, called throughout libp2p and @libp2p/utils;
  *  - `WebSocket`, which @libp2p/websockets uses to *dial* (listening works
- *    without it), failing with "WebSocket is not defined".
+ *    without it), failing with "WebSocket is not defined" — set by the
+ *    platform module `#platform/globals` (from `ws` under Node; nothing to
+ *    do in a browser).
  * Everything is feature-detected: on Node 22+ this file does nothing.
  */
-import { createRequire } from 'node:module'
+import '#platform/globals'
 
 interface Resolvers<T> {
   promise: Promise<T>
@@ -30,12 +32,6 @@ if (typeof P.withResolvers !== 'function') {
       return { promise, resolve, reject }
     }
   })
-}
-
-const G = globalThis as { WebSocket?: unknown }
-if (typeof G.WebSocket === 'undefined') {
-  // `ws` implements the WHATWG WebSocket surface @libp2p/websockets needs.
-  G.WebSocket = (createRequire(import.meta.url)('ws') as { WebSocket: unknown }).WebSocket
 }
 
 export {}

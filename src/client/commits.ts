@@ -3,20 +3,20 @@
  * later receives a commit checks the app's signature against the owner's
  * grant. Pure functions over the commit and object layers.
  */
-import { randomBytes } from 'node:crypto'
+import { platformCrypto } from '#platform/crypto'
 import { BadRequestError } from '../errors.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
 import { headerFor, signCommit, type Commit, type CommitStrategy, type UnsignedHeader } from '../commits/commit.js'
 import type { ContentKey } from '../encryption/content-keys.js'
 import { commitHeaderAad, encryptPayload } from '../encryption/jwe.js'
 import type { Signer } from '../identity/keys.js'
-import { utf8 } from '../identity/encoding.js'
+import { hex, utf8 } from '../identity/encoding.js'
 import { createChange } from '../objects/automerge.js'
 import type { JsonObject } from '../objects/json.js'
 
 /** A fresh Automerge actor (hex). One per client, so two processes of one app never reuse a sequence number. */
 export function randomActor (): string {
-  return randomBytes(16).toString('hex')
+  return hex(platformCrypto.randomBytes(16))
 }
 
 /** What an update or delete commit must repeat from the object it targets. */

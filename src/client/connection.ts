@@ -20,6 +20,7 @@ import type { ValidateFunction } from 'ajv'
 import { BadRequestError, HubError, TooLargeError, errorFromWire } from '../errors.js'
 import type { FrameChannel } from '../net/channel.js'
 import { validateServerMessage, type ServerMessage } from '../request/token.js'
+import { clientTransports } from '#platform/transports'
 import { MAX_REQUEST_FRAME_BYTES, REQUEST_PROTOCOL } from './constants.js'
 
 /**
@@ -112,13 +113,13 @@ export class RequestConnection {
   static async open (hub: string, timeoutMs: number): Promise<RequestConnection> {
     const { ma, peerId } = await parseHubAddr(hub)
     const only = (peer: PeerId): boolean => peer.toString() !== peerId
-    const [{ createLibp2p }, { tcp }, { webSockets }, { noise }, { yamux }, { identify }, { FrameChannel }] = await Promise.all([
-      import('libp2p'), import('@libp2p/tcp'), import('@libp2p/websockets'), import('@chainsafe/libp2p-noise'),
+    const [{ createLibp2p }, transports, { noise }, { yamux }, { identify }, { FrameChannel }] = await Promise.all([
+      import('libp2p'), clientTransports(), import('@chainsafe/libp2p-noise'),
       import('@chainsafe/libp2p-yamux'), import('@libp2p/identify'), import('../net/channel.js')
     ])
     const node = await createLibp2p({
       addresses: { listen: [] },
-      transports: [tcp(), webSockets()],
+      transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       services: { identify: identify() },

@@ -12,5 +12,6 @@ export type {
   SubscribeQuery, Subscription, SubscriptionEvent, SubscriptionEnd, GrantParams, GrantResult
 } from './types.js'
 export { REQUEST_PROTOCOL, MAX_REQUEST_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './constants.js'
-export { readKeyFile, writeKeyFile, createKeyFile } from './key-file.js'
+export { readKeyFile, writeKeyFile, createKeyFile } from '#client/key-file'
 export { openEnvelopes, decryptCommit, type EnvelopeRecord } from './decrypt.js'
+export { Ed25519KeyPair, type Signer } from '../identity/keys.js'

@@ -6,6 +6,7 @@
  */
 import { ConflictError, NotFoundError } from '../errors.js'
 import { asCommitId, type CommitId, type ObjectId } from '../ids.js'
+import { fromB64 } from '../identity/encoding.js'
 import type { CommitTarget } from './commits.js'
 import { asRecord, asRemoteObject, unexpected } from './replies.js'
 import type { RequestOptions, Requester } from './requester.js'
@@ -29,7 +30,7 @@ export async function readObject (client: Requester, oid: ObjectId, opts: Reques
 export async function exportObject (client: Requester, oid: ObjectId, opts: RequestOptions = {}): Promise<{ bytes: Uint8Array, heads?: CommitId[] }> {
   const r = asRecord(await client.request('Collections', 'export', { objectId: oid }, opts), 'export result')
   if (typeof r.data !== 'string') throw unexpected('export result')
-  const bytes = new Uint8Array(Buffer.from(r.data, 'base64'))
+  const bytes = fromB64(r.data)
   const heads = Array.isArray(r.heads) && r.heads.length > 0 && r.heads.every(h => typeof h === 'string') ? r.heads.map(h => asCommitId(h as string)) : undefined
   return heads !== undefined ? { bytes, heads } : { bytes }
 }

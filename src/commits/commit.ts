@@ -6,9 +6,9 @@
  * `protected + "." + payload`, i.e. the JWS signing input, so anyone can
  * recompute it and a signature covers exactly what the id names.
  */
-import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { platformCrypto } from '#platform/crypto'
 import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
 import { asCommitId, asDid, asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
 import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
@@ -48,7 +48,7 @@ const RAW_CODEC = 0x55
 const SHA2_256 = 0x12
 
 export function commitIdOf (protectedB64: string, payloadB64: string): CommitId {
-  const hash = createHash('sha256').update(protectedB64).update('.').update(payloadB64).digest()
+  const hash = platformCrypto.sha256(protectedB64, '.', payloadB64)
   return asCommitId(CID.createV1(RAW_CODEC, Digest.create(SHA2_256, hash)).toString())
 }
 

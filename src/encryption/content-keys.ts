@@ -11,7 +11,7 @@
  *
  * Pure functions apart from drawing random bytes for new keys.
  */
-import { randomBytes } from 'node:crypto'
+import { platformCrypto } from '#platform/crypto'
 import { BadRequestError } from '../errors.js'
 import { isCollectionTag } from './tags.js'
 
@@ -58,7 +58,7 @@ export function parseContentKeyId (kid: string): { collectionTag: string, versio
 
 /** A fresh random content key for a collection at a version. */
 export function newContentKey (collectionTag: string, version: number): ContentKey {
-  return { kid: contentKeyId(collectionTag, version), key: new Uint8Array(randomBytes(CONTENT_KEY_BYTES)) }
+  return { kid: contentKeyId(collectionTag, version), key: platformCrypto.randomBytes(CONTENT_KEY_BYTES) }
 }
 
 /** The next version of a collection's key (rotation, e.g. after a reader is removed). */

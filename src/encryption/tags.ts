@@ -13,9 +13,9 @@
  * make the encoding injective, so ('a','bc') and ('ab','c') never collide.
  * Pure functions: no I/O.
  */
-import { createHmac, hkdfSync } from 'node:crypto'
+import { platformCrypto } from '#platform/crypto'
 import { BadRequestError } from '../errors.js'
-import { utf8 } from '../identity/encoding.js'
+import { b64u, utf8 } from '../identity/encoding.js'
 
 export const COLLECTION_TAG_INFO = 'identity-hub collection tag v1'
 
@@ -34,7 +34,7 @@ export function collectionTagKey (tenantSecret: Uint8Array): Uint8Array {
   if (!(tenantSecret instanceof Uint8Array) || tenantSecret.length < MIN_TENANT_SECRET_BYTES) {
     throw new BadRequestError(`a tenant secret is at least ${MIN_TENANT_SECRET_BYTES} bytes`)
   }
-  return new Uint8Array(hkdfSync('sha256', tenantSecret, new Uint8Array(0), COLLECTION_TAG_INFO, 32))
+  return platformCrypto.hkdfSha256(tenantSecret, new Uint8Array(0), COLLECTION_TAG_INFO, 32)
 }
 
 // A lone surrogate would be UTF-8 encoded as U+FFFD and collide with it.
@@ -63,5 +63,5 @@ export function collectionTag (tenantSecret: Uint8Array, context: string, type: 
   if (!isTagPart(context) || !isTagPart(type)) {
     throw new BadRequestError('a collection tag needs a non-empty, well-formed context and type')
   }
-  return createHmac('sha256', collectionTagKey(tenantSecret)).update(collectionTagInput(context, type)).digest('base64url')
+  return b64u(platformCrypto.hmacSha256(collectionTagKey(tenantSecret), collectionTagInput(context, type)))
 }

@@ -1,18 +1,19 @@
 /** Small byte/encoding helpers shared by every format module. */
 import { base58btc } from 'multiformats/bases/base58'
+import { platformCrypto } from '#platform/crypto'
 
 export const utf8 = new TextEncoder()
 export const utf8d = new TextDecoder('utf-8', { fatal: true })
 
 export function b64u (bytes: Uint8Array | string): string {
-  return Buffer.from(typeof bytes === 'string' ? utf8.encode(bytes) : bytes).toString('base64url')
+  return platformCrypto.base64urlEncode(typeof bytes === 'string' ? utf8.encode(bytes) : bytes)
 }
 
 const B64U = /^[A-Za-z0-9_-]*$/
 /** Strict base64url decode: rejects padding and foreign characters. */
 export function fromB64u (s: string): Uint8Array {
   if (!B64U.test(s)) throw new TypeError('not base64url')
-  return new Uint8Array(Buffer.from(s, 'base64url'))
+  return platformCrypto.base64urlDecode(s)
 }
 
 export function multibaseEncode (bytes: Uint8Array): string {
@@ -34,4 +35,22 @@ export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/** Standard (padded) base64, as the hub's JSON replies carry binary fields. */
+export function b64 (bytes: Uint8Array): string {
+  return platformCrypto.base64Encode(bytes)
+}
+
+/** Standard base64 decode (lenient, like Node's Buffer). */
+export function fromB64 (s: string): Uint8Array {
+  return platformCrypto.base64Decode(s)
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+/** Lower-case hex. */
+export function hex (bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) s += HEX[b] as string
+  return s
 }

@@ -1,16 +1,18 @@
 /**
- * Ed25519 key pairs backed by node:crypto KeyObjects (fast, and the private
- * key never has to live in a JS string). A key pair also yields the X25519
+ * Ed25519 key pairs on the platform seam (`#platform/crypto`: node:crypto
+ * KeyObjects under Node — fast, and the private key never has to live in a
+ * JS string — @noble in a browser). A key pair also yields the X25519
  * key-agreement pair the did:key method derives from it.
  */
-import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
-import { inspect } from 'node:util'
 import { ed25519 } from '@noble/curves/ed25519.js'
+import { platformCrypto } from '#platform/crypto'
+import type { Ed25519PrivateKey } from '../platform/crypto.js'
 import type { Did } from '../ids.js'
 import { b64u, fromB64u } from './encoding.js'
 import { didKeyFromPublicKey, didKeyFragment } from './did-key.js'
 
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+/** Node's `util.inspect.custom`, without importing node:util (a registered symbol). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
 
 /** Anything that can produce an EdDSA signature under a DID key id. */
 export interface Signer {
@@ -25,19 +27,18 @@ export class Ed25519KeyPair implements Signer {
   readonly did: Did
   readonly kid: string
   readonly #seed: Uint8Array
-  readonly #privateKey: KeyObject
+  readonly #privateKey: Ed25519PrivateKey
 
   private constructor (seed: Uint8Array) {
     if (seed.length !== 32) throw new TypeError('an Ed25519 seed is 32 bytes')
     this.#seed = Uint8Array.from(seed)
-    this.#privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
-    const jwk = createPublicKey(this.#privateKey).export({ format: 'jwk' })
-    this.publicKey = fromB64u(String(jwk.x))
+    this.#privateKey = platformCrypto.ed25519PrivateKey(this.#seed)
+    this.publicKey = this.#privateKey.publicKey
     this.did = didKeyFromPublicKey(this.publicKey)
     this.kid = `${this.did}#${didKeyFragment(this.did)}`
   }
 
-  static generate (): Ed25519KeyPair { return new Ed25519KeyPair(randomBytes(32)) }
+  static generate (): Ed25519KeyPair { return new Ed25519KeyPair(platformCrypto.randomBytes(32)) }
   static fromSeed (seed: Uint8Array): Ed25519KeyPair { return new Ed25519KeyPair(seed) }
 
   /** Import an OKP/Ed25519 private JWK (the common interchange form). */
@@ -49,7 +50,7 @@ export class Ed25519KeyPair implements Signer {
   }
 
   sign (data: Uint8Array): Uint8Array {
-    return nodeSign(null, data, this.#privateKey)
+    return this.#privateKey.sign(data)
   }
 
   /** The 32-byte seed. Only the keystore should ever call this. */
@@ -69,29 +70,11 @@ export class Ed25519KeyPair implements Signer {
 
   // Never let a private key reach a log line, an error or a JSON dump.
   toJSON (): { did: Did } { return { did: this.did } }
-  [inspect.custom] (): string { return `Ed25519KeyPair(${this.did})` }
+  [INSPECT] (): string { return `Ed25519KeyPair(${this.did})` }
   toString (): string { return `Ed25519KeyPair(${this.did})` }
 }
 
-const publicKeyCache = new Map<string, KeyObject>()
-
 /** Verify an Ed25519 signature over `data` with a raw 32-byte public key. */
 export function verifyEd25519 (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false
-  const cacheKey = Buffer.from(publicKey).toString('hex')
-  let key = publicKeyCache.get(cacheKey)
-  if (key === undefined) {
-    try {
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64u(publicKey) }, format: 'jwk' })
-    } catch {
-      return false
-    }
-    if (publicKeyCache.size > 10_000) publicKeyCache.clear()
-    publicKeyCache.set(cacheKey, key)
-  }
-  try {
-    return nodeVerify(null, data, key, signature)
-  } catch {
-    return false
-  }
+  return platformCrypto.ed25519Verify(publicKey, data, signature)
 }

@@ -7,6 +7,7 @@
  */
 import * as A from '@automerge/automerge'
 import { BadRequestError } from '../errors.js'
+import { b64 } from '../identity/encoding.js'
 import { deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
 
 export type AmDoc = A.Doc<Record<string, unknown>>
@@ -32,7 +33,7 @@ export function fromAm (v: unknown): JsonValue {
   if (A.isImmutableString(v)) return v.val
   if (Array.isArray(v)) return v.map(fromAm)
   if (v instanceof Date) return v.toISOString()
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64')
+  if (v instanceof Uint8Array) return b64(v)
   // Automerge returns 64-bit ints at the edge of the safe range as BigInt.
   if (typeof v === 'bigint') return Number(v)
   if (typeof v === 'object') {

@@ -1,4 +1,5 @@
 /** JSON value types and the checks a stored value must pass. */
+import { platformCrypto } from '#platform/crypto'
 import { BadRequestError, TooLargeError } from '../errors.js'
 
 export type JsonPrimitive = string | number | boolean | null
@@ -20,7 +21,7 @@ export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 export function checkJsonObject (value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): number {
   if (!isJsonObject(value)) throw new BadRequestError('value must be a JSON object')
   checkPlain(value, 0)
-  const size = Buffer.byteLength(JSON.stringify(value))
+  const size = platformCrypto.utf8ByteLength(JSON.stringify(value))
   if (size > maxBytes) throw new TooLargeError(`value is ${size} bytes, over the ${maxBytes}-byte limit`, { size, limit: maxBytes })
   return size
 }

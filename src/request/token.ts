@@ -4,7 +4,7 @@
  * method and its parameters. Pure functions; shared by the hub (verify) and
  * the client SDK (create), so it imports no store code.
  */
-import { randomBytes } from 'node:crypto'
+import { platformCrypto } from '#platform/crypto'
 import { protocolValidator } from '../protocol-schemas.js'
 import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
 import { b64u } from '../identity/encoding.js'
@@ -57,7 +57,7 @@ export function signRequest (signer: Signer, owner: string, iface: RequestInterf
     sub: owner,
     iat,
     exp: iat + Math.min(opts.lifetimeS ?? 60, MAX_REQUEST_LIFETIME_S),
-    jti: b64u(randomBytes(16)),
+    jti: b64u(platformCrypto.randomBytes(16)),
     interface: iface,
     method,
     params
