@@ -226,8 +226,8 @@ describe('runDaemon in-process (the network seam and signals)', () => {
     expect(startNetwork).toHaveBeenCalledOnce()
     expect(info.multiaddrs).toEqual(multiaddrs)
     const client = await ControlClient.forDir(dir)
-    expect(await client.command('whoami', { positionals: [], options: {} })).toEqual({ net: 'fake', multiaddrs, did: info.did })
-    expect(await client.command('ping', { positionals: [], options: {} })).toMatchObject({ pid: process.pid, multiaddrs })
+    expect(await client.call('whoami', {})).toEqual({ net: 'fake', multiaddrs, did: info.did })
+    expect(await client.call('ping', {})).toMatchObject({ pid: process.pid, multiaddrs })
 
     process.emit('SIGTERM', 'SIGTERM')
     await vi.waitFor(() => { expect(stopping).toBe(true) })

@@ -7,7 +7,8 @@ import type { Logger } from '../log.js'
 import { ControlClient, DaemonUnreachableError } from '../daemon/control.js'
 import { findDaemon, probeDaemon } from '../daemon/discovery.js'
 import { isPidAlive, readDaemonInfo, type DaemonInfo } from '../daemon/files.js'
-import { handlers } from './commands.js'
+import type { HandlerTable } from '../daemon/daemon.js'
+import type { HubNode } from '../net/hub-node.js'
 import { startNetwork } from './network.js'
 
 
@@ -24,11 +25,11 @@ const STOP_TIMEOUT_MS = 10_000
 const POLL_MS = 50
 
 /** Run the daemon in the foreground until it is stopped; returns the exit code. */
-export async function startDaemon (dir: string, opts: { listen: string[], bootstrap: string[], http?: { host: string, port: number }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
+export async function startDaemon (dir: string, opts: { handlers: HandlerTable<HubNode>, listen: string[], bootstrap: string[], http?: { host: string, port: number }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
   const { runDaemon } = await import('../daemon/daemon.js')
   return await runDaemon({
     dir,
-    handlers,
+    handlers: opts.handlers,
     listen: opts.listen,
     bootstrap: opts.bootstrap,
     logger: opts.logger,
@@ -50,7 +51,7 @@ export async function stopDaemon (dir: string): Promise<StopResult> {
   if (info === undefined) return { stopped: false }
   try {
     const client = await ControlClient.forDir(dir, info)
-    await client.command('shutdown', { positionals: [], options: {} }, { timeoutMs: STOP_TIMEOUT_MS })
+    await client.call('shutdown', {}, { timeoutMs: STOP_TIMEOUT_MS })
   } catch (err) {
     // Refused: it is already shutting down (control channel closed first), so just wait.
     if (!(err instanceof DaemonUnreachableError)) throw err
@@ -76,6 +77,7 @@ export interface StatusResult {
   multiaddrs?: string[]
   did?: string
   peerId?: string
+  http?: DaemonInfo['http']
   /** A daemon.json is present but no daemon answers (crashed, or mid-shutdown); it is ignored and replaced at the next start. */
   stale?: boolean
 }

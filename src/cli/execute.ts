@@ -1,6 +1,6 @@
 /**
  * Run one hub command for the CLI: inside the directory's daemon when one
- * is running (forwarded over the control channel), else in-process.
+ * is running (a typed call over the control channel), else in-process.
  *
  * Falling back is only ever done when the daemon provably did not receive
  * the command (connection refused, files gone), so a command never runs
@@ -12,21 +12,20 @@ import { HubError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ControlClient, DaemonUnreachableError } from '../daemon/control.js'
 import { findDaemon } from '../daemon/discovery.js'
-import type { CommandArgs, Handler } from './commands.js'
-import type { NetworkHandle } from '../daemon/daemon.js'
+import type { AnyHubCommand } from './spec.js'
 
 const LOCK_WAIT_MS = 5000
 const LOCK_RETRY_MS = 100
 
-export async function execute<N extends NetworkHandle> (dir: string, command: string, handler: Handler<N>, args: CommandArgs, logger: Logger): Promise<unknown> {
+export async function execute (dir: string, command: AnyHubCommand, params: Record<string, unknown>, logger: Logger): Promise<unknown> {
   const deadline = Date.now() + LOCK_WAIT_MS
   for (;;) {
     const daemon = await findDaemon(dir)
     if (daemon !== undefined) {
       try {
         const client = await ControlClient.forDir(dir, daemon)
-        logger.debug('forwarding to the hub daemon', { command, pid: daemon.pid, url: client.url })
-        return await client.command(command, args)
+        logger.debug('forwarding to the hub daemon', { command: command.name, pid: daemon.pid, url: client.url })
+        return await client.call(command.name, params)
       } catch (err) {
         if (!(err instanceof DaemonUnreachableError)) throw err
         logger.debug('the hub daemon does not answer; running in-process', { pid: daemon.pid })
@@ -45,7 +44,8 @@ export async function execute<N extends NetworkHandle> (dir: string, command: st
       throw err
     }
     try {
-      return await handler({ hub }, args)
+      // The same check the daemon applies to a call it receives.
+      return await command.run({ hub }, command.params.check(params))
     } finally {
       await hub.close()
     }

@@ -10,13 +10,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { AuthenticationError, BadRequestError, HubError, NotFoundError, TooLargeError, toHubError } from '../errors.js'
+import { AuthenticationError, BadRequestError, HubError, NotFoundError, TooLargeError, errorFromWire, toHubError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { COMMAND_PATH, MAX_BODY_BYTES, errorBody, httpStatusOf, isErrorCode, parseCommandRequest, type CommandArgs, type CommandRequest } from './protocol.js'
+import { COMMAND_PATH, MAX_BODY_BYTES, errorBody, httpStatusOf, parseCommandRequest, type CommandRequest } from './protocol.js'
 import { readDaemonInfo, readSecret, type DaemonInfo } from './files.js'
 import { readBody } from '../http/read-body.js'
 
-export type Dispatch = (command: string, args: CommandArgs) => Promise<unknown>
+export type Dispatch = (command: string, params: Record<string, unknown>) => Promise<unknown>
 
 export interface ControlServerOptions {
   secret: string
@@ -134,9 +134,9 @@ export class ControlServer {
       } catch {
         throw new BadRequestError('the request body is not valid UTF-8 JSON')
       }
-      const { command, args } = parseCommandRequest(json)
+      const { command, params } = parseCommandRequest(json)
       this.#log.debug('control command', { command })
-      const result = await this.#dispatch(command, args)
+      const result = await this.#dispatch(command, params)
       send(res, 200, { result: result === undefined ? null : result })
     } catch (e) {
       const err = toHubError(e)
@@ -186,8 +186,8 @@ export class ControlClient {
    * Run one command in the daemon and return its result, or throw the
    * HubError it answered with (same code and message as in-process).
    */
-  async command (command: string, args: CommandArgs, opts: { timeoutMs?: number } = {}): Promise<unknown> {
-    const request: CommandRequest = { command, args }
+  async call (command: string, params: Record<string, unknown> = {}, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    const request: CommandRequest = { command, params }
     const body = JSON.stringify(request)
     // Refuse here rather than upload megabytes only to be told 413.
     if (Buffer.byteLength(body) > MAX_BODY_BYTES) throw new TooLargeError(`the command exceeds the control channel's ${MAX_BODY_BYTES} byte limit`)
@@ -215,7 +215,7 @@ export class ControlClient {
     }
     if (res.ok && typeof reply === 'object' && reply !== null && 'result' in reply) return reply.result
     const e = reply?.error
-    if (e !== undefined && isErrorCode(e.code)) throw new HubError(e.code, typeof e.message === 'string' ? e.message : e.code)
+    if (typeof e?.code === 'string') throw errorFromWire({ code: e.code, message: typeof e.message === 'string' ? e.message : e.code })
     throw new HubError('internal', `the hub daemon sent an unexpected reply (HTTP ${res.status})`)
   }
 }

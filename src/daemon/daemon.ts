@@ -26,7 +26,6 @@ import { listenStably } from './listen-addresses.js'
 import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
 import type { HttpServer } from '../http/server.js'
 import { checkOutboundEnv, chosenOutboundMode, isLoopbackHost, outboundMode, restrictOutboundFor } from '../identity/outbound.js'
-import type { CommandArgs } from './protocol.js'
 import { issuanceOf } from '../org/hub-org.js'
 
 export interface NetworkHandle { multiaddrs(): string[]; stop(): Promise<void> }
@@ -39,7 +38,11 @@ export interface HandlerContext<N extends NetworkHandle = NetworkHandle> {
   net?: N
 }
 
-export type Handler<N extends NetworkHandle = NetworkHandle> = (ctx: HandlerContext<N>, args: CommandArgs) => Promise<unknown>
+/**
+ * One command as the daemon runs it: `params` is whatever the caller sent
+ * (a JSON object); the handler checks it against its schema before use.
+ */
+export type Handler<N extends NetworkHandle = NetworkHandle> = (ctx: HandlerContext<N>, params: Record<string, unknown>) => Promise<unknown>
 export type HandlerTable<N extends NetworkHandle = NetworkHandle> = Readonly<Record<string, Handler<N>>>
 
 export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
@@ -115,7 +118,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     this.#server = await ControlServer.listen({
       secret: this.#secret,
       logger: this.#log.child('control'),
-      dispatch: async (command, args) => await this.#dispatch(command, args)
+      dispatch: async (command, params) => await this.#dispatch(command, params)
     })
     const listen = this.#opts.listen ?? []
     // Bootstrap peers from hub.json (`hub config set network.bootstrap …`) and from the command line.
@@ -192,7 +195,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
   }
 
   /** `ping` (the current DaemonInfo) and `shutdown` are answered here, ahead of the handler table. */
-  async #dispatch (command: string, args: CommandArgs): Promise<unknown> {
+  async #dispatch (command: string, params: Record<string, unknown>): Promise<unknown> {
     if (command === 'ping') return { ...this.info, multiaddrs: this.#net?.multiaddrs() ?? [] }
     if (command === 'shutdown') {
       // Begin after this reply is written: closing the control server first
@@ -203,7 +206,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     const handler = Object.hasOwn(this.#opts.handlers, command) ? this.#opts.handlers[command] : undefined
     if (handler === undefined) throw new BadRequestError(`unknown command "${command}"`)
     const ctx: HandlerContext<N> = this.#net !== undefined ? { hub: this.hub, net: this.#net } : { hub: this.hub }
-    return await handler(ctx, args)
+    return await handler(ctx, params)
   }
 
   async #stop (reason: string): Promise<void> {

@@ -21,7 +21,7 @@ export async function probeDaemon (dir: string, timeoutMs = 2000): Promise<Daemo
   if (info === undefined) return undefined
   try {
     const client = await ControlClient.forDir(dir, info)
-    const live = await client.command('ping', { positionals: [], options: {} }, { timeoutMs }) as Partial<DaemonInfo> | null
+    const live = await client.call('ping', {}, { timeoutMs }) as Partial<DaemonInfo> | null
     return live?.pid === info.pid ? { ...info, ...live } : undefined
   } catch {
     return undefined

@@ -1,0 +1,68 @@
+/** `hub start`, `hub stop`, `hub status`: the daemon itself. None of them opens the store in this process. */
+import type { HandlerTable } from '../../daemon/daemon.js'
+import type { HubNode } from '../../net/hub-node.js'
+import { daemonStatus, parseHttpAddress, startDaemon, stopDaemon, type StatusResult, type StopResult } from '../daemon-commands.js'
+import { fields } from '../format.js'
+import { list, opt } from '../input.js'
+import { printReady } from '../output.js'
+import { localCommand, SILENT } from '../spec.js'
+
+/** `hub start` runs the given handler table (the registry's hub commands) inside the daemon. */
+export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeof localCommand<typeof SILENT>> {
+  return localCommand<typeof SILENT>({
+    name: 'start',
+    group: 'Daemon',
+    usesDir: true,
+    summary: 'run the hub in the foreground (until Ctrl-C, SIGTERM or "hub stop")',
+    description: 'Run the hub: its libp2p node, sync with the owner\'s devices and, with --http, the Identity API, did:web and DCP. ' +
+      'Meanwhile every other command on --dir goes through it. Listen addresses are kept in DIR/hub.json (network.listen): ' +
+      'the first start picks ports and records them, so paired devices find this hub again after a restart.',
+    options: [
+      { flags: '--listen <multiaddr>', description: 'listen here instead of the recorded addresses (repeatable)', repeatable: true },
+      { flags: '--bootstrap <multiaddr>', description: 'also dial this peer (repeatable; hub.json network.bootstrap is added)', repeatable: true },
+      { flags: '--http <host:port>', description: 'serve the HTTP API here (admin key: DIR/http-admin.key)' }
+    ],
+    examples: ['hub start --dir ~/hub', 'hub start --dir ~/hub --listen /ip4/0.0.0.0/tcp/4001 --http 127.0.0.1:8080'],
+    async run (cli) {
+      const http = opt(cli.opts.http)
+      const code = await startDaemon(cli.dir, {
+        handlers,
+        listen: list(cli.opts.listen),
+        bootstrap: list(cli.opts.bootstrap),
+        ...(http !== undefined ? { http: parseHttpAddress(http) } : {}),
+        logger: cli.logger,
+        onReady: info => printReady(info, cli.json)
+      })
+      process.exitCode = code
+      if (!cli.json) process.stdout.write('hub daemon stopped\n')
+      // Whatever the network layer left running must not keep a stopped daemon alive.
+      setTimeout(() => process.exit(code), 2000).unref()
+      return SILENT
+    }
+  })
+}
+
+export const stop = localCommand<StopResult>({
+  name: 'stop',
+  group: 'Daemon',
+  usesDir: true,
+  summary: 'ask the running daemon to shut down; returns once its process has exited',
+  async run (cli) { return await stopDaemon(cli.dir) },
+  human: r => r.stopped ? `stopped the hub daemon (pid ${String(r.pid)})\n` : 'no hub daemon was running\n'
+})
+
+export const status = localCommand<StatusResult>({
+  name: 'status',
+  group: 'Daemon',
+  usesDir: true,
+  summary: 'whether a daemon runs: its pid, control URL, multiaddrs and HTTP address',
+  async run (cli) { return await daemonStatus(cli.dir) },
+  human (r) {
+    if (!r.running) return `no hub daemon is running${r.stale === true ? ' (ignoring a stale daemon.json)' : ''}\n`
+    return `hub daemon running (pid ${String(r.pid)}) since ${String(r.startedAt)}\n` + fields([
+      ['  control', r.control?.url],
+      ['  multiaddrs', (r.multiaddrs ?? []).join(' ') || '(no network)'],
+      ...(r.http !== undefined ? [['  http', `${r.http.url} (admin key in ${r.http.adminKeyFile})`] as const] : [])
+    ])
+  }
+})

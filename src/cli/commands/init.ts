@@ -1,0 +1,76 @@
+/** `hub init`: create a hub directory — a new owner, an imported owner key, a restored backup, or another device of an owner (--join). */
+import { readFile } from 'node:fs/promises'
+import { BadRequestError } from '../../errors.js'
+import { fromB64u } from '../../identity/encoding.js'
+import type { Ed25519KeyPair } from '../../identity/keys.js'
+import type { HubRole } from '../../hub.js'
+import { fields, indent } from '../format.js'
+import { opt, readOptionFile } from '../input.js'
+import { readPassphrase } from '../passphrase.js'
+import { localCommand } from '../spec.js'
+
+async function loadOwnerKey (path: string): Promise<Ed25519KeyPair> {
+  let text: string
+  try {
+    text = (await readFile(path, 'utf8')).trim()
+  } catch (err) {
+    throw new BadRequestError(`cannot read the --owner-key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  const { Ed25519KeyPair } = await import('../../identity/keys.js')
+  try {
+    if (text.startsWith('{')) return Ed25519KeyPair.fromJwk(JSON.parse(text) as Record<string, unknown>)
+    return Ed25519KeyPair.fromSeed(fromB64u(text))
+  } catch {
+    throw new BadRequestError('--owner-key must hold an OKP Ed25519 private JWK or a base64url 32-byte seed')
+  }
+}
+
+function joinRole (o: Record<string, unknown>): HubRole | undefined {
+  const role = opt(o.role)
+  if (o.blind === true && role !== undefined && role !== 'blind') throw new BadRequestError(`--blind and --role ${role} contradict each other`)
+  return o.blind === true ? 'blind' : role as HubRole | undefined
+}
+
+export interface InitResult { did: string, hubDid: string, peerId: string, dir: string, role?: string, restored?: boolean }
+
+export const init = localCommand<InitResult>({
+  name: 'init',
+  group: 'Hub',
+  usesDir: true,
+  summary: 'create a hub: a new owner DID, an imported owner key, a restored backup, or another device (--join)',
+  description: 'Create a hub directory. Without options: a new owner DID and its first hub. Refuses to overwrite an existing hub.',
+  options: [
+    { flags: '--owner-key <file>', description: 'import an owner key (OKP Ed25519 private JWK or base64url seed)' },
+    { flags: '--restore <file>', description: 'bring an owner back from a "hub backup" file (asks for its passphrase)' },
+    { flags: '--passphrase-file <file>', description: 'with --restore: read the passphrase from this file instead of the terminal' },
+    { flags: '--join <invite>', description: 'become another device of the owner who made the invite ("hub device invite")' },
+    { flags: '--blind', description: 'with --join: a blind hub (stores and forwards ciphertext, reads nothing)' },
+    { flags: '--role <role>', description: 'with --join: owner-device or blind', choices: ['owner-device', 'blind'] },
+    { flags: '--name <name>', description: 'with --join: a name for this device' }
+  ],
+  examples: ['hub init --dir ~/hub', 'hub init --dir ~/phone --join <invite>', 'hub init --dir ~/new-laptop --restore owner-backup.jwe'],
+  async run (cli) {
+    const o = cli.opts
+    const exclusive = ['ownerKey', 'restore', 'join'].filter(k => o[k] !== undefined)
+    if (exclusive.length > 1) throw new BadRequestError('--owner-key, --restore and --join exclude each other (a joined device holds no owner key)')
+    if (o.passphraseFile !== undefined && o.restore === undefined) throw new BadRequestError('--passphrase-file goes with --restore')
+    if (o.join === undefined && (o.blind === true || o.role !== undefined || o.name !== undefined)) throw new BadRequestError('--blind, --role and --name go with --join')
+    if (typeof o.join === 'string') {
+      const role = joinRole(o)
+      const { joinHub } = await import('../../net/pair.js')
+      const name = opt(o.name)
+      return await joinHub(cli.dir, o.join, { ...(role !== undefined ? { role } : {}), ...(name !== undefined ? { name } : {}) })
+    }
+    const { Hub } = await import('../../hub.js')
+    if (typeof o.restore === 'string') {
+      const text = await readOptionFile('restore', o.restore)
+      const { openOwnerBackup } = await import('../../backup/owner-backup.js')
+      const secrets = await openOwnerBackup(text, await readPassphrase({ prompt: 'passphrase of the backup: ', file: opt(o.passphraseFile) }))
+      const created = await Hub.init(cli.dir, { ownerKey: secrets.ownerKey, tenantSecret: secrets.tenantSecret })
+      return { ...created, restored: true }
+    }
+    const ownerKey = typeof o.ownerKey === 'string' ? await loadOwnerKey(o.ownerKey) : undefined
+    return await Hub.init(cli.dir, ownerKey !== undefined ? { ownerKey } : {})
+  },
+  human: r => `${r.restored === true ? 'restored the owner into a new hub' : 'created hub'}\n` + indent(fields([['owner DID', r.did], ['hub DID', r.hubDid], ['peer id', r.peerId], ['dir', r.dir]]))
+})
