@@ -157,7 +157,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     expect(human.stdout).toContain('ACTIVATED')
     await fails(['participant', 'activate', '--dir', dir, 'acme'], 'conflict')
 
-    const list = await ok(['participant', 'list', '--dir', dir]) as Json[]
+    const list = (await ok(['participant', 'list', '--dir', dir])).items as Json[]
     expect(list.find(p => p.participantId === 'acme')).toMatchObject({ participantId: 'acme', did: acme, state: 'ACTIVATED' })
     expect(list.every(p => p.apiKey === undefined && p.apiKeyHash === undefined)).toBe(true)
 
@@ -168,7 +168,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     expect(await ok(['participant', 'delete', '--dir', dir, 'acme'])).toEqual({ participantId: 'acme', deleted: true })
     await fails(['participant', 'delete', '--dir', dir, 'acme'], 'not_found')
     await fails(['keys', 'list', '--dir', dir, '--participant', 'acme'], 'not_found')
-    expect((await ok(['participant', 'list', '--dir', dir]) as Json[]).some(p => p.participantId === 'acme')).toBe(false)
+    expect(((await ok(['participant', 'list', '--dir', dir])).items as Json[]).some(p => p.participantId === 'acme')).toBe(false)
     // The deleted context's key opens nothing any more, and its id and DID are free again.
     expect(await getStatus(`${url}/api/identity/v1/participants/acme`, { headers: { 'x-api-key': created.apiKey } })).toBe(401)
     expect(await ok(['participant', 'create', '--dir', dir, '--id', 'acme', '--did', acme])).toMatchObject({ state: 'CREATED' })
@@ -234,9 +234,9 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
       return ((await res.json() as Json).verificationMethod as Json[]).map(m => m.id as string)
     }
     const states = async (): Promise<Record<string, string>> =>
-      Object.fromEntries((await ok(['keys', 'list', ...P]) as Json[]).map(k => [k.keyId, `${k.state}${k.isDefault === true ? '*' : ''}${k.hasPrivateKey === true ? '' : ' (public only)'}`]))
+      Object.fromEntries(((await ok(['keys', 'list', ...P])).items as Json[]).map(k => [k.keyId, `${k.state}${k.isDefault === true ? '*' : ''}${k.hasPrivateKey === true ? '' : ' (public only)'}`]))
 
-    const [first] = await ok(['keys', 'list', ...P]) as Json[]
+    const [first] = (await ok(['keys', 'list', ...P])).items as Json[]
     expect(first).toMatchObject({ participantId: 'keyco', keyId: 'key-1', kid: `${keyco}#key-1`, state: 'ACTIVATED', isDefault: true, hasPrivateKey: true, publicKeyJwk: { kty: 'OKP', crv: 'Ed25519' } })
     expect(first.publicKeyJwk.d).toBeUndefined()
 
@@ -366,12 +366,12 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     await fails(['credentials', 'add', '--dir', dir, '--participant', 'acme'], 'bad_request')
     await fails(['credentials', 'add', '--dir', dir, '--participant', 'acme', '--jwt', join(work, 'missing.jwt')], 'bad_request')
 
-    const listed = await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme']) as Json[]
+    const listed = (await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme'])).items as Json[]
     expect(listed).toEqual([expect.objectContaining({ credentialId, participantId: 'acme', types: ['VerifiableCredential', 'MembershipCredential'], issuer: issuerDid, subjectId: acmeDid, state: 'ISSUED' })])
     expect(listed[0].raw).toBeUndefined()
-    expect(await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme', '--type', 'MembershipCredential'])).toHaveLength(1)
-    expect(await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme', '--type', 'OrganizationCredential'])).toEqual([])
-    expect(await ok(['credentials', 'list', '--dir', dir, '--participant', 'beta'])).toEqual([])
+    expect((await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme', '--type', 'MembershipCredential'])).items).toHaveLength(1)
+    expect((await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme', '--type', 'OrganizationCredential'])).items).toEqual([])
+    expect((await ok(['credentials', 'list', '--dir', dir, '--participant', 'beta'])).items).toEqual([])
 
     // 1. The holder grants the verifier a scope: an access token inside its own ID token.
     const holder = await ok(['dcp', 'token', '--dir', dir, '--participant', 'acme', '--audience', betaDid, '--scope', `${TYPE_SCOPE}:MembershipCredential`])
@@ -436,7 +436,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
 
     const def = await ok(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member', '--type', 'MembershipCredential', '--holder', holderDid, '--validity', '3600', '--claims', '{"tier":"gold"}'])
     expect(def).toMatchObject({ id: 'member', credentialType: 'MembershipCredential', validitySeconds: 3600, holders: [holderDid], claims: { tier: 'gold' } })
-    expect(await ok(['issuance', 'list', '--dir', dir, '--participant', 'cissuer'])).toEqual([expect.objectContaining({ id: 'member' })])
+    expect((await ok(['issuance', 'list', '--dir', dir, '--participant', 'cissuer'])).items).toEqual([expect.objectContaining({ id: 'member' })])
     await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member', '--type', 'MembershipCredential'], 'already_exists')
     await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'other'], 'bad_request')
     await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'other', '--type', 'T', '--claims', 'not json'], 'bad_request')
@@ -450,11 +450,11 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
       rec = await ok(['credentials', 'requests', '--dir', dir, '--participant', 'cholder', sent.holderPid as string])
     }
     expect(rec).toMatchObject({ status: 'ISSUED', issuerPid: sent.issuerPid, credentialIds: [expect.stringMatching(/^urn:uuid:/)] })
-    expect(await ok(['credentials', 'requests', '--dir', dir, '--participant', 'cholder'])).toEqual([expect.objectContaining({ holderPid: sent.holderPid })])
+    expect((await ok(['credentials', 'requests', '--dir', dir, '--participant', 'cholder'])).items).toEqual([expect.objectContaining({ holderPid: sent.holderPid })])
     await fails(['credentials', 'requests', '--dir', dir, '--participant', 'cholder', 'nope'], 'not_found')
-    const held = await ok(['credentials', 'list', '--dir', dir, '--participant', 'cholder', '--type', 'MembershipCredential']) as Json[]
+    const held = (await ok(['credentials', 'list', '--dir', dir, '--participant', 'cholder', '--type', 'MembershipCredential'])).items as Json[]
     expect(held).toEqual([expect.objectContaining({ credentialId: (rec.credentialIds as string[])[0], issuer: issuerDid, subjectId: holderDid })])
-    expect(await ok(['issuance', 'requests', '--dir', dir, '--participant', 'cissuer'])).toEqual([expect.objectContaining({ issuerPid: sent.issuerPid, holderDid, status: 'ISSUED', delivered: true })])
+    expect((await ok(['issuance', 'requests', '--dir', dir, '--participant', 'cissuer'])).items).toEqual([expect.objectContaining({ issuerPid: sent.issuerPid, holderDid, status: 'ISSUED', delivered: true })])
 
     expect(await ok(['issuance', 'delete', 'member', '--dir', dir, '--participant', 'cissuer'])).toEqual({ participantId: 'cissuer', definitionId: 'member', deleted: true })
     await fails(['issuance', 'delete', 'member', '--dir', dir, '--participant', 'cissuer'], 'not_found')
@@ -464,7 +464,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     const [issuerDid, holderDid] = [did('rissuer'), did('rholder')]
     await createIssuerAndHolder('rissuer', issuerDid, 'rholder', holderDid)
     expect(await ok(['issuance', 'define', '--dir', dir, '--participant', 'rissuer', '--id', 'member', '--type', 'MembershipCredential', '--status-list'])).toMatchObject({ id: 'member', statusList: true })
-    expect(await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer'])).toEqual([])
+    expect((await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer'])).items).toEqual([])
 
     const sent = await ok(['credentials', 'request', '--dir', dir, '--participant', 'rholder', '--issuer', issuerDid, '--definition', 'member'])
     let rec: Json = sent
@@ -475,7 +475,7 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     expect(rec.status).toBe('ISSUED')
     const credentialId = (rec.credentialIds as string[])[0] as string
 
-    const issued = await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer']) as Json[]
+    const issued = (await ok(['issuance', 'issued', '--dir', dir, '--participant', 'rissuer'])).items as Json[]
     expect(issued).toEqual([expect.objectContaining({ credentialId, holderDid, definitionId: 'member', index: 0, revoked: false })])
     const listUrl = issued[0].statusListCredential as string
     expect(listUrl.startsWith(`${url}/api/issuance/v1/participants/rissuer/status/`)).toBe(true)
@@ -531,8 +531,8 @@ describe('hub org commands without a daemon (in-process)', { timeout: 120_000 },
     await fails(['participant', 'create', '--dir', dir, '--id', 'solo', '--did', soloDid], 'already_exists')
     await fails(['participant', 'activate', '--dir', dir, 'nobody'], 'not_found')
 
-    expect(await ok(['participant', 'list', '--dir', dir])).toEqual([expect.objectContaining({ participantId: 'solo', did: soloDid, state: 'CREATED' })])
-    expect(await ok(['keys', 'list', '--dir', dir, '--participant', 'solo'])).toEqual([expect.objectContaining({ keyId: 'key-1', state: 'ACTIVATED', isDefault: true })])
+    expect((await ok(['participant', 'list', '--dir', dir])).items).toEqual([expect.objectContaining({ participantId: 'solo', did: soloDid, state: 'CREATED' })])
+    expect((await ok(['keys', 'list', '--dir', dir, '--participant', 'solo'])).items).toEqual([expect.objectContaining({ keyId: 'key-1', state: 'ACTIVATED', isDefault: true })])
     await ok(['keys', 'create', '--dir', dir, '--participant', 'solo', '--key-id', 'key-2'])
     expect((await ok(['keys', 'rotate', 'key-1', '--dir', dir, '--participant', 'solo', '--successor', 'key-3'])).successor).toMatchObject({ keyId: 'key-3', isDefault: true })
     expect((await ok(['did', 'show', '--dir', dir, '--participant', 'solo'])).id).toBe(soloDid)
@@ -544,7 +544,7 @@ describe('hub org commands without a daemon (in-process)', { timeout: 120_000 },
     try {
       expect(d.info.http).toBeUndefined()
       expect(existsSync(join(dir, 'http-admin.key'))).toBe(false) // no --http, no admin key
-      expect((await ok(['keys', 'list', '--dir', dir, '--participant', 'solo']) as Json[]).map(k => `${k.keyId as string}:${k.state as string}`))
+      expect(((await ok(['keys', 'list', '--dir', dir, '--participant', 'solo'])).items as Json[]).map(k => `${k.keyId as string}:${k.state as string}`))
         .toEqual(['key-1:ROTATED', 'key-2:CREATED', 'key-3:ACTIVATED'])
     } finally {
       await stopDaemon(dir, d)
