@@ -43,14 +43,14 @@ describe('hub CLI', () => {
 
     await ok(['write', '--dir', dir, '--strategy', 'lww'], JSON.stringify({ ...playlist('Jazz'), genre: 'jazz' }))
     const q = await ok(['query', '--dir', dir, '--type', 'MusicPlaylist', '--where', 'numTracks>=2'])
-    expect((q.objects as Array<{ objectId: string }>).map(o => o.objectId)).toEqual([id])
+    expect((q.items as Array<{ objectId: string }>).map(o => o.objectId)).toEqual([id])
     const byGenre = await ok(['query', '--dir', dir, '--context', 'https://schema.org', '--type', 'MusicPlaylist', '--where', 'genre=jazz', '--limit', '5'])
-    expect(byGenre.objects).toHaveLength(1)
+    expect(byGenre.items).toHaveLength(1)
     const page1 = await ok(['query', '--dir', dir, '--limit', '1'])
     expect(page1.cursor).not.toBeNull()
     const page2 = await ok(['query', '--dir', dir, '--limit', '1', '--cursor', page1.cursor as string])
     expect(page2.cursor).toBeNull()
-    expect((page2.objects as unknown[]).length).toBe(1)
+    expect((page2.items as unknown[]).length).toBe(1)
 
     const h = await ok(['history', '--dir', dir, id])
     const commits = h.commits as Array<Record<string, unknown>>

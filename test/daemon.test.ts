@@ -90,7 +90,7 @@ describe('a running hub daemon', () => {
     ])
     expect(read).toMatchObject({ objectId: a?.objectId, type: 'MusicPlaylist' })
     expect((read.value as Record<string, unknown>).name).toBe('One')
-    expect((query.objects as Array<{ objectId: string }>).map(o => o.objectId).sort()).toEqual([b?.objectId, c?.objectId].sort())
+    expect((query.items as Array<{ objectId: string }>).map(o => o.objectId).sort()).toEqual([b?.objectId, c?.objectId].sort())
     expect((profile.value as Record<string, unknown>).name).toBe('Alice')
     expect(info.dir).toBe(dir)
 
@@ -115,7 +115,7 @@ describe('a running hub daemon', () => {
   it('authenticates every control request and rejects malformed ones', async () => {
     const url = daemon.info.control.url
     const secret = (await readFile(join(dir, 'control.secret'), 'utf8')).trim()
-    const body = JSON.stringify({ command: 'info', args: { positionals: [], options: {} } })
+    const body = JSON.stringify({ command: 'info', params: {} })
     const wrongSameLength = (secret[0] === 'A' ? 'B' : 'A') + secret.slice(1)
     const rejected: Array<Record<string, string>> = [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${wrongSameLength}` }, { authorization: secret }]
     for (const headers of rejected) {
@@ -127,9 +127,20 @@ describe('a running hub daemon', () => {
     expect(await post(url, body, auth)).toMatchObject({ status: 200, body: { result: { did: daemon.info.did } } })
     expect(await post(url, '{not json', auth)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } })
     expect(await post(url, JSON.stringify({ command: 'info' }), auth)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } })
-    expect(await post(url, JSON.stringify({ command: 'init', args: { positionals: [], options: {} } }), auth)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } })
+    expect(await post(url, JSON.stringify({ command: 'init', params: {} }), auth)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } })
+    // Calls are typed: argv, a wrong type, an unknown or a missing parameter is refused before the handler runs.
+    for (const bad of [
+      { command: 'read', args: { positionals: ['x'], options: {} } },
+      { command: 'read', params: { objectId: 5 } },
+      { command: 'read', params: { objectId: 'bafkreiaaaa', extra: true } },
+      { command: 'read', params: {} },
+      { command: 'grant', params: { grantee: 'did:key:z', context: 'c', type: 't' } },
+      { command: 'write', params: { value: {}, strategy: 'paxos' } }
+    ]) {
+      expect(await post(url, JSON.stringify(bad), auth), JSON.stringify(bad)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } })
+    }
     expect(await post(url, 'x'.repeat(9 * 1024 * 1024), auth)).toMatchObject({ status: 413, body: { error: { code: 'too_large' } } })
-    const missing = await post(url, JSON.stringify({ command: 'read', args: { positionals: ['bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'], options: {} } }), auth)
+    const missing = await post(url, JSON.stringify({ command: 'read', params: { objectId: 'bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } }), auth)
     expect(missing).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } })
   })
 

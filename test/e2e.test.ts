@@ -53,11 +53,11 @@ describe('two devices through the CLI', () => {
     const status = await ok(['sync', 'status', '--dir', B]) as { running: boolean, peers: Array<{ hubDid: string, connected: boolean, behind: number }> }
     expect(status.running).toBe(true)
     expect(status.peers).toMatchObject([{ hubDid: a.hubDid, connected: true, behind: 0 }])
-    const peers = await ok(['peers', '--dir', A]) as { peers: Array<{ peerId: string, device: string | null }> }
-    expect(peers.peers).toContainEqual(expect.objectContaining({ peerId: b.peerId, device: 'owner-device' }))
-    const devices = await ok(['device', 'list', '--dir', A]) as { devices: Array<{ hubDid: string, self: boolean, name: string | null }> }
-    expect(devices.devices).toHaveLength(2)
-    expect(devices.devices.find(d => !d.self)).toMatchObject({ hubDid: b.hubDid, name: 'phone' })
+    const peers = await ok(['peers', '--dir', A]) as { items: Array<{ peerId: string, device: string | null }> }
+    expect(peers.items).toContainEqual(expect.objectContaining({ peerId: b.peerId, device: 'owner-device' }))
+    const devices = await ok(['device', 'list', '--dir', A]) as { items: Array<{ hubDid: string, self: boolean, name: string | null }> }
+    expect(devices.items).toHaveLength(2)
+    expect(devices.items.find(d => !d.self)).toMatchObject({ hubDid: b.hubDid, name: 'phone' })
 
     // One manual pass from the phone with nothing new: nothing to pull.
     const pass = await ok(['sync', '--dir', B, '--peer', daemonA.info.multiaddrs[0] as string]) as { received: number, roundTrips: number }
@@ -65,11 +65,11 @@ describe('two devices through the CLI', () => {
 
     await ok(['device', 'revoke', '--dir', A, b.hubDid as string])
     await until('the laptop to drop the phone', async () => {
-      const p = await ok(['peers', '--dir', A]) as { peers: Array<{ peerId: string }> }
-      return p.peers.some(x => x.peerId === b.peerId) ? undefined : true
+      const p = await ok(['peers', '--dir', A]) as { items: Array<{ peerId: string }> }
+      return p.items.some(x => x.peerId === b.peerId) ? undefined : true
     })
-    const listed = await ok(['device', 'list', '--dir', A]) as { devices: Array<{ hubDid: string, revokedAt: string | null }> }
-    expect(listed.devices.find(d => d.hubDid === b.hubDid)?.revokedAt).not.toBeNull()
+    const listed = await ok(['device', 'list', '--dir', A]) as { items: Array<{ hubDid: string, revokedAt: string | null }> }
+    expect(listed.items.find(d => d.hubDid === b.hubDid)?.revokedAt).not.toBeNull()
   })
 
   it('explains what needs a running hub, and refuses a bad invite', async () => {

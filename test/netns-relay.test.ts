@@ -148,12 +148,12 @@ async function setConfig (dir: string, key: string, values: string[]): Promise<v
   await writeConfig(dir, withConfigValue(await readConfig(dir), key, values))
 }
 
-interface PeersReply { peers: Array<{ peerId: string, addrs: string[] }> }
+interface PeersReply { items: Array<{ peerId: string, addrs: string[] }> }
 
 /** `ns`'s hub is connected to `peerId`, over a relayed or a direct connection. */
 async function connectedTo (ns: string, dir: string, peerId: string): Promise<string[] | undefined> {
   const r = await okIn(ns, ['peers', '--dir', dir]) as unknown as PeersReply
-  return r.peers.find(p => p.peerId === peerId)?.addrs
+  return r.items.find(p => p.peerId === peerId)?.addrs
 }
 
 async function readsIn (ns: string, dir: string, objectId: string): Promise<true | undefined> {

@@ -2,6 +2,7 @@
  * `hub start`, `hub stop` and `hub status`: the commands about the daemon
  * itself. None of them opens the store in this process.
  */
+import { readFile } from 'node:fs/promises'
 import { BadRequestError, HubError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ControlClient, DaemonUnreachableError } from '../daemon/control.js'
@@ -39,6 +40,22 @@ export async function startDaemon (dir: string, opts: { handlers: HandlerTable<H
   })
 }
 
+/**
+ * The process is gone, or a zombie (exited; its parent has not reaped it
+ * yet — a detached daemon's parent is whatever adopted it, which may never
+ * reap in a container).
+ */
+async function hasExited (pid: number): Promise<boolean> {
+  if (!isPidAlive(pid)) return true
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // "pid (comm) S …": the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
+  } catch {
+    return false
+  }
+}
+
 export interface StopResult {
   /** False when no daemon was running (stopping is idempotent). */
   stopped: boolean
@@ -58,9 +75,9 @@ export async function stopDaemon (dir: string): Promise<StopResult> {
   }
   const deadline = Date.now() + STOP_TIMEOUT_MS
   for (;;) {
-    const now = await readDaemonInfo(dir)
-    // Gone, replaced by a newer daemon, or its process died mid-shutdown (the file is then stale and harmless).
-    if (now === undefined || now.pid !== info.pid || !isPidAlive(info.pid)) return { stopped: true, pid: info.pid }
+    // Done when the process has exited: its files go first, then the process
+    // (a caller that restarts the hub at once must not race its lock).
+    if (await hasExited(info.pid)) return { stopped: true, pid: info.pid }
     if (Date.now() > deadline) {
       throw new HubError('unavailable', `the hub daemon (pid ${info.pid}) did not stop within ${STOP_TIMEOUT_MS / 1000} s; ` +
         `if no daemon is running for ${dir}, its daemon.json is stale and can be deleted`)

@@ -3,6 +3,17 @@
  * people): aligned tables, key/value blocks, and the one list shape every
  * listing command returns.
  */
+import { NotFoundError } from '../errors.js'
+
+/** `--field a.b.0`: one value out of a result; a missing field is `not_found`, so scripts fail loudly. */
+export function pickField (result: unknown, path: string): unknown {
+  let v: unknown = result
+  for (const part of path.split('.')) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) throw new NotFoundError(`the result has no field "${path}"`)
+    v = (v as Record<string, unknown>)[part]
+  }
+  return v
+}
 
 /** Every list a command returns with --json: the items, and where to continue (null: no more). */
 export interface Page<T> {

@@ -15,6 +15,7 @@ import { BadRequestError, HubError, toHubError } from '../errors.js'
 import { createLogger } from '../log.js'
 import { COMMANDS } from './commands/index.js'
 import { execute } from './execute.js'
+import { pickField } from './format.js'
 import { buildProgram, type Selected } from './program.js'
 import { SILENT, type CliInput } from './spec.js'
 
@@ -59,6 +60,12 @@ async function runSelected (s: Selected, json: boolean): Promise<unknown> {
 
 function print (s: Selected, result: unknown, json: boolean): void {
   if (result === SILENT) return
+  const field = s.opts.field
+  if (typeof field === 'string') {
+    const v = pickField(result, field)
+    process.stdout.write((typeof v === 'string' ? v : JSON.stringify(v)) + '\n')
+    return
+  }
   if (json) {
     process.stdout.write(JSON.stringify(result ?? null) + '\n')
     return
@@ -78,7 +85,6 @@ async function main (): Promise<void> {
   })
   let selected: Selected | undefined
   const program = buildProgram(COMMANDS, version(), s => { selected = s })
-  program.configureOutput({ outputError: () => {} })
   if (argv.length === 0) {
     program.outputHelp()
     return

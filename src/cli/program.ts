@@ -37,6 +37,10 @@ export function buildProgram (commands: readonly AnyCommand[], version: string, 
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: hub <command> --help)')
     .showSuggestionAfterError(true)
+    // `hub sync --peer X` and `hub sync status --dir D`: a group's own options end at its subcommand's name.
+    .enablePositionalOptions()
+    // main.ts prints errors itself (typed, JSON with --json); subcommands inherit this at creation.
+    .configureOutput({ outputError: () => {} })
     .exitOverride()
   program.configureHelp({
     sortSubcommands: false,
@@ -70,6 +74,7 @@ export function buildProgram (commands: readonly AnyCommand[], version: string, 
     for (const o of spec.options ?? []) addOption(cmd, o)
     if (spec.kind === 'hub' || spec.usesDir) cmd.option('--dir <dir>', 'the hub directory (default: $HUB_DIR or ~/.identity-hub)')
     cmd.option('--json', 'print one JSON document (errors as JSON on stderr)')
+    cmd.option('--field <name>', 'print only this field of the result (a dot path, e.g. objectId or items.0.grantId), for scripts')
     const extra: string[] = []
     if (spec.stdin === 'json') extra.push('Reads a JSON value on standard input.')
     if (spec.examples !== undefined && spec.examples.length > 0) extra.push('Examples:\n' + spec.examples.map(e => `  $ ${e}`).join('\n'))

@@ -9,7 +9,7 @@ export { HubClient, CollectionsClient, ProfileClient, PermissionsClient, type Hu
 export type {
   RemoteObject, RemoteWriteResult, RemoteUpdateResult, RemoteQueryPage, RemoteHistoryEntry,
   ClientQuery, ClientFilter, ClientFilterOp, ClientSortOrder,
-  SubscribeQuery, Subscription, SubscriptionEvent, SubscriptionEnd, GrantParams, GrantResult
+  SubscribeQuery, Subscription, SubscriptionEvent, SubscriptionEnd, GrantParams, GrantResult, RevokeResult
 } from './types.js'
 export { REQUEST_PROTOCOL, MAX_REQUEST_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './constants.js'
 export { readKeyFile, writeKeyFile, createKeyFile } from '#client/key-file'

@@ -2,9 +2,9 @@
 import { BadRequestError } from '../errors.js'
 import type { JsonObject } from '../objects/json.js'
 import { isJsonObject } from '../objects/json.js'
-import { asGrantResult, asRecord, unexpected } from './replies.js'
+import { asGrantResult, asRecord, asRevokeResult, unexpected } from './replies.js'
 import type { RequestOptions, Requester } from './requester.js'
-import type { GrantParams, GrantResult } from './types.js'
+import type { GrantParams, GrantResult, RevokeResult } from './types.js'
 
 /** Grants; the hub answers these only when the caller is the owner. */
 export class PermissionsClient {
@@ -22,8 +22,8 @@ export class PermissionsClient {
     return asGrantResult(await this.#client.request('Permissions', 'grant', params, opts))
   }
 
-  async revoke (grantId: string, opts: RequestOptions = {}): Promise<GrantResult> {
-    return asGrantResult(await this.#client.request('Permissions', 'revoke', { grantId }, opts))
+  async revoke (grantId: string, opts: RequestOptions = {}): Promise<RevokeResult> {
+    return asRevokeResult(await this.#client.request('Permissions', 'revoke', { grantId }, opts))
   }
 
   async list (opts: RequestOptions = {}): Promise<{ grants: JsonObject[] }> {

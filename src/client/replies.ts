@@ -8,7 +8,7 @@ import { BadRequestError, HubError, isErrorCode, type ErrorCode } from '../error
 import type { CommitId, ObjectId } from '../ids.js'
 import { isJsonObject } from '../objects/json.js'
 import { isStrategy } from './commits.js'
-import type { ClientQuery, GrantResult, RemoteObject, RemoteQueryPage, RemoteWriteResult, SubscribeQuery } from './types.js'
+import type { ClientQuery, GrantResult, RemoteObject, RevokeResult, RemoteQueryPage, RemoteWriteResult, SubscribeQuery } from './types.js'
 
 const OBJECT_ID = /^b[a-z2-7]{58}$/
 
@@ -52,6 +52,12 @@ export function asGrantResult (v: unknown): GrantResult {
   const o = asRecord(v, 'grant result')
   if (typeof o.grantId !== 'string' || typeof o.commitId !== 'string') throw unexpected('grant result')
   return { grantId: o.grantId, commitId: o.commitId }
+}
+
+export function asRevokeResult (v: unknown): RevokeResult {
+  const o = asRecord(v, 'revoke result')
+  if (typeof o.grantId !== 'string' || (typeof o.commitId !== 'string' && o.commitId !== null)) throw unexpected('revoke result')
+  return { grantId: o.grantId, commitId: o.commitId, alreadyRevoked: o.alreadyRevoked === true }
 }
 
 /** The query fields the hub knows, and only those that are set. */

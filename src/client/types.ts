@@ -101,3 +101,10 @@ export interface GrantResult {
   grantId: string
   commitId: string
 }
+
+/** A revocation: `alreadyRevoked` (and no new commit) when the grant was revoked before. */
+export interface RevokeResult {
+  grantId: string
+  commitId: string | null
+  alreadyRevoked: boolean
+}

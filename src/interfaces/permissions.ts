@@ -98,16 +98,20 @@ export class Permissions {
     return { grantId: r.objectId, commitId: r.commitId }
   }
 
-  async revoke (grantId: string): Promise<{ grantId: string, commitId: string }> {
+  /**
+   * Revoke a grant. Idempotent: revoking a revoked grant changes nothing and
+   * says so (`alreadyRevoked`, no new commit), so a retried revoke is safe.
+   */
+  async revoke (grantId: string): Promise<{ grantId: string, commitId: string | null, alreadyRevoked: boolean, revokedAt: string }> {
     const owner = this.#requireOwner()
     const g = this.#store.registry.grants().find(x => x.id === grantId)
     if (g === undefined) throw new NotFoundError(`no grant ${grantId}`)
-    if (g.revokedAt !== undefined) throw new NotFoundError(`grant ${grantId} is already revoked`)
+    if (g.revokedAt !== undefined) return { grantId, commitId: null, alreadyRevoked: true, revokedAt: new Date(g.revokedAt).toISOString() }
     const r = await this.#store.revoke(g.id as Parameters<TenantStore['revoke']>[0], owner)
     // A revoked reader keeps the keys it has; commits from now on use a new key it is not sealed to.
     const keys = this.#keys?.()
     if (g.allow[1] === 'R' && keys?.current(g.context, g.type) !== undefined) await keys.rotate(g.context, g.type)
-    return { grantId, commitId: r.commitId }
+    return { grantId, commitId: r.commitId, alreadyRevoked: false, revokedAt: new Date().toISOString() }
   }
 
   list (opts: { grantee?: Did | string } = {}): GrantView[] {

@@ -23,7 +23,10 @@ function setup (pull: FollowsComponents['pull']) {
   const c: FollowsComponents = {
     libp2p: { dial: async () => ({ remotePeer: peerIdOfHubDid(theirHub), newStream: async () => ({}) }) } as unknown as FollowsComponents['libp2p'],
     owner,
-    local: { putFollow: async f => { saved.push(f) } },
+    local: {
+      putFollow: async f => { saved.push(f) },
+      deleteFollow: async o => { const i = saved.findIndex(f => f.owner === o); if (i >= 0) saved.splice(i, 1) }
+    },
     tenant: async () => ({}) as TenantStore,
     lookup: () => new Uint8Array(32),
     maxCommitBytes: 1024,
@@ -37,6 +40,29 @@ function setup (pull: FollowsComponents['pull']) {
 }
 
 describe('Follows', () => {
+  it('unfollow stops the pull loop and forgets the follow; unfollowing a stranger changes nothing', async () => {
+    let aborted!: () => void
+    let pulling!: () => void
+    const ended = new Promise<void>(resolve => { aborted = resolve })
+    const started = new Promise<void>(resolve => { pulling = resolve })
+    const { follows, saved } = setup(async (_s, opts: PullOptions) => {
+      pulling()
+      await new Promise<void>(resolve => opts.signal?.addEventListener('abort', () => resolve(), { once: true }))
+      aborted()
+      throw new Error('aborted')
+    })
+    await follows.follow('did:key:ztheirs', ['/ip4/127.0.0.1/tcp/1'])
+    await started
+    expect(await follows.unfollow('did:key:zstranger')).toBe(false)
+    expect(saved).toHaveLength(1)
+    expect(await follows.unfollow('did:key:ztheirs')).toBe(true)
+    await ended
+    expect(saved).toEqual([])
+    expect(follows.status()).toEqual([])
+    expect(follows.size).toBe(0)
+    follows.stop()
+  })
+
   it('never follows its own owner', async () => {
     const { follows, saved } = setup(undefined)
     await expect(follows.follow(owner, ['/ip4/127.0.0.1/tcp/1'])).rejects.toMatchObject({ code: 'bad_request' })

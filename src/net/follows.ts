@@ -44,7 +44,7 @@ export interface FollowsComponents {
   libp2p: Pick<HubLibp2p, 'dial'>
   /** Our owner's DID (who we pull for) — never followed. */
   owner: string
-  local: Pick<LocalState, 'putFollow'>
+  local: Pick<LocalState, 'putFollow' | 'deleteFollow'>
   /** The partition holding what `owner` shares with us. */
   tenant: (owner: string) => Promise<TenantStore>
   lookup: KeyLookup
@@ -152,6 +152,21 @@ export class Follows {
       attestation: a === undefined ? null : { issuedAt: new Date(a.issuedAt).toISOString(), expiresAt: new Date(a.expiresAt).toISOString() },
       attestationError
     }))
+  }
+
+  /**
+   * Stop following `owner` and forget the follow (it is not resumed at the
+   * next start). What was pulled stays readable with `hub shared`.
+   * Returns false when `owner` was not followed.
+   */
+  async unfollow (owner: string): Promise<boolean> {
+    const ctrl = this.#running.get(owner)
+    await this.#c.local.deleteFollow(owner)
+    if (ctrl === undefined) return false
+    ctrl.abort()
+    this.#running.delete(owner)
+    this.#state.delete(owner)
+    return true
   }
 
   stop (): void {

@@ -256,6 +256,11 @@ export class HubNode {
     await this.#follows.follow(owner, addrs)
   }
 
+  /** Stop following `owner` (and forget it across restarts); false if it was not followed. */
+  async unfollow (owner: string): Promise<boolean> {
+    return await this.#follows.unfollow(owner)
+  }
+
   /** Per followed owner: the stream, and the device attestation it presents. */
   followStatus (): FollowStatus[] {
     return this.#follows.status()

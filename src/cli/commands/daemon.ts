@@ -1,4 +1,6 @@
 /** `hub start`, `hub stop`, `hub status`: the daemon itself. None of them opens the store in this process. */
+import { join, resolve } from 'node:path'
+import { BadRequestError } from '../../errors.js'
 import type { HandlerTable } from '../../daemon/daemon.js'
 import type { HubNode } from '../../net/hub-node.js'
 import { daemonStatus, parseHttpAddress, startDaemon, stopDaemon, type StatusResult, type StopResult } from '../daemon-commands.js'
@@ -20,11 +22,22 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
     options: [
       { flags: '--listen <multiaddr>', description: 'listen here instead of the recorded addresses (repeatable)', repeatable: true },
       { flags: '--bootstrap <multiaddr>', description: 'also dial this peer (repeatable; hub.json network.bootstrap is added)', repeatable: true },
-      { flags: '--http <host:port>', description: 'serve the HTTP API here (admin key: DIR/http-admin.key)' }
+      { flags: '--http <host:port>', description: 'serve the HTTP API here (admin key: DIR/http-admin.key)' },
+      { flags: '--detach', description: 'run in the background and return once ready; logs go to --log-file' },
+      { flags: '--log-file <file>', description: 'with --detach: append the daemon\'s logs here (default DIR/hub.log)' }
     ],
-    examples: ['hub start --dir ~/hub', 'hub start --dir ~/hub --listen /ip4/0.0.0.0/tcp/4001 --http 127.0.0.1:8080'],
+    examples: ['hub start --dir ~/hub', 'hub start --dir ~/hub --detach', 'hub start --dir ~/hub --listen /ip4/0.0.0.0/tcp/4001 --http 127.0.0.1:8080'],
     async run (cli) {
       const http = opt(cli.opts.http)
+      if (cli.opts.logFile !== undefined && cli.opts.detach !== true) throw new BadRequestError('--log-file goes with --detach (in the foreground, logs go to stderr)')
+      if (cli.opts.detach === true) {
+        const { startDetached } = await import('../detach.js')
+        const argv = ['--dir', cli.dir, ...list(cli.opts.listen).flatMap(a => ['--listen', a]), ...list(cli.opts.bootstrap).flatMap(a => ['--bootstrap', a]), ...(http !== undefined ? ['--http', http] : [])]
+        const { info, logFile } = await startDetached(argv, resolve(opt(cli.opts.logFile) ?? join(cli.dir, 'hub.log')))
+        if (cli.json) process.stdout.write(JSON.stringify({ ...info, logFile }) + '\n')
+        else process.stdout.write(`hub daemon running in the background (pid ${info.pid}), logs in ${logFile}; "hub stop --dir ${cli.dir}" stops it\n`)
+        return SILENT
+      }
       const code = await startDaemon(cli.dir, {
         handlers,
         listen: list(cli.opts.listen),

@@ -7,7 +7,27 @@ import type { HubNode } from '../../net/hub-node.js'
 import type { AnyCommand, AnyHubCommand } from '../spec.js'
 import { APP_COMMANDS } from './app/index.js'
 import { ORG_COMMANDS } from './org/index.js'
+import { archiveExport, archiveImport } from './archive.js'
+import { audit } from './audit.js'
+import { backup } from './backup.js'
 import { collectionEncrypt } from './collection-encrypt.js'
+import { configGet, configSet } from './config.js'
+import { deviceInvite } from './device-invite.js'
+import { deviceList } from './device-list.js'
+import { deviceRevoke } from './device-revoke.js'
+import { doctor } from './doctor.js'
+import { follow } from './follow.js'
+import { following } from './following.js'
+import { grant } from './grant.js'
+import { grants } from './grants.js'
+import { info } from './info.js'
+import { peers } from './peers.js'
+import { profileGet, profileSet } from './profile.js'
+import { revoke } from './revoke.js'
+import { shared } from './shared.js'
+import { syncOnce } from './sync.js'
+import { syncStatus } from './sync-status.js'
+import { unfollow } from './unfollow.js'
 import { startCommand, status, stop } from './daemon.js'
 import { del } from './delete.js'
 import { exportObject } from './export.js'
@@ -19,10 +39,15 @@ import { update } from './update.js'
 import { write } from './write.js'
 
 const HUB_SIDE: AnyCommand[] = [
-  init,
+  init, info, doctor,
   stop, status,
+  configGet, configSet,
+  deviceInvite, deviceList, deviceRevoke, peers, syncOnce, syncStatus,
   write, collectionEncrypt, update, read, del, history, query, exportObject,
-  ...ORG_COMMANDS
+  grant, grants, revoke, audit, follow, following, unfollow, shared,
+  backup, archiveExport, archiveImport,
+  ...ORG_COMMANDS,
+  profileGet, profileSet
 ]
 
 /** What the daemon runs: every hub command, its params checked on arrival. */
