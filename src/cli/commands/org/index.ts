@@ -3,11 +3,9 @@
  * dcp), one module each, in help order: a participant's lifecycle first,
  * then what it holds and publishes, then what it exchanges over DCP.
  *
- * Bare `hub did` (./did.ts, = `hub did show`) is not listed yet: a group
- * word that is also a command takes its options from the whole command
- * line (commander's default), so it would swallow the `--dir` and
- * `--participant` of `hub did show …`. It goes in as soon as program.ts
- * turns on `enablePositionalOptions()`.
+ * Bare `hub did` is `hub did show`. It relies on program.ts's
+ * `enablePositionalOptions()`: without it, a group word that is also a
+ * command would take the `--dir` and `--participant` of `hub did show …`.
  */
 import type { AnyCommand } from '../../spec.js'
 import { credentialsAdd } from './credentials-add.js'
@@ -20,6 +18,7 @@ import { didPublish } from './did-publish.js'
 import { didRemoveService } from './did-remove-service.js'
 import { didShow } from './did-show.js'
 import { didUnpublish } from './did-unpublish.js'
+import { did } from './did.js'
 import { issuanceDefine } from './issuance-define.js'
 import { issuanceDelete } from './issuance-delete.js'
 import { issuanceIssued } from './issuance-issued.js'
@@ -40,7 +39,7 @@ import { participantList } from './participant-list.js'
 export const ORG_COMMANDS: AnyCommand[] = [
   participantCreate, participantList, participantActivate, participantDeactivate, participantDelete,
   keysList, keysCreate, keysActivate, keysRotate, keysRevoke,
-  didShow, didPublish, didUnpublish, didAddService, didRemoveService,
+  did, didShow, didPublish, didUnpublish, didAddService, didRemoveService,
   credentialsAdd, credentialsList, credentialsRequest, credentialsRequests,
   issuanceDefine, issuanceList, issuanceDelete, issuanceRequests, issuanceIssued, issuanceRevoke,
   dcpToken
