@@ -70,6 +70,18 @@ describe('two devices through the CLI', () => {
     })
     const listed = await ok(['device', 'list', '--dir', A]) as { items: Array<{ hubDid: string, revokedAt: string | null }> }
     expect(listed.items.find(d => d.hubDid === b.hubDid)?.revokedAt).not.toBeNull()
+
+    // The phone was told before it was cut off: it knows it is revoked and refuses its own writes, saying why.
+    const self = await until('the phone to learn it is revoked', async () => {
+      const st = await ok(['sync', 'status', '--dir', B]) as { self: { hubDid: string, revokedAt: string | null } }
+      return st.self.revokedAt !== null ? st.self : undefined
+    })
+    expect(self.hubDid).toBe(b.hubDid)
+    const human = await hub(['sync', 'status', '--dir', B])
+    expect(human.stdout).toMatch(/THIS DEVICE WAS REVOKED/)
+    const refused = await hub(['write', '--dir', B, '--json'], { stdin: JSON.stringify(playlist('After the revocation')) })
+    expect(refused.code).toBe(1)
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: 'permissions_required', message: expect.stringMatching(/revoked/) } })
   })
 
   it('explains what needs a running hub, and refuses a bad invite', async () => {

@@ -160,11 +160,13 @@ describe('replication between devices of one owner', () => {
     await a.hub.devices.revoke(b.hub.hubDid)
     await eventually(() => !a.node.peers().some(p => p.peerId === b.hub.peerId), 10_000, 'A to drop B')
     await a.hub.collections.create(playlist('after revocation, on A'))
-    await b.hub.collections.create(playlist('after revocation, on B'))
+    // B was sent its revocation before A hung up: it knows, and refuses its own writes, saying why.
+    await eventually(() => b.hub.devices.list().find(d => d.device === b.hub.hubDid)?.revokedAt !== undefined, 10_000, 'B to learn it is revoked')
+    await expect(b.hub.collections.create(playlist('after revocation, on B'))).rejects.toMatchObject({ code: 'permissions_required', message: expect.stringMatching(/revoked/) })
     await sleep(1500) // B keeps trying to reconnect meanwhile; A's gater refuses it
     expect(a.node.peers().some(p => p.peerId === b.hub.peerId)).toBe(false)
     await eventually(() => !b.node.peers().some(p => p.peerId === a.hub.peerId), 5000, 'B to see the connection gone')
-    expect(await count(b)).toBe(2) // its own write + the one from before
+    expect(await count(b)).toBe(1) // the one from before; its own write was refused
     expect((await b.hub.collections.query({ limit: 10 })).objects.some(o => o.value?.name === 'after revocation, on A')).toBe(false)
     expect((await a.hub.collections.query({ limit: 10 })).objects.some(o => o.value?.name === 'after revocation, on B')).toBe(false)
     expect(a.hub.devices.list().find(d => d.device === b.hub.hubDid)?.revokedAt).toBeTypeOf('number')

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ClientQuery } from './types.js'
-import { asGrantResult, asPage, asRemoteObject, hubCode, objectIdParam, queryParams } from './replies.js'
+import { errorFromWire } from '../errors.js'
+import { asGrantResult, asPage, asRemoteObject, objectIdParam, queryParams } from './replies.js'
 
 const view = { objectId: 'b' + 'a'.repeat(58), heads: ['bx'], strategy: 'lww', value: { '@type': 'T' } }
 
@@ -23,7 +24,7 @@ describe('reply checks', () => {
 
   it('send only the query fields that are set; map unknown error codes to internal', () => {
     expect(queryParams({ context: 'c', type: 't', limit: undefined } as unknown as ClientQuery)).toEqual({ context: 'c', type: 't' })
-    expect(hubCode('conflict')).toBe('conflict')
-    expect(hubCode('teapot')).toBe('internal')
+    expect(errorFromWire({ code: 'conflict', message: 'm' }).code).toBe('conflict')
+    expect(errorFromWire({ code: 'teapot', message: 'm' })).toMatchObject({ code: 'internal', details: { hubCode: 'teapot' } })
   })
 })

@@ -4,7 +4,7 @@
  * `bad_request` ("the hub sent an unexpected …") rather than a TypeError
  * somewhere in the app. Also the request parameters these replies answer.
  */
-import { BadRequestError, HubError, isErrorCode, type ErrorCode } from '../errors.js'
+import { BadRequestError, HubError } from '../errors.js'
 import type { CommitId, ObjectId } from '../ids.js'
 import { isJsonObject } from '../objects/json.js'
 import { isStrategy } from './commits.js'
@@ -68,9 +68,4 @@ export function queryParams (q: ClientQuery | SubscribeQuery): Record<string, un
     if (v !== undefined) p[k] = v
   }
   return p
-}
-
-/** An error code the hub sent, as one of ours; an unknown one is `internal`. */
-export function hubCode (code: string): ErrorCode {
-  return isErrorCode(code) ? code : 'internal'
 }

@@ -5,9 +5,9 @@
  * delivered after it, in order; a failing event handler ends its own
  * subscription, visibly.
  */
-import { HubError } from '../errors.js'
+import { HubError, errorFromWire } from '../errors.js'
 import type { RequestConnection } from './connection.js'
-import { asRecord, asRemoteObject, hubCode, unexpected } from './replies.js'
+import { asRecord, asRemoteObject, unexpected } from './replies.js'
 import type { RemoteObject, Subscription, SubscriptionEnd, SubscriptionEvent } from './types.js'
 
 /** Send the signed subscribe request `jws` on `conn`; resolves once the hub answers with the initial matches. */
@@ -89,7 +89,7 @@ export async function openSubscription (
       end (code, message) {
         if (!started) {
           finished = true
-          fail(new HubError(code !== undefined && code !== '' ? hubCode(code) : 'unavailable', message ?? 'the subscription ended before it started'))
+          fail(code !== undefined && code !== '' ? errorFromWire({ code, message: message ?? code }) : new HubError('unavailable', message ?? 'the subscription ended before it started'))
           return
         }
         finish({ ...(code !== undefined ? { code } : {}), ...(message !== undefined ? { message } : {}) })

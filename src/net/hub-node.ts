@@ -92,6 +92,8 @@ const ASK_TIMEOUT_MS = 10_000
 /** Reconnection tick; DHT discovery's first run after start. */
 const RECONNECT_TICK_MS = 250
 const FIRST_DISCOVERY_MS = 200
+/** How long a revoked device's streams get to deliver the revocation before the node hangs up. */
+const REVOCATION_NOTICE_MS = 3000
 
 export class HubNode {
   readonly hub: Hub
@@ -358,7 +360,10 @@ export class HubNode {
         // Other peers (apps, other owners' hubs) are not devices and keep their connections.
         s.replicator?.abort()
         this.#log.info('device revoked; disconnecting', { peer: s.hubDid })
-        void this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
+        // Its streams first send it the revocation (sync/server.ts); hang up once they have.
+        void this.#serving.ended(s.hubDid, REVOCATION_NOTICE_MS)
+          .then(async () => { await this.libp2p.hangUp(peerIdFromString(s.peerId)) })
+          .catch(() => {})
       }
     }
   }

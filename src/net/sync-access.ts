@@ -56,6 +56,19 @@ export class SyncAccessPolicy {
   }
 
   /**
+   * For a device of our owner whose authorization was revoked: the one
+   * commit it may still receive, the owner-signed delete that revoked it.
+   * Served once, just before the stream ends, so the device learns it is
+   * revoked (and refuses local writes, and says so) instead of only seeing
+   * its peers go silent. Nothing else: the filter admits that delete only.
+   */
+  revocationNotice (store: AccessStore, peer: string): FeedAccess | undefined {
+    const d = store.registry.devices().find(x => x.device === peer && x.revokedAt !== undefined)
+    if (d === undefined) return undefined
+    return { all: false, allows: (h, id) => h.interface === 'Permissions' && h.type === DEVICE_TYPE && h.operation === 'delete' && h.object_id === d.objectId && id !== d.objectId }
+  }
+
+  /**
    * What `peer` may pull from `store`: our owner's devices get everything.
    * A hub pulling for another owner (`as`, with a valid device attestation
    * of the hub by that owner) gets the commits that owner's live grants

@@ -29,6 +29,8 @@ const MAX_AUDIT_REASON = 300
 export class SyncServing {
   readonly #c: SyncServingComponents
   #servedCommits = 0
+  /** The streams being served, by peer hub DID. */
+  readonly #active = new Map<string, Set<Promise<void>>>()
 
   constructor (components: SyncServingComponents) {
     this.#c = components
@@ -37,12 +39,44 @@ export class SyncServing {
   /** Total commits served to peers since start (for benchmarks). */
   get servedCommits (): number { return this.#servedCommits }
 
+  /**
+   * Resolves when every stream we serve to `peerHubDid` has ended, or after
+   * `ms`. A revoked device's streams end by themselves (each sends the
+   * revocation, then the refusal), so the node waits for that before it
+   * hangs up, or the device would never hear why.
+   */
+  async ended (peerHubDid: string, ms: number): Promise<void> {
+    const streams = this.#active.get(peerHubDid)
+    if (streams === undefined || streams.size === 0) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      Promise.allSettled([...streams]),
+      new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
+    ])
+    clearTimeout(timer)
+  }
+
   /** The stream handler for SYNC_PROTOCOL. */
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
+    const peer = hubDidOfPeer(connection.remotePeer)
+    const serving = this.#serve(stream, connection)
+    let set = this.#active.get(peer)
+    if (set === undefined) this.#active.set(peer, set = new Set())
+    set.add(serving)
+    try {
+      await serving
+    } finally {
+      set.delete(serving)
+      if (set.size === 0) this.#active.delete(peer)
+    }
+  }
+
+  async #serve (stream: Stream, connection: Connection): Promise<void> {
     const c = this.#c
     await serveSync({
       store: tenant => tenant === c.tenant ? c.store : undefined,
       access: async (store, peer, as) => await c.policy.access(store, peer, as),
+      revocationNotice: (store, peer) => c.policy.revocationNotice(store, peer),
       peerHubDid: conn => hubDidOfPeer(conn.remotePeer),
       log: c.log,
       onServed: (peer, n, json) => {

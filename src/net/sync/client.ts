@@ -104,15 +104,21 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
       if (msg.last < watermark) throw new ProtocolViolation(new BadRequestError('batch goes backwards'))
       const caughtUp = msg.last >= msg.head
       const more = opts.live || !caughtUp
-      if (more) {
-        await send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) })
-        progress.roundTrips++
-      }
+      // The next pull goes out while this batch is ingested. A batch that
+      // arrived is ingested even when that send fails: the last batch a
+      // revoked device gets carries its revocation, and the serving hub
+      // closes the stream right after it.
+      const sending = more ? send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) }) : undefined
+      sending?.catch(() => {})
       progress.stored += await ingestBatch(msg.commits, opts)
       progress.received += msg.commits.length
       if (msg.last > watermark) {
         await opts.store.setWatermark(opts.peer, msg.last)
         watermark = msg.last
+      }
+      if (sending !== undefined) {
+        await sending
+        progress.roundTrips++
       }
       Object.assign(progress, { watermark, head: msg.head, behind: Math.max(0, msg.head - watermark), caughtUp, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived })
       opts.onProgress?.({ ...progress })

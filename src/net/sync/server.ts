@@ -27,6 +27,12 @@ export interface SyncServerContext {
    * owner, see `as`) may pull from this tenant; undefined = nothing.
    */
   access: (tenant: TenantStore, peerHubDid: string, as: PullMessage['as']) => Promise<FeedAccess | undefined>
+  /**
+   * For a peer that access() refuses because its own authorization was
+   * revoked: what it may still receive (the revocation itself), sent as a
+   * last batch before the refusal. Undefined: nothing.
+   */
+  revocationNotice?: (tenant: TenantStore, peerHubDid: string) => FeedAccess | undefined
   peerHubDid: (connection: Connection) => string
   log: Logger
   /** Called once per stream with the first access decision (and on any refusal): the audit hook. */
@@ -58,6 +64,15 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
       throw err
     }
   }
+  /** A revoked device of ours gets the commit that revoked it, then the refusal. */
+  const noticeRevocation = async (store: TenantStore, pull: PullMessage): Promise<void> => {
+    const notice = ctx.revocationNotice?.(store, peer)
+    if (notice === undefined) return
+    // The revoking delete is somewhere after the peer's watermark: skip what it may not see.
+    let batch = await readBatch(store, pull.after, pull.limit, notice)
+    while (batch.count === 0 && batch.last < store.durableSeq) batch = await readBatch(store, batch.last, pull.limit, notice)
+    if (batch.count > 0) await bounded('take our batch', async signal => { await ch.send({ raw: batch.json }, signal) })
+  }
   try {
     for (;;) {
       const pull = await bounded('send its next pull', async signal => await ch.receive(validatePull, signal))
@@ -67,7 +82,10 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
       let access = await ctx.access(store, peer, pull.as)
       if (first || access === undefined) await ctx.onAccess?.(store, peer, pull.as, access !== undefined)
       first = false
-      if (access === undefined) throw new PermissionsRequiredError('this peer is not authorized to sync this tenant')
+      if (access === undefined) {
+        await noticeRevocation(store, pull)
+        throw new PermissionsRequiredError('this peer is not authorized to sync this tenant')
+      }
       let batch = await readBatch(store, pull.after, pull.limit, access)
       if (batch.count === 0 && batch.last === pull.after && pull.wait) {
         await store.waitForFeed(pull.after, LONG_POLL_MS, closed.signal)
@@ -75,6 +93,7 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
         access = await ctx.access(store, peer, pull.as)
         if (access === undefined) {
           await ctx.onAccess?.(store, peer, pull.as, false, 'revoked')
+          await noticeRevocation(store, pull)
           throw new PermissionsRequiredError('this peer\'s authorization was revoked')
         }
         batch = await readBatch(store, pull.after, pull.limit, access)
