@@ -173,6 +173,19 @@ describe('replication between devices of one owner', () => {
   })
 })
 
+describe('introductions to bootstrap peers', () => {
+  it('a hub tells a bootstrap peer it does not know who it is; another owner\'s hub refuses, and neither stores anything of the other', async () => {
+    const x = await founder()
+    const lines: string[] = []
+    const y = await founder({ bootstrap: x.node.multiaddrs(), logger: createLogger('hub', 'debug', l => { lines.push(l) }) })
+    await eventually(() => lines.some(l => l.includes('introduction refused') && l.includes('not_found')), 15_000, 'the introduction to be refused')
+    expect(x.hub.devices.list().map(d => d.device)).toEqual([x.hub.hubDid])
+    expect(y.hub.devices.list().map(d => d.device)).toEqual([y.hub.hubDid])
+    expect(await count(x)).toBe(0)
+    expect(await count(y)).toBe(0)
+  })
+})
+
 describe('devices that never met', () => {
   it('a device learns of a device paired after it from that device itself, with the founder offline', async () => {
     const a = await founder()

@@ -24,7 +24,8 @@ import { PeerBlocklist, Reconnector, relaysOf } from './connection-policy.js'
 import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from './constants.js'
 import { DhtDiscovery, hubInstancesFromDidDocument } from './discovery.js'
 import { Follows, type FollowStatus } from './follows.js'
-import { createHubLibp2p, hubDidOfPeer, type HubLibp2p } from './node.js'
+import { createHubLibp2p, hubDidOfPeer, peerIdInAddr, type HubLibp2p } from './node.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createInvite, servePair } from './pair.js'
 import { PeerTable } from './peers.js'
 import { Replication } from './replication.js'
@@ -104,6 +105,8 @@ export class HubNode {
   readonly #blocklist: PeerBlocklist
   readonly #reconnector: Reconnector
   readonly #serving: SyncServing
+  /** Peer ids named by bootstrap addresses. */
+  readonly #bootstrapPeers: ReadonlySet<string>
   readonly #replication: Replication
   readonly #attestations: AttestationHolder
   readonly #follows: Follows
@@ -123,6 +126,12 @@ export class HubNode {
     const maxCommitBytes = hub.config.limits.maxCommitBytes
     const minBackoffMs = opts.reconnectMinMs ?? RECONNECT_MIN_MS
     const peers = this.#peers = new PeerTable(minBackoffMs)
+    this.#bootstrapPeers = new Set((opts.bootstrap ?? []).flatMap(a => {
+      try {
+        const id = peerIdInAddr(multiaddr(a))
+        return id === null ? [] : [id]
+      } catch { return [] }
+    }))
     this.#reconnector = new Reconnector({
       libp2p, peers, blocklist, peerId: hub.peerId, isDevice, bootstrap: opts.bootstrap ?? [], minBackoffMs, maxBackoffMs: opts.reconnectMaxMs ?? RECONNECT_MAX_MS,
       relays: () => relaysOf(this.multiaddrs())
@@ -336,6 +345,10 @@ export class HubNode {
     // owner-signed authorization when it pulls from us (see SyncAccessPolicy);
     // from then on it is a device and #onPermissionsChanged starts pulling.
     if (this.#isDevice(hubDid)) this.#replication.start(s)
+    // A peer the operator named (--bootstrap, network.bootstrap) that we do
+    // not know yet: tell it who we are, so that it can tell us (a restored
+    // owner hub starts with no devices in its store).
+    else if (this.#bootstrapPeers.has(peerId.toString())) void this.#replication.introduce(s)
   }
 
   #onDisconnect (peerId: PeerId): void {

@@ -19,7 +19,7 @@ import { SYNC_PROTOCOL } from './constants.js'
 import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerState, type PeerTable } from './peers.js'
 import { blindMayHold } from './sync-access.js'
-import { ProtocolViolation, pullFrom, type PullOptions, type PullProgress, type PullResult, type Puller } from './sync/client.js'
+import { ProtocolViolation, introduce, pullFrom, type PullOptions, type PullProgress, type PullResult, type Puller } from './sync/client.js'
 import { REPLICATION_BACKOFF, nextBackoff } from './backoff.js'
 
 /** How long opening a stream (or a one-shot dial) may take. */
@@ -76,6 +76,26 @@ export class Replication {
       lookup,
       maxCommitBytes,
       ...rest
+    }
+  }
+
+  /**
+   * Introduce ourselves to a connected peer we do not know as a device (a
+   * bootstrap peer): present our authorization once; see sync/client.ts
+   * `introduce`. Failures are expected (a peer of another owner refuses)
+   * and only logged.
+   */
+  async introduce (s: PeerState): Promise<void> {
+    const c = this.#c
+    const proof = await this.ownProof()
+    if (proof === undefined || c.stopped()) return
+    try {
+      const stream = await c.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
+      await introduce(stream, { tenant: c.owner, as: { did: c.owner, proof } })
+      c.log.debug('introduced ourselves', { peer: s.hubDid })
+    } catch (err) {
+      const e = toHubError(err)
+      c.log.debug('introduction refused', { peer: s.hubDid, code: e.code, reason: e.message })
     }
   }
 

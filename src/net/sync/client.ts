@@ -133,6 +133,31 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
 }
 
 /**
+ * Present our owner-signed authorization to a peer we were told to reach
+ * (a bootstrap address) but do not know as a device, and that does not
+ * know us: one pull carrying the proof, whose reply is read and dropped —
+ * nothing is taken from a peer that has not proved itself. If the peer is
+ * a device of our owner it stores the proof and starts pulling from us,
+ * presenting its own authorization as it does; from then on we know it
+ * and pull from it too. A restored owner hub (new hub DID, empty store)
+ * finds its old devices this way.
+ */
+export async function introduce (stream: Stream, opts: { tenant: string, as: { did: string, proof: CommitEnvelope }, signal?: AbortSignal, replyTimeoutMs?: number }): Promise<void> {
+  const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
+  const timeout = AbortSignal.timeout(opts.replyTimeoutMs ?? REPLY_TIMEOUT_MS)
+  const signal = opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout])
+  try {
+    await ch.send({ t: 'pull', v: 1, tenant: opts.tenant, after: 0, limit: 1, wait: false, as: opts.as }, signal)
+    const reply = await ch.receive(validateSyncServerMessage, signal)
+    if (reply?.t === 'error') throw remoteError(reply)
+    await ch.close()
+  } catch (err) {
+    ch.abort(err as Error)
+    throw err
+  }
+}
+
+/**
  * Verify every new commit, then ingest them in feed order. Returns how many
  * were new. Commits we already have (ids are hashes of the signed bytes, so
  * they can be recognised before parsing) are skipped unverified: between two
