@@ -32,6 +32,7 @@ import { Devices } from './interfaces/devices.js'
 import { Permissions } from './interfaces/permissions.js'
 import { AuditLog } from './store/audit.js'
 import { ReplayCache } from './store/replay-cache.js'
+import { runQuery } from './store/query.js'
 import { Keyring } from './encryption/keyring.js'
 import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
@@ -168,7 +169,14 @@ export class Hub {
     this.profile = new Profile(common)
     this.devices = new Devices({ store: this.store, ownerKey: args.ownerKey })
     this.permissions = new Permissions({ store: this.store, ownerKey: args.ownerKey, keys: () => this.collectionKeys })
-    this.collectionKeys = new CollectionKeys({ store: this.store, signer, tenantSecret: args.tenantSecret, openers })
+    this.collectionKeys = new CollectionKeys({
+      store: this.store,
+      signer,
+      tenantSecret: args.tenantSecret,
+      openers,
+      // Objects with names in their headers are plaintext: encrypted ones carry only a tag.
+      holdsPlaintext: async (context, type) => (await runQuery(args.kv, this.store, { interface: 'Collections', context, type, limit: 1 })).objects.length > 0
+    })
     this.audit = new AuditLog(args.kv, this.store.layout)
     this.replay = new ReplayCache(args.kv)
     this.dcpReplay = new ReplayCache(args.kv, 'n!dcp-jti!')

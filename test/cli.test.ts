@@ -81,6 +81,22 @@ describe('hub CLI', () => {
     expect(Buffer.from(h.commits[0]?.envelope.payload as string, 'base64url').toString()).not.toContain('dear diary')
     const w2 = await ok(['write', '--dir', dir, '--encrypt'], JSON.stringify({ '@context': 'https://schema.org', '@type': 'Secret', s: 1 }))
     expect(await ok(['read', '--dir', dir, w2.objectId as string])).toMatchObject({ type: 'Secret', value: { s: 1 } })
+
+    // A collection that already holds plaintext objects is refused, both ways in, and nothing changes.
+    const plain = { '@context': 'https://schema.org', '@type': 'Note', text: 'plain' }
+    await ok(['write', '--dir', dir], JSON.stringify(plain))
+    const refused = await failsWith(['collection', 'encrypt', '--dir', dir, '--context', 'https://schema.org', '--type', 'Note'], 'conflict')
+    expect(refused.message).toMatch(/plaintext objects/)
+    await fails(['write', '--dir', dir, '--encrypt'], 'conflict', JSON.stringify(plain))
+    const before = await ok(['collection', 'list', '--dir', dir]) as { items: Array<{ type: string | null, objects: number, encrypted: boolean, plaintextObjects: number }> }
+    expect(before.items.find(c => c.type === 'Note')).toMatchObject({ objects: 1, encrypted: false })
+    expect(before.items.find(c => c.type === 'Diary')).toMatchObject({ objects: 1, encrypted: true, plaintextObjects: 0 })
+    // Asked for, it encrypts new objects and says how many stay plaintext.
+    const kept = await ok(['collection', 'encrypt', '--dir', dir, '--context', 'https://schema.org', '--type', 'Note', '--keep-plaintext'])
+    expect(kept).toMatchObject({ type: 'Note', plaintextObjects: 1 })
+    await ok(['write', '--dir', dir], JSON.stringify({ ...plain, text: 'secret' }))
+    const after = await ok(['collection', 'list', '--dir', dir]) as typeof before
+    expect(after.items.find(c => c.type === 'Note')).toMatchObject({ objects: 2, encrypted: true, plaintextObjects: 1 })
   })
 
   it('manages the public profile', async () => {

@@ -15,6 +15,11 @@ export function pickField (result: unknown, path: string): unknown {
   return v
 }
 
+/** How --field prints a value: a string as is, anything else as JSON. */
+export function printable (v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
 /** Every list a command returns with --json: the items, and where to continue (null: no more). */
 export interface Page<T> {
   items: T[]

@@ -15,7 +15,7 @@ import { BadRequestError, HubError, toHubError } from '../errors.js'
 import { createLogger } from '../log.js'
 import { COMMANDS } from './commands/index.js'
 import { execute } from './execute.js'
-import { pickField } from './format.js'
+import { pickField, printable } from './format.js'
 import { buildProgram, type Selected } from './program.js'
 import { SILENT, type CliInput } from './spec.js'
 
@@ -63,7 +63,7 @@ function print (s: Selected, result: unknown, json: boolean): void {
   const field = s.opts.field
   if (typeof field === 'string') {
     const v = pickField(result, field)
-    process.stdout.write((typeof v === 'string' ? v : JSON.stringify(v)) + '\n')
+    process.stdout.write(printable(v) + '\n')
     return
   }
   if (json) {

@@ -26,8 +26,17 @@ export class CollectionKeys {
   readonly #signer: Signer
   readonly #secret: Uint8Array | undefined
   readonly #openers: EnvelopeOpener[]
+  readonly #holdsPlaintext: (context: string, type: string) => Promise<boolean>
 
-  constructor (args: { store: TenantStore, signer: Signer, tenantSecret: Uint8Array | undefined, openers: EnvelopeOpener[] }) {
+  constructor (args: {
+    store: TenantStore
+    signer: Signer
+    tenantSecret: Uint8Array | undefined
+    openers: EnvelopeOpener[]
+    /** Does the collection hold live plaintext objects (from the indexes)? */
+    holdsPlaintext: (context: string, type: string) => Promise<boolean>
+  }) {
+    this.#holdsPlaintext = args.holdsPlaintext
     this.#store = args.store
     this.#signer = args.signer
     this.#secret = args.tenantSecret
@@ -57,9 +66,26 @@ export class CollectionKeys {
     return this.#store.keyring.currentByNames(context, type)
   }
 
-  /** Make a collection encrypted (idempotent): its first content key, sealed to every reader. */
-  async encrypt (context: string, type: string): Promise<CollectionKey> {
-    return this.current(context, type) ?? await this.#seal(context, type, 1)
+  /**
+   * Make a collection encrypted (idempotent): its first content key, sealed
+   * to every reader. Objects created before cannot be encrypted in place
+   * (their commits are signed, and their updates keep their form), so a
+   * collection that already holds plaintext objects is refused with
+   * `conflict` unless `keepPlaintext` says the caller knows they stay so:
+   * nobody should believe a collection is encrypted when part of it is not.
+   */
+  async encrypt (context: string, type: string, opts: { keepPlaintext?: boolean } = {}): Promise<CollectionKey> {
+    const current = this.current(context, type)
+    if (current !== undefined) return current
+    if (opts.keepPlaintext !== true) {
+      if (await this.#holdsPlaintext(context, type)) {
+        throw new ConflictError(`${context} ${type} already holds plaintext objects, which cannot be encrypted in place ` +
+          '(their commits are signed and immutable, and their updates stay plaintext); nothing was changed. ' +
+          'Encrypt it anyway with keepPlaintext (CLI: --keep-plaintext); to protect an old object, write its value as a new object and delete the old one.',
+        { plaintextObjects: true })
+      }
+    }
+    return await this.#seal(context, type, 1)
   }
 
   /** A new key version for the collection; later commits use it (e.g. after a reader is removed). */

@@ -46,7 +46,7 @@ export class Collections {
    * content key), or when `encrypt` is set — which makes the collection
    * encrypted from now on.
    */
-  async create (value: unknown, opts: { strategy?: CommitStrategy, encrypt?: boolean } = {}): Promise<WriteResult> {
+  async create (value: unknown, opts: { strategy?: CommitStrategy, encrypt?: boolean, keepPlaintext?: boolean } = {}): Promise<WriteResult> {
     checkJsonObject(value, this.#maxValueBytes)
     const obj = value as JsonObject
     const { context, type } = contextAndType(obj)
@@ -54,7 +54,7 @@ export class Collections {
     if (strategy !== 'automerge' && strategy !== 'lww') throw new BadRequestError('strategy must be automerge or lww')
     const keys = this.#encryption?.()
     const key = opts.encrypt === true
-      ? await (keys ?? (() => { throw new BadRequestError('this hub cannot encrypt') })()).encrypt(context, type)
+      ? await (keys ?? (() => { throw new BadRequestError('this hub cannot encrypt') })()).encrypt(context, type, { keepPlaintext: opts.keepPlaintext === true })
       : keys?.current(context, type)
     const r = await this.#store.create({ iface: 'Collections', value: obj, context, type, strategy, signer: this.#signer, ...(key !== undefined ? { key } : {}) })
     return { objectId: r.objectId, commitId: r.commitId }

@@ -4,7 +4,7 @@ import { BadRequestError } from '../../errors.js'
 import type { HandlerTable } from '../../daemon/daemon.js'
 import type { HubNode } from '../../net/hub-node.js'
 import { daemonStatus, parseHttpAddress, startDaemon, stopDaemon, type StatusResult, type StopResult } from '../daemon-commands.js'
-import { fields } from '../format.js'
+import { fields, pickField, printable } from '../format.js'
 import { list, opt } from '../input.js'
 import { printReady } from '../output.js'
 import { localCommand, SILENT } from '../spec.js'
@@ -34,7 +34,9 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
         const { startDetached } = await import('../detach.js')
         const argv = ['--dir', cli.dir, ...list(cli.opts.listen).flatMap(a => ['--listen', a]), ...list(cli.opts.bootstrap).flatMap(a => ['--bootstrap', a]), ...(http !== undefined ? ['--http', http] : [])]
         const { info, logFile } = await startDetached(argv, resolve(opt(cli.opts.logFile) ?? join(cli.dir, 'hub.log')))
-        if (cli.json) process.stdout.write(JSON.stringify({ ...info, logFile }) + '\n')
+        const field = opt(cli.opts.field)
+        if (field !== undefined) process.stdout.write(printable(pickField({ ...info, logFile }, field)) + '\n')
+        else if (cli.json) process.stdout.write(JSON.stringify({ ...info, logFile }) + '\n')
         else process.stdout.write(`hub daemon running in the background (pid ${info.pid}), logs in ${logFile}; "hub stop --dir ${cli.dir}" stops it\n`)
         return SILENT
       }

@@ -11,6 +11,7 @@ import { archiveExport, archiveImport } from './archive.js'
 import { audit } from './audit.js'
 import { backup } from './backup.js'
 import { collectionEncrypt } from './collection-encrypt.js'
+import { collectionList } from './collection-list.js'
 import { configGet, configSet } from './config.js'
 import { deviceInvite } from './device-invite.js'
 import { deviceList } from './device-list.js'
@@ -43,7 +44,7 @@ const HUB_SIDE: AnyCommand[] = [
   stop, status,
   configGet, configSet,
   deviceInvite, deviceList, deviceRevoke, peers, syncOnce, syncStatus,
-  write, collectionEncrypt, update, read, del, history, query, exportObject,
+  write, collectionList, collectionEncrypt, update, read, del, history, query, exportObject,
   grant, grants, revoke, audit, follow, following, unfollow, shared,
   backup, archiveExport, archiveImport,
   ...ORG_COMMANDS,

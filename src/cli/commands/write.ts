@@ -13,11 +13,12 @@ export const write = hubCommand({
   stdin: 'json',
   options: [
     { flags: '--strategy <strategy>', description: 'automerge (merge concurrent edits, default) or lww (last writer wins)', choices: ['automerge', 'lww'] },
-    { flags: '--encrypt', description: 'encrypt the collection (if it is not yet) and this object' }
+    { flags: '--encrypt', description: 'encrypt the collection (if it is not yet) and this object' },
+    { flags: '--keep-plaintext', description: 'with --encrypt: encrypt the collection even though it holds plaintext objects (they stay plaintext)' }
   ],
   examples: [`echo '{"@context":"https://schema.org","@type":"MusicPlaylist","name":"Road trip"}' | hub write`],
-  params: { value: json(), strategy: optional(oneOf('automerge', 'lww')), encrypt: optional(flag()) },
-  input: cli => ({ value: parseJsonInput(cli.stdin), ...(typeof cli.opts.strategy === 'string' ? { strategy: cli.opts.strategy as 'automerge' | 'lww' } : {}), ...(cli.opts.encrypt === true ? { encrypt: true } : {}) }),
-  run: async ({ hub }, p) => await hub.collections.create(p.value, { strategy: p.strategy ?? 'automerge', encrypt: p.encrypt === true }),
+  params: { value: json(), strategy: optional(oneOf('automerge', 'lww')), encrypt: optional(flag()), keepPlaintext: optional(flag()) },
+  input: cli => ({ value: parseJsonInput(cli.stdin), ...(typeof cli.opts.strategy === 'string' ? { strategy: cli.opts.strategy as 'automerge' | 'lww' } : {}), ...(cli.opts.encrypt === true ? { encrypt: true } : {}), ...(cli.opts.keepPlaintext === true ? { keepPlaintext: true } : {}) }),
+  run: async ({ hub }, p) => await hub.collections.create(p.value, { strategy: p.strategy ?? 'automerge', encrypt: p.encrypt === true, keepPlaintext: p.keepPlaintext === true }),
   human: r => writeSummary('created', r)
 })
