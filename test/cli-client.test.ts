@@ -53,8 +53,8 @@ afterEach(() => {
   watchers.clear()
 })
 
-function watch (args: string[]): Watch {
-  const child = spawn(process.execPath, [BIN, 'client', 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+function watch (args: string[], command: string[] = ['client', 'watch']): Watch {
+  const child = spawn(process.execPath, [BIN, ...command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   watchers.add(child)
   let stdout = ''
   let stderr = ''
@@ -200,6 +200,20 @@ describe('hub client against a running hub', () => {
 
     await ok(['stop', '--dir', dir])
     await fails(['client', 'query', ...as(reader.path), '--type', 'MusicPlaylist'], 'unavailable')
+  })
+
+  it('hub watch: the owner watches a collection of its own running hub; without a running hub it is unavailable', { timeout: 60_000 }, async () => {
+    const { dir } = await ownerHub([])
+    await fails(['watch', '--dir', dir, '--type', 'MusicPlaylist'], 'unavailable')
+    await startDaemon(dir)
+    const before = await ok(['write', '--dir', dir], { stdin: JSON.stringify(playlist('Before the watch')) })
+    const w = watch(['--dir', dir, '--type', 'MusicPlaylist', '--json', '--count', '1'], ['watch'])
+    const [first] = await w.waitLines(1)
+    expect((JSON.parse(first as string) as { initial: Array<{ objectId: string }> }).initial.map(o => o.objectId)).toEqual([before.objectId])
+    const after = await ok(['write', '--dir', dir], { stdin: JSON.stringify(playlist('While watching')) })
+    expect(await w.exit).toBe(0)
+    expect(w.stderr()).toBe('')
+    expect(w.lines().slice(1).map(l => (JSON.parse(l) as { object: { objectId: string } }).object.objectId)).toEqual([after.objectId])
   })
 
   it('watches a collection: a subscribed line, then one NDJSON line per change; --count stops it, SIGTERM closes it', { timeout: 60_000 }, async () => {

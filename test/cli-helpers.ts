@@ -79,3 +79,14 @@ export async function startDaemon (dir: string, extra: string[] = []): Promise<D
   return daemon
 }
 
+
+/** Poll `fn` every 100 ms until it returns a value (not undefined); fail naming `what` after `timeoutMs`. */
+export async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}

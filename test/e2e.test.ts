@@ -6,19 +6,10 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanup, playlist, tempDir } from './helpers.js'
-import { hub, killAll, ok, startDaemon } from './cli-helpers.js'
+import { hub, killAll, ok, startDaemon, until } from './cli-helpers.js'
 
 afterAll(async () => { await killAll(); await cleanup() })
 
-async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 describe('two devices through the CLI', () => {
   it('pairs, syncs both ways, reports status and revokes', { timeout: 90_000 }, async () => {

@@ -9,19 +9,10 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanup, playlist, tempDir } from './helpers.js'
-import { hub, killAll, ok, running, startDaemon, type Daemon } from './cli-helpers.js'
+import { hub, killAll, ok, running, startDaemon, type Daemon, until } from './cli-helpers.js'
 
 afterAll(async () => { await killAll(); await cleanup() })
 
-async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 async function stop (dir: string, d: Daemon): Promise<void> {
   await ok(['stop', '--dir', dir])

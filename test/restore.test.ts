@@ -9,19 +9,10 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanup, playlist, tempDir } from './helpers.js'
-import { fails, hub, killAll, ok, startDaemon } from './cli-helpers.js'
+import { fails, hub, killAll, ok, startDaemon, until } from './cli-helpers.js'
 
 afterAll(async () => { await killAll(); await cleanup() })
 
-async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 async function reads (dir: string, objectId: string): Promise<true | undefined> {
   const r = await hub(['read', '--dir', dir, objectId, '--json'])

@@ -37,6 +37,7 @@ import { init } from './init.js'
 import { query } from './query.js'
 import { read } from './read.js'
 import { update } from './update.js'
+import { watchCommand } from './watch.js'
 import { write } from './write.js'
 
 const HUB_SIDE: AnyCommand[] = [
@@ -44,7 +45,7 @@ const HUB_SIDE: AnyCommand[] = [
   stop, status,
   configGet, configSet,
   deviceInvite, deviceList, deviceRevoke, peers, syncOnce, syncStatus,
-  write, collectionList, collectionEncrypt, update, read, del, history, query, exportObject,
+  write, collectionList, collectionEncrypt, update, read, del, history, query, watchCommand, exportObject,
   grant, grants, revoke, audit, follow, following, unfollow, shared,
   backup, archiveExport, archiveImport,
   ...ORG_COMMANDS,
