@@ -6,9 +6,9 @@
 import { platformCrypto } from '#platform/crypto'
 import { BadRequestError } from '../errors.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
-import { headerFor, signCommit, type Commit, type CommitStrategy, type UnsignedHeader } from '../commits/commit.js'
+import type { Commit, CommitStrategy, UnsignedHeader } from '../commits/commit.js'
 import type { ContentKey } from '../encryption/content-keys.js'
-import { commitHeaderAad, encryptPayload } from '../encryption/jwe.js'
+import { collectionFields, signSealed } from '../encryption/commit-seal.js'
 import type { Signer } from '../identity/keys.js'
 import { hex, utf8 } from '../identity/encoding.js'
 import { createChange } from '../objects/automerge.js'
@@ -32,18 +32,6 @@ export function isStrategy (s: unknown): s is CommitStrategy {
   return s === 'automerge' || s === 'lww'
 }
 
-/** The collection part of a header: names in clear, or (encrypted collection) only its tag and key id. */
-function collectionFields (context: string, type: string, key: ContentKey | undefined): Pick<UnsignedHeader, 'context' | 'type' | 'tag' | 'enc'> {
-  if (key === undefined) return { context, type }
-  return { tag: key.kid.slice(0, key.kid.lastIndexOf('.')), enc: key.kid }
-}
-
-/** Sign, sealing the payload to the exact header first when the collection is encrypted (deletes carry no payload). */
-function signMaybeSealed (fields: UnsignedHeader, payload: Uint8Array, signer: Signer, key: ContentKey | undefined): Commit {
-  if (key === undefined || fields.operation === 'delete') return signCommit(fields, payload, signer)
-  return signCommit(fields, utf8.encode(encryptPayload(key, payload, commitHeaderAad(headerFor(fields, signer)))), signer)
-}
-
 /** A create commit for `value` (already checked), signed by the app; sealed under `key` for an encrypted collection. */
 export function createCommit (args: { signer: Signer, owner: Did, value: JsonObject, context: string, type: string, strategy: CommitStrategy, actor: string, committedAt: string, key?: ContentKey }): Commit {
   if (!isStrategy(args.strategy)) throw new BadRequestError('strategy must be automerge or lww')
@@ -57,7 +45,7 @@ export function createCommit (args: { signer: Signer, owner: Did, value: JsonObj
     deps: []
   }
   const payload = args.strategy === 'automerge' ? createChange(args.value, args.actor) : utf8.encode(JSON.stringify(args.value))
-  return signMaybeSealed(fields, payload, args.signer, args.key)
+  return signSealed(fields, payload, args.signer, args.key)
 }
 
 /** An update (payload: an Automerge change or the whole LWW value) or delete (empty payload) of `target`. */
@@ -74,5 +62,5 @@ export function followUpCommit (args: { signer: Signer, owner: Did, target: Comm
     object_id: t.objectId,
     deps: [...t.heads].sort()
   }
-  return signMaybeSealed(fields, args.payload, args.signer, args.key)
+  return signSealed(fields, args.payload, args.signer, args.key)
 }

@@ -6,10 +6,11 @@
  */
 import { ConflictError } from '../errors.js'
 import type { Did } from '../ids.js'
-import { headerFor, signCommit, type Commit, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
-import { commitHeaderAad, decryptPayload, encryptPayload } from '../encryption/jwe.js'
+import type { Commit, UnsignedHeader, VerifiedCommit } from '../commits/commit.js'
+import { collectionFields, signSealed } from '../encryption/commit-seal.js'
+import { commitHeaderAad, decryptPayload } from '../encryption/jwe.js'
 import type { CollectionKey, Keyring } from '../encryption/keyring.js'
-import { utf8, utf8d } from '../identity/encoding.js'
+import { utf8d } from '../identity/encoding.js'
 import type { Signer } from '../identity/keys.js'
 import type { ObjectMeta } from './object-meta.js'
 
@@ -36,7 +37,7 @@ export class CommitMaker {
     if (meta.tag !== undefined && key === undefined) throw new ConflictError('this hub holds no key for the object\'s collection')
     const fields: UnsignedHeader = {
       interface: meta.interface,
-      ...(meta.tag === undefined ? { context: meta.context, type: meta.type } : { tag: meta.tag, enc: (key as CollectionKey).key.kid }),
+      ...collectionFields(meta.context, meta.type, key?.key),
       operation,
       committed_at: this.now(),
       commit_strategy: meta.strategy,
@@ -49,9 +50,7 @@ export class CommitMaker {
 
   /** Sign a commit, sealing the payload first when a key is given (deletes carry none). */
   signSealed (fields: UnsignedHeader, plain: Uint8Array, signer: Signer, key: CollectionKey | undefined): VerifiedCommit {
-    if (key === undefined) return signCommit(fields, plain, signer)
-    const sealed = encryptPayload(key.key, plain, commitHeaderAad(headerFor(fields, signer)))
-    return signCommit(fields, utf8.encode(sealed), signer)
+    return signSealed(fields, plain, signer, key?.key)
   }
 
   /**

@@ -12,6 +12,7 @@
 import { ConflictError, NotFoundError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
 import { DEFAULT_MAX_COMMIT_BYTES, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
+import { collectionFields } from '../encryption/commit-seal.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
@@ -294,7 +295,7 @@ export class TenantStore {
     checkJsonObject(args.value, this.#opts.maxValueBytes)
     const fields: UnsignedHeader = {
       interface: args.iface,
-      ...(args.key === undefined ? { context: args.context, type: args.type } : { tag: args.key.tag, enc: args.key.key.kid }),
+      ...collectionFields(args.context, args.type, args.key?.key),
       operation: 'create',
       committed_at: this.#maker.now(),
       commit_strategy: args.strategy,
