@@ -26,6 +26,17 @@ export const MAX_REQUEST_FRAME_BYTES = 3 * 1024 * 1024
 export const MAX_IN_FLIGHT = 32
 /** Subscriptions one stream may hold. */
 export const MAX_SUBSCRIPTIONS = 16
+/**
+ * How long one reply may wait for the client to take it. A client that
+ * sends requests and stops reading would otherwise hold every reply (and
+ * the memory behind them) forever; past this the stream is reset.
+ */
+export const REPLY_SEND_TIMEOUT_MS = 30_000
+
+export interface ServeRequestsOptions {
+  /** Default REPLY_SEND_TIMEOUT_MS; for tests. */
+  replyTimeoutMs?: number
+}
 
 interface Subscription { id: number, accepted: AcceptedRequest, target: Target, where: Filter[], stop: () => void }
 
@@ -45,8 +56,9 @@ function limiterOf (hub: Hub): PeerRateLimiter {
  * its rate limit). `limiter` is shared by every stream of the node; default
  * one per hub at REQUEST_RATE_PER_SECOND / REQUEST_BURST.
  */
-export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string, limiter: PeerRateLimiter = limiterOf(hub)): Promise<void> {
+export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string, limiter: PeerRateLimiter = limiterOf(hub), opts: ServeRequestsOptions = {}): Promise<void> {
   const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
+  const replyTimeoutMs = opts.replyTimeoutMs ?? REPLY_SEND_TIMEOUT_MS
   /** Replies go out one at a time, in the order they were made. */
   const sending = new SerialQueue()
   /**
@@ -55,9 +67,15 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
    * that subscription) instead of waiting for a reply that never comes.
    */
   const write = async (m: ServerMessage): Promise<void> => {
+    const timeout = AbortSignal.timeout(replyTimeoutMs)
     try {
-      await ch.send(m)
+      await ch.send(m, AbortSignal.any([closed.signal, timeout]))
     } catch (err) {
+      if (timeout.aborted && !closed.signal.aborted) {
+        log.info('request stream reset: the client does not take its replies', { peer: remotePeer, timeoutMs: replyTimeoutMs })
+        ch.abort(new HubError('unavailable', `the client did not take a reply within ${replyTimeoutMs} ms`))
+        return
+      }
       if (!(err instanceof TooLargeError) || !('id' in m)) throw err
       if (m.t === 'response') {
         await ch.send({ t: 'error', id: m.id, code: 'too_large', message: `the reply is over ${MAX_REQUEST_FRAME_BYTES} bytes: ask for fewer objects (a smaller limit)` })
