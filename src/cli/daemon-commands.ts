@@ -95,12 +95,20 @@ export interface StatusResult {
   did?: string
   peerId?: string
   http?: DaemonInfo['http']
+  /** When this device's authorization was revoked by the owner (null: it is not). */
+  revokedAt?: string | null
   /** A daemon.json is present but no daemon answers (crashed, or mid-shutdown); it is ignored and replaced at the next start. */
   stale?: boolean
 }
 
 export async function daemonStatus (dir: string): Promise<StatusResult> {
   const live = await probeDaemon(dir)
-  if (live !== undefined) return { running: true, ...live }
+  if (live !== undefined) {
+    // A revoked device says so here too (its daemon keeps running, cut off from the owner's other hubs).
+    const revokedAt = await ControlClient.forDir(dir, live)
+      .then(async c => await c.call('sync status', {}, { timeoutMs: 2000 }) as { self?: { revokedAt?: string | null } } | null)
+      .then(r => r?.self?.revokedAt ?? null, () => null)
+    return { running: true, ...live, revokedAt }
+  }
   return (await readDaemonInfo(dir)) !== undefined ? { running: false, stale: true } : { running: false }
 }

@@ -74,7 +74,8 @@ export const status = localCommand<StatusResult>({
   async run (cli) { return await daemonStatus(cli.dir) },
   human (r) {
     if (!r.running) return `no hub daemon is running${r.stale === true ? ' (ignoring a stale daemon.json)' : ''}\n`
-    return `hub daemon running (pid ${String(r.pid)}) since ${String(r.startedAt)}\n` + fields([
+    const revoked = typeof r.revokedAt === 'string' ? `THIS DEVICE WAS REVOKED by the owner at ${r.revokedAt}: the owner's other hubs no longer sync with it\n` : ''
+    return revoked + `hub daemon running (pid ${String(r.pid)}) since ${String(r.startedAt)}\n` + fields([
       ['  control', r.control?.url],
       ['  multiaddrs', (r.multiaddrs ?? []).join(' ') || '(no network)'],
       ...(r.http !== undefined ? [['  http', `${r.http.url} (admin key in ${r.http.adminKeyFile})`] as const] : [])
