@@ -79,13 +79,13 @@ async function main (): Promise<void> {
   }
   try {
     await step(1, 'A laptop hub for a new owner')
-    cmd('npx hub init --dir ~/laptop', 'npx hub start --dir ~/laptop &')
+    cmd('hub init --dir ~/laptop', 'hub start --dir ~/laptop --detach')
     const info = await Hub.init(join(root, 'laptop'))
     const laptop = await start(join(root, 'laptop'))
     console.log(`   owner DID  ${info.did}\n   laptop     ${laptop.node.multiaddrs()[0]}`)
 
     await step(2, 'The phone pairs with the laptop using a one-time invite')
-    cmd('npx hub device invite --dir ~/laptop', 'npx hub init --dir ~/phone --join ihub1_… --name phone', 'npx hub start --dir ~/phone &')
+    cmd('INVITE=$(hub device invite --dir ~/laptop --field invite)', 'hub init --dir ~/phone --join "$INVITE" --name phone', 'hub start --dir ~/phone --detach')
     const { invite } = await laptop.node.createInvite()
     console.log(`   invite     ${invite.slice(0, 48)}…`)
     await joinHub(join(root, 'phone'), invite, { name: 'phone' })
@@ -93,14 +93,14 @@ async function main (): Promise<void> {
     console.log(`   phone hub  ${phone.hub.hubDid.slice(0, 32)}… serves owner ${phone.hub.did === info.did ? '✔ same DID' : '✘'}`)
 
     await step(3, 'Write the playlist on the laptop; it arrives on the phone')
-    cmd('echo \'{"@context":"https://schema.org","@type":"MusicPlaylist",…}\' | npx hub write --dir ~/laptop', 'npx hub read --dir ~/phone <objectId>')
+    cmd('ID=$(hub write --dir ~/laptop --field objectId < playlist.json)', 'hub read --dir ~/phone $ID')
     const { objectId } = await laptop.hub.collections.create(PLAYLIST)
     const ms = await until('the playlist on the phone', async () => (await phone.hub.collections.query({ type: 'MusicPlaylist' })).objects.length === 1)
     show('phone', (await phone.hub.collections.read(objectId)).value)
     console.log(`   arrived in ${ms.toFixed(1)} ms`)
 
     await step(4, 'The phone goes offline; both edit the playlist')
-    cmd('npx hub stop --dir ~/phone', 'npx hub update --dir ~/laptop <objectId> < laptop-edit.json', 'npx hub update --dir ~/phone <objectId> < phone-edit.json')
+    cmd('hub stop --dir ~/phone', 'hub update --dir ~/laptop $ID < laptop-edit.json', 'hub update --dir ~/phone $ID < phone-edit.json')
     const phoneDir = phone.hub.dir
     await stop(phone)
     await laptop.hub.collections.change(objectId, d => {
@@ -117,7 +117,7 @@ async function main (): Promise<void> {
     await offline.close()
 
     await step(5, 'The phone comes back; the hubs merge both edits')
-    cmd('npx hub start --dir ~/phone &            # same ports as before: the laptop finds it again', 'npx hub sync status --dir ~/phone')
+    cmd('hub start --dir ~/phone --detach   # same ports as before: the laptop finds it again', 'hub sync status --dir ~/phone')
     phone = await start(phoneDir)
     await until('convergence', async () => {
       const [a, b] = [await laptop.hub.collections.read(objectId), await phone.hub.collections.read(objectId)]
@@ -130,7 +130,7 @@ async function main (): Promise<void> {
     console.log(`   history    ${(await phone.hub.collections.history(objectId)).commits.length} signed commits, each verified`)
 
     await step(6, 'A playlist app gets read access and reads the playlist over libp2p')
-    cmd('npx hub grant --dir ~/laptop --grantee did:key:z6Mk… --context https://schema.org --type MusicPlaylist --allow -R--', 'npx hub client query --hub /ip4/…/p2p/… --key app.key --owner did:key:… --type MusicPlaylist', 'npx hub audit --dir ~/phone')
+    cmd('hub grant --dir ~/laptop --grantee $APP --context https://schema.org --type MusicPlaylist --allow -R--', 'hub client query --hub $PHONE_ADDR --key app.key --owner $OWNER --type MusicPlaylist', 'hub audit --dir ~/phone')
     const app = Ed25519KeyPair.generate()
     await laptop.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Diary', text: 'not for apps' })
     const { grantId } = await laptop.hub.permissions.grant({ grantee: app.did, context: 'https://schema.org', type: 'MusicPlaylist', allow: '-R--' })
@@ -150,7 +150,8 @@ async function main (): Promise<void> {
     console.log(`
 Done. Next steps (README.md):
    • "A five-minute tour of the CLI"        the same story by hand, one command at a time
-   • "Your devices: pairing and sync"        real devices on a network, backups, restarts
+   • "Your devices: pairing and sync"        real devices on a network, restarts, relays behind NATs
+   • "Backup and moving"                     hub backup, hub init --restore, archives
    • "Apps and other people"                 grants, the app SDK (identity-hub/client), the audit log
    • "Encrypted collections and blind cloud hubs"
    • "Organizations"                         participants, did:web, credentials, DCP (npm run example:dataspace)`)

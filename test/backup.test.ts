@@ -96,7 +96,7 @@ describe('store archive', () => {
   it('moves every commit to a restored owner hub, including encrypted objects, and a second import adds nothing', async () => {
     const a = await tempHub()
     const plain = await a.collections.create(playlist('plain'))
-    const secret = await a.collections.create(playlist('secret'), { encrypt: true })
+    const secret = await a.collections.create(playlist('secret'), { encrypt: true, keepPlaintext: true })
     await a.collections.update(plain.objectId, { ...playlist('plain, renamed') })
     const lines = await archiveOf(a)
     expect(JSON.parse(lines[0] as string)).toMatchObject({ format: 'identity-hub-archive', version: 1, ownerDid: a.did })
