@@ -8,6 +8,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { BadRequestError, HubError, NotFoundError } from './errors.js'
 import type { Did } from './ids.js'
 
@@ -107,17 +108,24 @@ export function checkMultiaddrs (key: ConfigKey, values: string[]): string[] {
     } catch (err) {
       throw new BadRequestError(`${key}: "${v}" is not a multiaddr (${(err as Error).message})`, { key, value: v })
     }
-    if (key === 'network.bootstrap' && ma.getComponents().every(c => c.name !== 'p2p')) {
-      throw new BadRequestError(`${key}: "${v}" must end in /p2p/<peer id>`, { key, value: v })
+    if (key === 'network.bootstrap') {
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id === undefined) throw new BadRequestError(`${key}: "${v}" must end in /p2p/<peer id>`, { key, value: v })
+      // The peer id itself must parse: a reconnect timer would otherwise meet it first, and crash.
+      try {
+        peerIdFromString(id)
+      } catch {
+        throw new BadRequestError(`${key}: "${v}" names no valid peer id ("${id}")`, { key, value: v })
+      }
     }
   }
   return values
 }
 
 function parseBoolean (key: ConfigKey, values: string[]): boolean {
-  const v = values.length === 1 ? values[0]?.toLowerCase() : undefined
-  if (v === 'true' || v === 'on' || v === 'yes') return true
-  if (v === 'false' || v === 'off' || v === 'no') return false
+  const v = values.length === 1 ? values[0] : undefined
+  if (v === 'true') return true
+  if (v === 'false') return false
   throw new BadRequestError(`${key} takes one value: true or false`, { key, values })
 }
 

@@ -4,6 +4,7 @@
  * can be — wrong passphrase, altered, forged header, inconsistent payload,
  * someone else's archive, truncated, a forged commit inside.
  */
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CompactEncrypt, decodeProtectedHeader } from 'jose'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -12,7 +13,7 @@ import { HubError } from '../src/errors.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
 import { b64u } from '../src/identity/encoding.js'
 import { BACKUP_ITERATIONS, BACKUP_TYPE, openOwnerBackup, sealOwnerBackup } from '../src/backup/owner-backup.js'
-import { exportArchive, importArchive } from '../src/backup/archive.js'
+import { archiveLines, exportArchive, importArchive } from '../src/backup/archive.js'
 import { cleanup, playlist, tempDir, tempHub } from './helpers.js'
 
 afterAll(cleanup)
@@ -89,6 +90,23 @@ describe('owner backup', () => {
       .setKeyManagementParameters({ p2c: 1000 })
       .encrypt(new TextEncoder().encode(PASS))
     expect(await code(openOwnerBackup(jwe, PASS))).toBe('bad_request')
+  })
+})
+
+describe('archive lines', () => {
+  const collect = async (path: string, max?: number): Promise<string[]> => { const out: string[] = []; for await (const l of archiveLines(path, max)) out.push(l); return out }
+  it('yields every line, the last one without a newline too, multi-byte text intact', async () => {
+    const f = join(await tempDir('lines-'), 'a.ndjson')
+    await writeFile(f, 'one\n\nthré€\nlast')
+    expect(await collect(f)).toEqual(['one', '', 'thré€', 'last'])
+  })
+  it('refuses a line over the limit (never holding it), a directory and a missing file, with typed errors', async () => {
+    const dir = await tempDir('lines-')
+    const f = join(dir, 'long.ndjson')
+    await writeFile(f, 'ok\n' + 'x'.repeat(200_000))
+    await expect(collect(f, 100_000)).rejects.toMatchObject({ code: 'too_large', details: { line: 2 } })
+    await expect(collect(dir)).rejects.toMatchObject({ code: 'bad_request' })
+    await expect(collect(join(dir, 'nope'))).rejects.toMatchObject({ code: 'not_found' })
   })
 })
 

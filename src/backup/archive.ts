@@ -13,7 +13,9 @@
  * not. Encrypted collections stay encrypted; a blind hub's archive holds
  * only ciphertext.
  */
-import { BadRequestError, HubError, isErrorCode, type ErrorCode } from '../errors.js'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { BadRequestError, HubError, NotFoundError, TooLargeError, isErrorCode, type ErrorCode } from '../errors.js'
 import type { Hub } from '../hub.js'
 
 export const ARCHIVE_FORMAT = 'identity-hub-archive'
@@ -75,6 +77,49 @@ function parseLine (line: string, n: number): Record<string, unknown> {
  * and the import goes on, so one bad line never costs the rest. A missing
  * trailer (a truncated file) is reported after everything before it is in.
  */
+/** The longest archive line read: a commit line is a few MiB at most; anything longer is not one of ours. */
+export const MAX_ARCHIVE_LINE_BYTES = 8 * 1024 * 1024
+
+/**
+ * The lines of an archive file, read in chunks and never held whole: a
+ * regular file only (a directory or a device is `bad_request`), and a line
+ * over MAX_ARCHIVE_LINE_BYTES is `too_large` (so `/dev/zero` or a file with
+ * no newline cannot exhaust memory).
+ */
+export async function * archiveLines (path: string, maxLineBytes = MAX_ARCHIVE_LINE_BYTES): AsyncGenerator<string> {
+  let info
+  try {
+    info = await stat(path)
+  } catch (err) {
+    throw new NotFoundError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  if (!info.isFile()) throw new BadRequestError(`${path} is not a regular file (an archive is one file made by "hub archive export")`)
+  const input = createReadStream(path)
+  let parts: Buffer[] = []
+  let pending = 0
+  let line = 1
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let from = 0
+      for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+        if (pending + nl - from > maxLineBytes) throw new TooLargeError(`archive line ${line} is over ${maxLineBytes} bytes: not an archive this hub wrote`, { line, limit: maxLineBytes })
+        parts.push(chunk.subarray(from, nl))
+        yield Buffer.concat(parts).toString('utf8')
+        parts = []
+        pending = 0
+        line++
+        from = nl + 1
+      }
+      pending += chunk.length - from
+      if (pending > maxLineBytes) throw new TooLargeError(`archive line ${line} is over ${maxLineBytes} bytes: not an archive this hub wrote`, { line, limit: maxLineBytes })
+      parts.push(chunk.subarray(from))
+    }
+    if (pending > 0) yield Buffer.concat(parts).toString('utf8')
+  } finally {
+    input.destroy()
+  }
+}
+
 export async function importArchive (hub: Hub, lines: AsyncIterable<string>, onProgress?: (done: number) => void): Promise<ImportResult> {
   const result: ImportResult = { commits: 0, stored: 0, present: 0, quarantined: 0, rejected: {} }
   let n = 0
@@ -86,7 +131,7 @@ export async function importArchive (hub: Hub, lines: AsyncIterable<string>, onP
     if (line === '') continue
     const v = parseLine(line, n)
     if (header === undefined) {
-      if (v.format !== ARCHIVE_FORMAT) throw new BadRequestError('this file is not a store archive (made by "hub export")')
+      if (v.format !== ARCHIVE_FORMAT) throw new BadRequestError('this file is not a store archive (made by "hub archive export")')
       if (v.version !== ARCHIVE_VERSION) throw new BadRequestError(`unsupported archive version ${String(v.version)}`)
       if (v.ownerDid !== hub.did) {
         throw new HubError('wrong_owner', `this archive belongs to ${String(v.ownerDid)}, not to this hub's owner ${hub.did}`, { archiveOwner: v.ownerDid, owner: hub.did })

@@ -1,9 +1,8 @@
 /** `hub archive export|import`: every signed commit of the owner's partition, as NDJSON. */
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import { isAbsolute, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import { AlreadyExistsError, BadRequestError, NotFoundError } from '../../errors.js'
+import { AlreadyExistsError, BadRequestError } from '../../errors.js'
 import { text } from '../params.js'
 import { arg, opt } from '../input.js'
 import { fields } from '../format.js'
@@ -12,6 +11,12 @@ import { hubCommand } from '../spec.js'
 /** Paths cross to the daemon absolute: it runs elsewhere (another working directory) on this machine. */
 function absolute (p: string): string {
   return isAbsolute(p) ? p : resolve(process.cwd(), p)
+}
+
+/** What the daemon accepts: an absolute path (a relative one would mean the daemon's working directory). */
+function mustBeAbsolute (path: string): string {
+  if (!isAbsolute(path)) throw new BadRequestError(`the archive path must be absolute (got "${path}")`)
+  return path
 }
 
 export const archiveExport = hubCommand({
@@ -26,7 +31,7 @@ export const archiveExport = hubCommand({
   input: cli => ({ path: absolute(opt(cli.opts.out) as string) }),
   async run ({ hub }, p) {
     const { exportArchive } = await import('../../backup/archive.js')
-    const out = createWriteStream(p.path, { flags: 'wx', mode: 0o600 })
+    const out = createWriteStream(mustBeAbsolute(p.path), { flags: 'wx', mode: 0o600 })
     try {
       await once(out, 'open')
     } catch (err) {
@@ -53,20 +58,8 @@ export const archiveImport = hubCommand({
   params: { path: text() },
   input: cli => ({ path: absolute(arg(cli, 0, 'FILE')) }),
   async run ({ hub }, p) {
-    const { importArchive } = await import('../../backup/archive.js')
-    const input = createReadStream(p.path, { encoding: 'utf8' })
-    try {
-      await once(input, 'open')
-    } catch (err) {
-      throw new NotFoundError(`cannot read ${p.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-    }
-    const lines = createInterface({ input, crlfDelay: Infinity })
-    try {
-      return { file: p.path, ...await importArchive(hub, lines) }
-    } finally {
-      lines.close()
-      input.destroy()
-    }
+    const { archiveLines, importArchive } = await import('../../backup/archive.js')
+    return { file: p.path, ...await importArchive(hub, archiveLines(mustBeAbsolute(p.path))) }
   },
   human: r => `imported ${r.file}\n` + fields([
     ['  commits', r.commits], ['  stored', r.stored], ['  already present', r.present], ['  quarantined', r.quarantined],

@@ -40,6 +40,11 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
         else process.stdout.write(`hub daemon running in the background (pid ${info.pid}), logs in ${logFile}; "hub stop --dir ${cli.dir}" stops it\n`)
         return SILENT
       }
+      // A start that fails must end this process even if something it started lingers (a timer, a socket).
+      const failed = (err: unknown): never => {
+        setTimeout(() => process.exit(process.exitCode ?? 1), 2000).unref()
+        throw err
+      }
       const code = await startDaemon(cli.dir, {
         handlers,
         listen: list(cli.opts.listen),
@@ -47,7 +52,7 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
         ...(http !== undefined ? { http: parseHttpAddress(http) } : {}),
         logger: cli.logger,
         onReady: info => printReady(info, cli.json)
-      })
+      }).catch(failed)
       process.exitCode = code
       if (!cli.json) process.stdout.write('hub daemon stopped\n')
       // Whatever the network layer left running must not keep a stopped daemon alive.
