@@ -134,6 +134,7 @@ describe('a running hub daemon', () => {
       { command: 'read', params: { objectId: 5 } },
       { command: 'read', params: { objectId: 'bafkreiaaaa', extra: true } },
       { command: 'read', params: {} },
+      { command: 'info', params: {}, extra: 1 },
       { command: 'grant', params: { grantee: 'did:key:z', context: 'c', type: 't' } },
       { command: 'write', params: { value: {}, strategy: 'paxos' } }
     ]) {

@@ -36,6 +36,8 @@ export function errorBody (err: HubError): { error: { code: ErrorCode, message: 
 /** Validate a parsed request body; anything off-shape is a bad_request, never a crash. */
 export function parseCommandRequest (body: unknown): CommandRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('the request body must be a JSON object')
+  const extra = Object.keys(body).filter(k => k !== 'command' && k !== 'params')
+  if (extra.length > 0) throw new BadRequestError(`unknown field "${extra[0] as string}" in the request body (it takes "command" and "params")`)
   const { command, params } = body as Record<string, unknown>
   if (typeof command !== 'string' || command === '') throw new BadRequestError('"command" must be a non-empty string')
   if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new BadRequestError('"params" must be an object')
