@@ -174,6 +174,14 @@ describe('replication between devices of one owner', () => {
 })
 
 describe('introductions to bootstrap peers', () => {
+  it('a malformed bootstrap address is bad_request when the node starts, for the embedded API as for the CLI', async () => {
+    const hub = await tempHub()
+    for (const bad of ['garbage', '/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/1/p2p/notapeer']) {
+      await expect(HubNode.start(hub, { bootstrap: [bad] }), bad).rejects.toMatchObject({ code: 'bad_request' })
+    }
+    await hub.close()
+  })
+
   it('a hub tells a bootstrap peer it does not know who it is; another owner\'s hub refuses, and neither stores anything of the other', async () => {
     const x = await founder()
     const lines: string[] = []

@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { HubError, errorFromWire } from '../errors.js'
@@ -59,8 +60,8 @@ export async function startDetached (argv: string[], logFile: string): Promise<D
     })
     child.once('exit', code => {
       // Its error went to the log file as JSON (it ran with --json): surface it.
-      void import('node:fs/promises').then(async fs => {
-        const text = await fs.readFile(logFile, 'utf8').catch(() => '')
+      void (async () => {
+        const text = await readFile(logFile, 'utf8').catch(() => '')
         const last = text.trimEnd().split('\n').reverse().find(l => l.startsWith('{"error"'))
         if (last !== undefined) {
           try {
@@ -70,7 +71,7 @@ export async function startDetached (argv: string[], logFile: string): Promise<D
           } catch { /* fall through */ }
         }
         finish(new HubError('unavailable', `the hub daemon exited (code ${String(code)}) before it was ready; see ${logFile}`))
-      })
+      })()
     })
   })
 }

@@ -14,6 +14,18 @@ export function opt (v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined
 }
 
+const camel = (option: string): string => option.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/**
+ * The value of a required option (commander refuses a missing one; this
+ * also refuses an empty one): `need(cli, 'endpoint', 'url')` → "missing --endpoint URL".
+ */
+export function need (cli: { opts: Record<string, unknown> }, option: string, what = option): string {
+  const v = opt(cli.opts[camel(option)])
+  if (v === undefined || v === '') throw new BadRequestError(`missing --${option} ${what.toUpperCase()}`)
+  return v
+}
+
 /** A repeatable option's values ([] when absent). */
 export function list (v: unknown): string[] {
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string')

@@ -67,33 +67,34 @@ interface Doc {
   group: string
 }
 
+// Handlers are declared as methods: a registry of commands of every
+// params/result type is then a list of HubCommand<unknown, …> (method
+// parameters are compared bivariantly), with no `any`. Each command's own
+// module is typed precisely; only the dispatcher sees them erased, and it
+// hands `run` exactly what `params.check` returned.
 export interface HubCommand<P, R, O = R> extends Doc {
   kind: 'hub'
   params: Schema<P>
   /** argv → params, in the CLI process (may read local files named by options). */
-  input: (cli: CliInput) => P | Promise<P>
+  input (cli: CliInput): P | Promise<P>
   /** Runs where the hub is open: the daemon, or this process. */
-  run: (ctx: CommandContext, params: P) => Promise<R>
+  run (ctx: CommandContext, params: P): Promise<R>
   /** Back in the CLI process: local side effects (write a file, set the exit code). */
-  after?: (result: R, cli: CliInput) => O | Promise<O>
+  after? (result: R, cli: CliInput): O | Promise<O>
   /** The terminal form of the result (default: indented JSON). */
-  human?: (result: O) => string
+  human? (result: O): string
 }
 
 export interface LocalCommand<O> extends Doc {
   kind: 'local'
   /** Takes --dir (a hub directory). */
   usesDir: boolean
-  run: (cli: CliInput) => Promise<O>
-  human?: (result: O) => string
+  run (cli: CliInput): Promise<O>
+  human? (result: O): string
 }
 
-// The registry holds commands of every params/result type; their own
-// modules are typed precisely, and only the dispatcher sees them erased.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export type AnyHubCommand = HubCommand<any, any, any>
-export type AnyLocalCommand = LocalCommand<any>
-/* eslint-enable @typescript-eslint/no-explicit-any */
+export type AnyHubCommand = HubCommand<unknown, unknown, unknown>
+export type AnyLocalCommand = LocalCommand<unknown>
 export type AnyCommand = AnyHubCommand | AnyLocalCommand
 
 /** Declare a hub command; `params` is a field record (params.ts) whose type the handler gets. */

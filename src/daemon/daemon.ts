@@ -18,7 +18,6 @@
  */
 import { resolve } from 'node:path'
 import { Hub } from '../hub.js'
-import { checkMultiaddrs } from '../hub-config.js'
 import { HubError, toHubError, BadRequestError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import { ControlServer } from './control.js'
@@ -123,8 +122,8 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     })
     const listen = this.#opts.listen ?? []
     // Bootstrap peers from hub.json (`hub config set network.bootstrap …`) and from the command line.
-    // Checked like `hub config set` checks them: malformed ones are bad_request before anything dials.
-    const bootstrap = checkMultiaddrs('network.bootstrap', [...new Set([...(this.hub.config.network?.bootstrap ?? []), ...(this.#opts.bootstrap ?? [])])])
+    // The node checks them (bad_request before anything dials), as `hub config set` does.
+    const bootstrap = [...new Set([...(this.hub.config.network?.bootstrap ?? []), ...(this.#opts.bootstrap ?? [])])]
     const startNetwork = this.#opts.startNetwork
     if (startNetwork !== undefined) {
       // The first start records the ports it chose; later starts come back on them (listen-addresses.ts).

@@ -17,6 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { HubError } from '../errors.js'
 import type { Hub, HubRole } from '../hub.js'
+import { checkMultiaddrs } from '../hub-config.js'
 import type { Logger } from '../log.js'
 import { ATTESTATION_LIFETIME_S } from '../permissions/attestation.js'
 import { AttestationHolder, obtainAttestation } from './attestations.js'
@@ -126,12 +127,8 @@ export class HubNode {
     const maxCommitBytes = hub.config.limits.maxCommitBytes
     const minBackoffMs = opts.reconnectMinMs ?? RECONNECT_MIN_MS
     const peers = this.#peers = new PeerTable(minBackoffMs)
-    this.#bootstrapPeers = new Set((opts.bootstrap ?? []).flatMap(a => {
-      try {
-        const id = peerIdInAddr(multiaddr(a))
-        return id === null ? [] : [id]
-      } catch { return [] }
-    }))
+    // Checked in start(): each parses and names a peer.
+    this.#bootstrapPeers = new Set((opts.bootstrap ?? []).map(a => peerIdInAddr(multiaddr(a)) as string))
     this.#reconnector = new Reconnector({
       libp2p, peers, blocklist, peerId: hub.peerId, isDevice, bootstrap: opts.bootstrap ?? [], minBackoffMs, maxBackoffMs: opts.reconnectMaxMs ?? RECONNECT_MAX_MS,
       relays: () => relaysOf(this.multiaddrs())
@@ -165,6 +162,9 @@ export class HubNode {
   }
 
   static async start (hub: Hub, opts: HubNodeOptions = {}): Promise<HubNode> {
+    // Malformed bootstrap addresses are bad_request here, before anything
+    // dials: a reconnect timer would otherwise meet them first, and crash.
+    if (opts.bootstrap !== undefined) checkMultiaddrs('network.bootstrap', opts.bootstrap)
     // The blocklist exists before the node: it is the node's connection gater.
     const blocklist = new PeerBlocklist(opts.blockedPeers ?? [])
     const isOwnDevice = (peer: PeerId): boolean => {

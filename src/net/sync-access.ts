@@ -65,7 +65,7 @@ export class SyncAccessPolicy {
   revocationNotice (store: AccessStore, peer: string): FeedAccess | undefined {
     const d = store.registry.devices().find(x => x.device === peer && x.revokedAt !== undefined)
     if (d === undefined) return undefined
-    return { all: false, allows: (h, id) => h.interface === 'Permissions' && h.type === DEVICE_TYPE && h.operation === 'delete' && h.object_id === d.objectId && id !== d.objectId }
+    return { all: false, allows: h => h.interface === 'Permissions' && h.type === DEVICE_TYPE && h.operation === 'delete' && h.object_id === d.objectId }
   }
 
   /**

@@ -1,7 +1,5 @@
 /** `hub init`: create a hub directory — a new owner, an imported owner key, a restored backup, or another device of an owner (--join). */
-import { readFile } from 'node:fs/promises'
-import { BadRequestError } from '../../errors.js'
-import { fromB64u } from '../../identity/encoding.js'
+import { BadRequestError, NotFoundError } from '../../errors.js'
 import type { Ed25519KeyPair } from '../../identity/keys.js'
 import type { HubRole } from '../../hub.js'
 import { fields, indent } from '../format.js'
@@ -9,19 +7,14 @@ import { opt, readOptionFile } from '../input.js'
 import { readPassphrase } from '../passphrase.js'
 import { localCommand } from '../spec.js'
 
+/** The owner key named by --owner-key, in any form a key file takes (client/key-file.ts); unreadable is the caller's mistake. */
 async function loadOwnerKey (path: string): Promise<Ed25519KeyPair> {
-  let text: string
+  const { readKeyFile } = await import('../../client/key-file.js')
   try {
-    text = (await readFile(path, 'utf8')).trim()
+    return await readKeyFile(path)
   } catch (err) {
-    throw new BadRequestError(`cannot read the --owner-key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-  const { Ed25519KeyPair } = await import('../../identity/keys.js')
-  try {
-    if (text.startsWith('{')) return Ed25519KeyPair.fromJwk(JSON.parse(text) as Record<string, unknown>)
-    return Ed25519KeyPair.fromSeed(fromB64u(text))
-  } catch {
-    throw new BadRequestError('--owner-key must hold an OKP Ed25519 private JWK or a base64url 32-byte seed')
+    if (err instanceof NotFoundError) throw new BadRequestError(`cannot read the --owner-key file ${path}`)
+    throw err
   }
 }
 
@@ -40,7 +33,7 @@ export const init = localCommand<InitResult>({
   summary: 'create a hub: a new owner DID, an imported owner key, a restored backup, or another device (--join)',
   description: 'Create a hub directory. Without options: a new owner DID and its first hub. Refuses to overwrite an existing hub.',
   options: [
-    { flags: '--owner-key <file>', description: 'import an owner key (OKP Ed25519 private JWK or base64url seed)' },
+    { flags: '--owner-key <file>', description: 'import an owner key: a key file (as "hub identity new" writes), an OKP Ed25519 private JWK or a base64url seed' },
     { flags: '--restore <file>', description: 'bring an owner back from a "hub backup" file (asks for its passphrase)' },
     { flags: '--passphrase-file <file>', description: 'with --restore: read the passphrase from this file instead of the terminal' },
     { flags: '--join <invite>', description: 'become another device of the owner who made the invite ("hub device invite")' },

@@ -6,7 +6,7 @@
 import type { HubClient } from '../../../client/index.js'
 import type { ClientFilter } from '../../../client/index.js'
 import { BadRequestError } from '../../../errors.js'
-import { list, opt, parseWhere } from '../../input.js'
+import { list, need, opt, parseWhere } from '../../input.js'
 import type { CliInput, OptionSpec } from '../../spec.js'
 
 export const GROUP = 'Apps'
@@ -22,12 +22,6 @@ export const CONNECTION_OPTIONS: OptionSpec[] = [
 
 /** Shown in examples: the three connection options. */
 export const CONN = '--hub /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW… --key app.key --owner did:key:z6Mk…'
-
-function need (cli: CliInput, name: 'hub' | 'key' | 'owner', what: string): string {
-  const v = opt(cli.opts[name])
-  if (v === undefined || v === '') throw new BadRequestError(`missing --${name} ${what}`)
-  return v
-}
 
 /** Connect as the app (--key) to the owner's (--owner) hub (--hub). */
 export async function connect (cli: CliInput): Promise<HubClient> {

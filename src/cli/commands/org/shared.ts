@@ -31,17 +31,8 @@ export function participantArg (cli: CliInput): string {
   return v
 }
 
-const camel = (option: string): string => option.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
-
-/**
- * The value of a required option (commander refuses a missing one; this
- * also refuses an empty one): `need(cli, 'endpoint', 'url')` → "missing --endpoint URL".
- */
-export function need (cli: CliInput, option: string, what = option): string {
-  const v = opt(cli.opts[camel(option)])
-  if (v === undefined || v === '') throw new BadRequestError(`missing --${option} ${what.toUpperCase()}`)
-  return v
-}
+// One home for required option values: input.ts.
+export { need } from '../../input.js'
 
 /** A JSON object, or undefined when `text` is not one. */
 export function jsonObject (text: string): Record<string, unknown> | undefined {
