@@ -24,7 +24,7 @@ import { parseVcJwt } from '../org/vc.js'
 import { DCP_SCHEMA_FILES, validateCredentialMessage, validatePresentationQuery, type DcpSchemaFile } from '../org/dcp/schemas.js'
 import { parseScopes, scopeCovers } from '../org/dcp/scopes.js'
 import { DcpTokenError, verifyAccessToken, verifySelfIssuedIdToken } from '../org/dcp/tokens.js'
-import { createVpJwt, presentationResponse, selectCredentials } from '../org/dcp/presentation.js'
+import { buildPresentations, presentationResponse, selectCredentials } from '../org/dcp/presentation.js'
 import { issueTokens, type TokenRequest } from '../org/sts.js'
 import { NotImplementedError } from './server.js'
 import type { HttpRequest, JsonSchema, Route } from './router.js'
@@ -122,8 +122,8 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         // Status lists are checked after selection so that only what would be presented costs a fetch.
         const chosen = deps.statusChecker === undefined ? selected : await deps.statusChecker.presentable(selected)
         const signer = await org.signingKey(p.participantId)
-        const vp = createVpJwt(signer, { holderDid: p.did, audience: id.iss, credentials: chosen.map(c => c.raw), now })
-        return { status: 200, body: presentationResponse([vp]) }
+        const { presentations } = buildPresentations(signer, { holderDid: p.did, audience: id.iss, credentials: chosen, now })
+        return { status: 200, body: presentationResponse(presentations) }
       }
     },
     {

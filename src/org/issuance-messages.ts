@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { signJwt, type JwtSigner } from './jwt.js'
 import { checkForeignId, checkRequestedIds } from './id-checks.js'
-import { VC_V1_CONTEXT } from './dcp/presentation.js'
+import { VC_V1_CONTEXT } from './vc.js'
 import {
   DCP_CONTEXT, validateCredentialRequest, validateCredentialStatus, validateIssuerMetadata,
   type CredentialRequestMessage, type CredentialStatusMessage, type IssuerMetadata

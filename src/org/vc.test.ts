@@ -38,6 +38,7 @@ describe('parseVcJwt — VCDM 1.1 JWT', () => {
       issuanceDate: '2025-01-01T00:00:00.000Z',
       expirationDate: '2026-01-01T00:00:00.000Z',
       credentialStatus: { id: 'https://status.example/1#5', type: 'StatusList2021Entry' },
+      dataModel: '1.1',
       raw: jwt
     })
   })
@@ -91,6 +92,7 @@ describe('parseVcJwt — VCDM 2.0 (claims are the credential)', () => {
       subjectId: HOLDER,
       issuanceDate: '2025-01-01T00:00:00.000Z',
       expirationDate: '2026-01-01T00:00:00.000Z',
+      dataModel: '2.0',
       raw: jwt
     })
   })

@@ -15,6 +15,12 @@ import { createHash } from 'node:crypto'
 import { BadRequestError } from '../errors.js'
 import { decodeJwt } from './jwt.js'
 
+/** Which W3C VC Data Model a credential follows; decides how it is presented (dcp/presentation.ts). */
+export type DataModel = '1.1' | '2.0'
+
+export const VC_V1_CONTEXT = 'https://www.w3.org/2018/credentials/v1'
+export const VC_V2_CONTEXT = 'https://www.w3.org/ns/credentials/v2'
+
 export interface ParsedCredential {
   /** `vc.id`, else `jti`, else `urn:sha256:<hex of the JWT>` so every credential has a stable key. */
   id: string
@@ -27,6 +33,12 @@ export interface ParsedCredential {
   /** ISO 8601; the credential is not valid from then on. */
   expirationDate?: string
   credentialStatus?: unknown
+  /**
+   * `2.0` when the credential's first `@context` is the VCDM 2.0 context
+   * (the `vc+jwt` encoding, claims = credential), else `1.1` (the `vc`
+   * claim of VCDM 1.1 JWTs).
+   */
+  dataModel: DataModel
   /** The JWT exactly as received: it is what gets presented. */
   raw: string
 }
@@ -152,7 +164,10 @@ export function parseVcJwt (jwt: string): ParsedCredential {
   const issuanceDate = iso(notBefore.length === 0 ? undefined : Math.max(...notBefore), 'issuanceDate')
   const expirationDate = iso(notAfter.length === 0 ? undefined : Math.min(...notAfter), 'expirationDate')
 
-  const out: ParsedCredential = { id, types, issuer, raw: jwt }
+  const contexts = credential['@context']
+  const firstContext = Array.isArray(contexts) ? contexts[0] : contexts
+  const dataModel: DataModel = firstContext === VC_V2_CONTEXT ? '2.0' : '1.1'
+  const out: ParsedCredential = { id, types, issuer, dataModel, raw: jwt }
   if (subjectId !== undefined) out.subjectId = subjectId
   if (issuanceDate !== undefined) out.issuanceDate = issuanceDate
   if (expirationDate !== undefined) out.expirationDate = expirationDate

@@ -367,7 +367,7 @@ describe('access token', () => {
 describe('credential selection', () => {
   const NOW_MS = Date.parse('2025-06-01T00:00:00Z')
   const cred = (id: string, types: string[], extra: Partial<HeldCredential> = {}): HeldCredential => ({
-    id, types: ['VerifiableCredential', ...types], issuer: ISSUER, raw: `raw-${id}`, revoked: false, ...extra
+    id, types: ['VerifiableCredential', ...types], issuer: ISSUER, dataModel: '1.1', raw: `raw-${id}`, revoked: false, ...extra
   })
   const member = cred('urn:uuid:m', ['MembershipCredential'], { issuanceDate: '2025-01-01T00:00:00Z', expirationDate: '2026-01-01T00:00:00Z' })
   const org = cred('urn:uuid:o', ['OrganizationCredential'])
