@@ -112,6 +112,8 @@ export interface CredentialDefinition {
    * them. Absent: false (credentials without `credentialStatus`).
    */
   statusList?: boolean
+  /** The VC Data Model its credentials follow: `1.1` (a `vc` claim, `typ: JWT`) or `2.0` (`vc+jwt`, claims = credential). Absent: 1.1. */
+  dataModel?: '1.1' | '2.0'
   createdAt: string
 }
 
