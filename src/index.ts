@@ -5,6 +5,8 @@ import './shim.js'
 import { Hub } from './hub.js'
 import { orgOf } from './org/hub-org.js'
 import type { OrgStore } from './org/org-store.js'
+import type { HolderVerification, VerifyHolderOptions } from './org/dcp/verify-client.js'
+import type { VerificationReport, VerifyPresentationOptions } from './org/dcp/verifier.js'
 
 export { Hub, readConfig, type HubConfig, type HubRole, type InitOptions, type InitResult, type OpenOptions } from './hub.js'
 export * from './errors.js'
@@ -21,6 +23,23 @@ export { createLogger, type Logger } from './log.js'
 
 // The organization half is attached to a hub from outside (docs/architecture.md, Layers).
 export { orgOf, issuanceOf } from './org/hub-org.js'
+// The DCP verifier: ask a holder for credentials and check the answer (`hub dcp verify`).
+// Loaded on first call: it pulls in the DCP schema compiler (~90 ms), which most embedders never need.
+export type { VerifyHolderOptions, HolderVerification } from './org/dcp/verify-client.js'
+export type {
+  FindingCode, Problem as VerificationFinding, CheckResult, VerificationReport, PresentationReport, CredentialReport,
+  VerifyPresentationOptions, CredentialStatusSource
+} from './org/dcp/verifier.js'
+/** Query a holder's CredentialService as participant `opts.verifierPid` and verify the answer (org/dcp/verify-client.ts). */
+export async function verifyHolder (org: OrgStore, opts: VerifyHolderOptions): Promise<HolderVerification> {
+  const m = await import('./org/dcp/verify-client.js')
+  return await m.verifyHolder(org, opts)
+}
+/** Verify a PresentationResponseMessage (org/dcp/verifier.ts): a report of findings, never an exception for what the holder sent. */
+export async function verifyPresentationResponse (msg: unknown, opts: VerifyPresentationOptions): Promise<VerificationReport> {
+  const m = await import('./org/dcp/verifier.js')
+  return await m.verifyPresentationResponse(msg, opts)
+}
 
 // The app SDK: loads libp2p only on the first connect.
 export * from './client/index.js'

@@ -13,6 +13,7 @@ import { credentialsList } from './credentials-list.js'
 import { credentialsRequest } from './credentials-request.js'
 import { credentialsRequests } from './credentials-requests.js'
 import { dcpToken } from './dcp-token.js'
+import { dcpVerify } from './dcp-verify.js'
 import { didAddService } from './did-add-service.js'
 import { didPublish } from './did-publish.js'
 import { didRemoveService } from './did-remove-service.js'
@@ -42,5 +43,5 @@ export const ORG_COMMANDS: AnyCommand[] = [
   did, didShow, didPublish, didUnpublish, didAddService, didRemoveService,
   credentialsAdd, credentialsList, credentialsRequest, credentialsRequests,
   issuanceDefine, issuanceList, issuanceDelete, issuanceRequests, issuanceIssued, issuanceRevoke,
-  dcpToken
+  dcpToken, dcpVerify
 ]
