@@ -150,7 +150,9 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       http = { url, adminKeyFile: adminKeyFile(this.dir) }
       // Issuance requests a previous run received but did not settle (crash, shutdown) are processed now.
       // Not awaited: a slow holder must not delay the daemon's start.
-      void issuanceOf(this.hub).then(async i => await i.resume()).then(
+      // Holder maintenance (polling unanswered requests, renewing expiring credentials) runs on a timer
+      // while the HTTP server runs; the service stops it when the hub closes.
+      void issuanceOf(this.hub).then(async i => { i.startMaintenance(); return await i.resume() }).then(
         n => { if (n > 0) this.#log.info('resuming issuance requests', { count: n }) },
         (err: unknown) => { this.#log.error('cannot resume issuance requests', { reason: (err as Error).message }) }
       )
@@ -234,6 +236,8 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       }
     }
     await step('closing the control channel', () => this.#server?.close())
+    // The maintenance timer stops with the HTTP server it serves (closing the hub would stop it too, later).
+    await step('stopping holder maintenance', () => this.#http === undefined || this.hub.closed ? undefined : issuanceOf(this.hub).then(i => { i.stopMaintenance() }))
     await step('closing the HTTP server', () => this.#http?.close())
     this.#releaseOutbound()
     await step('stopping the network', () => this.#net?.stop())

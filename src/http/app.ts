@@ -11,6 +11,7 @@ import { didWebRoutes } from './did-web.js'
 import { healthRoutes } from './health.js'
 import { IDENTITY_BASE, identityRoutes } from './identity-api.js'
 import { issuanceRoutes } from './issuance-api.js'
+import { offerRoutes } from './offer-api.js'
 import { API_VERSION, openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
 import { HttpServer, type HttpLimits } from './server.js'
@@ -46,6 +47,8 @@ export function routesOf (c: RouteComponents, now?: () => number, logger?: Logge
   const routes: Route[] = [
     // Before the Identity API: GET …/credentials/requests must not be taken for …/credentials/{credentialId}.
     ...issuanceRoutes({ org: c.org, issuance: c.issuance, resolveDocument, replay: c.dcpReplay, ...(now !== undefined ? { now } : {}) }),
+    // Also before the Identity API: …/credentials/offers is not a credential id.
+    ...offerRoutes({ org: c.org, issuance: c.issuance, resolveDocument, replay: c.dcpReplay, ...(now !== undefined ? { now } : {}) }),
     ...identityRoutes(c.org),
     ...dcpRoutes({ org: c.org, resolveDocument, replay: c.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
     ...didWebRoutes(c.org),

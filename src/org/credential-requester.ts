@@ -20,6 +20,13 @@ import type { HolderCredentialRequest } from './types.js'
 /** What a request reads and writes of the organization records. */
 export type HolderRecords = Pick<OrgStore, 'getParticipant' | 'signingKey' | 'createHolderRequest' | 'updateHolderRequest'>
 
+/** Why a request is sent, when the hub sends it on its own (renewal, an accepted offer, a lost delivery): recorded with it. */
+export interface RequestLinks {
+  renews?: string
+  offerId?: string
+  retryOf?: string
+}
+
 export interface CredentialRequesterComponents {
   org: HolderRecords
   /** Resolves the issuer's DID document. */
@@ -60,7 +67,7 @@ export class CredentialRequester {
    * is recorded, a failure to send it marks it FAILED and throws
    * {@link OutboundError} (`unavailable`).
    */
-  async request (pid: string, input: { issuerDid: unknown, credentials: unknown }): Promise<HolderCredentialRequest> {
+  async request (pid: string, input: { issuerDid: unknown, credentials: unknown } & RequestLinks): Promise<HolderCredentialRequest> {
     const { org } = this.#c
     const p = await org.getParticipant(pid)
     const issuerDid = checkAnyDid(input.issuerDid, 'issuerDid')
@@ -77,7 +84,13 @@ export class CredentialRequester {
     const url = endpointUrl(checkServiceEndpoint(ep).href, 'credentials')
     const signer = await org.signingKey(pid)
 
-    const rec = await org.createHolderRequest(pid, { issuerDid, credentials })
+    const rec = await org.createHolderRequest(pid, {
+      issuerDid,
+      credentials,
+      ...(input.renews !== undefined ? { renews: input.renews } : {}),
+      ...(input.offerId !== undefined ? { offerId: input.offerId } : {}),
+      ...(input.retryOf !== undefined ? { retryOf: input.retryOf } : {})
+    })
     const msg = validateCredentialRequest({
       '@context': [DCP_CONTEXT],
       type: 'CredentialRequestMessage',

@@ -18,7 +18,7 @@ import { utf8, utf8d } from '../identity/encoding.js'
 import { prefixEnd, type KvOp, type KvStore } from '../store/kv.js'
 import type { Logger } from '../log.js'
 import type { OrgEvents } from './org-events.js'
-import type { Failpoint, OrgOperation } from './operations.js'
+import type { AnyOrgOperation, Failpoint } from './operations.js'
 import type { OrgEvent } from './types.js'
 
 /** The writes and events of one operation, staged until its batch is written. */
@@ -55,9 +55,9 @@ export interface OrgTransactions extends OrgReader {
   /** The current time as an ISO string (the records' timestamps). */
   iso: () => string
   /** Pass the failpoint of `op` at `step`. */
-  step: (op: OrgOperation, step: string) => void
+  step: (op: AnyOrgOperation, step: string) => void
   /** Run `fn` as operation `op`: alone, its staged writes as one batch, then its events. */
-  mutate: <T>(op: OrgOperation, fn: (tx: Tx) => Promise<T>) => Promise<T>
+  mutate: <T>(op: AnyOrgOperation, fn: (tx: Tx) => Promise<T>) => Promise<T>
 }
 
 export interface OrgEngineInit {
@@ -89,11 +89,11 @@ export class OrgEngine implements OrgTransactions {
     return new Date(this.#now()).toISOString()
   }
 
-  step (op: OrgOperation, step: string): void {
+  step (op: AnyOrgOperation, step: string): void {
     this.#failpoint?.(op, step)
   }
 
-  async mutate<T> (op: OrgOperation, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  async mutate<T> (op: AnyOrgOperation, fn: (tx: Tx) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       const tx = new Tx()
       const result = await fn(tx)

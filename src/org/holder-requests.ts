@@ -3,10 +3,12 @@
  * REQUESTED before sending (the issuer may answer before its 201 reaches
  * us), then RECEIVED or FAILED from the issuer's acknowledgement, and
  * settled ISSUED or REJECTED by the issuer's CredentialMessage, whose
- * credentials are stored in the same batch as the new status.
+ * credentials are stored in the same batch as the new status. A renewal
+ * request (`renews`) removes the credential it renews in that batch too.
+ * While RECEIVED, renewal.ts polls the issuer and records each poll here.
  */
 import { randomUUID } from 'node:crypto'
-import { ConflictError, NotFoundError, PermissionsRequiredError } from '../errors.js'
+import { BadRequestError, ConflictError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import type { Credentials } from './credentials.js'
 import { canonicalDid, checkAnyDid } from './did-syntax.js'
 import type { OrgTransactions } from './engine.js'
@@ -18,6 +20,24 @@ import type { CredentialResource, HolderCredentialRequest } from './types.js'
 export interface HolderRequestInput {
   issuerDid: string
   credentials: string[]
+  /** A renewal: the credential the new ones replace (renewal.ts). */
+  renews?: string
+  /** The offer the request answers. */
+  offerId?: string
+  /** The request this one is sent again in place of (its credentials never arrived). */
+  retryOf?: string
+}
+
+/**
+ * What one poll of the issuer's status taught us (renewal.ts). Only a
+ * RECEIVED request records it; any other one is left as it is.
+ */
+export interface HolderRequestPoll {
+  /** When to poll next (the service's clock, ms). */
+  nextPollAt: number
+  outcome: 'received' | 'unreachable' | 'issued-not-delivered'
+  /** Give up on the request: FAILED with this reason (and, when it was sent again, the new holderPid). */
+  fail?: { reason: string, retriedAs?: string }
 }
 
 /** What the holder learnt from the issuer's answer to its request. */
@@ -75,6 +95,9 @@ export class HolderRequests {
         holderPid: randomUUID(),
         issuerDid: checkAnyDid(input.issuerDid, 'issuerDid'),
         credentials: checkRequestedIds(input.credentials),
+        ...(input.renews !== undefined ? { renews: checkForeignId(input.renews, 'renews') } : {}),
+        ...(input.offerId !== undefined ? { offerId: checkForeignId(input.offerId, 'offerId') } : {}),
+        ...(input.retryOf !== undefined ? { retryOf: checkForeignId(input.retryOf, 'retryOf') } : {}),
         status: 'REQUESTED',
         createdAt: now,
         updatedAt: now
@@ -153,6 +176,10 @@ export class HolderRequests {
    * a settled request is not settled again (409). FAILED can still settle:
    * the request may have reached the issuer although its answer did not
    * reach us.
+   *
+   * A renewal (`renews`) that is ISSUED removes the credential it renews in
+   * the same batch that stores its successors, so the holder never holds
+   * both (nor neither): all or nothing.
    */
   async complete (pid: string, holderPid: string, c: HolderRequestCompletion): Promise<{ request: HolderCredentialRequest, stored: CredentialResource[] }> {
     const op = 'credential-request.complete'
@@ -169,6 +196,15 @@ export class HolderRequests {
       const stored = c.status === 'ISSUED' ? await this.#credentials.stage(tx, p, c.jwts ?? []) : []
       e.step(op, 'transition')
       if (req.status === 'ISSUED' || req.status === 'REJECTED') throw new ConflictError(`credential request ${holderPid} is already ${req.status}`, { status: req.status })
+      e.step(op, 'supersede')
+      if (req.renews !== undefined && stored.length > 0 && !stored.some(x => x.credentialId === req.renews)) {
+        const oldKey = orgKeys.credential(p.participantId, req.renews)
+        if (await e.get(oldKey) !== undefined) {
+          tx.del(oldKey)
+          tx.events.push({ type: 'credential.deleted', participantId: p.participantId, credentialId: req.renews })
+          tx.events.push({ type: 'credential.superseded', participantId: p.participantId, credentialId: req.renews, by: stored.map(x => x.credentialId) })
+        }
+      }
       const { reason: _old, ...rest } = req
       const next: HolderCredentialRequest = {
         ...rest,
@@ -181,6 +217,39 @@ export class HolderRequests {
       tx.put(orgKeys.holderRequest(p.participantId, holderPid), next)
       tx.events.push({ type: 'credential-request.updated', participantId: p.participantId, holderPid, status: c.status })
       return { request: next, stored }
+    })
+  }
+
+  /**
+   * Record one poll of the issuer's status for a RECEIVED request (its
+   * backoff and counters), or give up on it (FAILED). A request settled in
+   * the meantime is returned unchanged: the CredentialMessage won the race.
+   */
+  async recordPoll (pid: string, holderPid: string, poll: HolderRequestPoll): Promise<HolderCredentialRequest> {
+    const op = 'credential-request.poll'
+    const e = this.#engine
+    return await e.mutate(op, async tx => {
+      e.step(op, 'load')
+      const p = await loadParticipant(e, pid)
+      const req = await e.json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
+      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+      e.step(op, 'transition')
+      if (req.status !== 'RECEIVED') return req
+      if (!Number.isSafeInteger(poll.nextPollAt)) throw new BadRequestError('nextPollAt must be a time in ms')
+      const next: HolderCredentialRequest = {
+        ...req,
+        polls: (req.polls ?? 0) + 1,
+        pollFailures: poll.outcome === 'unreachable' ? (req.pollFailures ?? 0) + 1 : 0,
+        deliveryMissing: poll.outcome === 'issued-not-delivered' ? (req.deliveryMissing ?? 0) + 1 : 0,
+        nextPollAt: poll.nextPollAt,
+        ...(poll.fail !== undefined
+          ? { status: 'FAILED' as const, reason: poll.fail.reason.slice(0, 1000), ...(poll.fail.retriedAs !== undefined ? { retriedAs: poll.fail.retriedAs } : {}) }
+          : {}),
+        updatedAt: e.iso()
+      }
+      tx.put(orgKeys.holderRequest(p.participantId, holderPid), next)
+      tx.events.push({ type: 'credential-request.updated', participantId: p.participantId, holderPid, status: next.status })
+      return next
     })
   }
 }

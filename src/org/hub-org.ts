@@ -8,7 +8,7 @@
  */
 import { HubError } from '../errors.js'
 import type { Hub } from '../hub.js'
-import type { IssuanceService } from './issuance.js'
+import type { IssuanceDeps, IssuanceService } from './issuance.js'
 import { verifyDidJwt } from './jwt.js'
 import { OrgStore } from './org-store.js'
 import { Vault } from './vault.js'
@@ -40,8 +40,14 @@ export function orgOf (hub: Hub): OrgStore {
  * created on first use and loaded then (it pulls in the DCP schema
  * compiler, which other commands do not pay for); its queue stops when the
  * hub closes, before the store does.
+ *
+ * `options` count on first creation only (later calls get the same
+ * service): an injected clock (`now`, which tests share between hubs to
+ * drive renewal), delivery retries, renewal lead and poll interval.
  */
-export async function issuanceOf (hub: Hub): Promise<IssuanceService> {
+export type IssuanceOptions = Partial<Pick<IssuanceDeps, 'now' | 'retryDelaysMs' | 'renewalLeadS' | 'pollIntervalMs' | 'timeoutMs'>>
+
+export async function issuanceOf (hub: Hub, options: IssuanceOptions = {}): Promise<IssuanceService> {
   let p = issuances.get(hub)
   if (p === undefined) {
     p = (async () => {
@@ -51,6 +57,7 @@ export async function issuanceOf (hub: Hub): Promise<IssuanceService> {
         org: orgOf(hub),
         resolveDocument: async did => await hub.resolveDocument(did),
         logger: hub.log,
+        ...options,
         ...(hub.statusListSize !== undefined ? { statusListSize: hub.statusListSize } : {})
       })
       // Registered after the org store's hook, so it runs first (hooks run newest first).

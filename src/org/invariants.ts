@@ -10,10 +10,12 @@
  *    a participant with another DID;
  *  - no key pair, sealed key, credential, DID record, credential
  *    definition, issuance request (issuer side), status list, issued
- *    credential or credential request (holder side) belongs to a
+ *    credential, credential request, offer or holder policy (holder side) belongs to a
  *    participant that does not exist, and every
  *    record sits under the key its own ids name;
- *  - issuance and credential requests have a known status;
+ *  - issuance and credential requests, and credential offers, have a known
+ *    status (an ACCEPTED offer names its request); holder policies a known
+ *    acceptance;
  *  - a sealed private key belongs to a CREATED or ACTIVATED key pair that
  *    says `hasPrivateKey`; every such key pair has its sealed key and (given
  *    the vault) it opens under its own record name and is the private half
@@ -36,7 +38,7 @@ import { ORG_PREFIX, orgKeys } from './layout.js'
 import { bitAt, decodeEncodedList, MAX_BITSTRING_BYTES } from './status-list.js'
 import type { Vault } from './vault.js'
 import type {
-  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, IssuedCredential, KeyPairResource,
+  CredentialDefinition, CredentialOfferRecord, CredentialResource, DidResource, HolderCredentialRequest, HolderPolicy, IssuanceRequest, IssuedCredential, KeyPairResource,
   ParticipantRecord, StatusListRecord
 } from './types.js'
 
@@ -45,6 +47,8 @@ const KEY_STATES = new Set(['CREATED', 'ACTIVATED', 'ROTATED', 'REVOKED'])
 const DID_STATES = new Set(['UNPUBLISHED', 'PUBLISHED'])
 const ISSUANCE_STATES = new Set(['RECEIVED', 'ISSUED', 'REJECTED'])
 const HOLDER_REQUEST_STATES = new Set(['REQUESTED', 'FAILED', 'RECEIVED', 'ISSUED', 'REJECTED'])
+const OFFER_STATES = new Set(['PENDING', 'ACCEPTED', 'DECLINED', 'FAILED'])
+const OFFER_ACCEPTANCE = new Set(['known', 'any', 'none'])
 
 /** `org!<kind>!<pid>[!<rest>]`: ids never contain `!` (participant and key ids by their syntax, others escaped). */
 function split (key: string): { kind: string, pid: string, rest: string | undefined } | undefined {
@@ -152,6 +156,19 @@ export async function checkInvariants (kv: KvStore, vault?: Vault): Promise<stri
       if (orgKeys.issuedCredential(c.participantId, c.credentialId) !== key) problems.push(`${key}: holds issued credential ${String(c.credentialId)} of "${String(c.participantId)}"`)
       owned.set(key, { pid: c.participantId, what: 'issued credential' })
       issued.set(key, c)
+    } else if (kind === 'of' && s.rest !== undefined) {
+      const o = parse<CredentialOfferRecord>(key, value, problems)
+      if (o === undefined) continue
+      if (orgKeys.offer(o.participantId, o.offerId) !== key) problems.push(`${key}: holds credential offer ${String(o.offerId)} of "${String(o.participantId)}"`)
+      if (!OFFER_STATES.has(o.status)) problems.push(`${key}: unknown credential offer status ${String(o.status)}`)
+      if (o.status === 'ACCEPTED' && typeof o.holderPid !== 'string') problems.push(`${key}: ACCEPTED without the request it was accepted with`)
+      owned.set(key, { pid: o.participantId, what: 'credential offer' })
+    } else if (kind === 'hp' && s.rest === undefined) {
+      const h = parse<HolderPolicy>(key, value, problems)
+      if (h === undefined) continue
+      if (orgKeys.holderPolicy(h.participantId) !== key) problems.push(`${key}: holds the holder policy of "${String(h.participantId)}"`)
+      if (!OFFER_ACCEPTANCE.has(h.accept)) problems.push(`${key}: unknown offer acceptance ${String(h.accept)}`)
+      owned.set(key, { pid: h.participantId, what: 'holder policy' })
     } else {
       problems.push(`${key}: not an organization key`)
     }

@@ -8,6 +8,8 @@
  *   issuance-processor.ts   one request: policy → status list entries → sign → deliver → settle
  *   credential-delivery.ts  the CredentialMessage to the holder's Storage API, with bounded retries
  *   credential-requester.ts holder side: ask an issuer for credentials
+ *   offer-exchange.ts       offers: the issuer sends them, the holder's policy accepts them (or not)
+ *   renewal.ts              holder side, on a timer: poll unanswered requests, renew expiring credentials
  *
  * Issuer: a participant with credential definitions answers metadata and
  * CredentialRequestMessages. A request is recorded RECEIVED and answered
@@ -32,8 +34,10 @@ import { toHubError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
 import { silentLogger, type Logger } from '../log.js'
 import { CredentialDelivery, DEFAULT_RETRY_DELAYS_MS } from './credential-delivery.js'
-import { CredentialRequester } from './credential-requester.js'
-import type { CredentialRequestMessage, CredentialStatusMessage, IssuerMetadata } from './dcp/schemas.js'
+import { CredentialRequester, type RequestLinks } from './credential-requester.js'
+import { OfferExchange, type SentOffer } from './offer-exchange.js'
+import { DEFAULT_POLL_INTERVAL_MS, HolderMaintenance, type TickResult } from './renewal.js'
+import type { CredentialOfferMessage, CredentialRequestMessage, CredentialStatusMessage, IssuerMetadata } from './dcp/schemas.js'
 import { canonicalDid } from './did-syntax.js'
 import type { OutboundOptions } from './issuance-client.js'
 import { credentialStatus, issuerMetadata } from './issuance-messages.js'
@@ -41,7 +45,7 @@ import { IssuanceProcessor } from './issuance-processor.js'
 import { IssuanceQueue } from './issuance-queue.js'
 import type { OrgStore } from './org-store.js'
 import { MAX_BITSTRING_BYTES, MIN_BITSTRING_ENTRIES } from './status-list.js'
-import type { HolderCredentialRequest, IssuanceRequest } from './types.js'
+import type { CredentialOfferRecord, HolderCredentialRequest, IssuanceRequest } from './types.js'
 
 // What callers have always imported from here.
 export {
@@ -50,6 +54,8 @@ export {
 } from './issuance-messages.js'
 export { DEFAULT_RETRY_DELAYS_MS } from './credential-delivery.js'
 export { issuerPidOf } from './credential-requester.js'
+export { DEFAULT_POLL_INTERVAL_MS, MAX_DELIVERY_MISSING, renewalLeadS, type TickResult } from './renewal.js'
+export type { SentOffer } from './offer-exchange.js'
 
 /** Requests processed at once: one slow holder must not hold up the others. */
 const CONCURRENCY = 4
@@ -71,7 +77,14 @@ export interface IssuanceDeps {
    * minimum; smaller lists are for tests of the rollover.
    */
   statusListSize?: number
+  /** Renew credentials this many seconds before they expire (a participant's holder policy may say otherwise). Default: min(7 days, half the lifetime). */
+  renewalLeadS?: number
+  /** A RECEIVED request is polled after waiting this long (ms). Default {@link DEFAULT_POLL_INTERVAL_MS}. */
+  pollIntervalMs?: number
 }
+
+/** How often the maintenance timer ticks (startMaintenance). */
+export const DEFAULT_MAINTENANCE_INTERVAL_MS = 60_000
 
 export class IssuanceService {
   readonly #org: OrgStore
@@ -79,6 +92,9 @@ export class IssuanceService {
   readonly #abort = new AbortController()
   readonly #queue: IssuanceQueue
   readonly #requester: CredentialRequester
+  readonly #offers: OfferExchange
+  readonly #maintenance: HolderMaintenance
+  #timer: ReturnType<typeof setInterval> | undefined
 
   constructor (deps: IssuanceDeps) {
     this.#org = deps.org
@@ -102,6 +118,20 @@ export class IssuanceService {
       }
     })
     this.#requester = new CredentialRequester({ org: deps.org, resolveDocument: deps.resolveDocument, outbound, nowS })
+    const request = async (pid: string, input: { issuerDid: string, credentials: string[] } & RequestLinks): Promise<HolderCredentialRequest> => await this.#requester.request(pid, input)
+    this.#offers = new OfferExchange({ org: deps.org, resolveDocument: deps.resolveDocument, request, outbound, nowS, logger: this.#log.child('offers') })
+    const lead = deps.renewalLeadS
+    if (lead !== undefined && (!Number.isSafeInteger(lead) || lead < 0)) throw new RangeError('renewalLeadS must be a whole number of seconds ≥ 0')
+    this.#maintenance = new HolderMaintenance({
+      org: deps.org,
+      resolveDocument: deps.resolveDocument,
+      request,
+      outbound,
+      now,
+      logger: this.#log.child('maintenance'),
+      pollIntervalMs: deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      ...(lead !== undefined ? { renewalLeadS: lead } : {})
+    })
   }
 
   // ── issuer: what the DCP Issuer Service endpoints call ─────────────────
@@ -147,6 +177,7 @@ export class IssuanceService {
   /** Resolves when nothing is queued or running. */
   async idle (): Promise<void> {
     await this.#queue.idle()
+    await this.#offers.idle()
   }
 
   /**
@@ -155,6 +186,7 @@ export class IssuanceService {
    * settled. Resolves once nothing runs.
    */
   async close (): Promise<void> {
+    this.stopMaintenance()
     this.#abort.abort()
     await this.#queue.stop()
   }
@@ -167,5 +199,44 @@ export class IssuanceService {
    */
   async requestCredentials (pid: string, input: { issuerDid: unknown, credentials: unknown }): Promise<HolderCredentialRequest> {
     return await this.#requester.request(pid, input)
+  }
+
+  // ── offers ────────────────────────────────────────────────────────────
+
+  /** Issuer: send a CredentialOfferMessage for `credentials` (definition ids) to `holderDid`'s CredentialService. */
+  async sendOffer (pid: string, input: { holderDid: unknown, credentials: unknown, reason?: unknown }): Promise<SentOffer> {
+    return await this.#offers.send(pid, input)
+  }
+
+  /** Holder: an offer from the authenticated `issuerDid`, recorded and handled by the participant's policy (offer-exchange.ts). */
+  async receiveOffer (pid: string, issuerDid: string, msg: CredentialOfferMessage): Promise<CredentialOfferRecord> {
+    return await this.#offers.receive(pid, issuerDid, msg)
+  }
+
+  /** Holder: accept a PENDING (or FAILED) offer by hand: its credential request goes out. */
+  async acceptOffer (pid: string, offerId: string): Promise<CredentialOfferRecord> {
+    return await this.#offers.accept(pid, offerId)
+  }
+
+  // ── holder maintenance (renewal.ts) ───────────────────────────────────
+
+  /** One round of due polls and renewals. */
+  async tick (): Promise<TickResult> {
+    return await this.#maintenance.tick()
+  }
+
+  /** Run tick() every `intervalMs` until stopMaintenance() or close() (the daemon, while its HTTP server runs). Idempotent. */
+  startMaintenance (intervalMs = DEFAULT_MAINTENANCE_INTERVAL_MS): void {
+    if (this.#timer !== undefined || this.#abort.signal.aborted) return
+    this.#timer = setInterval(() => {
+      this.tick().catch((err: unknown) => { this.#log.error('holder maintenance failed', { reason: toHubError(err).message }) })
+    }, intervalMs)
+    // The timer alone must not keep the process alive.
+    this.#timer.unref()
+  }
+
+  stopMaintenance (): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
   }
 }

@@ -14,6 +14,8 @@
  *   org!hr!<pid>!<holderPid>    → HolderCredentialRequest JSON (holder: requests sent)
  *   org!sl!<pid>!<listId>       → StatusListRecord JSON       (issuer: its revocation lists, bitstring included)
  *   org!ic!<pid>!<credentialId> → IssuedCredential JSON       (issuer: credentials with a status list entry)
+ *   org!of!<pid>!<offerId>      → CredentialOfferRecord JSON  (holder: offers received)
+ *   org!hp!<pid>                → HolderPolicy JSON           (holder: offer policy, renewal lead)
  *
  * Everything a participant owns is under a key naming it, so deleting a
  * participant is a handful of prefix scans folded into one atomic batch.
@@ -42,7 +44,10 @@ export const orgKeys = {
   statusList: (pid: string, listId: string) => `org!sl!${esc(pid)}!${esc(listId)}`,
   statusListsPrefix: (pid: string) => `org!sl!${esc(pid)}!`,
   issuedCredential: (pid: string, credentialId: string) => `org!ic!${esc(pid)}!${esc(credentialId)}`,
-  issuedCredentialsPrefix: (pid: string) => `org!ic!${esc(pid)}!`
+  issuedCredentialsPrefix: (pid: string) => `org!ic!${esc(pid)}!`,
+  offer: (pid: string, offerId: string) => `org!of!${esc(pid)}!${esc(offerId)}`,
+  offersPrefix: (pid: string) => `org!of!${esc(pid)}!`,
+  holderPolicy: (pid: string) => `org!hp!${esc(pid)}`
 }
 
 /** Participant ids appear in URLs and CLI arguments: keep them plain. */

@@ -32,14 +32,28 @@ export const OPERATION_STEPS = {
   'issued-credential.revoke': ['load', 'transition', 'commit'],
   'credential-request.create': ['load', 'validate', 'commit'],
   'credential-request.update': ['load', 'transition', 'commit'],
-  'credential-request.complete': ['load', 'validate', 'transition', 'commit']
+  'credential-request.complete': ['load', 'validate', 'transition', 'supersede', 'commit']
+} as const
+
+/**
+ * The operations of offers, polling and renewal (holder side): a table of
+ * their own, with their failpoint tests in credential-offers.test.ts.
+ */
+export const HOLDER_OPERATION_STEPS = {
+  'credential-offer.receive': ['load', 'validate', 'bound', 'commit'],
+  'credential-offer.update': ['load', 'transition', 'commit'],
+  'holder-policy.set': ['load', 'validate', 'commit'],
+  'credential-request.poll': ['load', 'transition', 'commit']
 } as const
 
 export type OrgOperation = keyof typeof OPERATION_STEPS
-export type OrgStep<O extends OrgOperation = OrgOperation> = (typeof OPERATION_STEPS)[O][number]
+export type HolderOperation = keyof typeof HOLDER_OPERATION_STEPS
+/** Every operation the engine runs. */
+export type AnyOrgOperation = OrgOperation | HolderOperation
+export type OrgStep<O extends AnyOrgOperation = AnyOrgOperation> = (typeof OPERATION_STEPS & typeof HOLDER_OPERATION_STEPS)[O][number]
 
 /** Called at every step of every operation; throwing aborts the operation. For tests. */
-export type Failpoint = (op: OrgOperation, step: string) => void
+export type Failpoint = (op: AnyOrgOperation, step: string) => void
 
 /** Thrown by a failpoint in tests; a plain HubError so it travels like any failure. */
 export class InjectedFailure extends HubError {

@@ -23,6 +23,7 @@ import { mulberry32 } from '../../test/faults/prng.js'
 import { checkInvariants } from './invariants.js'
 import { orgKeys } from './layout.js'
 import { InjectedFailure, OPERATION_STEPS, OrgStore, type OrgOperation } from './org-store.js'
+import type { AnyOrgOperation } from './operations.js'
 import { encodeBitstring } from './status-list.js'
 import type { OrgEvent } from './types.js'
 import { Vault } from './vault.js'
@@ -60,7 +61,7 @@ interface Env {
   /** Events emitted since the fixture was built. */
   events: OrgEvent[]
   /** Every failpoint passed (op, step), in order. */
-  trace: Array<[OrgOperation, string]>
+  trace: Array<[AnyOrgOperation, string]>
   /** The failpoint that throws, if any. */
   armed: { op: OrgOperation, step: string } | undefined
 }

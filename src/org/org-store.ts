@@ -19,6 +19,7 @@
  *   issuance-requests.ts     requests an issuer received
  *   issued-credentials.ts    an issuer's status lists and the credentials issued into them
  *   holder-requests.ts       requests a holder sent
+ *   credential-offers.ts     offers a holder received, and its holder policy
  */
 import type { JWK } from 'jose'
 import type { DidDocument } from '../identity/did-key.js'
@@ -29,7 +30,8 @@ import { CredentialDefinitions, type CredentialDefinitionInput } from './credent
 import { Credentials } from './credentials.js'
 import { DidRecords } from './did-records.js'
 import { OrgEngine } from './engine.js'
-import { HolderRequests, type CredentialMessageInput, type HolderRequestCompletion, type HolderRequestInput, type HolderRequestUpdate } from './holder-requests.js'
+import { CredentialOffers, type HolderPolicyInput, type OfferInput, type OfferUpdate } from './credential-offers.js'
+import { HolderRequests, type CredentialMessageInput, type HolderRequestCompletion, type HolderRequestInput, type HolderRequestPoll, type HolderRequestUpdate } from './holder-requests.js'
 import { checkInvariants } from './invariants.js'
 import { IssuanceRequests, type IssuanceOutcome, type ReceivedRequestInput } from './issuance-requests.js'
 import { IssuedCredentials, type IssuedCredentialsInput } from './issued-credentials.js'
@@ -39,7 +41,7 @@ import type { Failpoint } from './operations.js'
 import { Participants, type CreatedParticipant, type CreateParticipantInput } from './participants.js'
 import type { Vault } from './vault.js'
 import type {
-  CredentialDefinition, CredentialResource, DidResource, HolderCredentialRequest, IssuanceRequest, IssuedCredential, KeyPairResource,
+  CredentialDefinition, CredentialOfferRecord, CredentialResource, DidResource, HolderCredentialRequest, HolderPolicy, IssuanceRequest, IssuedCredential, KeyPairResource,
   OrgEventType, ParticipantContext, ServiceEndpoint, StatusListRecord
 } from './types.js'
 
@@ -53,7 +55,9 @@ export type { KeySpec, SigningKey } from './key-pairs.js'
 export type { CreateParticipantInput, CreatedParticipant } from './participants.js'
 export type { IssuedCredentialsInput } from './issued-credentials.js'
 export type { ReceivedRequestInput, IssuanceOutcome } from './issuance-requests.js'
-export type { HolderRequestInput, HolderRequestUpdate, HolderRequestCompletion, CredentialMessageInput } from './holder-requests.js'
+export type { HolderRequestInput, HolderRequestUpdate, HolderRequestCompletion, HolderRequestPoll, CredentialMessageInput } from './holder-requests.js'
+export { HOLDER_OPERATION_STEPS, type HolderOperation, type AnyOrgOperation } from './operations.js'
+export { MAX_PENDING_OFFERS, MAX_DECLINED_OFFERS, type OfferInput, type OfferUpdate, type HolderPolicyInput } from './credential-offers.js'
 
 export interface OrgStoreOptions {
   kv: KvStore
@@ -84,6 +88,7 @@ export class OrgStore {
   readonly #requests: IssuanceRequests
   readonly #issued: IssuedCredentials
   readonly #holderRequests: HolderRequests
+  readonly #offers: CredentialOffers
 
   constructor (opts: OrgStoreOptions) {
     const logger = (opts.logger ?? silentLogger).child('org')
@@ -102,6 +107,7 @@ export class OrgStore {
     this.#requests = new IssuanceRequests({ engine })
     this.#issued = new IssuedCredentials({ engine })
     this.#holderRequests = new HolderRequests({ engine, credentials: this.#credentials })
+    this.#offers = new CredentialOffers({ engine })
   }
 
   // ── events ────────────────────────────────────────────────────────────
@@ -358,6 +364,40 @@ export class OrgStore {
   /** The issuer's CredentialMessage for one of our requests: credentials stored and request settled in one batch. */
   async completeHolderRequest (pid: string, holderPid: string, c: HolderRequestCompletion): Promise<{ request: HolderCredentialRequest, stored: CredentialResource[] }> {
     return await this.#holderRequests.complete(pid, holderPid, c)
+  }
+
+  /** One poll of the issuer's status for a RECEIVED request: counters and backoff, or FAILED (renewal.ts). */
+  async recordHolderRequestPoll (pid: string, holderPid: string, poll: HolderRequestPoll): Promise<HolderCredentialRequest> {
+    return await this.#holderRequests.recordPoll(pid, holderPid, poll)
+  }
+
+  // ── offers and holder policy (credential-offers.ts) ───────────────────
+
+  /** Record an offer from an authenticated issuer (PENDING or DECLINED), under a fresh offerId. Bounded (too_many). */
+  async receiveOffer (pid: string, input: OfferInput): Promise<CredentialOfferRecord> {
+    return await this.#offers.receive(pid, input)
+  }
+
+  async findOffer (pid: string, offerId: string): Promise<CredentialOfferRecord | undefined> {
+    return await this.#offers.find(pid, offerId)
+  }
+
+  async listOffers (pid: string): Promise<CredentialOfferRecord[]> {
+    return await this.#offers.list(pid)
+  }
+
+  /** PENDING or FAILED → ACCEPTED (with its request) or FAILED. */
+  async updateOffer (pid: string, offerId: string, update: OfferUpdate): Promise<CredentialOfferRecord> {
+    return await this.#offers.update(pid, offerId, update)
+  }
+
+  /** The participant's holder policy (offers, renewal lead), or the default one. */
+  async holderPolicy (pid: string): Promise<HolderPolicy> {
+    return await this.#offers.policy(pid)
+  }
+
+  async setHolderPolicy (pid: string, input: HolderPolicyInput): Promise<HolderPolicy> {
+    return await this.#offers.setPolicy(pid, input)
   }
 
   // ── whole store ───────────────────────────────────────────────────────

@@ -146,12 +146,13 @@ export class Participants {
       const prefixes = [
         orgKeys.keyPairsPrefix(id), orgKeys.privateKeysPrefix(id), orgKeys.credentialsPrefix(id),
         orgKeys.definitionsPrefix(id), orgKeys.issuanceRequestsPrefix(id), orgKeys.holderRequestsPrefix(id),
-        orgKeys.statusListsPrefix(id), orgKeys.issuedCredentialsPrefix(id)
+        orgKeys.statusListsPrefix(id), orgKeys.issuedCredentialsPrefix(id), orgKeys.offersPrefix(id)
       ]
       for (const prefix of prefixes) {
         for await (const key of e.keys(prefix)) tx.del(key)
       }
       tx.del(orgKeys.didResource(id))
+      tx.del(orgKeys.holderPolicy(id))
       tx.del(orgKeys.didOwner(p.did))
       tx.del(orgKeys.participant(id))
       tx.events.push({ type: 'participant.deleted', participantId: id, did: p.did })

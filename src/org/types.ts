@@ -246,5 +246,82 @@ export type OrgEvent =
   | { type: 'issued-credential.revoked', participantId: string, credentialId: string, listId: string, index: number }
   | { type: 'credential-request.created', participantId: string, holderPid: string, issuerDid: string }
   | { type: 'credential-request.updated', participantId: string, holderPid: string, status: HolderRequestStatus }
+  | OfferEvent
 
 export type OrgEventType = OrgEvent['type']
+
+// ── Offers, polling and renewal (holder side) ───────────────────────────
+
+/**
+ * Holder side, what these add to a request record (declaration merging):
+ * renewal, and the polling of a request the issuer acknowledged but has not
+ * answered with a CredentialMessage yet (src/org/renewal.ts).
+ */
+export interface HolderCredentialRequest {
+  /** A renewal: the id of the credential the credentials of this request replace (removed in the batch that stores them). */
+  renews?: string
+  /** The offer this request answers, if it came from one. */
+  offerId?: string
+  /** Polls of the issuer's status so far. */
+  polls?: number
+  /** Polls in a row that did not reach the issuer: the backoff grows with it. */
+  pollFailures?: number
+  /** Milliseconds since the epoch (the issuance service's clock): when to poll next. */
+  nextPollAt?: number
+  /** Polls in a row in which the issuer said ISSUED but no CredentialMessage had arrived. */
+  deliveryMissing?: number
+  /** FAILED because the issued credentials never arrived: the request sent again in its place. */
+  retriedAs?: string
+  /** This request is that second attempt, for the request named here (never retried again). */
+  retryOf?: string
+}
+
+/**
+ * What a participant does with credential offers (`org!hp!<pid>`): accept
+ * `known` issuers (those it already holds a credential from or asked for
+ * one, or lists in trustedIssuers), `any` issuer, or `none` (every offer is
+ * DECLINED). Absent: known, no trusted issuers.
+ */
+export type OfferAcceptance = 'known' | 'any' | 'none'
+
+export interface HolderPolicy {
+  participantId: string
+  accept: OfferAcceptance
+  trustedIssuers: string[]
+  /** Renew a credential this many seconds before it expires; absent: the hub's default (issuance.ts). */
+  renewalLeadS?: number
+  updatedAt: string
+}
+
+/**
+ * PENDING: recorded, waiting for a hand (the policy did not accept it).
+ * ACCEPTED: a credential request went out for it (`holderPid`).
+ * DECLINED: refused by the `none` policy. FAILED: accepting it failed (`reason`); it can be accepted again.
+ */
+export type OfferStatus = 'PENDING' | 'ACCEPTED' | 'DECLINED' | 'FAILED'
+
+/** One CredentialOfferMessage an issuer sent to this participant (`org!of!<pid>!<offerId>`). */
+export interface CredentialOfferRecord {
+  participantId: string
+  /** Ours (a random UUID): DCP offers carry no id. */
+  offerId: string
+  /** The authenticated sender (its ID token's `iss`, equal to the message's `issuer`). */
+  issuerDid: string
+  /** The offered CredentialObject ids: what a request for the offer names. */
+  credentials: string[]
+  /** The offered CredentialObjects' credentialType, by index (may be absent). */
+  credentialTypes?: string[]
+  /** The first CredentialObject's offerReason, if any. */
+  offerReason?: string
+  status: OfferStatus
+  holderPid?: string
+  reason?: string
+  createdAt: string
+  updatedAt: string
+}
+
+export type OfferEvent =
+  | { type: 'credential-offer.received', participantId: string, offerId: string, issuerDid: string, status: OfferStatus }
+  | { type: 'credential-offer.updated', participantId: string, offerId: string, status: OfferStatus }
+  | { type: 'holder-policy.set', participantId: string }
+  | { type: 'credential.superseded', participantId: string, credentialId: string, by: string[] }

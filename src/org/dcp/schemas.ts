@@ -210,6 +210,7 @@ const credentialMessageValidator = dcpValidator(ajv, 'issuance/credential-messag
 const credentialRequestValidator = dcpValidator(ajv, 'issuance/credential-request-message-schema.json')
 const credentialStatusValidator = dcpValidator(ajv, 'issuance/credential-status-schema.json')
 const issuerMetadataValidator = dcpValidator(ajv, 'issuance/issuer-metadata-schema.json')
+const credentialOfferValidator = dcpValidator(ajv, 'issuance/credential-offer-message-schema.json')
 
 const MAX_REPORTED_ERRORS = 10
 
@@ -293,4 +294,18 @@ export function validateCredentialStatus (msg: unknown): CredentialStatusMessage
 export function validateIssuerMetadata (msg: unknown): IssuerMetadata {
   check(issuerMetadataValidator, 'IssuerMetadata', msg)
   return msg as IssuerMetadata
+}
+
+/** What an issuer posts to a holder's `…/offers` (DCP Credential Offer API). */
+export interface CredentialOfferMessage {
+  '@context': string[]
+  type: 'CredentialOfferMessage'
+  issuer: string
+  credentials: Array<Partial<CredentialObject> & { id: string, type: 'CredentialObject' }>
+}
+
+/** Validate a CredentialOfferMessage: one received by a holder, or one this hub is about to send. Throws {@link BadRequestError}. */
+export function validateCredentialOffer (msg: unknown): CredentialOfferMessage {
+  check(credentialOfferValidator, 'CredentialOfferMessage', msg)
+  return msg as CredentialOfferMessage
 }
