@@ -184,38 +184,3 @@ export async function getDcp (url: string, bearer: string, opts: OutboundOptions
   }
   return { status: res.status, body: parsed }
 }
-
-/**
- * GET `url` (JSON) with `Authorization: Bearer <bearer>`, under the same
- * outbound rules as {@link postDcp} (the DCP status of a request, which the
- * holder polls). Resolves with a 2xx answer; throws {@link OutboundError}
- * otherwise and {@link BadRequestError} for a URL the rule refuses.
- */
-export async function getDcp (url: string, bearer: string, opts: OutboundOptions = {}): Promise<OutboundReply> {
-  const target = checkServiceEndpoint(url)
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? OUTBOUND_TIMEOUT_MS)
-  const signal = opts.signal !== undefined ? AbortSignal.any([timeout, opts.signal]) : timeout
-  let res: Response
-  let text: string
-  try {
-    res = await outboundFetch(target, { method: 'GET', headers: { accept: 'application/json', authorization: `Bearer ${bearer}` }, redirect: 'manual', signal })
-    text = utf8d.decode(await readCapped(res, MAX_OUTBOUND_RESPONSE_BYTES))
-  } catch (err) {
-    if (err instanceof BadRequestError) throw err
-    const why = signal.aborted ? (opts.signal?.aborted === true ? 'aborted' : 'timed out') : (err as Error).message
-    throw new OutboundError(`GET ${target.origin}${target.pathname} failed: ${why}`, { reason: 'unreachable', url: target.href }, { cause: err })
-  }
-  let parsed: unknown
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    parsed = undefined
-  }
-  if (res.status < 200 || res.status >= 300) {
-    const remote = remoteError(parsed)
-    throw new OutboundError(`GET ${target.origin}${target.pathname} answered HTTP ${res.status}${remote?.message !== undefined ? `: ${String(remote.message)}` : ''}`, {
-      reason: 'refused', status: res.status, url: target.href, ...(remote !== undefined ? { remote } : {})
-    })
-  }
-  return { status: res.status, body: parsed }
-}
