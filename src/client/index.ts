@@ -15,3 +15,6 @@ export { REQUEST_PROTOCOL, MAX_REQUEST_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT_MS }
 export { readKeyFile, writeKeyFile, createKeyFile } from '#client/key-file'
 export { openEnvelopes, decryptCommit, type EnvelopeRecord } from './decrypt.js'
 export { Ed25519KeyPair, type Signer } from '../identity/keys.js'
+export { BrowserKeyStore, DEFAULT_KEY_STORE_NAME, MAX_KEY_LABEL_LENGTH, type BrowserKeyInfo, type BrowserKeyBackup } from './browser-keys.js'
+// The error classes, so an app can tell a refusal (`permissions_required`) from a lost connection (`unavailable`).
+export { HubError, type ErrorCode } from '../errors.js'
