@@ -7,13 +7,17 @@
  *
  * The presentation query checks, in order: the participant exists and is
  * ACTIVATED (404); a Bearer token is present (401); the body is a valid
- * PresentationQueryMessage (400; presentationDefinition → 501); the
- * self-issued ID token and the access token in its `token` claim (403 with a
+ * PresentationQueryMessage, and its scopes or its presentation definition
+ * (org/dcp/presentation-exchange.ts) well-formed (400); the self-issued ID
+ * token and the access token in its `token` claim (403 with a
  * `details.reason`); every requested scope is granted (403
  * `scope_escalation`). The body is checked before the token so that a
  * malformed request never consumes the token's `jti`. The selected
  * credentials then go through the issuers' status lists (`statusChecker`),
- * which only ever shrinks the VP, never fails the query.
+ * which only ever shrinks the VP, never fails a scope query. A definition
+ * is evaluated over the granted credentials that pass those checks; when it
+ * cannot be satisfied from them the answer is 403
+ * `definition_not_satisfiable`, whether or not the holder has more.
  */
 import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
@@ -22,11 +26,11 @@ import type { CredentialStatusFilter } from '../org/status-checker.js'
 import type { ParticipantContext } from '../org/types.js'
 import { parseVcJwt } from '../org/vc.js'
 import { DCP_SCHEMA_FILES, validateCredentialMessage, validatePresentationQuery, type DcpSchemaFile } from '../org/dcp/schemas.js'
-import { parseScopes, scopeCovers } from '../org/dcp/scopes.js'
+import { parseScopes, scopeCovers, type Scope } from '../org/dcp/scopes.js'
+import { compileDefinition, evaluateDefinition, presentationResponseWithSubmission, presentationSubmission, type CompiledDefinition } from '../org/dcp/presentation-exchange.js'
 import { DcpTokenError, verifyAccessToken, verifySelfIssuedIdToken } from '../org/dcp/tokens.js'
 import { buildPresentations, presentationResponse, selectCredentials } from '../org/dcp/presentation.js'
 import { issueTokens, type TokenRequest } from '../org/sts.js'
-import { NotImplementedError } from './server.js'
 import type { HttpRequest, JsonSchema, Route } from './router.js'
 
 export const DCP_BASE = '/api/credentials/v1'
@@ -82,27 +86,30 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
   return [
     {
       method: 'POST', path: `${DCP_BASE}/participants/{participantId}/presentations/query`, operationId: 'queryPresentation', tag: 'DCP', auth: 'bearer',
-      summary: 'DCP Resolution API: answer a PresentationQueryMessage (scopes) with a PresentationResponseMessage holding a JWT VP',
+      summary: 'DCP Resolution API: answer a PresentationQueryMessage (scopes, or a DIF Presentation Exchange v2 presentationDefinition evaluated over what the access token grants) with a PresentationResponseMessage holding JWT VPs (and a presentationSubmission for a definition)',
       requestBody: dcpMessageSchema('presentation/presentation-query-message-schema.json', 'PresentationQueryMessage'),
       responses: {
         200: 'A PresentationResponseMessage',
-        400: 'Not a valid PresentationQueryMessage, or scope and presentationDefinition together, or a malformed scope',
+        400: 'Not a valid PresentationQueryMessage, or scope and presentationDefinition together, or a malformed scope, or a presentation definition outside the supported subset or its limits (details.reason: invalid_definition, unsupported_feature, limit_exceeded)',
         401: 'No Bearer token',
-        403: 'The ID token or access token failed a check (details.reason), or the query asks for more than the access token grants',
-        404: 'No ACTIVATED participant with this id',
-        501: 'presentationDefinition queries are not supported'
+        403: 'The ID token or access token failed a check (details.reason), or the query asks for more than the access token grants (scope_escalation), or the definition cannot be satisfied from what it grants (definition_not_satisfiable)',
+        404: 'No ACTIVATED participant with this id'
       },
       responseBody: DCP_MESSAGE,
       handler: async (req) => {
         const p = await activeParticipant(org, req.params.participantId as string)
         const idToken = bearer(req)
         const query = validatePresentationQuery(req.body)
+        // Everything about the body is checked (and a definition compiled) before the token, so a bad body never consumes its jti.
+        let definition: CompiledDefinition | undefined
+        let requested: Scope[] = []
         if (query.presentationDefinition !== undefined) {
           if (query.scope !== undefined) throw new BadRequestError('a PresentationQueryMessage carries scope or presentationDefinition, not both')
-          throw new NotImplementedError('presentationDefinition queries are not supported: query by scope')
+          definition = compileDefinition(query.presentationDefinition)
+        } else {
+          requested = parseScopes(query.scope ?? [])
+          if (requested.length === 0) throw new BadRequestError('scope must not be empty')
         }
-        const requested = parseScopes(query.scope ?? [])
-        if (requested.length === 0) throw new BadRequestError('scope must not be empty')
         const now = Math.floor(nowMs() / 1000)
         const id = await verifySelfIssuedIdToken(idToken, { audience: p.did, now, resolveDocument: deps.resolveDocument, replay: deps.replay })
         if (id.token === undefined) throw new DcpTokenError('missing_token', 'the ID token has no "token" claim (an access token issued by this participant)')
@@ -118,12 +125,24 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         }
         const stored = await org.listCredentials(p.participantId)
         const candidates = stored.map(c => ({ ...parseVcJwt(c.raw), revoked: c.state === 'REVOKED' }))
-        const selected = selectCredentials(candidates, requested, granted, nowMs())
-        // Status lists are checked after selection so that only what would be presented costs a fetch.
-        const chosen = deps.statusChecker === undefined ? selected : await deps.statusChecker.presentable(selected)
         const signer = await org.signingKey(p.participantId)
-        const { presentations } = buildPresentations(signer, { holderDid: p.did, audience: id.iss, credentials: chosen, now })
-        return { status: 200, body: presentationResponse(presentations) }
+        if (definition === undefined) {
+          const selected = selectCredentials(candidates, requested, granted, nowMs())
+          // Status lists are checked after selection so that only what would be presented costs a fetch.
+          const chosen = deps.statusChecker === undefined ? selected : await deps.statusChecker.presentable(selected)
+          const { presentations } = buildPresentations(signer, { holderDid: p.did, audience: id.iss, credentials: chosen, now })
+          return { status: 200, body: presentationResponse(presentations) }
+        }
+        // A definition has no scope of its own: the grant bounds it. Only what the token grants (valid, not revoked,
+        // passing the status lists) is looked at, so "not held" and "held but not granted" give the same 403.
+        const grantedOnly = selectCredentials(candidates, granted, granted, nowMs())
+        const presentable = deps.statusChecker === undefined ? grantedOnly : await deps.statusChecker.presentable(grantedOnly)
+        const match = evaluateDefinition(definition, presentable)
+        if (match === undefined) {
+          throw new PermissionsRequiredError('the presentation definition cannot be satisfied with the credentials the access token grants', { reason: 'definition_not_satisfiable' })
+        }
+        const built = buildPresentations(signer, { holderDid: p.did, audience: id.iss, credentials: match.credentials, now })
+        return { status: 200, body: presentationResponseWithSubmission(built.presentations, presentationSubmission(definition, match, built.placements)) }
       }
     },
     {

@@ -627,7 +627,8 @@ function satisfy (reqs: readonly CompiledRequirement[], def: CompiledDefinition,
 /**
  * Match a compiled definition against the credentials the caller may see
  * (the caller filters them first: granted, valid, not revoked). Each
- * descriptor takes the first credential, in the given order, that matches
+ * descriptor takes the first credential, in the given order (the route
+ * passes the holder's store order, by credential id), that matches
  * its format and every non-optional field; a field matches when one of its
  * paths selects a value, in the decoded JWT payload or — for VCDM 1.1 — in
  * its `vc` claim, that the filter accepts (an array the filter refuses is

@@ -14,9 +14,11 @@
  *    other schema references `…/v1.0/…`: it is registered under the v1.0 id.
  *  - The presentation and credential-object schemas `$ref` the DIF
  *    Presentation Exchange schemas, which are not shipped: permissive
- *    stand-ins (any JSON object) are registered under those ids. DCP scopes
- *    are what this hub evaluates; presentation definitions are passed through
- *    unchecked.
+ *    stand-ins (any JSON object) are registered under those ids. A
+ *    presentation definition's structure is checked, against the subset the
+ *    hub supports and its caps, by `compileDefinition` in
+ *    presentation-exchange.ts (which also builds the submission we send), so
+ *    the stand-ins only need to let the object through.
  *  - `issuance/credential-message-schema.json` carries a `…/presentation/…`
  *    `$id`; it is looked up by that id.
  *  - The credential message schema requires `type` but constrains a
@@ -78,7 +80,7 @@ export interface PresentationQueryMessage {
   type: 'PresentationQueryMessage'
   /** DCP scope strings (see `scopes.ts`); at least one when present. */
   scope?: string[]
-  /** A DIF Presentation Exchange definition; not interpreted by this hub. */
+  /** A DIF Presentation Exchange v2 definition; checked and evaluated by presentation-exchange.ts. */
   presentationDefinition?: Record<string, unknown>
 }
 
@@ -87,6 +89,7 @@ export interface PresentationResponseMessage {
   '@context': string[]
   type: 'PresentationResponseMessage'
   presentation: Array<string | Record<string, unknown>>
+  /** A DIF Presentation Exchange submission (presentation-exchange.ts `PresentationSubmission`) when the query had a definition. */
   presentationSubmission?: Record<string, unknown>
 }
 
