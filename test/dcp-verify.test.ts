@@ -116,7 +116,7 @@ async function handOver (srv: OrgServer, holder: Party, verifierDid: string, sco
 }
 
 /** beta verifies `holder` (default acme) on the verifier hub; the token defaults to the holder's ID token for beta. */
-async function verify (w: World, o: Partial<VerifyHolderOptions> & { holder?: Party, token?: string | null } = {}): Promise<HolderVerification> {
+async function verify (w: World, o: Omit<Partial<VerifyHolderOptions>, 'token'> & { holder?: Party, token?: string | null } = {}): Promise<HolderVerification> {
   const holder = o.holder ?? w.acme
   const scopes = o.scopes ?? [MEMBERSHIP]
   const token = o.token === null ? undefined : o.token ?? (await handOver(w.h, holder, w.beta.did, scopes)).idToken
@@ -319,11 +319,13 @@ describe('verifyHolder: hostile holders', () => {
     const w = await world()
     const hostile = await hostileService()
     const e = await eve(w, hostile)
-    for (const [body, text] of [[{ presentation: 'trust me' }, undefined], [undefined, 'not json at all'], [response([]).valueOf(), undefined]] as const) {
-      hostile.answer = (_req, res) => {
-        if (text !== undefined) res.writeHead(200, { 'content-type': 'text/plain' }).end(text)
-        else json(res, 200, body === undefined ? {} : { ...body as object, type: 'PresentationQueryMessage' })
-      }
+    const answers: Array<Hostile['answer']> = [
+      (_req, res) => { json(res, 200, { presentation: 'trust me' }) },
+      (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end('not json at all') },
+      (_req, res) => { json(res, 200, { ...(response([]) as object), type: 'PresentationQueryMessage' }) }
+    ]
+    for (const answer of answers) {
+      hostile.answer = answer
       const r = await verify(w, { holder: e.party })
       expect(r.problems.map(p => p.code)).toEqual(['schema_violation'])
       expect(r).toMatchObject({ ok: false, presentations: [], credentials: [], missing: [MEMBERSHIP] })

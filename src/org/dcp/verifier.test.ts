@@ -32,7 +32,7 @@ function signer (kp: Ed25519KeyPair, did: string, fragment = 'key-1'): JwtSigner
 
 function doc (did: string, kp: Ed25519KeyPair): DidDocument {
   const id = `${did}#key-1`
-  return { id: did, verificationMethod: [{ id, type: 'JsonWebKey2020', controller: did, publicKeyJwk: kp.publicJwk() }], authentication: [id], assertionMethod: [id] }
+  return { '@context': ['https://www.w3.org/ns/did/v1'], id: did, verificationMethod: [{ id, type: 'JsonWebKey2020', controller: did, publicKeyJwk: kp.publicJwk() }], authentication: [id], assertionMethod: [id] }
 }
 
 const docs = new Map<string, DidDocument>([[HOLDER, doc(HOLDER, keys.holder)], [ISSUER, doc(ISSUER, keys.issuer)], [MALLORY, doc(MALLORY, keys.mallory)]])
@@ -338,6 +338,31 @@ describe('verifyPresentationResponse: the credentials', () => {
   })
 })
 
+describe('verifyPresentationResponse: verification relationships', () => {
+  /** A document whose key-2 is listed for one relationship only. */
+  function split (did: string, main: Ed25519KeyPair, other: Ed25519KeyPair, only: 'authentication' | 'assertionMethod'): DidDocument {
+    const d = doc(did, main)
+    const id2 = `${did}#key-2`
+    return { ...d, verificationMethod: [...(d.verificationMethod ?? []), { id: id2, type: 'JsonWebKey2020', controller: did, publicKeyJwk: other.publicJwk() }], [only]: [...(d[only] as string[]), id2] }
+  }
+
+  it('a VP signed by a key the holder lists only for assertions → bad_vp_signature (wrong_purpose)', async () => {
+    const k2 = Ed25519KeyPair.generate()
+    const holderDoc = split(HOLDER, keys.holder, k2, 'assertionMethod')
+    const resolve = async (did: string): Promise<DidDocument> => did === HOLDER ? holderDoc : await resolveDocument(did)
+    const r = await verify(presentationResponse([vp11([vc11()], { by: signer(k2, HOLDER, 'key-2') })]), { resolveDocument: resolve })
+    expect(r.presentations[0]?.problems).toMatchObject([{ code: 'bad_vp_signature', details: { reason: 'wrong_purpose' } }])
+  })
+
+  it('a credential signed by a key its issuer lists only for authentication → bad_signature (wrong_purpose)', async () => {
+    const k2 = Ed25519KeyPair.generate()
+    const issuerDoc = split(ISSUER, keys.issuer, k2, 'authentication')
+    const resolve = async (did: string): Promise<DidDocument> => did === ISSUER ? issuerDoc : await resolveDocument(did)
+    const r = await verify(presentationResponse([vp11([vc11({ by: signer(k2, ISSUER, 'key-2') })])]), { resolveDocument: resolve })
+    expect(r.credentials[0]?.problems).toMatchObject([{ code: 'bad_signature', details: { reason: 'wrong_purpose' } }])
+  })
+})
+
 describe('verifyPresentationResponse: bad arguments throw', () => {
   it.each([
     ['holderDid', { holderDid: 'acme' }],
@@ -347,5 +372,15 @@ describe('verifyPresentationResponse: bad arguments throw', () => {
     ['requestedScopes', { requestedScopes: MEMBERSHIP }]
   ])('%s', async (_, bad) => {
     await expect(verifyPresentationResponse(answer([]), { ...base, ...bad } as unknown as VerifyPresentationOptions)).rejects.toBeInstanceOf(BadRequestError)
+  })
+})
+
+describe('the finding codes are documented', () => {
+  it('protocols/dcp.md § Verifier names every one', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { FINDING_CODES } = await import('./verifier.js')
+    const doc = readFileSync(new URL('../../../protocols/dcp.md', import.meta.url), 'utf8')
+    const section = doc.slice(doc.indexOf('## Verifier'), doc.indexOf('## `POST /api/sts/token`'))
+    expect(FINDING_CODES.filter(c => !section.includes(`\`${c}\``))).toEqual([])
   })
 })

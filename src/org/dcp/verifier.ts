@@ -282,7 +282,7 @@ async function checkCredential (jwt: string, index: number, vp: ReadVp, vpHolder
   }
 
   try {
-    const verified = await verifyDidJwt(jwt, c.resolve)
+    const verified = await verifyDidJwt(jwt, c.resolve, { purpose: 'assertionMethod' })
     // verifyDidJwt ties `iss` to the key's DID when there is an `iss`; a VCDM 2.0 credential may name its issuer only in `issuer`.
     if (!sameDid(verified.did, cred.issuer)) throw new BadRequestError(`signed by ${verified.did}, not by its issuer ${cred.issuer}`, { reason: 'iss_mismatch' })
     checks.signature = 'pass'
@@ -350,7 +350,7 @@ async function checkPresentation (raw: unknown, index: number, c: Context): Prom
   if ('code' in vp) return fail(vp)
   const problems: Problem[] = []
   try {
-    const verified = await verifyDidJwt(raw, c.resolve)
+    const verified = await verifyDidJwt(raw, c.resolve, { purpose: 'authentication' })
     if (!sameDid(verified.did, c.holder)) throw new BadRequestError(`signed by a key of ${verified.did}, not of the holder`, { reason: 'iss_mismatch' })
   } catch (err) {
     problems.push(problem('bad_vp_signature', `the VP's signature does not verify against the holder's DID document: ${toHubError(err).message}`, { reason: jwtFailure(err) }))

@@ -89,7 +89,7 @@ async function accessTokenFrom (token: string, holder: string, verifier: string,
   if (!aud.some(a => typeof a === 'string' && canonicalDid(a) === verifier)) throw badToken('token_wrong_audience', 'the ID token is not addressed to the verifier')
   if (typeof payload.exp !== 'number' || payload.exp <= nowS - DEFAULT_SKEW_S) throw badToken('token_expired', 'the ID token has expired')
   try {
-    await verifyDidJwt(token, resolve)
+    await verifyDidJwt(token, resolve, { purpose: 'authentication' })
   } catch (err) {
     throw badToken('bad_token_signature', `the ID token's signature does not verify: ${toHubError(err).message}`)
   }
