@@ -873,7 +873,8 @@ describe('Identity API: OpenAPI document and routing', () => {
       definitionId: 'def-1',
       holderPid: 'holder-pid-1',
       issuerPid: 'issuer-pid-1',
-      listId: '00000000-0000-4000-8000-000000000000'
+      listId: '00000000-0000-4000-8000-000000000000',
+      offerId: '00000000-0000-4000-8000-000000000001'
     }
     const requests: Array<{ method: string, path: string }> = []
     for (const [template, ops] of Object.entries(paths)) {

@@ -12,6 +12,11 @@ import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DCP_CONTEXT } from '../src/org/dcp/schemas.js'
 import { issuanceOf, orgOf } from '../src/org/hub-org.js'
+import { COMMANDS } from '../src/cli/commands/index.js'
+import { buildProgram, type Selected } from '../src/cli/program.js'
+import type { AnyCommand } from '../src/cli/spec.js'
+import { silentLogger } from '../src/log.js'
+import type { Hub } from '../src/hub.js'
 import { cleanup } from './helpers.js'
 import { orgServer, presentedCredentialIds, type ApiReply, type OrgServer } from './org-helpers.js'
 
@@ -346,5 +351,38 @@ describe('polling', () => {
     w.clock.t += POLL_MS
     expect((await b.tick()).polled).toBe(1)
     expect(await org.findHolderRequest('acme', req.holderPid)).toMatchObject({ status: 'RECEIVED', pollFailures: 2, nextPollAt: w.clock.t + 4 * POLL_MS })
+  })
+})
+
+/** Parse `argv` with the real command tree and run the selected command against `hub` in this process. */
+async function cli (hub: Hub, argv: string[]): Promise<{ name: string, result: unknown }> {
+  let selected: Selected | undefined
+  const program = buildProgram(COMMANDS, '9.9.9', x => { selected = x })
+  program.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} })
+  await program.parseAsync(argv, { from: 'user' })
+  const s = selected as Selected | undefined
+  if (s === undefined) throw new Error('no command selected')
+  const cmd = s.command as AnyCommand & { kind: string, input: (c: unknown) => unknown, run: (ctx: { hub: Hub }, p: unknown) => Promise<unknown> }
+  const params = await cmd.input({ args: s.args, opts: s.opts, dir: '/nonexistent', json: true, logger: silentLogger })
+  return { name: String(s.command.name), result: await cmd.run({ hub }, params) }
+}
+
+describe('the commands', () => {
+  it('hub issuance offer → hub credentials offers → hub credentials offers accept; hub credentials offer-policy shows and sets', async () => {
+    const w = await world()
+    const set = await cli(w.b.hub, ['credentials', 'offer-policy', '--participant', 'acme', '--accept', 'known', '--renewal-lead', '3600'])
+    expect(set).toMatchObject({ name: 'credentials offer-policy', result: { accept: 'known', trustedIssuers: [], renewalLeadS: 3600 } })
+    expect((await cli(w.b.hub, ['credentials', 'offer-policy', '--participant', 'acme'])).result).toMatchObject({ renewalLeadS: 3600 })
+    await expect(cli(w.b.hub, ['credentials', 'offer-policy', '--participant', 'acme', '--accept', 'everything'])).rejects.toMatchObject({ code: 'bad_request' })
+
+    const sent = await cli(w.a.hub, ['issuance', 'offer', '--participant', 'issuer', '--holder', w.acme.did, '--credential', 'membership', '--reason', 'reissue'])
+    expect(sent).toMatchObject({ name: 'issuance offer', result: { holderDid: w.acme.did, credentials: ['membership'], offerReason: 'reissue' } })
+    const listed = await cli(w.b.hub, ['credentials', 'offers', '--participant', 'acme'])
+    const items = (listed.result as { items: Array<{ offerId: string, status: string }> }).items
+    expect(items.map(o => o.status)).toEqual(['PENDING'])
+    const accepted = await cli(w.b.hub, ['credentials', 'offers', 'accept', '--participant', 'acme', items[0]?.offerId as string])
+    expect(accepted).toMatchObject({ name: 'credentials offers', result: { status: 'ACCEPTED' } })
+    await expect(cli(w.b.hub, ['credentials', 'offers', 'reject', '--participant', 'acme', 'x'])).rejects.toMatchObject({ code: 'bad_request' })
+    expect((await settled(w, w.acme, (accepted.result as { holderPid: string }).holderPid)).status).toBe('ISSUED')
   })
 })

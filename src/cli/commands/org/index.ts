@@ -10,6 +10,8 @@
 import type { AnyCommand } from '../../spec.js'
 import { credentialsAdd } from './credentials-add.js'
 import { credentialsList } from './credentials-list.js'
+import { credentialsOfferPolicy } from './credentials-offer-policy.js'
+import { credentialsOffers } from './credentials-offers.js'
 import { credentialsRequest } from './credentials-request.js'
 import { credentialsRequests } from './credentials-requests.js'
 import { dcpToken } from './dcp-token.js'
@@ -24,6 +26,7 @@ import { issuanceDefine } from './issuance-define.js'
 import { issuanceDelete } from './issuance-delete.js'
 import { issuanceIssued } from './issuance-issued.js'
 import { issuanceList } from './issuance-list.js'
+import { issuanceOffer } from './issuance-offer.js'
 import { issuanceRequests } from './issuance-requests.js'
 import { issuanceRevoke } from './issuance-revoke.js'
 import { keysActivate } from './keys-activate.js'
@@ -41,7 +44,7 @@ export const ORG_COMMANDS: AnyCommand[] = [
   participantCreate, participantList, participantActivate, participantDeactivate, participantDelete,
   keysList, keysCreate, keysActivate, keysRotate, keysRevoke,
   did, didShow, didPublish, didUnpublish, didAddService, didRemoveService,
-  credentialsAdd, credentialsList, credentialsRequest, credentialsRequests,
-  issuanceDefine, issuanceList, issuanceDelete, issuanceRequests, issuanceIssued, issuanceRevoke,
+  credentialsAdd, credentialsList, credentialsRequest, credentialsRequests, credentialsOffers, credentialsOfferPolicy,
+  issuanceDefine, issuanceList, issuanceDelete, issuanceRequests, issuanceIssued, issuanceRevoke, issuanceOffer,
   dcpToken, dcpVerify
 ]
