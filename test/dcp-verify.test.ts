@@ -24,6 +24,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { BadRequestError, ConflictError, NotFoundError } from '../src/errors.js'
+import type { DidDocument } from '../src/identity/did-key.js'
 import { verifyHolder as verifyHolderFromRoot } from '../src/index.js'
 import { orgOf } from '../src/org/hub-org.js'
 import { createVcJwt } from '../src/org/issuance-messages.js'
@@ -377,6 +378,40 @@ describe('verifyHolder: hostile holders', () => {
     expect(r.endpoint).toBeUndefined()
     const none = await participant(w.h, 'none')
     expect((await verify(w, { holder: none })).problems.map(p => p.code)).toEqual(['no_credential_service'])
+  })
+
+  it('relays acme\'s genuine VP for beta as its own → bad_vp_signature and vp_wrong_holder, acme\'s credential counts for nothing', async () => {
+    const w = await world()
+    const hostile = await hostileService()
+    const e = await eve(w, hostile)
+    const acmeKey = await orgOf(w.h.hub).signingKey('acme')
+    const stolen = await heldJwt(w, w.credentialId)
+    hostile.answer = (_req, res) => { json(res, 200, response([createVpJwt(acmeKey, { holderDid: w.acme.did, audience: w.beta.did, credentials: [stolen], now: Math.floor(Date.now() / 1000) })])) }
+    const r = await verify(w, { holder: e.party })
+    expect(r.presentations[0]?.problems.map(p => p.code).sort()).toEqual(['bad_vp_signature', 'vp_wrong_holder'])
+    expect(r.credentials[0]?.problems.map(p => p.code).sort()).toEqual(['holder_mismatch', 'in_rejected_presentation'])
+    expect(r.missing).toEqual([MEMBERSHIP])
+  })
+
+  it('a DID document naming a link-local CredentialService → forbidden_address, nothing sent', async () => {
+    const w = await world()
+    const doctored = async (did: string): Promise<DidDocument> => {
+      const doc = await w.v.hub.resolveDocument(did)
+      return did === w.acme.did ? { ...doc, service: [{ id: `${did}#cs`, type: 'CredentialService', serviceEndpoint: 'https://169.254.169.254/latest/meta-data' }] } : doc
+    }
+    const r = await verify(w, { resolveDocument: doctored })
+    expect(r.problems).toMatchObject([{ code: 'forbidden_address' }])
+    expect(r.endpoint).toBeUndefined()
+  })
+
+  it('a CredentialService that never answers → unreachable once the timeout passes', async () => {
+    const w = await world()
+    const hostile = await hostileService()
+    const e = await eve(w, hostile)
+    hostile.answer = () => { /* holds the request open */ }
+    const r = await verify(w, { holder: e.party, outbound: { timeoutMs: 300 } })
+    expect(r.problems).toMatchObject([{ code: 'unreachable', message: expect.stringContaining('timed out') }])
+    expect(hostile.seen).toHaveLength(1)
   })
 
   it('an error answer → holder_refused with the holder\'s error code (a real holder refusing an access token granted to someone else)', async () => {

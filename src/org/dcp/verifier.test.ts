@@ -15,7 +15,7 @@ import { VC_V1_CONTEXT, VC_V2_CONTEXT } from '../vc.js'
 import { buildPresentations, createVpJwt, envelope, presentationResponse } from './presentation.js'
 import { DCP_CONTEXT } from './schemas.js'
 import { parseScopes } from './scopes.js'
-import { MAX_CREDENTIALS_PER_PRESENTATION, MAX_PRESENTATIONS, verifyPresentationResponse, type VerificationReport, type VerifyPresentationOptions } from './verifier.js'
+import { MAX_CREDENTIALS, MAX_PRESENTATIONS, verifyPresentationResponse, type VerificationReport, type VerifyPresentationOptions } from './verifier.js'
 
 const HOLDER = 'did:web:127.0.0.1%3A8080:org:acme'
 const VERIFIER = 'did:web:127.0.0.1%3A8080:org:beta'
@@ -254,11 +254,13 @@ describe('verifyPresentationResponse: the presentation', () => {
     expect(r.credentials[0]?.problems.map(p => p.code).sort()).toEqual(['bad_signature', 'in_rejected_presentation'])
   })
 
-  it('more credentials than the cap → too_many_credentials, the rest unchecked', async () => {
+  it('more credentials than the cap, across presentations → too_many_credentials, the rest unchecked', async () => {
     const cred = vc11()
-    const r = await verify(presentationResponse([vp11(Array.from({ length: MAX_CREDENTIALS_PER_PRESENTATION + 1 }, () => cred))]))
-    expect(r.presentations[0]?.problems.map(p => p.code)).toEqual(['too_many_credentials'])
-    expect(r.credentials).toHaveLength(MAX_CREDENTIALS_PER_PRESENTATION)
+    const half = Array.from({ length: MAX_CREDENTIALS / 2 + 1 }, () => cred)
+    const r = await verify(presentationResponse([vp11(half), vp11(half)]))
+    expect(r.presentations.map(p => p.problems.map(x => x.code))).toEqual([[], ['too_many_credentials']])
+    expect(r.credentials).toHaveLength(MAX_CREDENTIALS)
+    expect(r.ok).toBe(false)
   })
 })
 

@@ -10,7 +10,7 @@
  *
  * Checks, in order (protocols/dcp.md, "Verifier"):
  *  1. the message against the official schema (`schema_violation`);
- *  2. each presentation: a compact JWS (`unsupported_presentation`,
+ *  2. each presentation (at most 8, with at most 64 credentials in all): a compact JWS (`unsupported_presentation`,
  *     `malformed_vp`) of either data model (VCDM 1.1 `vp` claim, or a VCDM
  *     2.0 `vp+jwt` whose payload is the VP), signed by a key in the holder's
  *     DID document (`bad_vp_signature`), `iss` (and `holder`) the holder
@@ -130,7 +130,12 @@ export interface VerifyPresentationOptions {
 
 /** More than any real answer holds; each costs signature checks and DID resolutions. */
 export const MAX_PRESENTATIONS = 8
-export const MAX_CREDENTIALS_PER_PRESENTATION = 64
+/**
+ * Across all presentations of one answer: each credential may name a
+ * different issuer DID, and each DID is a document fetched from wherever
+ * the holder chose, so a hostile answer must not buy hundreds of fetches.
+ */
+export const MAX_CREDENTIALS = 64
 
 const VP = 'VerifiablePresentation'
 
@@ -245,10 +250,6 @@ function credentialJwts (vp: ReadVp): { jwts: string[], problems: Problem[] } {
       jwts.push(jwt)
     }
   })
-  if (jwts.length > MAX_CREDENTIALS_PER_PRESENTATION) {
-    problems.push(problem('too_many_credentials', `the VP carries ${jwts.length} credentials; only the first ${MAX_CREDENTIALS_PER_PRESENTATION} are checked`))
-    jwts.length = MAX_CREDENTIALS_PER_PRESENTATION
-  }
   return { jwts, problems }
 }
 
@@ -259,6 +260,8 @@ interface Context {
   skewS: number
   resolve: (did: string) => Promise<DidDocument>
   statusChecker?: CredentialStatusSource
+  /** Credentials still to be checked in this answer ({@link MAX_CREDENTIALS}). */
+  budget: { left: number }
 }
 
 async function checkCredential (jwt: string, index: number, vp: ReadVp, vpHolder: string, c: Context): Promise<CredentialReport> {
@@ -358,6 +361,11 @@ async function checkPresentation (raw: unknown, index: number, c: Context): Prom
   problems.push(...claimProblems(vp, c.holder, c.verifier, c.nowS, c.skewS))
   const { jwts, problems: carried } = credentialJwts(vp)
   problems.push(...carried)
+  if (jwts.length > c.budget.left) {
+    problems.push(problem('too_many_credentials', `the answer carries more than ${MAX_CREDENTIALS} credentials; the rest are not checked`))
+    jwts.length = c.budget.left
+  }
+  c.budget.left -= jwts.length
   // Holder binding is against the holder we asked, the one the VP must be from (checked above).
   const credentials = await Promise.all(jwts.map(async jwt => await checkCredential(jwt, index, vp, c.holder, c)))
   const ok = problems.length === 0
@@ -383,6 +391,7 @@ export async function verifyPresentationResponse (msg: unknown, opts: VerifyPres
     nowS: opts.nowS,
     skewS: opts.skewS ?? DEFAULT_SKEW_S,
     resolve: memoised(opts.resolveDocument),
+    budget: { left: MAX_CREDENTIALS },
     ...(opts.statusChecker !== undefined ? { statusChecker: opts.statusChecker } : {})
   }
   const requested = opts.requestedScopes ?? []
@@ -403,7 +412,9 @@ export async function verifyPresentationResponse (msg: unknown, opts: VerifyPres
   const all = (msg as { presentation: unknown[] }).presentation
   const problems: Problem[] = []
   if (all.length > MAX_PRESENTATIONS) problems.push(problem('too_many_presentations', `the answer holds ${all.length} presentations; only the first ${MAX_PRESENTATIONS} are checked`))
-  const checked = await Promise.all(all.slice(0, MAX_PRESENTATIONS).map(async (raw, i) => await checkPresentation(raw, i, c)))
+  // One after the other: the credential budget is spent in presentation order.
+  const checked: Array<Awaited<ReturnType<typeof checkPresentation>>> = []
+  for (const [i, raw] of all.slice(0, MAX_PRESENTATIONS).entries()) checked.push(await checkPresentation(raw, i, c))
   return report(problems, checked.map(x => x.presentation), checked.flatMap(x => x.credentials))
 }
 
