@@ -234,6 +234,18 @@ describe('the Credential Offer API refuses hostile offers, recording nothing', (
   })
 })
 
+describe('what an issuer says in an offer is kept as a hint only', () => {
+  it('an oversized offerReason is clipped and an oversized credentialType dropped; the offer itself is recorded', async () => {
+    const w = await world()
+    const msg = { '@context': [DCP_CONTEXT], type: 'CredentialOfferMessage', issuer: w.issuer.did, credentials: [{ id: 'membership', type: 'CredentialObject', credentialType: 'T'.repeat(1000), offerReason: 'r'.repeat(10_000) }] }
+    expectStatus(await postOffer(w, w.acme, msg, await issuerToken(w, w.acme.did)), 200)
+    const [o] = await offers(w, w.acme)
+    expect((o?.offerReason as string).length).toBe(200)
+    expect(o?.credentialTypes).toBeUndefined()
+    expect(o?.credentials).toEqual(['membership'])
+  })
+})
+
 describe('the offer policy', () => {
   it('known (default): an issuer never dealt with stays PENDING; accepted by hand, its request is ISSUED; a second accept is 409', async () => {
     const w = await world()

@@ -189,6 +189,9 @@ export class IssuanceService {
     this.stopMaintenance()
     this.#abort.abort()
     await this.#queue.stop()
+    // A tick or an accepted offer's request still running ends at its next outbound call; nothing outlives close().
+    await this.#maintenance.idle()
+    await this.#offers.idle()
   }
 
   // ── holder ────────────────────────────────────────────────────────────

@@ -108,13 +108,14 @@ export class OfferExchange {
   async receive (pid: string, issuerDid: string, msg: CredentialOfferMessage): Promise<CredentialOfferRecord> {
     const { org } = this.#c
     const credentials = checkRequestedIds(msg.credentials.map(c => c.id))
+    // What the issuer says about the credentials is kept as a hint only: clipped, or dropped when odd, never a reason to refuse.
     const types = msg.credentials.map(c => c.credentialType)
-    const reason = msg.credentials.find(c => typeof c.offerReason === 'string' && c.offerReason !== '')?.offerReason
+    const reason = msg.credentials.find(c => typeof c.offerReason === 'string' && c.offerReason !== '')?.offerReason?.slice(0, 200)
     const decision = await this.#decide(pid, canonicalDid(issuerDid))
     const rec = await org.receiveOffer(pid, {
       issuerDid,
       credentials,
-      ...(types.every((t): t is string => typeof t === 'string' && t !== '') ? { credentialTypes: types } : {}),
+      ...(types.every((t): t is string => typeof t === 'string' && t !== '' && t.length <= 256) ? { credentialTypes: types } : {}),
       ...(reason !== undefined ? { offerReason: reason } : {}),
       status: decision === 'decline' ? 'DECLINED' : 'PENDING'
     })

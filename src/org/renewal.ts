@@ -90,6 +90,11 @@ export class HolderMaintenance {
     return await this.#running
   }
 
+  /** Resolves once no tick is running (close() waits for it, after aborting its outbound calls). */
+  async idle (): Promise<void> {
+    await this.#running?.catch(() => {})
+  }
+
   async #tick (): Promise<TickResult> {
     const out: TickResult = { polled: 0, renewed: 0 }
     for (const p of await this.#c.org.listParticipants()) {
