@@ -180,6 +180,48 @@ describe('issuance lifecycle across two hubs', () => {
   })
 })
 
+describe('renewal failures', () => {
+  /** acme holds a membership credential from the issuer (requested directly); returns its id. */
+  async function held (w: World): Promise<string> {
+    const r = await w.b.api('POST', `${IDENTITY}/acme/credentials/request`, { key: w.acme.apiKey, body: { issuerDid: w.issuer.did, credentials: ['membership'] } })
+    expectStatus(r, 201)
+    return ((await settled(w, w.acme, r.body.holderPid as string)).credentialIds as string[])[0] as string
+  }
+
+  it('a REJECTED renewal leaves the old credential, presented until it expires, and is not asked again', async () => {
+    const w = await world()
+    const oldId = await held(w)
+    expectStatus(await w.a.api('DELETE', `${IDENTITY}/issuer/issuance/definitions/membership`, { key: w.issuer.apiKey }), 204)
+    const b = await issuanceOf(w.b.hub)
+    w.clock.t += 6 * DAY * 1000
+    expect((await b.tick()).renewed).toBe(1)
+    const renewal = (await orgOf(w.b.hub).listHolderRequests('acme')).find(r => r.renews === oldId)
+    expect((await settled(w, w.acme, renewal?.holderPid as string)).status).toBe('REJECTED')
+    expect((await credentials(w, w.acme)).map(c => c.credentialId)).toEqual([oldId])
+    expect(await presentedCredentialIds(w.b, w.acme, w.beta, ['org.eclipse.dspace.dcp.vc.type:MembershipCredential:read'])).toEqual([oldId])
+    w.clock.t += DAY * 1000
+    expect((await b.tick()).renewed).toBe(0)
+  })
+
+  it('an issuer that cannot be resolved: the renewal is retried after a doubling backoff, not on every tick', async () => {
+    const w = await world()
+    const oldId = await held(w)
+    // The issuer's did:web document is no longer served.
+    expectStatus(await w.a.api('POST', `${IDENTITY}/issuer/deactivate`, { key: w.a.adminKey }), 200)
+    const b = await issuanceOf(w.b.hub)
+    w.clock.t += 6 * DAY * 1000
+    expect((await b.tick()).renewed).toBe(1)
+    expect((await b.tick()).renewed).toBe(0)
+    w.clock.t += POLL_MS
+    expect((await b.tick()).renewed).toBe(1)
+    w.clock.t += POLL_MS
+    expect((await b.tick()).renewed).toBe(0)
+    w.clock.t += POLL_MS
+    expect((await b.tick()).renewed).toBe(1)
+    expect((await credentials(w, w.acme)).map(c => c.credentialId)).toEqual([oldId])
+  })
+})
+
 describe('the Credential Offer API refuses hostile offers, recording nothing', () => {
   it('no token (401), a malformed one, one for another audience, one signed by a stranger\'s key (403), a replayed one (403 replayed)', async () => {
     const w = await world()

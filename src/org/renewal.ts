@@ -78,6 +78,12 @@ export function renewalLeadS (c: Pick<CredentialResource, 'issuanceDate' | 'expi
 export class HolderMaintenance {
   readonly #c: MaintenanceComponents
   readonly #loggedRejections = new Set<string>()
+  /**
+   * Renewals that failed before a request record existed (issuer unresolvable,
+   * no IssuerService): credentialId → failures and when to try again. In
+   * memory only; a FAILED record (sent, then refused) carries its own backoff.
+   */
+  readonly #renewalBackoff = new Map<string, { failures: number, next: number }>()
   #running: Promise<TickResult> | undefined
 
   constructor (components: MaintenanceComponents) {
@@ -218,11 +224,17 @@ export class HolderMaintenance {
         const wait = Math.min(this.#c.pollIntervalMs * 2 ** Math.min(failed.length - 1, 20), MAX_RENEWAL_BACKOFF_MS)
         if (now() < last + wait) continue
       }
+      const key = `${pid}\n${c.credentialId}`
+      const backoff = this.#renewalBackoff.get(key)
+      if (backoff !== undefined && now() < backoff.next) continue
       n++
       try {
         await this.#c.request(pid, { issuerDid: source.issuerDid, credentials: [definition], renews: c.credentialId })
+        this.#renewalBackoff.delete(key)
       } catch (err) {
-        // Recorded FAILED by the requester when it got as far as sending; retried after the backoff.
+        // Recorded FAILED by the requester when it got as far as sending; either way retried after a doubling backoff.
+        const failures = (backoff?.failures ?? 0) + 1
+        this.#renewalBackoff.set(key, { failures, next: now() + Math.min(this.#c.pollIntervalMs * 2 ** Math.min(failures - 1, 20), MAX_RENEWAL_BACKOFF_MS) })
         logger.warn('credential renewal failed', { participantId: pid, credentialId: c.credentialId, reason: toHubError(err).message })
       }
     }
