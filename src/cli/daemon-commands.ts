@@ -26,7 +26,7 @@ const STOP_TIMEOUT_MS = 10_000
 const POLL_MS = 50
 
 /** Run the daemon in the foreground until it is stopped; returns the exit code. */
-export async function startDaemon (dir: string, opts: { handlers: HandlerTable<HubNode>, listen: string[], bootstrap: string[], http?: { host: string, port: number }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
+export async function startDaemon (dir: string, opts: { handlers: HandlerTable<HubNode>, listen: string[], bootstrap: string[], http?: { host: string, port: number, serveApp?: string }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
   const { runDaemon } = await import('../daemon/daemon.js')
   return await runDaemon({
     dir,

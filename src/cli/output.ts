@@ -11,7 +11,7 @@ export function printReady (info: DaemonInfo, json: boolean): void {
     return
   }
   const net = info.multiaddrs.length > 0 ? info.multiaddrs.join(' ') : 'no network'
-  const http = info.http !== undefined ? `, HTTP ${info.http.url} (admin key in ${info.http.adminKeyFile})` : ''
+  const http = info.http !== undefined ? `, HTTP ${info.http.url} (admin key in ${info.http.adminKeyFile})${info.http.app !== undefined ? `, web app ${info.http.app}` : ''}` : ''
   process.stdout.write(`hub daemon running (pid ${info.pid}): control ${info.control.url}, ${net}${http}, peer id ${info.peerId}; Ctrl-C or "hub stop" stops it\n`)
 }
 

@@ -60,7 +60,7 @@ export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
    * otherwise (identity/outbound.ts); an unknown value of either refuses
    * the start.
    */
-  http?: { host: string, port: number }
+  http?: { host: string, port: number, /** Also serve this directory's web app at /app/ (http/static-app.ts). */ serveApp?: string }
   logger?: Logger
 }
 
@@ -141,13 +141,15 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       // only, unless the operator chose a mode (HUB_OUTBOUND, HUB_OUTBOUND_LOOPBACK).
       checkOutboundEnv()
       this.#releaseOutbound = restrictOutboundFor(this.#opts.http.host)
-      this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log })
+      const serveApp = this.#opts.http.serveApp
+      const staticApp = serveApp !== undefined ? await (await import('../http/static-app.js')).staticApp({ dir: serveApp }) : undefined
+      this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log, ...(staticApp !== undefined ? { staticApp } : {}) })
       const url = await this.#http.listen(this.#opts.http.host, this.#opts.http.port)
       if (!isLoopbackHost(this.#opts.http.host)) {
         this.#log.warn('the HTTP API listens beyond loopback: keep /api/identity/ off the public network and put TLS in front', { url })
       }
       this.#log.info('outbound requests', { mode: outboundMode(), chosen: chosenOutboundMode() !== undefined })
-      http = { url, adminKeyFile: adminKeyFile(this.dir) }
+      http = { url, adminKeyFile: adminKeyFile(this.dir), ...(serveApp !== undefined ? { app: `${url}/app/` } : {}) }
       // Issuance requests a previous run received but did not settle (crash, shutdown) are processed now.
       // Not awaited: a slow holder must not delay the daemon's start.
       // Holder maintenance (polling unanswered requests, renewing expiring credentials) runs on a timer

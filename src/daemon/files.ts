@@ -28,7 +28,7 @@ export interface DaemonInfo {
   /** This hub instance's libp2p PeerId. */
   peerId: string
   /** Present when started with --http: the server's base URL and the file holding the admin API key. */
-  http?: { url: string, adminKeyFile: string }
+  http?: { url: string, adminKeyFile: string, /** With --serve-app: where the web app is served. */ app?: string }
 }
 
 export const ADMIN_KEY_FILE = 'http-admin.key'

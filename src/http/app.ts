@@ -15,6 +15,7 @@ import { offerRoutes } from './offer-api.js'
 import { API_VERSION, openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
 import { HttpServer, type HttpLimits } from './server.js'
+import type { Middleware } from './pipeline.js'
 import { orgOf, issuanceOf } from '../org/hub-org.js'
 import type { IssuanceService } from '../org/issuance.js'
 import type { OrgStore } from '../org/org-store.js'
@@ -64,8 +65,9 @@ export function routesOf (c: RouteComponents, now?: () => number, logger?: Logge
   return routes
 }
 
-export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number, limits?: Partial<HttpLimits> }): HttpServer {
+export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number, limits?: Partial<HttpLimits>, staticApp?: Middleware }): HttpServer {
   return new HttpServer({
+    ...(opts.staticApp !== undefined ? { staticApp: opts.staticApp } : {}),
     router: new Router(hubRoutes(hub, opts.now, opts.logger)),
     org: orgOf(hub),
     adminKey: opts.adminKey,

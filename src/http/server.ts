@@ -67,6 +67,8 @@ export interface HttpServerOptions {
   clientKey?: (req: IncomingMessage) => string
   /** Monotonic clock of the rate limiter, in ms (tests). Default `performance.now`. */
   clock?: () => number
+  /** Serves a web app's files for paths no route matched (static-app.ts, `--serve-app`); after the rate limit, before the 404. */
+  staticApp?: Middleware
 }
 
 /**
@@ -105,6 +107,7 @@ export class HttpServer {
       this.#errors,
       route(opts.router, this.#clientKey),
       async (ctx, next) => { rates.admit(ctx.match, ctx.client); await next() },
+      ...(opts.staticApp !== undefined ? [opts.staticApp] : []),
       preconditions,
       async (ctx, next) => {
         if (ctx.match?.kind === 'route') ctx.caller = await auth.authenticate(ctx.match.route, ctx.req.headers, ctx.match.params, ctx.client)

@@ -1,4 +1,5 @@
 /** `hub start`, `hub stop`, `hub status`: the daemon itself. None of them opens the store in this process. */
+import { stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { BadRequestError } from '../../errors.js'
 import type { HandlerTable } from '../../daemon/daemon.js'
@@ -8,6 +9,16 @@ import { fields, pickField, printable } from '../format.js'
 import { list, opt } from '../input.js'
 import { printReady } from '../output.js'
 import { localCommand, SILENT } from '../spec.js'
+
+/** `--serve-app DIR`: goes with --http, and must be a directory (checked before anything starts). Absolute, for --detach. */
+async function appDir (dir: string | undefined, http: string | undefined): Promise<string | undefined> {
+  if (dir === undefined) return undefined
+  if (http === undefined) throw new BadRequestError('--serve-app goes with --http (the app is served by the HTTP server)', { reason: 'serve_app_without_http' })
+  const abs = resolve(dir)
+  const st = await stat(abs).catch(() => undefined)
+  if (st?.isDirectory() !== true) throw new BadRequestError(`--serve-app ${dir} is not a directory`, { reason: 'no_app_dir' })
+  return abs
+}
 
 /** `hub start` runs the given handler table (the registry's hub commands) inside the daemon. */
 export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeof localCommand<typeof SILENT>> {
@@ -23,16 +34,18 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
       { flags: '--listen <multiaddr>', description: 'listen here instead of the recorded addresses (repeatable)', repeatable: true },
       { flags: '--bootstrap <multiaddr>', description: 'also dial this peer (repeatable; hub.json network.bootstrap is added)', repeatable: true },
       { flags: '--http <host:port>', description: 'serve the HTTP API here (admin key: DIR/http-admin.key)' },
+      { flags: '--serve-app <dir>', description: 'with --http: also serve the static web app in this directory at /app/ (docs/browser.md)' },
       { flags: '--detach', description: 'run in the background and return once ready; logs go to --log-file' },
       { flags: '--log-file <file>', description: 'with --detach: append the daemon\'s logs here (default DIR/hub.log)' }
     ],
-    examples: ['hub start --dir ~/hub', 'hub start --dir ~/hub --detach', 'hub start --dir ~/hub --listen /ip4/0.0.0.0/tcp/4001 --http 127.0.0.1:8080'],
+    examples: ['hub start --dir ~/hub', 'hub start --dir ~/hub --detach', 'hub start --dir ~/hub --listen /ip4/0.0.0.0/tcp/4001 --http 127.0.0.1:8080', 'hub start --dir ~/hub --http 127.0.0.1:8080 --serve-app ./my-web-app'],
     async run (cli) {
       const http = opt(cli.opts.http)
+      const serveApp = await appDir(opt(cli.opts.serveApp), http)
       if (cli.opts.logFile !== undefined && cli.opts.detach !== true) throw new BadRequestError('--log-file goes with --detach (in the foreground, logs go to stderr)')
       if (cli.opts.detach === true) {
         const { startDetached } = await import('../detach.js')
-        const argv = ['--dir', cli.dir, ...list(cli.opts.listen).flatMap(a => ['--listen', a]), ...list(cli.opts.bootstrap).flatMap(a => ['--bootstrap', a]), ...(http !== undefined ? ['--http', http] : [])]
+        const argv = ['--dir', cli.dir, ...list(cli.opts.listen).flatMap(a => ['--listen', a]), ...list(cli.opts.bootstrap).flatMap(a => ['--bootstrap', a]), ...(http !== undefined ? ['--http', http] : []), ...(serveApp !== undefined ? ['--serve-app', serveApp] : [])]
         const { info, logFile } = await startDetached(argv, resolve(opt(cli.opts.logFile) ?? join(cli.dir, 'hub.log')))
         const field = opt(cli.opts.field)
         if (field !== undefined) process.stdout.write(printable(pickField({ ...info, logFile }, field)) + '\n')
@@ -49,7 +62,7 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
         handlers,
         listen: list(cli.opts.listen),
         bootstrap: list(cli.opts.bootstrap),
-        ...(http !== undefined ? { http: parseHttpAddress(http) } : {}),
+        ...(http !== undefined ? { http: { ...parseHttpAddress(http), ...(serveApp !== undefined ? { serveApp } : {}) } } : {}),
         logger: cli.logger,
         onReady: info => printReady(info, cli.json)
       }).catch(failed)
