@@ -17,10 +17,11 @@
  * browser tests (test/browser/harness.ts) for their test pages.
  */
 import { build } from 'esbuild'
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(join(ROOT, 'package.json'))
@@ -62,16 +63,101 @@ export function browserBuildOptions ({ entryPoints, outdir, minify = true }) {
   }
 }
 
+/**
+ * Size budgets of the shipped bundles, gzipped (level 9), in bytes
+ * (docs/browser.md "Size"). `initial` is what a page loads before it first
+ * connects (the entry and its static imports: Automerge's JS, the
+ * request/commit code, ajv's validators); `total` adds the chunks loaded on
+ * the first connect (libp2p, WebSockets, Noise, Yamux, identify). The wasm
+ * is Automerge's own release build, budgeted separately so a debug build
+ * cannot slip in. Measured at the time of writing: client initial 91.7 KiB,
+ * total 228.3 KiB, wasm 1,117 KiB (3,559 KiB raw).
+ */
+export const BUDGETS = {
+  client: { initial: 100 * 1024, total: 256 * 1024 },
+  wasm: 1200 * 1024
+}
+
+const gz = file => gzipSync(readFileSync(file), { level: 9 }).length
+
+/**
+ * Gzipped sizes per entry from esbuild's metafile: `initial` follows static
+ * imports only, `total` dynamic imports too. Source maps are not counted.
+ */
+export function bundleSizes (metafile, outdir, names) {
+  const outputs = metafile.outputs
+  const closure = (start, dynamic) => {
+    const seen = new Set()
+    const stack = [start]
+    while (stack.length > 0) {
+      const o = stack.pop()
+      if (seen.has(o)) continue
+      seen.add(o)
+      for (const i of outputs[o]?.imports ?? []) {
+        if (i.external !== true && (i.kind === 'import-statement' || (dynamic && i.kind === 'dynamic-import'))) stack.push(i.path)
+      }
+    }
+    return [...seen]
+  }
+  const sum = files => files.reduce((n, f) => n + gz(resolve(f)), 0)
+  const entries = {}
+  for (const [out, meta] of Object.entries(outputs)) {
+    // Dynamic-import chunks are entry points to esbuild too: keep the named entries.
+    const name = out.slice(out.lastIndexOf('/') + 1, -'.js'.length)
+    if (meta.entryPoint === undefined || !out.endsWith('.js') || !names.includes(name)) continue
+    entries[name] = { initial: sum(closure(out, false)), total: sum(closure(out, true)) }
+  }
+  const wasm = join(outdir, 'automerge.wasm')
+  return { entries, wasm: { bytes: readFileSync(wasm).length, gzip: gz(wasm) } }
+}
+
+/** Problems with `sizes` against BUDGETS, one line each (none: within budget). */
+export function overBudget (sizes) {
+  const kib = n => `${(n / 1024).toFixed(1)} KiB`
+  const problems = []
+  for (const [name, s] of Object.entries(sizes.entries)) {
+    const b = BUDGETS[name]
+    if (b === undefined) continue
+    for (const k of ['initial', 'total']) if (s[k] > b[k]) problems.push(`${name}: ${k} JS is ${kib(s[k])} gzipped, over its budget of ${kib(b[k])}`)
+  }
+  if (sizes.wasm.gzip > BUDGETS.wasm) problems.push(`automerge.wasm is ${kib(sizes.wasm.gzip)} gzipped, over its budget of ${kib(BUDGETS.wasm)}`)
+  return problems
+}
+
 /** Bundle `entryPoints` into `outdir`, with automerge.wasm beside them. Returns esbuild's metafile. */
-export async function buildBrowser ({ entryPoints, outdir, minify = true }) {
+export async function buildBrowser ({ entryPoints, outdir, minify = true, clean = false }) {
+  // Chunk names are content hashes: without a clean, old chunks pile up (and would be counted).
+  if (clean) rmSync(outdir, { recursive: true, force: true })
   mkdirSync(outdir, { recursive: true })
   const result = await build(browserBuildOptions({ entryPoints, outdir, minify }))
   copyFileSync(join(AUTOMERGE_DIST, 'automerge.wasm'), join(outdir, 'automerge.wasm'))
   return result.metafile
 }
 
+/** The shipped entry points: the SDK, and the hub in a tab once it exists (src/browser/index.ts). */
+function shippedEntries () {
+  const entries = { client: resolve(ROOT, 'src/client/index.ts') }
+  const hub = resolve(ROOT, 'src/browser/index.ts')
+  if (existsSync(hub)) entries.hub = hub
+  return entries
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const outdir = resolve(ROOT, 'dist/browser')
-  const metafile = await buildBrowser({ entryPoints: { client: resolve(ROOT, 'src/client/index.ts') }, outdir })
+  const entryPoints = shippedEntries()
+  const metafile = await buildBrowser({ entryPoints, outdir, clean: true })
   writeFileSync(join(outdir, 'meta.json'), JSON.stringify(metafile))
+  const sizes = bundleSizes(metafile, outdir, Object.keys(entryPoints))
+  writeFileSync(join(outdir, 'size.json'), JSON.stringify({ budgets: BUDGETS, ...sizes }, null, 2) + '\n')
+  const kib = n => `${(n / 1024).toFixed(1)} KiB`
+  for (const [name, s] of Object.entries(sizes.entries)) {
+    const b = BUDGETS[name]
+    console.log(`dist/browser/${name}.js: ${kib(s.initial)} gzipped before the first connect, ${kib(s.total)} with the network stack${b !== undefined ? ` (budgets ${kib(b.initial)} / ${kib(b.total)})` : ''}`)
+  }
+  console.log(`dist/browser/automerge.wasm: ${kib(sizes.wasm.bytes)}, ${kib(sizes.wasm.gzip)} gzipped (budget ${kib(BUDGETS.wasm)})`)
+  const problems = overBudget(sizes)
+  if (problems.length > 0) {
+    for (const p of problems) console.error(`size budget exceeded: ${p}`)
+    process.exit(1)
+  }
 }
