@@ -331,7 +331,7 @@ describe('refused definitions: structure, unsupported features, caps', () => {
     let deep: unknown = { type: 'string' }
     for (let i = 0; i < PE_LIMITS.filterDepth; i++) deep = { not: deep }
     expectLimit(field({ filter: deep }), 'filterDepth')
-    expectLimit(d1({ format: Object.fromEntries(many(PE_LIMITS.formatDesignations + 1, i => [`f${i}`, {}])) }), 'formatDesignations')
+    expectLimit(d1({ format: Object.fromEntries(many(PE_LIMITS.formatDesignations + 1, i => [`f${i}`, {}]) as Array<[string, unknown]>) }), 'formatDesignations')
     expectLimit(d1({ format: { jwt_vc: { alg: many(PE_LIMITS.algorithms + 1, i => `A${i}`) } } }), 'algorithms')
     expectLimit(d1({ group: ['g'] }, { submission_requirements: many(PE_LIMITS.submissionRequirements + 1, () => ({ rule: 'all', from: 'g' })) }), 'submissionRequirements')
     let nested: Record<string, unknown> = { rule: 'all', from: 'g' }

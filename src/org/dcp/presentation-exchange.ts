@@ -51,7 +51,7 @@ export const PE_LIMITS = {
   inputDescriptors: 32,
   fieldsPerDescriptor: 16,
   /** Fields over all descriptors: each filter is compiled, which costs CPU. */
-  fieldsTotal: 32,
+  fieldsTotal: 16,
   pathsPerField: 8,
   pathChars: 256,
   pathSegments: 16,
@@ -248,25 +248,42 @@ linearRegExp.code = 'new RegExp'
 type FormatsPlugin = (ajv: Ajv) => Ajv
 const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? addFormatsModule) as unknown as FormatsPlugin
 
+const AJV_OPTIONS = {
+  strict: true,
+  strictTypes: false,
+  strictTuples: false,
+  strictRequired: false,
+  allowUnionTypes: true,
+  // Its strict check of patternProperties against properties runs the pattern with the backtracking engine at compile time.
+  allowMatchingProperties: true,
+  unicodeRegExp: false,
+  code: { regExp: linearRegExp }
+} as const
+
+let metaAjv: Ajv | undefined
+
 /**
- * One Ajv instance per definition: compiled user schemas are cached by the
- * instance for its lifetime, so a shared one would grow with every query
- * (and two filters with the same `$id` would collide). Strict mode stays on
- * for unknown keywords and formats: a misspelt keyword is an error, not a
- * filter that accepts everything.
+ * Checks filters against the draft-07 meta-schema. Long-lived: validating
+ * a schema as data leaves nothing behind, and compiling the meta-schema is
+ * what makes an Ajv instance expensive (~5 ms).
+ */
+function checkSchema (filter: unknown): string | undefined {
+  metaAjv ??= new Ajv({ ...AJV_OPTIONS })
+  if (metaAjv.validateSchema(filter as object) === true) return undefined
+  return metaAjv.errorsText(metaAjv.errors)
+}
+
+/**
+ * A fresh Ajv instance per definition for compiling its filters: an
+ * instance keeps every compiled schema, and the values its code refers to
+ * (patterns…) in an instance-wide scope that `removeSchema` does not empty,
+ * so a shared one would grow (and slow down) with every query. Schemas were
+ * already checked by {@link checkSchema}, hence `validateSchema: false`.
+ * Strict mode stays on for unknown keywords and formats: a misspelt keyword
+ * is an error, not a filter that accepts everything.
  */
 function filterAjv (): Ajv {
-  const ajv = new Ajv({
-    strict: true,
-    strictTypes: false,
-    strictTuples: false,
-    strictRequired: false,
-    allowUnionTypes: true,
-    // Its strict check of patternProperties against properties runs the pattern with the backtracking engine at compile time.
-    allowMatchingProperties: true,
-    unicodeRegExp: false,
-    code: { regExp: linearRegExp }
-  })
+  const ajv = new Ajv({ ...AJV_OPTIONS, validateSchema: false })
   addFormats(ajv)
   return ajv
 }
@@ -451,8 +468,8 @@ export function compileDefinition (def: unknown): CompiledDefinition {
   const list = def.input_descriptors
   if (!Array.isArray(list) || list.length === 0) throw invalid('input_descriptors', 'must be a non-empty array')
   if (list.length > PE_LIMITS.inputDescriptors) throw tooLarge('input_descriptors', 'inputDescriptors')
-  const ajv = filterAjv()
   const compiled = new Map<string, ValidateFunction>()
+  const ajv = lazy(filterAjv)
   let fieldsTotal = 0
   const ids = new Set<string>()
   const descriptors = list.map((d: unknown, i): CompiledDescriptor => {
@@ -494,7 +511,12 @@ export function compileDefinition (def: unknown): CompiledDefinition {
   return result
 }
 
-function compileField (f: unknown, at: string, ajv: Ajv, compiled: Map<string, ValidateFunction>): CompiledField {
+function lazy<T> (make: () => T): () => T {
+  let value: T | undefined
+  return () => (value ??= make())
+}
+
+function compileField (f: unknown, at: string, ajv: () => Ajv, compiled: Map<string, ValidateFunction>): CompiledField {
   if (!isObject(f)) throw invalid(at, 'must be an object')
   onlyKeys(f, ['id', 'name', 'purpose', 'path', 'filter', 'optional', 'predicate', 'intent_to_retain'], at)
   str(f.id, `${at}.id`, PE_LIMITS.idChars, false)
@@ -515,8 +537,10 @@ function compileField (f: unknown, at: string, ajv: Ajv, compiled: Map<string, V
     const key = JSON.stringify(f.filter)
     let v = compiled.get(key)
     if (v === undefined) {
+      const problem = checkSchema(f.filter)
+      if (problem !== undefined) throw invalid(`${at}.filter`, `not a valid JSON Schema: ${problem}`)
       try {
-        v = ajv.compile(f.filter as object)
+        v = ajv().compile(f.filter as object)
       } catch (err) {
         throw invalid(`${at}.filter`, `not a usable JSON Schema: ${(err as Error).message}`)
       }
