@@ -82,7 +82,7 @@ async function world (): Promise<World> {
     }).setProtectedHeader({ alg: 'EdDSA', typ: 'vc+jwt', kid }).sign(privateKey)
   }
   const creds = {
-    gold: await v11('MembershipCredential', { level: 'gold' }, t0 - 3600, t0 + 30 * DAY),
+    gold: await v11('MembershipCredential', { level: 'gold', memberOf: 'dataspace' }, t0 - 3600, t0 + 30 * DAY),
     silver: await v11('MembershipCredential', { level: 'silver' }, t0 - 3600, t0 + 30 * DAY),
     expired: await v11('MembershipCredential', { level: 'platinum' }, t0 - 2 * DAY, t0 - DAY),
     revoked: await v11('MembershipCredential', { level: 'diamond' }, t0 - 3600, t0 + 30 * DAY),
@@ -186,6 +186,21 @@ describe('Presentation Exchange queries (presentationDefinition)', () => {
     const v = await verifyPresentation(vp, independentResolver(), { audience: w.beta.did })
     expect(v.verified).toBe(true)
     expect(v.issuer).toBe(w.acme.did)
+  })
+
+  it('the query in docs/organization.md (curl example) answers as the doc says', async () => {
+    const w = await world()
+    const doc = readFileSync(new URL('../docs/organization.md', import.meta.url), 'utf8')
+    const section = doc.slice(doc.indexOf('### Presentation Exchange queries'))
+    const body = /-d '(\{[\s\S]*?\})' \| jq/.exec(section)?.[1]
+    expect(body).toBeTypeOf('string')
+    const r = await query(w, await bearerFor(w, [MEMBERSHIP]), JSON.parse(body as string))
+    expectStatus(r, 200)
+    expect(r.body.presentationSubmission).toMatchObject({
+      definition_id: 'membership-check',
+      descriptor_map: [{ id: 'membership', format: 'jwt_vp', path: '$.presentation[0]', path_nested: { id: 'membership', format: 'jwt_vc', path: '$.vp.verifiableCredential[0]' } }]
+    })
+    expect(resolveSubmission(r.body)).toEqual({ membership: w.creds.gold.id })
   })
 
   it('a field filter on a claim value picks the credential that has it', async () => {
