@@ -49,14 +49,14 @@ const automergeWasm = {
   }
 }
 
-const PROTOCOL_SCHEMAS = ['commit-header', 'commit-envelope', 'sync', 'pair', 'request']
+export const PROTOCOL_SCHEMAS = ['commit-header', 'commit-envelope', 'sync', 'pair', 'request']
 
 /**
  * src/protocol-schemas.ts for a browser: `protocolValidator(ref)` over Ajv
  * standalone validators of every schema and every definition in
  * protocols/*.schema.json (Ajv options as in the source module).
  */
-function protocolSchemasModule () {
+export function protocolSchemasModule () {
   const { Ajv } = require('ajv')
   const standaloneCode = require('ajv/dist/standalone').default
   const ajv = new Ajv({ strict: true, strictTypes: false, strictRequired: false, code: { source: true, esm: true } })
@@ -70,13 +70,17 @@ function protocolSchemasModule () {
   let code = standaloneCode(ajv, Object.fromEntries(refs.map((r, i) => [`v${i}`, r])))
   // Ajv's runtime helpers are CommonJS requires even in ESM output: make them imports.
   const imports = []
+  // The helper is `exports.default`; what a default import of CommonJS yields differs between
+  // Node (module.exports) and esbuild (exports.default when __esModule is set): accept both.
   code = code.replace(/require\("([^"]+)"\)\.default/g, (_, spec) => {
-    imports.push(`import __rt${imports.length} from ${JSON.stringify(spec)}`)
-    return `__rt${imports.length - 1}`
+    const n = imports.length
+    imports.push(`import * as __ns${n} from ${JSON.stringify(spec.endsWith('.js') ? spec : spec + '.js')}\nconst __rt${n} = typeof __ns${n}.default === 'function' ? __ns${n}.default : __ns${n}.default.default`)
+    return `__rt${n}`
   })
   if (/\brequire\(/.test(code)) throw new Error('Ajv standalone code still requires a module: extend protocolSchemasModule')
   return `${imports.join('\n')}\n${code}
 const VALIDATORS = { ${refs.map((r, i) => `${JSON.stringify(r)}: v${i}`).join(', ')} }
+export const PROTOCOL_REFS = Object.keys(VALIDATORS)
 export function protocolValidator (ref) {
   const v = VALIDATORS[ref]
   if (v === undefined) throw new Error('schema ' + ref + ' missing')

@@ -125,4 +125,25 @@ describe.skipIf(skip !== undefined)('a web app in Chromium against a Node hub ov
     ok(await call(tab, 'close'))
     await tab.close()
   })
+
+  it('seals and opens an encrypted collection in the page: the hub stores only ciphertext, the owner reads it', async () => {
+    const a = await founder({ listen: WS_LISTEN })
+    const secret = await a.hub.collections.create({ ...playlist('Owner secret'), note: 'sealed by the owner' }, { encrypt: true })
+    const tab = await browser.open(`${page.url}/`)
+    const { did } = ok(await call(tab, 'identity', 'sealer'))
+    await a.hub.permissions.grant({ grantee: did, context: CTX, type: 'MusicPlaylist', allow: 'CRU-' })
+    ok(await call(tab, 'connect', wsAddr(a), a.hub.did, 'sealer'))
+
+    // The page opens the owner's sealed commit with the collection key it unwraps itself.
+    expect(ok(await call(tab, 'read', secret.objectId)).name).toBe('Owner secret')
+    const w = ok(await call(tab, 'write', { ...playlist('Sealed in the browser'), note: 'browser secret' }))
+    const env = JSON.parse(await a.hub.store.getEnvelope(w.commitId) as string) as { protected: string, payload: string }
+    const header = JSON.parse(Buffer.from(env.protected, 'base64url').toString()) as Record<string, unknown>
+    expect(header.enc).toBeDefined()
+    expect(header.type).toBeUndefined() // the collection is not named in clear
+    expect(JSON.stringify(env)).not.toContain('browser secret')
+    expect(((await a.hub.collections.read(w.objectId)).value as { note?: string }).note).toBe('browser secret')
+    ok(await call(tab, 'close'))
+    await tab.close()
+  })
 })
