@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The isomorphic rule (issue 12): the app SDK (src/client/index.ts) and
- * everything it imports, as a browser bundler would resolve it, use no
- * `node:` module and none of Node's globals (Buffer, process, require,
- * __dirname). Package "imports" (#platform/*, #client/key-file) resolve
+ * The isomorphic rule (issue 12): the app SDK (src/client/index.ts), the
+ * hub in a tab (src/browser/index.ts: the Hub, its store on IndexedDB, its
+ * libp2p node; issue 15) and everything they import, as a browser bundler
+ * would resolve it, use no `node:` module and none of Node's globals
+ * (Buffer, process, require, __dirname). Package "imports" (#platform/*, #client/key-file) resolve
  * under the `browser` condition. Run by `npm run lint`; test/isomorphic.test.ts
  * checks that it catches what it should.
  */
@@ -79,10 +80,20 @@ export function closureOf (entry, { read = p => readFileSync(p, 'utf8'), exists 
   return { files: [...seen].map(rel).sort(), problems }
 }
 
+/** The browser entries the lint checks, and what each is. */
+export const BROWSER_ENTRIES = [
+  { entry: 'src/client/index.ts', what: 'the app SDK' },
+  { entry: 'src/browser/index.ts', what: 'the hub in a tab' }
+]
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { files, problems } = closureOf('src/client/index.ts')
-  if (problems.length > 0) {
-    console.error(`the app SDK must run in a browser; its import closure (${files.length} files) has:\n  ${problems.join('\n  ')}`)
-    process.exit(1)
+  let failed = false
+  for (const { entry, what } of BROWSER_ENTRIES) {
+    const { files, problems } = closureOf(entry)
+    if (problems.length > 0) {
+      console.error(`${what} (${entry}) must run in a browser; its import closure (${files.length} files) has:\n  ${problems.join('\n  ')}`)
+      failed = true
+    }
   }
+  if (failed) process.exit(1)
 }

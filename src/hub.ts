@@ -1,9 +1,10 @@
 /**
- * A hub instance: one directory on disk holding its keys, its config and its
- * LevelDB store. `Hub.init` creates the directory, `Hub.open` wires the parts
- * together. Everything else (network, HTTP) is layered on top of an open Hub.
+ * A hub instance: its keys, its config and its store, in a "hub home"
+ * (hub-home.ts): a directory under Node, IndexedDB in a browser.
+ * `Hub.init` creates the home, `Hub.open` wires the parts together.
+ * Everything else (network, HTTP) is layered on top of an open Hub.
  *
- * Directory layout:
+ * Directory layout (Node, platform/home-node.ts):
  *   hub.json        config (no secrets)
  *   keys/owner.json the owner's Ed25519 key (0600) — absent on a joined device
  *   keys/hub.json   this instance's key = its libp2p PeerId = its did:key (0600)
@@ -11,20 +12,17 @@
  *                   derives the private DHT discovery key (and, later, collection tags)
  *   store/          LevelDB
  */
-import { createHmac, randomBytes } from 'node:crypto'
-import { mkdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { EventEmitter } from 'node:events'
-import { AlreadyExistsError, HubError } from './errors.js'
+import { platformCrypto } from '#platform/crypto'
+import { hubHome } from '#platform/home'
+import { AlreadyExistsError } from './errors.js'
 import type { Did } from './ids.js'
 import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit } from './commits/commit.js'
 import { Ed25519KeyPair } from './identity/keys.js'
-import { FileKeyStore } from './identity/keystore.js'
 import { didKeyDocument, type DidDocument } from './identity/did-key.js'
 import { createDidResolver, KeyResolver, type ResolverOptions } from './identity/resolver.js'
 import { peerIdOf } from './identity/peer.js'
 import { DEFAULT_MAX_VALUE_BYTES } from './objects/json.js'
-import { LevelKv } from './store/level-kv.js'
+import type { KvStore } from './store/kv.js'
 import { TenantStore, actorFor, type CommitEvent, type IngestResult } from './store/tenant-store.js'
 import { Collections } from './interfaces/collections.js'
 import { Profile } from './interfaces/profile.js'
@@ -37,9 +35,24 @@ import { Keyring } from './encryption/keyring.js'
 import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
-import { CONFIG_VERSION, readConfig, writeConfig, type HubConfig, type HubRole } from './hub-config.js'
+import { CONFIG_VERSION, type HubConfig, type HubRole } from './hub-config-core.js'
+import type { HubHome } from './hub-home.js'
+import { HubEmitter } from './hub-events.js'
 
-export { CONFIG_VERSION, readConfig, type HubConfig, type HubRole } from './hub-config.js'
+export { CONFIG_VERSION, type HubConfig, type HubRole } from './hub-config-core.js'
+export type { HubHome } from './hub-home.js'
+
+/** A hub's home: a directory (Node), or a home object (a browser's IndexedDB home, a test's). */
+export type HubLocation = string | HubHome
+
+function homeOf (where: HubLocation): HubHome {
+  return typeof where === 'string' ? hubHome(where) : where
+}
+
+/** A hub's config (hub.json); not_found when there is no hub there. */
+export async function readConfig (where: HubLocation): Promise<HubConfig> {
+  return await homeOf(where).readConfig()
+}
 
 export interface InitOptions {
   /** Import this owner key instead of generating one. */
@@ -70,7 +83,7 @@ export interface JoinWelcome {
 export interface OpenOptions {
   logger?: Logger
   resolver?: ResolverOptions
-  /** fsync every write batch (see LevelKv). */
+  /** fsync every write batch (see LevelKv; a browser store ignores it). */
   sync?: boolean
   /** Override the configured value size limit for this process. */
   maxValueBytes?: number
@@ -82,18 +95,7 @@ export interface HubEvents {
   commit: [CommitEvent]
 }
 
-/** "Not there" only for ENOENT/ENOTDIR: a file that cannot be read (EACCES, EIO…) is not a missing one. */
-const absent = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')
-
-async function exists (path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch (err) {
-    if (absent(err)) return false
-    throw new HubError('unavailable', `cannot check ${path}: ${(err as Error).message}`, { path }, { cause: err })
-  }
-}
+const DISCOVERY_INFO = new TextEncoder().encode('identity-hub discovery v1')
 
 export class Hub {
   readonly dir: string
@@ -103,7 +105,7 @@ export class Hub {
   readonly peerId: string
   readonly hubKey: Ed25519KeyPair
   readonly ownerKey: Ed25519KeyPair | undefined
-  readonly kv: LevelKv
+  readonly kv: KvStore
   readonly store: TenantStore
   readonly collections: Collections
   readonly profile: Profile
@@ -122,7 +124,7 @@ export class Hub {
   readonly local: LocalState
   /** Shared by the owner's devices; absent on blind hubs. */
   readonly tenantSecret: Uint8Array | undefined
-  readonly events = new EventEmitter<HubEvents>()
+  readonly events = new HubEmitter<HubEvents>()
   /** Partitions of other owners whose shared collections this hub pulls. */
   readonly #foreign = new Map<string, Promise<TenantStore>>()
   readonly #maxValueBytes: number
@@ -134,7 +136,7 @@ export class Hub {
   readonly #documentSources: Array<(did: string) => Promise<DidDocument | undefined>> = []
   #closed = false
 
-  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: LevelKv, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number, statusListSize?: number }) {
+  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: KvStore, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number, statusListSize?: number }) {
     this.dir = args.dir
     this.config = args.config
     this.did = args.config.ownerDid
@@ -208,16 +210,26 @@ export class Hub {
     return await this.keys.resolveDocument(did)
   }
 
-  /** Create a new hub directory with a fresh (or imported) owner DID. */
-  static async init (dir: string, opts: InitOptions = {}): Promise<InitResult> {
-    if (await exists(join(dir, 'hub.json'))) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    const keystore = new FileKeyStore(dir)
+  /**
+   * Whether a complete hub lives there. Under Node only a missing hub.json
+   * counts as "no hub" (a file that cannot be read is `unavailable`).
+   */
+  static async exists (where: HubLocation): Promise<boolean> {
+    return await homeOf(where).exists()
+  }
+
+  /** Create a new hub (a directory, or another home) with a fresh (or imported) owner DID. */
+  static async init (where: HubLocation, opts: InitOptions = {}): Promise<InitResult> {
+    const home = homeOf(where)
+    const dir = home.location
+    if (await home.exists()) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
+    await home.create()
+    const keystore = home.keys
     const owner = opts.ownerKey ?? Ed25519KeyPair.generate()
     const hubKey = Ed25519KeyPair.generate()
     await keystore.put('owner', owner, { overwrite: true })
     await keystore.put('hub', hubKey, { overwrite: true })
-    await keystore.putSecret('tenant', opts.tenantSecret ?? randomBytes(32))
+    await keystore.putSecret('tenant', opts.tenantSecret ?? platformCrypto.randomBytes(32))
     const config: HubConfig = {
       version: CONFIG_VERSION,
       ownerDid: owner.did,
@@ -228,10 +240,10 @@ export class Hub {
       limits: { maxValueBytes: opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
     }
     // hub.json is written last: its presence marks a complete hub.
-    await writeConfig(dir, config)
+    await home.writeConfig(config)
     // The founding hub is the owner's first device: other devices recognise
     // it by this owner-signed authorization, like any device they pair with.
-    const hub = await Hub.open(dir)
+    const hub = await Hub.open(home)
     try {
       await hub.devices.authorize(hub.hubDid, 'owner-device', 'founding hub')
     } finally {
@@ -244,10 +256,12 @@ export class Hub {
    * Create a hub directory for a device that joined an existing owner: its
    * own fresh hub key, no owner key, and the owner's welcome (see net/pair.ts).
    */
-  static async initJoined (dir: string, hubKey: Ed25519KeyPair, welcome: JoinWelcome): Promise<InitResult> {
-    if (await exists(join(dir, 'hub.json'))) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    const keystore = new FileKeyStore(dir)
+  static async initJoined (where: HubLocation, hubKey: Ed25519KeyPair, welcome: JoinWelcome): Promise<InitResult> {
+    const home = homeOf(where)
+    const dir = home.location
+    if (await home.exists()) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
+    await home.create()
+    const keystore = home.keys
     await keystore.put('hub', hubKey, { overwrite: true })
     if (welcome.tenantSecret !== undefined) await keystore.putSecret('tenant', welcome.tenantSecret)
     const config: HubConfig = {
@@ -259,8 +273,8 @@ export class Hub {
       createdAt: new Date().toISOString(),
       limits: { maxValueBytes: DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
     }
-    await writeConfig(dir, config)
-    const hub = await Hub.open(dir)
+    await home.writeConfig(config)
+    const hub = await Hub.open(home)
     try {
       for (const env of welcome.commits) await hub.ingest(env)
       for (const p of welcome.peers) await hub.local.rememberPeer(p)
@@ -270,16 +284,16 @@ export class Hub {
     return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
   }
 
-  static async open (dir: string, opts: OpenOptions = {}): Promise<Hub> {
-    const config = await readConfig(dir)
-    const keystore = new FileKeyStore(dir)
+  static async open (where: HubLocation, opts: OpenOptions = {}): Promise<Hub> {
+    const home = homeOf(where)
+    const config = await home.readConfig()
+    const keystore = home.keys
     const hubKey = await keystore.get('hub')
     const ownerKey = await keystore.has('owner') ? await keystore.get('owner') : undefined
     const tenantSecret = await keystore.getSecret('tenant')
-    await mkdir(join(dir, 'store'), { recursive: true, mode: 0o700 })
-    const kv = await LevelKv.open(join(dir, 'store'), { sync: opts.sync === true })
+    const kv = await home.openKv({ sync: opts.sync === true })
     const hub = new Hub({
-      dir,
+      dir: home.location,
       config,
       hubKey,
       ownerKey,
@@ -291,7 +305,7 @@ export class Hub {
       ...(opts.statusListSize !== undefined ? { statusListSize: opts.statusListSize } : {})
     })
     await hub.store.open()
-    hub.log.info('hub opened', { dir, did: hub.did, peerId: hub.peerId })
+    hub.log.info('hub opened', { dir: home.location, did: hub.did, peerId: hub.peerId })
     return hub
   }
 
@@ -301,7 +315,7 @@ export class Hub {
    */
   discoveryKey (): Uint8Array | undefined {
     if (this.tenantSecret === undefined) return undefined
-    return createHmac('sha256', this.tenantSecret).update('identity-hub discovery v1').digest()
+    return platformCrypto.hmacSha256(this.tenantSecret, DISCOVERY_INFO)
   }
 
   /** The owner's DID document. */

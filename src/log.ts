@@ -3,6 +3,8 @@
  * never touches the console; `HUB_LOG=debug|info|warn|error` turns on JSON
  * lines on stderr. Never pass secrets as fields.
  */
+import { environment, writeErrorLine } from '#platform/env'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
@@ -14,7 +16,7 @@ export interface Logger {
   child (scope: string): Logger
 }
 
-export function createLogger (scope = 'hub', level: LogLevel | 'silent' = envLevel(), sink: (line: string) => void = l => process.stderr.write(l + '\n')): Logger {
+export function createLogger (scope = 'hub', level: LogLevel | 'silent' = envLevel(), sink: (line: string) => void = writeErrorLine): Logger {
   const min = level === 'silent' ? Infinity : ORDER[level]
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return
@@ -30,7 +32,7 @@ export function createLogger (scope = 'hub', level: LogLevel | 'silent' = envLev
 }
 
 function envLevel (): LogLevel | 'silent' {
-  const v = process.env.HUB_LOG
+  const v = environment().HUB_LOG
   return v === 'debug' || v === 'info' || v === 'warn' || v === 'error' ? v : 'silent'
 }
 

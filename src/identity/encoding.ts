@@ -54,3 +54,16 @@ export function hex (bytes: Uint8Array): string {
   for (const b of bytes) s += HEX[b] as string
   return s
 }
+
+/** Lower-case (or upper-case) hex to bytes; throws a TypeError for odd lengths or foreign characters. */
+export function fromHex (s: string): Uint8Array {
+  if (s.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(s)) throw new TypeError('not hex')
+  const out = new Uint8Array(s.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16)
+  return out
+}
+
+/** SHA-256 of a string (as UTF-8) in lower-case hex: the store's short names for tokens, actors and replay keys. */
+export function sha256Hex (s: string): string {
+  return hex(platformCrypto.sha256(s))
+}

@@ -5,7 +5,6 @@
  * functions, no I/O and no policy: the mode that decides which kinds may be
  * reached lives in outbound-policy.ts.
  */
-import { isIP, isIPv6 } from 'node:net'
 
 /**
  * What an IP address is, as far as outbound requests care. `private`
@@ -101,10 +100,43 @@ export function parseIPv4 (s: string): number[] | undefined {
   return out
 }
 
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+const HEX_GROUP = /^[0-9a-f]{1,4}$/i
+
+/**
+ * Whether `a` is an IPv6 address in text form (RFC 4291: eight groups, one
+ * `::`, an optional dotted quad last) — what node:net's isIPv6 accepts
+ * without a zone id, written out so the policy runs in a browser too
+ * (test/isomorphic.test.ts compares the two).
+ */
+export function isIPv6Text (a: string): boolean {
+  const halves = a.split('::')
+  if (halves.length > 2) return false
+  const groups = (part: string): string[] => part === '' ? [] : part.split(':')
+  const head = groups(halves[0] as string)
+  const tail = halves.length === 2 ? groups(halves[1] as string) : []
+  const last = halves.length === 2 ? tail : head
+  let words = 0
+  for (const list of [head, tail]) {
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i] as string
+      if (list === last && i === list.length - 1 && g.includes('.')) {
+        if (!DOTTED_QUAD.test(g)) return false
+        words += 2
+      } else if (HEX_GROUP.test(g)) {
+        words += 1
+      } else {
+        return false
+      }
+    }
+  }
+  return halves.length === 2 ? words <= 7 : words === 8
+}
+
 /** The 16 bytes of an IPv6 address (zone id, brackets and an embedded dotted quad allowed), or undefined. */
 export function parseIPv6 (s: string): number[] | undefined {
   const a = s.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '')
-  if (!isIPv6(a)) return undefined
+  if (!isIPv6Text(a)) return undefined
   const words = (part: string): number[] => {
     if (part === '') return []
     return part.split(':').flatMap(g => {
@@ -151,14 +183,15 @@ export function classifyAddress (address: string): AddressKind | undefined {
     if (v4 !== undefined) return kindOf(v4, V4_RANGES, 'public')
     return kindOf(v6, V6_RANGES, 'reserved')
   }
-  if (isIP(address) === 0 && /[^0-9a-fx.]/i.test(address)) return undefined
+  // (A valid dotted quad has only digits and dots, so this refuses host names only.)
+  if (/[^0-9a-fx.]/i.test(address)) return undefined
   const v4 = parseIPv4(address)
   return v4 === undefined ? undefined : kindOf(v4, V4_RANGES, 'public')
 }
 
 /** `host` as in a URL's `host` (name or address, optional port, IPv6 in brackets), or a bare IPv6 address. */
 function hostnameOf (host: string): string | undefined {
-  if (isIPv6(host.replace(/%.*$/, ''))) return `[${host}]`
+  if (isIPv6Text(host.replace(/%.*$/, ''))) return `[${host}]`
   try {
     return new URL(`http://${host}/`).hostname
   } catch {

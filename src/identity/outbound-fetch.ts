@@ -9,7 +9,7 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { type LookupFunction } from 'node:net'
-import { BadRequestError, TooLargeError } from '../errors.js'
+import { BadRequestError } from '../errors.js'
 import { classifyAddress, isLocalhostName } from './outbound-address.js'
 import { FORBIDDEN_ADDRESS, ForbiddenAddressError, addressAllowed, checkOutboundUrl, literalKind, outboundMode } from './outbound-policy.js'
 
@@ -187,29 +187,3 @@ export function createOutboundFetch (opts: OutboundFetchOptions = {}): typeof fe
 
 /** {@link createOutboundFetch} with the defaults: what the status-list checker and issuance delivery use. */
 export const outboundFetch: typeof fetch = createOutboundFetch()
-
-// ── reading the answer ──────────────────────────────────────────────────
-
-/** The response body, refusing (and cancelling the transfer) past `max` bytes with `too_large`. */
-export async function readCapped (res: Response, max: number, what = 'the answer'): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN)
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => {})
-    throw new TooLargeError(`${what} is larger than ${max} bytes`, { maxBytes: max })
-  }
-  if (res.body === null) return new Uint8Array()
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      throw new TooLargeError(`${what} is larger than ${max} bytes`, { maxBytes: max })
-    }
-    chunks.push(value)
-  }
-  return new Uint8Array(Buffer.concat(chunks))
-}

@@ -5,6 +5,7 @@
  * (outbound-fetch.ts) so that code writing URLs into records can check them
  * without pulling in node:http.
  */
+import { environment } from '#platform/env'
 import { BadRequestError } from '../errors.js'
 import { classifyAddress, isLocalhostName, isLoopbackHost, type AddressKind } from './outbound-address.js'
 
@@ -28,7 +29,7 @@ export function addressAllowed (kind: AddressKind, mode: OutboundMode = outbound
  * loopback). An unknown value counts as `deny` (fail closed; the daemon
  * refuses to start with one: {@link checkOutboundEnv}).
  */
-export function chosenOutboundMode (env: NodeJS.ProcessEnv = process.env): OutboundMode | undefined {
+export function chosenOutboundMode (env: Readonly<Record<string, string | undefined>> = environment()): OutboundMode | undefined {
   const mode = env.HUB_OUTBOUND
   if (mode !== undefined && mode !== '') return (OUTBOUND_MODES as readonly string[]).includes(mode) ? mode as OutboundMode : 'deny'
   const loopback = env.HUB_OUTBOUND_LOOPBACK
@@ -37,7 +38,7 @@ export function chosenOutboundMode (env: NodeJS.ProcessEnv = process.env): Outbo
 }
 
 /** Throws `bad_request` for a `HUB_OUTBOUND` or `HUB_OUTBOUND_LOOPBACK` value that means nothing. */
-export function checkOutboundEnv (env: NodeJS.ProcessEnv = process.env): void {
+export function checkOutboundEnv (env: Readonly<Record<string, string | undefined>> = environment()): void {
   const mode = env.HUB_OUTBOUND
   if (mode !== undefined && mode !== '' && !(OUTBOUND_MODES as readonly string[]).includes(mode)) {
     throw new BadRequestError(`HUB_OUTBOUND=${mode} is not a mode: use ${OUTBOUND_MODES.join(', ')}`, { reason: 'bad_outbound_mode' })

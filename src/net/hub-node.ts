@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { HubError } from '../errors.js'
 import type { Hub, HubRole } from '../hub.js'
-import { checkMultiaddrs } from '../hub-config.js'
+import { checkMultiaddrs } from '../hub-config-core.js'
 import type { Logger } from '../log.js'
 import { ATTESTATION_LIFETIME_S } from '../permissions/attestation.js'
 import { AttestationHolder, obtainAttestation } from './attestations.js'
@@ -42,8 +42,8 @@ export type { FollowStatus } from './follows.js'
 export type { PeerView, SyncPeerStatus } from './sync-status.js'
 
 export interface HubNodeOptions {
-  /** Multiaddrs to listen on. Default: loopback TCP and WebSockets on OS-chosen ports. */
-  listen?: string[]
+  /** Multiaddrs to listen on. Default: loopback TCP and WebSockets on OS-chosen ports; `null`: listen nowhere, dial out only (a browser tab). */
+  listen?: string[] | null
   /** Peers to dial at start and keep reconnecting to. Never public defaults. */
   bootstrap?: string[]
   logger?: Logger
@@ -172,7 +172,7 @@ export class HubNode {
       try { hubDid = hubDidOfPeer(peer) } catch { return false }
       return hubDid !== hub.hubDid && hub.store.registry.device(hubDid) !== undefined
     }
-    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen ?? [], {
+    const libp2p = await createHubLibp2p(hub.hubKey, opts.listen === undefined ? [] : opts.listen, {
       blocked: blocklist, isOwnDevice, ...(opts.relay === true ? { relay: true } : {}), ...(opts.mdns === true ? { mdns: true } : {})
     })
     const node = new HubNode(hub, libp2p, opts, blocklist)

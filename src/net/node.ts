@@ -1,5 +1,6 @@
 /**
- * The libp2p node of a hub: TCP and WebSockets, Noise, Yamux, identify,
+ * The libp2p node of a hub: TCP and WebSockets (a browser tab: WebSockets
+ * only, dialing out; platform/hub-net-*.ts), Noise, Yamux, identify,
  * ping and a Kademlia DHT on our private protocol id. It listens on loopback
  * unless told otherwise and never dials anything it was not given: no
  * public bootstrap list, and mDNS only when asked for.
@@ -12,8 +13,6 @@
  * relayed connection that is not between two of them.
  */
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
@@ -22,7 +21,7 @@ import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
-import { mdns } from '@libp2p/mdns'
+import { DHT_CLIENT_MODE, hubTransports, mdnsService, platformGater } from '#platform/hub-net'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
@@ -79,6 +78,7 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND
     },
     connectionGater: {
+      ...platformGater,
       denyDialPeer: (peer: PeerId) => blocked.has(peer.toString()),
       denyInboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString()),
       denyOutboundEncryptedConnection: (peer: PeerId) => blocked.has(peer.toString()),
@@ -88,7 +88,7 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
       denyInboundRelayedConnection: (_relay: PeerId, remote: PeerId) => !own(remote)
     },
     addresses: { listen: listen === null ? [] : listen.length > 0 ? listen : DEFAULT_LISTEN },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [...hubTransports(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: {
@@ -108,10 +108,10 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
             })
           }
         : {}),
-      ...(opts.mdns === true ? { mdns: mdns() } : {}),
+      ...(opts.mdns === true ? { mdns: mdnsService() } : {}),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
-        clientMode: false,
+        clientMode: DHT_CLIENT_MODE,
         // Hubs run on loopback and private networks; the default mapper
         // would drop exactly those addresses and leave the table empty.
         peerInfoMapper: passthroughMapper,

@@ -6,14 +6,12 @@
  * DeviceAuthorization for that hub DID and replies with what the device
  * needs to act for the owner.
  */
-import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { stat } from 'node:fs/promises'
+import { platformCrypto } from '#platform/crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
 import { AlreadyExistsError, AuthenticationError, BadRequestError, HubError, PermissionsRequiredError, toHubError } from '../errors.js'
-import { Hub, type HubRole, type InitResult, type JoinWelcome } from '../hub.js'
+import { Hub, type HubLocation, type HubRole, type InitResult, type JoinWelcome } from '../hub.js'
 import { asDid, asObjectId } from '../ids.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
 import { b64u, fromB64u, utf8d } from '../identity/encoding.js'
@@ -47,7 +45,7 @@ export function decodeInvite (text: string): Invite {
 export async function createInvite (hub: Hub, addrs: string[], opts: { ttlMs?: number, role?: HubRole } = {}): Promise<{ invite: string, expiresAt: string }> {
   if (hub.ownerKey === undefined) throw new PermissionsRequiredError('only a hub holding the owner key can invite devices')
   if (addrs.length === 0) throw new HubError('unavailable', 'the hub is not listening: start it with "hub start" first')
-  const token = b64u(randomBytes(32))
+  const token = b64u(platformCrypto.randomBytes(32))
   const exp = Date.now() + (opts.ttlMs ?? INVITE_TTL_MS)
   await hub.local.putInvite({ tokenHash: hashToken(token), role: opts.role ?? 'owner-device', expiresAt: exp, used: false })
   return { invite: encodeInvite({ v: 1, owner: hub.did, peer: hub.peerId, addrs: addrs.slice(0, 16), token, exp }), expiresAt: new Date(exp).toISOString() }
@@ -111,16 +109,12 @@ export interface JoinOptions {
   timeoutMs?: number
 }
 
-/** Create a hub in `dir` that joins the owner who issued `inviteText`. */
-export async function joinHub (dir: string, inviteText: string, opts: JoinOptions = {}): Promise<InitResult & { role: HubRole }> {
+/** Create a hub in `dir` (or another home: a browser's IndexedDB) that joins the owner who issued `inviteText`. */
+export async function joinHub (dir: HubLocation, inviteText: string, opts: JoinOptions = {}): Promise<InitResult & { role: HubRole }> {
   const inv = decodeInvite(inviteText)
   if (Date.now() >= inv.exp) throw new AuthenticationError('invite has expired')
-  try {
-    await stat(join(dir, 'hub.json'))
-    throw new AlreadyExistsError(`a hub already exists at ${dir}`)
-  } catch (err) {
-    if (err instanceof HubError) throw err
-  }
+  // Checked before dialing, so an invite is not spent on a hub that cannot be created.
+  if (await Hub.exists(dir)) throw new AlreadyExistsError(`a hub already exists at ${typeof dir === 'string' ? dir : dir.location}`)
   const role = opts.role ?? 'owner-device'
   const hubKey = Ed25519KeyPair.generate()
   const node = await createHubLibp2p(hubKey, null)

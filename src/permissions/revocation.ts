@@ -10,9 +10,9 @@
  * forging a commit that collides with a listed one costs ~2^96 hashes per
  * listed commit), concatenated in sorted order and base64url encoded.
  */
-import { createHash } from 'node:crypto'
+import { platformCrypto } from '#platform/crypto'
 import { BadRequestError } from '../errors.js'
-import { b64u, fromB64u } from '../identity/encoding.js'
+import { b64u, fromB64u, fromHex, hex } from '../identity/encoding.js'
 
 const DIGEST_BYTES = 12
 /**
@@ -26,16 +26,16 @@ export const MAX_REVOCATION_COMMITS = 48_000
 
 /** The short name of a commit in a revocation set. */
 export function revocationDigest (commitId: string): string {
-  return b64u(createHash('sha256').update(commitId).digest().subarray(0, DIGEST_BYTES))
+  return b64u(platformCrypto.sha256(commitId).subarray(0, DIGEST_BYTES))
 }
 
 /** Encode the set of accepted commit ids (order and duplicates do not matter). */
 export function encodeAccepted (commitIds: Iterable<string>): string {
-  return encodeDigestHex([...commitIds].map(id => Buffer.from(createHash('sha256').update(id).digest().subarray(0, DIGEST_BYTES)).toString('hex')))
+  return encodeDigestHex([...commitIds].map(id => hex(platformCrypto.sha256(id).subarray(0, DIGEST_BYTES))))
 }
 
-function encodeDigestHex (hex: string[]): string {
-  return b64u(Buffer.from([...new Set(hex)].sort().join(''), 'hex'))
+function encodeDigestHex (digests: string[]): string {
+  return b64u(fromHex([...new Set(digests)].sort().join('')))
 }
 
 /**
@@ -48,7 +48,7 @@ export function intersectAccepted (a: string, b: string): string {
   let x: Set<string>
   let y: Set<string>
   try { x = decodeAccepted(a); y = decodeAccepted(b) } catch { return '' }
-  return encodeDigestHex([...x].filter(d => y.has(d)).map(d => Buffer.from(d, 'base64url').toString('hex')))
+  return encodeDigestHex([...x].filter(d => y.has(d)).map(d => hex(fromB64u(d))))
 }
 
 /** Decode a revocation set into digests comparable with {@link revocationDigest}. */

@@ -21,6 +21,7 @@
  */
 import type { CommitId, ObjectId } from '../ids.js'
 import type { JsonPrimitive } from '../objects/json.js'
+import { hex } from '../identity/encoding.js'
 
 export function esc (s: string): string {
   return s.replace(/[%!\uffff]/g, c => c === '%' ? '%25' : c === '!' ? '%21' : '%EF%BF%BF')
@@ -110,16 +111,20 @@ function orderedEscape (s: string): string {
   return s.replace(/[\u0000-\u0022]/g, (c: string) => `"${String.fromCharCode(c.charCodeAt(0) + 0x23)}`)
 }
 
+/** One 8-byte scratch buffer: index keys are built synchronously, one at a time. */
+const NUMBER_BYTES = new Uint8Array(8)
+const NUMBER_VIEW = new DataView(NUMBER_BYTES.buffer)
+
 function sortableNumber (n: number): string {
-  const buf = Buffer.alloc(8)
-  buf.writeDoubleBE(n === 0 ? 0 : n) // fold -0 into 0
+  const buf = NUMBER_BYTES
+  NUMBER_VIEW.setFloat64(0, n === 0 ? 0 : n) // big-endian; fold -0 into 0
   const first = buf[0] as number
   if ((first & 0x80) !== 0) {
     for (let i = 0; i < 8; i++) buf[i] = ~(buf[i] as number) & 0xff
   } else {
     buf[0] = first | 0x80
   }
-  return buf.toString('hex')
+  return hex(buf)
 }
 
 export function isIndexable (v: unknown): v is JsonPrimitive {

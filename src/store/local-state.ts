@@ -3,8 +3,7 @@
  * outstanding device invites. Kept in the same LevelDB under `n!`, outside
  * every tenant partition and outside the change feed.
  */
-import { createHash } from 'node:crypto'
-import { utf8, utf8d } from '../identity/encoding.js'
+import { sha256Hex, utf8, utf8d } from '../identity/encoding.js'
 import { prefixEnd, type KvStore } from './kv.js'
 
 export interface KnownPeer {
@@ -32,7 +31,7 @@ const FOLLOW = 'n!follow!'
 const INVITE = 'n!invite!'
 
 export function hashToken (token: string): string {
-  return createHash('sha256').update(token).digest('hex')
+  return sha256Hex(token)
 }
 
 export class LocalState {

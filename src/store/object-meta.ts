@@ -6,11 +6,10 @@
  * collection). No storage here, so the caches and the query planner can use
  * these types without importing the store itself.
  */
-import { createHash } from 'node:crypto'
 import { BadRequestError } from '../errors.js'
 import type { CommitId, Did, ObjectId } from '../ids.js'
 import type { Commit, CommitStrategy, InterfaceName } from '../commits/commit.js'
-import { utf8d } from '../identity/encoding.js'
+import { sha256Hex, utf8d } from '../identity/encoding.js'
 import { isJsonObject, type JsonObject } from '../objects/json.js'
 import { DEVICE_TYPE, GRANT_TYPE } from '../permissions/registry.js'
 import { encodeIndexValue, isIndexable, type Layout, scopesOf } from './layout.js'
@@ -117,5 +116,5 @@ export function indexKeys (L: Layout, meta: ObjectMeta | undefined): string[] {
 
 /** A stable Automerge actor id (hex, 16 bytes) for a hub instance. */
 export function actorFor (hubDid: string): string {
-  return createHash('sha256').update(`identity-hub actor ${hubDid}`).digest('hex').slice(0, 32)
+  return sha256Hex(`identity-hub actor ${hubDid}`).slice(0, 32)
 }

@@ -3,8 +3,7 @@
  * Remembered until the token's `exp` (plus clock skew) has passed, in memory
  * and on disk, so restarting the hub does not reopen the window.
  */
-import { createHash } from 'node:crypto'
-import { utf8, utf8d } from '../identity/encoding.js'
+import { sha256Hex, utf8, utf8d } from '../identity/encoding.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { CLOCK_SKEW_S } from '../identity/jws.js'
 
@@ -38,7 +37,7 @@ export class ReplayCache {
   async accept (iss: string, jti: string, exp: number): Promise<boolean> {
     this.#loaded ??= this.#load()
     await this.#loaded
-    const key = createHash('sha256').update(`${iss}\n${jti}`).digest('hex')
+    const key = sha256Hex(`${iss}\n${jti}`)
     const now = Date.now()
     const known = this.#seen.get(key)
     if (known !== undefined && known > now) return false

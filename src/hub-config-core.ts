@@ -1,0 +1,145 @@
+/**
+ * A hub's config (hub.json, no secrets) as values: its shape, parsing and
+ * serialization, and the keys `hub config get|set` knows. No I/O, so the
+ * Hub's browser build carries it; reading and writing the file is
+ * hub-config.ts (Node), storing it in IndexedDB is platform/home-web.ts.
+ * Its presence marks a complete hub, so it is only ever replaced whole.
+ * `network` holds what a person may edit with `hub config`: the addresses
+ * `hub start` listens on, recorded at the first start so that a hub comes
+ * back on the same ports and its paired devices find it again.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { BadRequestError, HubError } from './errors.js'
+import type { Did } from './ids.js'
+
+export const CONFIG_VERSION = 1
+
+export type HubRole = 'owner-device' | 'blind'
+
+export interface NetworkConfig {
+  /** libp2p listen multiaddrs (kubo's Addresses.Swarm). Recorded with concrete ports by the first `hub start`. */
+  listen?: string[]
+  /** Multiaddrs dialled at every start, besides the devices the hub remembers. */
+  bootstrap?: string[]
+  /** Serve as a circuit relay for the owner's own devices (an always-on hub). */
+  relay?: boolean
+  /** Find the owner's devices on the local network with mDNS. */
+  mdns?: boolean
+}
+
+export interface HubConfig {
+  version: number
+  ownerDid: Did
+  hubDid: Did
+  peerId: string
+  role: HubRole
+  createdAt: string
+  limits: { maxValueBytes: number, maxCommitBytes: number }
+  network?: NetworkConfig
+}
+
+/** Parse a config's text; `where` names it in errors (a path, an IndexedDB key). */
+export function parseConfig (raw: string, where: string): HubConfig {
+  let cfg: HubConfig
+  try {
+    cfg = JSON.parse(raw) as HubConfig
+  } catch (err) {
+    throw new HubError('internal', `${where} is not valid JSON: ${(err as Error).message}`, { path: where }, { cause: err })
+  }
+  if (cfg.version !== CONFIG_VERSION) throw new BadRequestError(`unsupported hub.json version ${String(cfg.version)}`)
+  return cfg
+}
+
+/** The text of a config, as hub.json has always held it. */
+export function serializeConfig (cfg: HubConfig): string {
+  return JSON.stringify(cfg, null, 2) + '\n'
+}
+
+/** The keys `hub config get|set` knows, what each holds, and how a value typed on the command line is read. */
+export const CONFIG_KEYS = {
+  'network.listen': { kind: 'multiaddrs', describe: 'libp2p listen multiaddrs, e.g. /ip4/0.0.0.0/tcp/4001 (several: repeat the value); add /p2p-circuit to be reachable through a relay' },
+  'network.bootstrap': { kind: 'multiaddrs', describe: 'multiaddrs dialled at every start, each ending in /p2p/<peer id>' },
+  'network.relay': { kind: 'boolean', describe: 'serve as a circuit relay for the owner\'s own devices (true|false)' },
+  'network.mdns': { kind: 'boolean', describe: 'find the owner\'s devices on the local network with mDNS (true|false)' }
+} as const
+
+export type ConfigKey = keyof typeof CONFIG_KEYS
+export type ConfigValue = string[] | boolean
+
+const FIELD: Record<ConfigKey, keyof NetworkConfig> = {
+  'network.listen': 'listen',
+  'network.bootstrap': 'bootstrap',
+  'network.relay': 'relay',
+  'network.mdns': 'mdns'
+}
+
+export function isConfigKey (key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key)
+}
+
+function checkConfigKey (key: string): ConfigKey {
+  if (!isConfigKey(key)) {
+    throw new BadRequestError(`unknown config key "${key}"; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`, { key })
+  }
+  return key
+}
+
+/** Multiaddrs as given by a person: each must parse, bootstrap ones must name their peer. */
+export function checkMultiaddrs (key: ConfigKey, values: string[]): string[] {
+  for (const v of values) {
+    let ma
+    try {
+      ma = multiaddr(v)
+    } catch (err) {
+      throw new BadRequestError(`${key}: "${v}" is not a multiaddr (${(err as Error).message})`, { key, value: v })
+    }
+    if (key === 'network.bootstrap') {
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id === undefined) throw new BadRequestError(`${key}: "${v}" must end in /p2p/<peer id>`, { key, value: v })
+      // The peer id itself must parse: a reconnect timer would otherwise meet it first, and crash.
+      try {
+        peerIdFromString(id)
+      } catch {
+        throw new BadRequestError(`${key}: "${v}" names no valid peer id ("${id}")`, { key, value: v })
+      }
+    }
+  }
+  return values
+}
+
+function parseBoolean (key: ConfigKey, values: string[]): boolean {
+  const v = values.length === 1 ? values[0] : undefined
+  if (v === 'true') return true
+  if (v === 'false') return false
+  throw new BadRequestError(`${key} takes one value: true or false`, { key, values })
+}
+
+/** The value of `key` (the default when unset: no addresses, false). */
+export function getConfigValue (cfg: HubConfig, key: string): ConfigValue {
+  const k = checkConfigKey(key)
+  const v = cfg.network?.[FIELD[k]]
+  if (CONFIG_KEYS[k].kind === 'boolean') return v === true
+  return Array.isArray(v) ? [...v] : []
+}
+
+/**
+ * A copy of `cfg` with `key` set from command-line words; no words unsets
+ * it (the default applies again). Malformed values are bad_request and
+ * change nothing.
+ */
+export function withConfigValue (cfg: HubConfig, key: string, values: string[]): HubConfig {
+  const k = checkConfigKey(key)
+  const network: NetworkConfig = { ...cfg.network }
+  const field = FIELD[k]
+  if (values.length === 0) {
+    delete network[field]
+  } else if (CONFIG_KEYS[k].kind === 'boolean') {
+    (network as Record<string, unknown>)[field] = parseBoolean(k, values)
+  } else {
+    (network as Record<string, unknown>)[field] = [...checkMultiaddrs(k, values)]
+  }
+  const next: HubConfig = { ...cfg, network }
+  if (Object.keys(network).length === 0) delete next.network
+  return next
+}

@@ -1,0 +1,117 @@
+/**
+ * IndexedDB (through `browser-level`) implementation of KvStore, for the
+ * hub in a browser tab (src/browser/). Keys are stored as UTF-8 bytes, which
+ * IndexedDB orders byte by byte: LevelDB's order.
+ *
+ * Snapshots. A LevelDB iterator reads one snapshot; a browser-level
+ * iterator does not: each `nextv` is its own IndexedDB transaction, so a
+ * batch landing between two chunks shows through (an index entry moved by
+ * an update seen twice or not at all, a migration's rewritten keys read
+ * back). Here every range is read whole in ONE readonly transaction
+ * (`iterator.all()`, which browser-level serves with one getAll/cursor
+ * pass) and then yielded: each range read is a consistent snapshot, as
+ * under LevelDB. The price is memory for the range (the hub's ranges are
+ * an object's log, one index prefix, a feed page); `limit` bounds it where
+ * callers set one. docs/architecture.md lists the reads that rely on it.
+ */
+import { BrowserLevel } from 'browser-level'
+import { HubError } from '../errors.js'
+import type { KvOp, KvRange, KvStore } from './kv.js'
+
+/** The IndexedDB database name prefix (browser-level's default is `level-js-`). */
+export const BROWSER_KV_PREFIX = 'identity-hub-'
+
+export interface BrowserKvOptions {
+  /**
+   * Hold an exclusive Web Lock on the store while it is open, so a second
+   * tab of the same origin cannot open it too (LevelDB's LOCK file under
+   * Node): its open fails with `unavailable`. IndexedDB itself would let
+   * both write, and two hubs on one store would corrupt each other's
+   * derived state.
+   */
+  exclusive?: boolean
+}
+
+/** Take the Web Lock `name` if nobody holds it; resolves to its release (done once the lock is free), or undefined when it is held. */
+async function takeLock (name: string): Promise<(() => Promise<void>) | undefined> {
+  const locks = globalThis.navigator?.locks
+  if (locks === undefined) return async () => {}
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  let granted: (got: boolean) => void = () => {}
+  const answer = new Promise<boolean>(resolve => { granted = resolve })
+  const request = locks.request(name, { ifAvailable: true }, async lock => {
+    granted(lock !== null)
+    if (lock !== null) await held
+  })
+  const got = await Promise.race([answer, request.then(() => false)])
+  if (!got) return undefined
+  return async () => { release(); await request }
+}
+
+export class BrowserKv implements KvStore {
+  readonly #db: BrowserLevel<string, Uint8Array>
+  readonly #release: () => Promise<void>
+
+  private constructor (db: BrowserLevel<string, Uint8Array>, release: () => Promise<void>) {
+    this.#db = db
+    this.#release = release
+  }
+
+  /** Open (creating if needed) the store named `name` in this origin's IndexedDB. */
+  static async open (name: string, opts: BrowserKvOptions = {}): Promise<BrowserKv> {
+    let release = async (): Promise<void> => {}
+    if (opts.exclusive === true) {
+      const got = await takeLock(`${BROWSER_KV_PREFIX}${name}`)
+      if (got === undefined) throw new HubError('unavailable', `the store ${name} is in use by another tab or worker of this origin`, { name, reason: 'store_locked' })
+      release = got
+    }
+    const db = new BrowserLevel<string, Uint8Array>(name, { prefix: BROWSER_KV_PREFIX, keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      await release()
+      throw new HubError('unavailable', `cannot open the IndexedDB store ${name}: ${(err as Error).message}`, { name }, { cause: err })
+    }
+    return new BrowserKv(db, release)
+  }
+
+  /** Delete the store named `name` (it must be closed). */
+  static async destroy (name: string): Promise<void> {
+    await BrowserLevel.destroy(name, BROWSER_KV_PREFIX)
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> {
+    return await this.#db.get(key)
+  }
+
+  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    return await this.#db.getMany(keys)
+  }
+
+  /** One readwrite IndexedDB transaction: every op or none. */
+  async batch (ops: KvOp[]): Promise<void> {
+    if (ops.length === 0) return
+    await this.#db.batch(ops)
+  }
+
+  async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
+    // Read whole, in one transaction: a snapshot of the range (module comment).
+    const all = await this.#db.iterator(range).all()
+    for (const e of all) yield e
+  }
+
+  async * keys (range: KvRange): AsyncIterable<string> {
+    const all = await this.#db.keys(range).all()
+    yield * all
+  }
+
+  async close (): Promise<void> {
+    try {
+      await this.#db.close()
+    } finally {
+      await this.#release()
+    }
+  }
+}
