@@ -154,3 +154,75 @@ describe('platform crypto: node and web agree', () => {
     }
   })
 })
+
+describe('the hub-in-a-tab import closure (issue 15)', () => {
+  it('the Hub, its IndexedDB home and store and its libp2p node use no Node, through the browser variants of every seam', () => {
+    const { files, problems } = closure('src/browser/index.ts')
+    expect(problems).toEqual([])
+    for (const f of ['src/hub.ts', 'src/store/tenant-store.ts', 'src/store/browser-kv.ts', 'src/platform/home-web.ts', 'src/platform/env-web.ts', 'src/platform/outbound-web.ts', 'src/platform/hub-net-web.ts', 'src/net/hub-node.ts', 'src/net/pair.ts']) {
+      expect(files).toContain(f)
+    }
+    for (const f of ['src/platform/home-node.ts', 'src/store/level-kv.ts', 'src/identity/keystore.ts', 'src/hub-config.ts', 'src/identity/outbound-fetch.ts', 'src/platform/hub-net-node.ts']) {
+      expect(files).not.toContain(f)
+    }
+  })
+})
+
+describe('pure replacements of Node helpers agree with Node', () => {
+  it('isIPv6Text accepts exactly what node:net isIPv6 accepts', async () => {
+    const { isIPv6 } = await import('node:net')
+    const { isIPv6Text } = await import('../src/identity/outbound-address.js')
+    const fc = (await import('fast-check')).default
+    const fixed = ['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::ffff:127.0.0.1', '::ffff:127.0.0.01', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '1::2::3', ':1', '1:', '12345::', 'fe80::1', '::1.2.3', '1.2.3.4::', '::256.1.1.1', 'g::', '', ':::', '1:2:3:4:5:6:7:8:9', '64:ff9b::1.2.3.4', '::0.0.0.0']
+    for (const a of fixed) expect(isIPv6Text(a), a).toBe(isIPv6(a))
+    const group = fc.oneof(fc.constantFrom('', '0', '1', 'ffff', 'FfFf', '12345', 'g', '1.2.3.4', '01.2.3.4', '255.255.255.255', '256.0.0.1'), fc.stringMatching(/^[0-9a-f]{1,4}$/))
+    fc.assert(fc.property(fc.array(group, { maxLength: 10 }), fc.array(fc.constantFrom(':', '::'), { maxLength: 10 }), (groups, seps) => {
+      let a = ''
+      groups.forEach((g, i) => { a += g + (i < groups.length - 1 ? seps[i] ?? ':' : '') })
+      return isIPv6Text(a) === isIPv6(a)
+    }), { numRuns: 3000 })
+  })
+
+  it('compareUtf8 orders strings as Buffer.compare of their UTF-8 bytes, surrogates and lone surrogates included', async () => {
+    const { compareUtf8 } = await import('../src/store/query.js')
+    const fc = (await import('fast-check')).default
+    const sign = (n: number): number => Math.sign(n)
+    const fixed = ['', 'a', 'b', 'ab', '\u00e9', '\uffff', '\ue000', '\ud83d\ude00', '\ud83d', '\ude00', '\ufffd', '\ud7ff', 'a\ud83d\ude00', 'a\uffff']
+    for (const x of fixed) for (const y of fixed) expect(sign(compareUtf8(x, y)), `${JSON.stringify(x)} vs ${JSON.stringify(y)}`).toBe(Buffer.compare(Buffer.from(x), Buffer.from(y)))
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (x, y) => sign(compareUtf8(x, y)) === Buffer.compare(Buffer.from(x), Buffer.from(y))), { numRuns: 5000 })
+  })
+
+  it('the environment seam: Node reads process.env; a page has none', async () => {
+    const node = await import('../src/platform/env-node.js')
+    const web = await import('../src/platform/env-web.js')
+    process.env.HUB_ISO_TEST = 'x'
+    try {
+      expect(node.environment().HUB_ISO_TEST).toBe('x')
+      expect(web.environment().HUB_ISO_TEST).toBeUndefined()
+      expect(Object.keys(web.environment())).toEqual([])
+    } finally {
+      delete process.env.HUB_ISO_TEST
+    }
+  })
+
+  it('the browser outbound fetch applies the URL rules before anything is sent, and refuses to take a lookup', async () => {
+    const web = await import('../src/identity/outbound-fetch-web.js')
+    const seen: string[] = []
+    const real = globalThis.fetch
+    globalThis.fetch = (async (input: string | URL | Request) => { seen.push(String(input)); return new Response('{}') }) as typeof fetch
+    try {
+      const f = web.createOutboundFetch({ what: 'DID document URL' })
+      await expect(f('http://example.com/did.json')).rejects.toMatchObject({ code: 'bad_request', details: { reason: 'insecure_url' } })
+      await expect(f('https://user:pw@example.com/')).rejects.toMatchObject({ code: 'bad_request', details: { reason: 'bad_url' } })
+      await expect(f('https://169.254.169.254/latest')).rejects.toMatchObject({ code: 'bad_request', details: { reason: 'forbidden_address' } })
+      await expect(f('https://[::ffff:169.254.169.254]/')).rejects.toMatchObject({ code: 'bad_request', details: { reason: 'forbidden_address' } })
+      expect(seen).toEqual([])
+      await f('https://example.com/.well-known/did.json')
+      await f('http://127.0.0.1:1/did.json')
+      expect(seen).toEqual(['https://example.com/.well-known/did.json', 'http://127.0.0.1:1/did.json'])
+      expect(() => { web.setOutboundLookup(async () => []) }).toThrow(expect.objectContaining({ code: 'unsupported' }) as Error)
+    } finally {
+      globalThis.fetch = real
+    }
+  })
+})
