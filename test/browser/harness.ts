@@ -79,10 +79,10 @@ export interface TestBrowser {
   close: () => Promise<void>
 }
 
-/** A headless Chromium with a fresh profile (IndexedDB persists across pages and reloads within it). */
-export async function launchBrowser (): Promise<TestBrowser> {
+/** A headless Chromium with a fresh profile (IndexedDB persists across pages and reloads within it); `args`: extra command-line flags. */
+export async function launchBrowser (o: { args?: string[] } = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'hub-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS })
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...FLAGS, ...(o.args ?? [])] })
   const close = async (): Promise<void> => {
     await context.close().catch(() => {})
     rmSync(profile, { recursive: true, force: true })
