@@ -61,7 +61,9 @@ if (dir === undefined) {
 }
 if (!existsSync(join(dir, 'hub.json'))) await hub(['init', '--dir', dir, '--json'])
 
-const daemon = spawn(process.execPath, [BIN, 'start', '--dir', dir, '--http', '127.0.0.1:0', '--serve-app', appDir, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+// Its own process group: Ctrl-C in the terminal reaches only this script, which stops the
+// hub with one SIGTERM (a second signal would make the hub skip its clean shutdown).
+const daemon = spawn(process.execPath, [BIN, 'start', '--dir', dir, '--http', '127.0.0.1:0', '--serve-app', appDir, '--json'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
 let stopping = false
 const stop = () => {
   if (stopping) return
@@ -70,9 +72,9 @@ const stop = () => {
 }
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)
-daemon.on('exit', code => {
+daemon.on('exit', (code, signal) => {
   cleanup()
-  process.exit(stopping ? 0 : (code ?? 1))
+  process.exit(code ?? (signal !== null ? 1 : 0))
 })
 
 let buffered = ''
