@@ -117,8 +117,8 @@ class IndexedDbHome implements HubHome {
     await withHome(this.#name, async kv => { await kv.batch([{ type: 'put', key: CONFIG, value: utf8.encode(serializeConfig(cfg)) }]) })
   }
 
-  async openKv (): Promise<KvStore> {
-    return await BrowserKv.open(`${this.#name}/store`, { exclusive: true })
+  async openKv (opts: { sync?: boolean }): Promise<KvStore> {
+    return await BrowserKv.open(`${this.#name}/store`, { exclusive: true, sync: opts.sync === true })
   }
 }
 
