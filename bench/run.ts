@@ -25,9 +25,10 @@ import { sync } from './sync.js'
 import { requests } from './requests.js'
 import { scale } from './scale.js'
 import { org } from './org.js'
+import { browser } from './browser.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core, sync, requests, scale, org]
+const SUITES: Suite[] = [core, sync, requests, scale, org, browser]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}
