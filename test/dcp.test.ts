@@ -30,6 +30,8 @@ import {
 import { cleanup } from './helpers.js'
 import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
 import { orgOf } from '../src/org/hub-org.js'
+import { OrgStore } from '../src/org/org-store.js'
+import { Vault } from '../src/org/vault.js'
 
 afterEach(cleanup)
 
@@ -99,6 +101,13 @@ async function issueVc (
   return { id, jwt }
 }
 
+/** Store `vc` for acme through an OrgStore on the hub's records whose clock reads `atMs`. */
+async function storeAt (w: Pick<World, 'srv'>, vc: HeldVc, atMs: number): Promise<void> {
+  const store = new OrgStore({ kv: w.srv.hub.kv, vault: new Vault(w.srv.hub.hubKey.exportSeed()), now: () => atMs })
+  const [stored] = await store.storeCredentials('acme', [vc.jwt])
+  expect(stored?.credentialId).toBe(vc.id)
+}
+
 async function storeViaIdentityApi (w: Pick<World, 'srv' | 'acme'>, vc: HeldVc): Promise<void> {
   const r = await w.srv.api('POST', `${IDENTITY}/acme/credentials`, { key: w.acme.apiKey, body: { jwt: vc.jwt } })
   expectStatus(r, 201)
@@ -135,7 +144,13 @@ async function world (opts: { now?: () => number } = {}): Promise<World> {
     other: await vc(['OtherCredential'], t0 - 3600)
   }
   const w: World = { srv, issuer, acme, beta, issuerKey, t0, creds }
-  for (const c of Object.values(creds)) await storeViaIdentityApi(w, c)
+  for (const c of [creds.member, creds.revoked, creds.other]) await storeViaIdentityApi(w, c)
+  // The store refuses credentials that are expired or start more than 60 s ahead, so these two go in
+  // through a store whose clock says they were valid then: the expired one 1.5 days ago, while it was
+  // valid; the future one by a writer whose clock ran a day and a half ahead. What the presentation
+  // query must prove is that it still holds both back by its own clock.
+  await storeAt(w, creds.expired, (t0 - 1.5 * DAY) * 1000)
+  await storeAt(w, creds.future, (t0 + 1.5 * DAY) * 1000)
   const rev = await srv.api('POST', `${IDENTITY}/acme/credentials/${encodeURIComponent(creds.revoked.id)}/revoke`, { key: acme.apiKey })
   expectStatus(rev, 200)
   expect(rev.body).toMatchObject({ credentialId: creds.revoked.id, state: 'REVOKED' })
@@ -366,6 +381,14 @@ describe('DCP presentation query: happy path', () => {
     const vp = await presentation(w, [MEMBERSHIP])
     expect(presentedIds(vp)).toEqual(sorted(w.creds.member.id, w.creds.future.id))
     expect(decodeJwt(vp).payload.iat).toBe(Math.floor(clock / 1000))
+  })
+
+  it('a credential stored while valid is dropped once the hub clock passes its exp', async () => {
+    let clock = Date.now()
+    const w = await world({ now: () => clock })
+    expect(presentedIds(await presentation(w, [MEMBERSHIP, OTHER]))).toEqual(sorted(w.creds.member.id, w.creds.other.id))
+    clock = (w.t0 + 30 * DAY) * 1000 // the member credential's exp: not valid at or after it
+    expect(presentedIds(await presentation(w, [MEMBERSHIP, OTHER]))).toEqual([w.creds.other.id])
   })
 })
 

@@ -1,15 +1,49 @@
 /**
  * Credentials a participant holds (compact JWT VCs), stored all or none.
  * Each must be a well-formed VC about this participant (or about no
- * subject); with a configured verifier, its issuer signature must verify
- * before it is stored, so what the Presentation API hands out was checked.
+ * subject), valid now (not expired, not starting more than
+ * {@link NOT_BEFORE_LEEWAY_S} ahead); with a configured verifier, its
+ * issuer signature must verify before it is stored, so what the
+ * Presentation API hands out was checked. Every refusal says why in
+ * `details.reason` ({@link CredentialRefusal}).
  */
 import { AlreadyExistsError, AuthenticationError, BadRequestError, NotFoundError } from '../errors.js'
+import type { DidDocument } from '../identity/did-key.js'
 import type { OrgTransactions, Tx } from './engine.js'
+import { verifyDidJwt } from './jwt.js'
 import { orgKeys } from './layout.js'
 import { loadParticipant } from './records.js'
 import type { CredentialResource, ParticipantRecord } from './types.js'
-import { parseVcJwt } from './vc.js'
+import { isValidAt, parseVcJwt, type ParsedCredential } from './vc.js'
+
+/**
+ * `details.reason` of a refused credential. `malformed` and `bad_typ` come
+ * from parsing (vc.ts); `bad_credential_signature` carries the JWT
+ * verifier's reason in `details.cause`.
+ */
+export type CredentialRefusal = 'malformed' | 'bad_typ' | 'wrong_subject' | 'expired' | 'not_yet_valid' | 'bad_credential_signature'
+
+/**
+ * How far in the future a credential's validity may start and still be
+ * stored: clock skew between issuer and holder (JWT `nbf` leeway). One that
+ * starts later is not a credential yet.
+ */
+export const NOT_BEFORE_LEEWAY_S = 60
+
+/**
+ * The issuer signature check of a credential (what `orgOf(hub)` plugs in
+ * as `verifyCredential`): signed with one of its issuer's assertion keys,
+ * and that issuer is the one the credential names. The second half matters
+ * for VCDM 2.0 credentials, which may carry `issuer` without an `iss`
+ * claim: verifyDidJwt ties the key to `iss` only.
+ */
+export async function verifyCredentialSignature (jwt: string, resolveDocument: (did: string) => Promise<DidDocument>): Promise<void> {
+  const verified = await verifyDidJwt(jwt, resolveDocument, { purpose: 'assertionMethod' })
+  const issuer = parseVcJwt(jwt).issuer
+  if (verified.did !== issuer) {
+    throw new AuthenticationError(`signed by a key of ${verified.did}, not of its issuer ${issuer}`, { reason: 'iss_mismatch' })
+  }
+}
 
 /**
  * A credential whose issuer signature does not verify (or whose issuer
@@ -21,6 +55,16 @@ export class CredentialSignatureError extends BadRequestError {
   constructor (credentialId: string, cause: AuthenticationError) {
     const why = typeof cause.details?.reason === 'string' ? cause.details.reason : undefined
     super(`credential ${credentialId}: its issuer signature does not verify (${cause.message})`, { credentialId, reason: 'bad_credential_signature', ...(why !== undefined ? { cause: why } : {}) }, { cause })
+  }
+}
+
+/** Refuse a credential that is of no use to hold: already expired, or not valid for a while yet. */
+function checkValidity (c: ParsedCredential, nowMs: number): void {
+  if (isValidAt(c, nowMs) === 'expired') {
+    throw new BadRequestError(`credential ${c.id} expired at ${c.expirationDate ?? '?'}`, { credentialId: c.id, reason: 'expired', expirationDate: c.expirationDate })
+  }
+  if (isValidAt(c, nowMs + NOT_BEFORE_LEEWAY_S * 1000) === 'not_yet_valid') {
+    throw new BadRequestError(`credential ${c.id} is not valid before ${c.issuanceDate ?? '?'}`, { credentialId: c.id, reason: 'not_yet_valid', issuanceDate: c.issuanceDate })
   }
 }
 
@@ -58,12 +102,14 @@ export class Credentials {
    */
   async stage (tx: Tx, p: ParticipantRecord, jwts: string[]): Promise<CredentialResource[]> {
     const out: CredentialResource[] = []
+    const nowMs = Date.parse(this.#engine.iso())
     for (const jwt of jwts) {
-      if (typeof jwt !== 'string') throw new BadRequestError('a credential must be a compact JWT string')
+      if (typeof jwt !== 'string') throw new BadRequestError('a credential must be a compact JWT string', { reason: 'malformed' })
       const c = parseVcJwt(jwt)
       if (c.subjectId !== undefined && c.subjectId !== p.did) {
-        throw new BadRequestError(`credential ${c.id} is about ${c.subjectId}, not about this participant (${p.did})`, { credentialId: c.id })
+        throw new BadRequestError(`credential ${c.id} is about ${c.subjectId}, not about this participant (${p.did})`, { credentialId: c.id, reason: 'wrong_subject' })
       }
+      checkValidity(c, nowMs)
       if (out.some(x => x.credentialId === c.id) || await this.#engine.get(orgKeys.credential(p.participantId, c.id)) !== undefined) {
         throw new AlreadyExistsError(`credential ${c.id} is already stored`, { credentialId: c.id })
       }

@@ -9,7 +9,7 @@
 import { HubError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import type { IssuanceDeps, IssuanceService } from './issuance.js'
-import { verifyDidJwt } from './jwt.js'
+import { verifyCredentialSignature } from './credentials.js'
 import { OrgStore } from './org-store.js'
 import { Vault } from './vault.js'
 
@@ -25,7 +25,7 @@ export function orgOf (hub: Hub): OrgStore {
       // Sealing key derived from this hub's own key: org private keys are bound to this hub.
       vault: new Vault(hub.hubKey.exportSeed()),
       logger: hub.log,
-      verifyCredential: async jwt => { await verifyDidJwt(jwt, async did => await hub.resolveDocument(did)) }
+      verifyCredential: async jwt => { await verifyCredentialSignature(jwt, async did => await hub.resolveDocument(did)) }
     })
     orgs.set(hub, org)
     const store = org

@@ -1,10 +1,10 @@
 import { CompactSign, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { AuthenticationError, BadRequestError } from '../errors.js'
-import type { DidDocument } from '../identity/did-key.js'
+import { didKeyDocument, didKeyFromPublicKey, type DidDocument } from '../identity/did-key.js'
 import { b64u, concat, multibaseEncode, utf8 } from '../identity/encoding.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
-import { decodeJwt, signJwt, verifyDidJwt, verifyJwtWithKeys, type JwtSigner } from './jwt.js'
+import { decodeJwt, MAX_KEYS_TRIED, signJwt, verifyDidJwt, verifyJwtWithKeys, type JwtSigner } from './jwt.js'
 
 const DID = 'did:web:127.0.0.1%3A8080:org:acme'
 const KID = `${DID}#key-1`
@@ -175,8 +175,11 @@ describe('verifyDidJwt', () => {
     expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'none', kid: KID }, { iss: DID }), resolve))).toBe('alg_not_allowed')
   })
 
-  it('missing_kid', async () => {
-    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'EdDSA' }, { iss: DID }), resolve))).toBe('missing_kid')
+  it('missing_kid: no kid and no iss, or an iss that is not a DID', async () => {
+    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'EdDSA' }, {}), resolve))).toBe('missing_kid')
+    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'EdDSA' }, { iss: 'https://issuer.example' }), resolve))).toBe('missing_kid')
+    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'EdDSA' }, { iss: KID }), resolve))).toBe('missing_kid')
+    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'EdDSA', kid: '' }, { iss: DID }), resolve))).toBe('missing_kid')
   })
 
   it.each([
@@ -219,3 +222,106 @@ describe('verifyDidJwt', () => {
     expect(await reasonOf(verifyDidJwt(signJwt(signer(Ed25519KeyPair.generate()), { iss: DID }), resolve))).toBe('bad_signature')
   })
 })
+
+/** A compact EdDSA JWS with exactly `header` (no kid added), for kid-less shapes. */
+function signRaw (kp: Ed25519KeyPair, header: Record<string, unknown>, payload: Record<string, unknown>): string {
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`
+  return `${input}.${b64u(kp.sign(utf8.encode(input)))}`
+}
+
+describe('verifyDidJwt without a kid', () => {
+  const kp = Ed25519KeyPair.generate()
+  const other = Ed25519KeyPair.generate()
+  const kidless = (k: Ed25519KeyPair, payload: Record<string, unknown> = { iss: DID }): string => signRaw(k, { alg: 'EdDSA', typ: 'JWT' }, payload)
+
+  it('finds the key among the assertionMethod keys of iss\'s document', async () => {
+    const doc = { ...docWith([jwkMethod(other, `${DID}#key-0`), jwkMethod(kp, `${DID}#key-1`)]), assertionMethod: [`${DID}#key-0`, '#key-1'] }
+    const v = await verifyDidJwt(kidless(kp), resolverFor(doc), { purpose: 'assertionMethod' })
+    expect(v).toMatchObject({ did: DID, kid: KID })
+    expect(v.verificationMethod.id).toBe(KID)
+  })
+
+  it('takes embedded assertionMethod methods, and verificationMethod when the document has no such relationship', async () => {
+    const embedded = { ...docWith([]), assertionMethod: [jwkMethod(kp, '#key-7')] }
+    await expect(verifyDidJwt(kidless(kp), resolverFor(embedded), { purpose: 'assertionMethod' })).resolves.toMatchObject({ kid: `${DID}#key-7` })
+    await expect(verifyDidJwt(kidless(kp), resolve1(kp), { purpose: 'assertionMethod' })).resolves.toMatchObject({ kid: KID })
+    await expect(verifyDidJwt(kidless(kp), resolve1(kp))).resolves.toMatchObject({ kid: KID })
+  })
+
+  it('verifies a did:key issuer (multibase key) without a kid', async () => {
+    const did = didKeyFromPublicKey(kp.publicKey)
+    const v = await verifyDidJwt(kidless(kp, { iss: did }), async d => didKeyDocument(d), { purpose: 'assertionMethod' })
+    expect(v.did).toBe(did)
+  })
+
+  it('bad_signature: signed by a key the document does not list', async () => {
+    expect(await reasonOf(verifyDidJwt(kidless(other), resolve1(kp), { purpose: 'assertionMethod' }))).toBe('bad_signature')
+  })
+
+  it('does not try a key listed only for keyAgreement or authentication when assertionMethod is listed', async () => {
+    const doc = { ...docWith([jwkMethod(other, `${DID}#a`), jwkMethod(kp, `${DID}#k`)]), assertionMethod: [`${DID}#a`], keyAgreement: [`${DID}#k`], authentication: [`${DID}#k`] }
+    expect(await reasonOf(verifyDidJwt(kidless(kp), resolverFor(doc), { purpose: 'assertionMethod' }))).toBe('bad_signature')
+    // The same key verifies for authentication.
+    await expect(verifyDidJwt(kidless(kp), resolverFor(doc), { purpose: 'authentication' })).resolves.toMatchObject({ kid: `${DID}#k` })
+  })
+
+  it('unknown_key: no listed key fits alg, or the relationship only references other DIDs\' keys', async () => {
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true })
+    const p256 = resolverFor(docWith([{ id: KID, type: 'JsonWebKey2020', controller: DID, publicKeyJwk: { ...await exportJWK(publicKey) } }]))
+    expect(await reasonOf(verifyDidJwt(kidless(kp), p256, { purpose: 'assertionMethod' }))).toBe('unknown_key')
+    const foreign = { ...docWith([jwkMethod(kp, 'did:web:elsewhere#k')]), assertionMethod: ['did:web:elsewhere#k'] }
+    expect(await reasonOf(verifyDidJwt(kidless(kp), resolverFor(foreign), { purpose: 'assertionMethod' }))).toBe('unknown_key')
+  })
+
+  it(`tries at most ${MAX_KEYS_TRIED} keys, so a hostile document cannot buy unbounded signature checks`, async () => {
+    const decoys = Array.from({ length: MAX_KEYS_TRIED }, (_, i) => jwkMethod(other, `${DID}#decoy-${i}`))
+    const doc = docWith([...decoys, jwkMethod(kp, `${DID}#real`)])
+    let resolved = 0
+    const counting = async (did: string): Promise<DidDocument> => { resolved++; return await resolverFor(doc)(did) }
+    expect(await reasonOf(verifyDidJwt(kidless(kp), counting))).toBe('bad_signature')
+    expect(resolved).toBe(1)
+    // One decoy fewer and the real key is within the bound.
+    const fewer = docWith([...decoys.slice(1), jwkMethod(kp, `${DID}#real`)])
+    await expect(verifyDidJwt(kidless(kp), resolverFor(fewer))).resolves.toMatchObject({ kid: `${DID}#real` })
+  })
+
+  it('still refuses alg none and HMAC before resolving anything', async () => {
+    let resolved = 0
+    const counting = async (did: string): Promise<DidDocument> => { resolved++; return await resolve1(kp)(did) }
+    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'none' }, { iss: DID }), counting))).toBe('alg_not_allowed')
+    expect(await reasonOf(verifyDidJwt(rawJwt({ alg: 'HS256' }, { iss: DID }), counting))).toBe('alg_not_allowed')
+    expect(resolved).toBe(0)
+  })
+
+  it('unresolvable_did: the iss document cannot be had', async () => {
+    expect(await reasonOf(verifyDidJwt(kidless(kp, { iss: 'did:web:nowhere' }), resolve1(kp)))).toBe('unresolvable_did')
+  })
+})
+
+describe('verifyDidJwt with a purpose and a kid', () => {
+  const kp = Ed25519KeyPair.generate()
+
+  it('accepts a kid the relationship references (by absolute or relative id, or embedded)', async () => {
+    const byRef = { ...docWith([jwkMethod(kp)]), assertionMethod: ['#key-1'] }
+    await expect(verifyDidJwt(signJwt(signer(kp), { iss: DID }), resolverFor(byRef), { purpose: 'assertionMethod' })).resolves.toMatchObject({ kid: KID })
+    await expect(verifyDidJwt(signJwt(signer(kp, '#key-1'), { iss: DID }), resolverFor(byRef), { purpose: 'assertionMethod' })).resolves.toMatchObject({ kid: KID })
+    const embedded = { ...docWith([]), assertionMethod: [jwkMethod(kp)] }
+    await expect(verifyDidJwt(signJwt(signer(kp), { iss: DID }), resolverFor(embedded), { purpose: 'assertionMethod' })).resolves.toMatchObject({ kid: KID })
+  })
+
+  it('wrong_purpose: the kid names a key listed only for keyAgreement', async () => {
+    const other = Ed25519KeyPair.generate()
+    const doc = { ...docWith([jwkMethod(other, `${DID}#sig`), jwkMethod(kp)]), assertionMethod: [`${DID}#sig`], keyAgreement: [KID] }
+    expect(await reasonOf(verifyDidJwt(signJwt(signer(kp), { iss: DID }), resolverFor(doc), { purpose: 'assertionMethod' }))).toBe('wrong_purpose')
+    // Without a purpose (e.g. ID tokens) the listed key verifies as before.
+    await expect(verifyDidJwt(signJwt(signer(kp), { iss: DID }), resolverFor(doc))).resolves.toMatchObject({ kid: KID })
+  })
+
+  it('a document without the relationship falls back to verificationMethod', async () => {
+    await expect(verifyDidJwt(signJwt(signer(kp), { iss: DID }), resolve1(kp), { purpose: 'assertionMethod' })).resolves.toMatchObject({ kid: KID })
+  })
+})
+
+function resolve1 (kp: Ed25519KeyPair): (did: string) => Promise<DidDocument> {
+  return resolverFor(docWith([jwkMethod(kp)]))
+}

@@ -66,6 +66,29 @@ export type JwtFailureReason =
   | 'unsupported_key'
   | 'alg_mismatch'
   | 'bad_signature'
+  | 'wrong_purpose'
+
+/** A DID document verification relationship a key may be required to be listed under. */
+export type VerificationPurpose = 'assertionMethod' | 'authentication'
+
+export interface VerifyDidJwtOptions {
+  /**
+   * What the signature is for: credentials are `assertionMethod`. When set
+   * and the document lists that relationship, the key must be referenced by
+   * it (a key listed only for keyAgreement must not sign credentials); a
+   * kid-less token tries only those keys. When the document has no such
+   * relationship, its `verificationMethod` keys stand in (what older
+   * documents, ours included before the relationships, do).
+   */
+  purpose?: VerificationPurpose
+}
+
+/**
+ * Most keys tried for a kid-less token: the document is the signer's, so
+ * a hostile one listing thousands of keys must not buy thousands of
+ * signature checks.
+ */
+export const MAX_KEYS_TRIED = 16
 
 /**
  * Largest JWT accepted. A VP carrying a handful of VCs is a few tens of KiB;
@@ -220,39 +243,118 @@ function methodJwk (vm: VerificationMethod): Record<string, unknown> | undefined
   return key === undefined ? undefined : { kty: 'OKP', crv: 'Ed25519', x: b64u(key) }
 }
 
+/** A method id as an absolute DID URL: documents may write `#key-1` for `did…#key-1`. */
+function absoluteId (did: string, id: string): string {
+  return id.startsWith('#') ? `${did}${id}` : id
+}
+
+function isMethod (v: unknown): v is VerificationMethod {
+  return typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).id === 'string'
+}
+
 /**
- * Verify a JWT signed by a DID: the header `kid` (`did#frag`, or `#frag`
- * relative to `iss`) names a method listed in the DID document's
- * `verificationMethod`, whose `publicKeyJwk` or Ed25519 `publicKeyMultibase`
- * must verify the signature. When `iss` is present it must be the kid's DID,
- * otherwise anyone could sign "as" another DID with their own key.
+ * The methods a relationship references, as absolute ids, or undefined when
+ * the document does not list the relationship at all. String references are
+ * looked up in `verificationMethod`; embedded methods are taken as they are.
+ * References into another DID's document are skipped: following them would
+ * mean resolving documents the token's issuer does not control.
+ */
+function relationshipMethods (doc: DidDocument, did: string, purpose: VerificationPurpose): Map<string, VerificationMethod | undefined> | undefined {
+  const rel: unknown = doc[purpose]
+  if (!Array.isArray(rel)) return undefined
+  const listed = new Map<string, VerificationMethod>()
+  for (const vm of doc.verificationMethod ?? []) if (isMethod(vm)) listed.set(absoluteId(did, vm.id), vm)
+  const out = new Map<string, VerificationMethod | undefined>()
+  for (const entry of rel as unknown[]) {
+    const id = typeof entry === 'string' ? absoluteId(did, entry) : isMethod(entry) ? absoluteId(did, entry.id) : undefined
+    if (id === undefined || !id.startsWith(`${did}#`) || out.has(id)) continue
+    out.set(id, typeof entry === 'string' ? listed.get(id) : entry as VerificationMethod)
+  }
+  return out
+}
+
+async function documentOf (did: string, resolveDocument: (did: string) => Promise<DidDocument>): Promise<DidDocument> {
+  let doc: DidDocument
+  try {
+    doc = await resolveDocument(did)
+  } catch (err) {
+    throw fail('unresolvable_did', `cannot resolve ${did}`, err)
+  }
+  if (typeof doc !== 'object' || doc === null || doc.id !== did) throw fail('unresolvable_did', `DID document for ${did} has a different id`)
+  return doc
+}
+
+/** Whether `alg` may verify under the method's key (so a kid-less token only costs checks that could succeed). */
+function fits (vm: VerificationMethod, alg: string): boolean {
+  const raw = methodJwk(vm)
+  if (raw === undefined) return false
+  const jwk = publicMembers(raw)
+  return algorithmsFor(jwk).includes(alg) && (typeof jwk.alg !== 'string' || jwk.alg === alg)
+}
+
+/**
+ * Verify a JWT signed by a DID.
+ *
+ * With a `kid` (`did#frag`, or `#frag` relative to `iss`), it names a
+ * method of the DID document (listed in `verificationMethod`, or embedded
+ * in the `purpose` relationship) whose `publicKeyJwk` or Ed25519
+ * `publicKeyMultibase` must verify the signature. When `iss` is present it
+ * must be the kid's DID, otherwise anyone could sign "as" another DID with
+ * their own key.
+ *
+ * Without a `kid` (VCDM 1.1 JWTs only say it MAY be there; `did-jwt`
+ * leaves it out by default), `iss` names the DID and the keys its document
+ * offers for `purpose` are tried — only those whose type fits `alg`, at
+ * most {@link MAX_KEYS_TRIED} — until one verifies.
  *
  * `resolveDocument` is e.g. `KeyResolver.prototype.resolveDocument`; any
  * error it throws becomes `unresolvable_did`. Failures throw
  * {@link AuthenticationError} with `details.reason` ({@link JwtFailureReason}).
  */
-export async function verifyDidJwt (jwt: string, resolveDocument: (did: string) => Promise<DidDocument>): Promise<VerifiedDidJwt> {
+export async function verifyDidJwt (jwt: string, resolveDocument: (did: string) => Promise<DidDocument>, opts: VerifyDidJwtOptions = {}): Promise<VerifiedDidJwt> {
   const decoded = decodeForVerify(jwt)
   checkAlg(decoded)
-  const rawKid = decoded.header.kid
-  if (typeof rawKid !== 'string' || rawKid === '') throw fail('missing_kid', 'JWT header has no kid')
   const iss = decoded.payload.iss
   if (iss !== undefined && typeof iss !== 'string') throw fail('malformed', 'JWT iss is not a string')
+  const rawKid = decoded.header.kid
+  if (rawKid === undefined && iss !== undefined) return await verifyWithoutKid(jwt, decoded, iss, resolveDocument, opts)
+  if (typeof rawKid !== 'string' || rawKid === '') throw fail('missing_kid', 'JWT header has no kid (and no iss to find the key by)')
   const parts = splitKid(rawKid, iss)
   if (parts === undefined) throw fail('bad_kid', 'JWT kid is neither did#fragment nor #fragment with an iss')
   if (iss !== undefined && parts.did !== iss) throw fail('iss_mismatch', 'JWT kid names a DID other than iss')
-  let doc: DidDocument
-  try {
-    doc = await resolveDocument(parts.did)
-  } catch (err) {
-    throw fail('unresolvable_did', `cannot resolve ${parts.did}`, err)
-  }
-  if (doc.id !== parts.did) throw fail('unresolvable_did', `DID document for ${parts.did} has a different id`)
+  const doc = await documentOf(parts.did, resolveDocument)
   const kid = `${parts.did}#${parts.fragment}`
-  const vm = (doc.verificationMethod ?? []).find(m => m.id === kid || m.id === `#${parts.fragment}`)
+  const related = opts.purpose === undefined ? undefined : relationshipMethods(doc, parts.did, opts.purpose)
+  const vm = (doc.verificationMethod ?? []).find(m => isMethod(m) && absoluteId(parts.did, m.id) === kid) ?? related?.get(kid)
   if (vm === undefined) throw fail('unknown_key', `${parts.did} has no verification method #${parts.fragment}`)
+  if (related !== undefined && !related.has(kid)) throw fail('wrong_purpose', `${kid} is not listed for ${opts.purpose ?? ''} in ${parts.did}`)
   const jwk = methodJwk(vm)
   if (jwk === undefined) throw fail('unsupported_key', `verification method ${kid} has no usable public key`)
   await verifyWithJwk(jwt, decoded, jwk, kid)
   return { ...decoded, kid, did: parts.did, verificationMethod: vm }
+}
+
+async function verifyWithoutKid (
+  jwt: string, decoded: DecodedJwt, did: string, resolveDocument: (did: string) => Promise<DidDocument>, opts: VerifyDidJwtOptions
+): Promise<VerifiedDidJwt> {
+  // A DID, not a DID URL: iss with a fragment, path or query would name a resource, not a key owner.
+  if (!/^did:[a-z0-9]+:[^#?/\s]+$/.test(did)) throw fail('missing_kid', 'JWT header has no kid and iss is not a DID')
+  const doc = await documentOf(did, resolveDocument)
+  const related = opts.purpose === undefined ? undefined : relationshipMethods(doc, did, opts.purpose)
+  const candidates: Array<[string, VerificationMethod]> = related !== undefined
+    ? [...related].filter((e): e is [string, VerificationMethod] => e[1] !== undefined)
+    : (doc.verificationMethod ?? []).filter(isMethod).map(vm => [absoluteId(did, vm.id), vm])
+  const alg = decoded.header.alg
+  const usable = candidates.filter(([, vm]) => fits(vm, alg)).slice(0, MAX_KEYS_TRIED)
+  if (usable.length === 0) throw fail('unknown_key', `${did} lists no ${opts.purpose ?? 'verification method'} key that fits alg ${alg}`)
+  let last: unknown
+  for (const [kid, vm] of usable) {
+    try {
+      await verifyWithJwk(jwt, decoded, methodJwk(vm) ?? {}, kid)
+      return { ...decoded, kid, did, verificationMethod: vm }
+    } catch (err) {
+      last = err
+    }
+  }
+  throw fail('bad_signature', `JWT signature does not verify under any of ${did}'s ${usable.length} key(s) for ${opts.purpose ?? 'verification'}`, last)
 }

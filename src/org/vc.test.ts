@@ -121,6 +121,70 @@ describe('parseVcJwt — rejections', () => {
     const jwt = make()
     expect(() => parseVcJwt(jwt)).toThrow(BadRequestError)
     expect(() => parseVcJwt(jwt)).toThrow(why)
+    expect(reasonOf(jwt)).toBe('malformed')
+  })
+})
+
+function reasonOf (jwt: string): unknown {
+  try {
+    parseVcJwt(jwt)
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadRequestError)
+    return (err as BadRequestError).details?.reason
+  }
+  return undefined
+}
+
+function vc20 (extra: Record<string, unknown> = {}, typ = 'vc+jwt'): string {
+  return sign({
+    '@context': [V2],
+    id: 'urn:uuid:v2',
+    type: ['VerifiableCredential', 'OrganizationCredential'],
+    issuer: ISSUER,
+    validFrom: '2025-01-01T00:00:00Z',
+    credentialSubject: { id: HOLDER },
+    ...extra
+  }, typ)
+}
+
+describe('parseVcJwt — header typ', () => {
+  it.each(['JWT', 'jwt', 'vc+jwt', 'VC+JWT', 'application/vc+jwt', 'vc+ld+jwt', 'application/vc+ld+jwt'])('accepts typ %s', (typ) => {
+    expect(parseVcJwt(vc20({}, typ)).dataModel).toBe('2.0')
+  })
+
+  it('accepts a credential without typ', () => {
+    const unsigned = signJwt({ kid: `${ISSUER}#key-1`, sign: d => kp.sign(d) }, { iss: ISSUER, vc: { '@context': [V1], type: ['VerifiableCredential'], credentialSubject: {} } }, { typ: undefined })
+    expect(parseVcJwt(unsigned).dataModel).toBe('1.1')
+  })
+
+  it.each(['vp+jwt', 'application/vp+jwt', 'dpop+jwt', 'at+jwt', 'JOSE', '', 'xvc+jwt'])('refuses typ %s with bad_typ', (typ) => {
+    expect(reasonOf(vc20({}, typ))).toBe('bad_typ')
+  })
+
+  it('refuses a non-string typ with bad_typ', () => {
+    expect(reasonOf(sign({ '@context': [V2], type: ['VerifiableCredential'], issuer: ISSUER, credentialSubject: {} }, 7 as unknown as string))).toBe('bad_typ')
+  })
+})
+
+describe('parseVcJwt — VCDM 2.0 requirements', () => {
+  it.each<[string, RegExp, () => string]>([
+    ['issuanceDate (a 1.1 property)', /issuanceDate is a VCDM 1.1 property/, () => vc20({ issuanceDate: '2025-01-01T00:00:00Z' })],
+    ['expirationDate (a 1.1 property)', /expirationDate is a VCDM 1.1 property/, () => vc20({ expirationDate: '2026-01-01T00:00:00Z' })],
+    ['validFrom without a time zone', /validFrom is not an XML Schema dateTimeStamp/, () => vc20({ validFrom: '2025-01-01T00:00:00' })],
+    ['validUntil as a date only', /validUntil is not an XML Schema dateTimeStamp/, () => vc20({ validUntil: '2026-01-01' })],
+    ['validUntil as a number', /validUntil is not an XML Schema dateTimeStamp/, () => vc20({ validUntil: T1 })],
+    ['no issuer property (only iss)', /must name its issuer/, () => vc20({ issuer: undefined, iss: ISSUER })],
+    ['a v2 context inside a vc claim', /not a vc claim/, () => sign({ iss: ISSUER, vc: { '@context': [V2], type: ['VerifiableCredential'], issuer: ISSUER, credentialSubject: {} } })]
+  ])('refuses %s as malformed', (_name, why, make) => {
+    const jwt = make()
+    expect(() => parseVcJwt(jwt)).toThrow(why)
+    expect(reasonOf(jwt)).toBe('malformed')
+  })
+
+  it('accepts dateTimeStamps with fractions and offsets', () => {
+    const c = parseVcJwt(vc20({ validFrom: '2025-01-01T01:00:00.5+01:00', validUntil: '2026-01-01T00:00:00.000Z' }))
+    expect(c.issuanceDate).toBe('2025-01-01T00:00:00.500Z')
+    expect(c.expirationDate).toBe('2026-01-01T00:00:00.000Z')
   })
 })
 

@@ -47,8 +47,46 @@ export type Validity = 'valid' | 'expired' | 'not_yet_valid'
 
 const VC = 'VerifiableCredential'
 
-function bad (message: string, details?: Record<string, unknown>): BadRequestError {
-  return new BadRequestError(`not a JWT VC: ${message}`, details)
+/** Why parsing refused a JWT (`details.reason`): not a credential at all, or one in a `typ` we do not take for one. */
+export type ParseFailure = 'malformed' | 'bad_typ'
+
+function bad (message: string, reason: ParseFailure = 'malformed'): BadRequestError {
+  return new BadRequestError(`not a JWT VC: ${message}`, { reason })
+}
+
+/**
+ * Header `typ` values a credential may carry (RFC 7515 §4.1.9: compared
+ * case-insensitively, `application/` optional): plain `JWT` (VCDM 1.1 JWT,
+ * what did-jwt-vc writes), `vc+jwt` (VC-JOSE-COSE), `vc+ld+jwt` (its
+ * earlier drafts). Anything else says the token is something else — a
+ * `vp+jwt` presentation, an ID token — and must not be stored as a credential.
+ */
+export const CREDENTIAL_TYPS: readonly string[] = ['jwt', 'vc+jwt', 'vc+ld+jwt']
+
+function checkTyp (typ: unknown): void {
+  if (typ === undefined) return
+  const t = typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : undefined
+  if (t === undefined || !CREDENTIAL_TYPS.includes(t)) throw bad(`typ ${JSON.stringify(typ)} is not a credential type (JWT, vc+jwt)`, 'bad_typ')
+}
+
+/** XML Schema dateTimeStamp (a date-time with a time zone), which VCDM 2.0 requires of validFrom/validUntil. */
+const DATE_TIME_STAMP = /^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * What VCDM 2.0 requires beyond the common checks: the credential is the
+ * payload (not a `vc` claim), names its issuer itself, dates its validity
+ * with dateTimeStamps, and does not mix in the 1.1 properties it replaced.
+ */
+function checkV2 (credential: Record<string, unknown>, inVcClaim: boolean): void {
+  if (inVcClaim) throw bad('a VCDM 2.0 credential is the JWT payload itself (vc+jwt), not a vc claim')
+  if (credential.issuer === undefined) throw bad('a VCDM 2.0 credential must name its issuer')
+  for (const k of ['issuanceDate', 'expirationDate']) {
+    if (credential[k] !== undefined) throw bad(`${k} is a VCDM 1.1 property; VCDM 2.0 uses validFrom/validUntil`)
+  }
+  for (const k of ['validFrom', 'validUntil']) {
+    const v = credential[k]
+    if (v !== undefined && (typeof v !== 'string' || !DATE_TIME_STAMP.test(v))) throw bad(`${k} is not an XML Schema dateTimeStamp`)
+  }
 }
 
 function isObject (v: unknown): v is Record<string, unknown> {
@@ -124,12 +162,14 @@ function definedOnly (values: Array<number | undefined>): number[] {
  * narrower window wins: the credential is only valid when both say so.
  */
 export function parseVcJwt (jwt: string): ParsedCredential {
-  let payload: Record<string, unknown>
+  let decoded: ReturnType<typeof decodeJwt>
   try {
-    payload = decodeJwt(jwt).payload
+    decoded = decodeJwt(jwt)
   } catch (err) {
     throw bad((err as Error).message)
   }
+  checkTyp(decoded.header.typ)
+  const payload = decoded.payload
   let credential: Record<string, unknown>
   if (payload.vc !== undefined) {
     if (!isObject(payload.vc)) throw bad('vc claim is not an object')
@@ -141,6 +181,11 @@ export function parseVcJwt (jwt: string): ParsedCredential {
   } else {
     throw bad('no vc claim and no VCDM 2.0 credential claims')
   }
+
+  const contexts = credential['@context']
+  const firstContext = Array.isArray(contexts) ? contexts[0] : contexts
+  const dataModel: DataModel = firstContext === VC_V2_CONTEXT ? '2.0' : '1.1'
+  if (dataModel === '2.0') checkV2(credential, credential !== payload)
 
   const types = parseTypes(credential.type)
   if (credential.credentialSubject === undefined) throw bad('credentialSubject is missing')
@@ -164,9 +209,6 @@ export function parseVcJwt (jwt: string): ParsedCredential {
   const issuanceDate = iso(notBefore.length === 0 ? undefined : Math.max(...notBefore), 'issuanceDate')
   const expirationDate = iso(notAfter.length === 0 ? undefined : Math.min(...notAfter), 'expirationDate')
 
-  const contexts = credential['@context']
-  const firstContext = Array.isArray(contexts) ? contexts[0] : contexts
-  const dataModel: DataModel = firstContext === VC_V2_CONTEXT ? '2.0' : '1.1'
   const out: ParsedCredential = { id, types, issuer, dataModel, raw: jwt }
   if (subjectId !== undefined) out.subjectId = subjectId
   if (issuanceDate !== undefined) out.issuanceDate = issuanceDate
