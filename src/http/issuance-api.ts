@@ -53,7 +53,8 @@ const definitionSchema: JsonSchema = {
     claims: { type: 'object', description: 'Extra credentialSubject claims (not "id")' },
     holders: { type: 'array', items: { type: 'string' }, description: 'Holder DIDs allowed to receive it; when absent, every holder that authenticates' },
     credentialSchema: { type: 'string', format: 'uri', description: 'Advertised in the metadata' },
-    statusList: { type: 'boolean', default: false, description: 'Give each credential a BitstringStatusListEntry (revocation) in the issuer\'s own status list, so it can be revoked; needs an IssuerService endpoint in the issuer\'s DID document' }
+    statusList: { type: 'boolean', default: false, description: 'Give each credential a BitstringStatusListEntry (revocation) in the issuer\'s own status list, so it can be revoked; needs an IssuerService endpoint in the issuer\'s DID document' },
+    dataModel: { type: 'string', enum: ['1.1', '2.0'], default: '1.1', description: 'The W3C VC Data Model of its credentials: 1.1 (a JWT with a vc claim, typ JWT) or 2.0 (a vc+jwt whose claims are the credential, presented enveloped in a vp+jwt)' }
   },
   required: ['id', 'credentialType']
 }

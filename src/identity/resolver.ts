@@ -79,8 +79,17 @@ function webDriver (opts: ResolverOptions): DIDResolver {
   }
 }
 
+/**
+ * Our did:key and did:web resolution as `did-resolver` drivers, for
+ * libraries that take a `Resolver` (did-jwt, did-jwt-vc): they then resolve
+ * exactly as the hub does (outbound policy, loopback-only plain HTTP).
+ */
+export function didResolverDrivers (opts: ResolverOptions = {}): { key: DIDResolver, web: DIDResolver } {
+  return { key: keyDriver, web: webDriver(opts) }
+}
+
 export function createDidResolver (opts: ResolverOptions = {}): Resolver {
-  return new Resolver({ key: keyDriver, web: webDriver(opts) }, { cache: false })
+  return new Resolver(didResolverDrivers(opts), { cache: false })
 }
 
 /** Extract an Ed25519 public key from a verification method, whatever its encoding. */

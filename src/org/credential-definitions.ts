@@ -19,7 +19,7 @@ export const MAX_VALIDITY_S = 86_400 * 3650
 /** Extra claims are copied into every credential (and every presentation of it): keep them small. */
 export const MAX_CLAIMS_BYTES = 16 * 1024
 const MAX_HOLDERS = 1000
-const DEFINITION_FIELDS = new Set(['id', 'credentialType', 'validitySeconds', 'claims', 'holders', 'credentialSchema', 'statusList'])
+const DEFINITION_FIELDS = new Set(['id', 'credentialType', 'validitySeconds', 'claims', 'holders', 'credentialSchema', 'statusList', 'dataModel'])
 
 export interface CredentialDefinitionInput {
   id: string
@@ -31,6 +31,8 @@ export interface CredentialDefinitionInput {
   credentialSchema?: string
   /** Issue its credentials with a revocation entry in the issuer's own status list. Default false. */
   statusList?: boolean
+  /** `1.1` (VCDM 1.1 JWT, the default) or `2.0` (a VCDM 2.0 `vc+jwt`). */
+  dataModel?: '1.1' | '2.0'
 }
 
 export interface CredentialDefinitionsComponents {
@@ -75,6 +77,10 @@ function checkDefinition (pid: string, input: unknown, now: string): CredentialD
   if (o.statusList !== undefined) {
     if (typeof o.statusList !== 'boolean') throw new BadRequestError('statusList must be a boolean')
     def.statusList = o.statusList
+  }
+  if (o.dataModel !== undefined) {
+    if (o.dataModel !== '1.1' && o.dataModel !== '2.0') throw new BadRequestError('dataModel must be "1.1" or "2.0"')
+    def.dataModel = o.dataModel
   }
   return def
 }

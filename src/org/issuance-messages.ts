@@ -1,6 +1,6 @@
 /**
- * What an issuer signs and says, as pure functions: the VCDM 1.1 JWT VCs it
- * issues, their status list entries, the status list credential it serves,
+ * What an issuer signs and says, as pure functions: the JWT VCs it issues
+ * (VCDM 1.1, or VCDM 2.0 `vc+jwt` when a definition asks for it), their status list entries, the status list credential it serves,
  * its IssuerMetadata, and the checked DCP messages of the Issuer Service.
  * No store and no network here, so the HTTP routes and the issuance queue
  * build byte-for-byte the same things.
@@ -8,15 +8,17 @@
 import { randomUUID } from 'node:crypto'
 import { signJwt, type JwtSigner } from './jwt.js'
 import { checkForeignId, checkRequestedIds } from './id-checks.js'
-import { VC_V1_CONTEXT } from './vc.js'
+import { VC_V1_CONTEXT, VC_V2_CONTEXT, type DataModel } from './vc.js'
 import {
   DCP_CONTEXT, validateCredentialRequest, validateCredentialStatus, validateIssuerMetadata,
   type CredentialRequestMessage, type CredentialStatusMessage, type IssuerMetadata
 } from './dcp/schemas.js'
 import type { CredentialDefinition, IssuanceRequest, IssuedCredential, StatusListRecord } from './types.js'
 
-/** DCP 1.0 profile of what we issue: VCDM 1.1 credentials as JWTs. */
+/** DCP 1.0 profile of what we issue by default: VCDM 1.1 credentials as JWTs. */
 export const ISSUANCE_PROFILE = 'vc11-sl2021/jwt'
+/** DCP 1.0 profile of a `dataModel: '2.0'` definition: VCDM 2.0 `vc+jwt`, Bitstring Status List. */
+export const ISSUANCE_PROFILE_V2 = 'vc20-bssl/jwt'
 /** Holders are identified (and their credentials bound) by did:web DIDs. */
 export const BINDING_METHODS = ['did:web']
 /** The metadata schema requires an offerReason; DCP defines none for metadata. */
@@ -47,6 +49,8 @@ export interface VcOptions {
   id?: string
   /** The credential's `credentialStatus` (a status list entry), if it has one. */
   credentialStatus?: Record<string, unknown>
+  /** Default `1.1`. */
+  dataModel?: DataModel
 }
 
 function iso (seconds: number): string {
@@ -59,31 +63,51 @@ export function clipReason (s: string): string {
 }
 
 /**
- * A VCDM 1.1 JWT VC. The JWT claims and the `vc` properties say the same
- * thing twice (iss/issuer, sub/credentialSubject.id, jti/id, nbf/
- * issuanceDate, exp/expirationDate) because verifiers read either.
+ * A JWT VC in the definition's data model.
+ *
+ * VCDM 1.1: the JWT claims and the `vc` properties say the same thing twice
+ * (iss/issuer, sub/credentialSubject.id, jti/id, nbf/issuanceDate,
+ * exp/expirationDate) because verifiers read either.
+ *
+ * VCDM 2.0 (VC-JOSE-COSE): `typ: vc+jwt`, the payload *is* the credential
+ * (`validFrom`/`validUntil`, never the 1.1 date properties), with the
+ * registered JWT claims mirroring it so JWT libraries check issuer, subject
+ * and validity without knowing the data model.
  */
 export function createVcJwt (signer: JwtSigner, o: VcOptions): { id: string, jwt: string } {
   const id = o.id ?? `urn:uuid:${randomUUID()}`
   const nbf = Math.floor(o.now)
   const exp = nbf + o.validitySeconds
+  const claims = { iss: o.issuerDid, sub: o.holderDid, jti: id, iat: nbf, nbf, exp }
+  const types = ['VerifiableCredential', o.credentialType]
+  // id last: the subject is the holder, whatever the claims say (definitions refuse an id claim anyway).
+  const credentialSubject = { ...o.claims, id: o.holderDid }
+  const status = o.credentialStatus !== undefined ? { credentialStatus: o.credentialStatus } : {}
+  if (o.dataModel === '2.0') {
+    const jwt = signJwt(signer, {
+      '@context': [VC_V2_CONTEXT],
+      id,
+      type: types,
+      issuer: o.issuerDid,
+      validFrom: iso(nbf),
+      validUntil: iso(exp),
+      credentialSubject,
+      ...status,
+      ...claims
+    }, { typ: 'vc+jwt' })
+    return { id, jwt }
+  }
   const jwt = signJwt(signer, {
-    iss: o.issuerDid,
-    sub: o.holderDid,
-    jti: id,
-    iat: nbf,
-    nbf,
-    exp,
+    ...claims,
     vc: {
       '@context': [VC_V1_CONTEXT],
       id,
-      type: ['VerifiableCredential', o.credentialType],
+      type: types,
       issuer: o.issuerDid,
       issuanceDate: iso(nbf),
       expirationDate: iso(exp),
-      // id last: the subject is the holder, whatever the claims say (definitions refuse an id claim anyway).
-      credentialSubject: { ...o.claims, id: o.holderDid },
-      ...(o.credentialStatus !== undefined ? { credentialStatus: o.credentialStatus } : {})
+      credentialSubject,
+      ...status
     }
   })
   return { id, jwt }
@@ -142,7 +166,7 @@ export function issuerMetadata (issuerDid: string, defs: readonly CredentialDefi
       credentialSchema: d.credentialSchema ?? '',
       offerReason: METADATA_OFFER_REASON,
       bindingMethods: [...BINDING_METHODS],
-      profile: ISSUANCE_PROFILE
+      profile: d.dataModel === '2.0' ? ISSUANCE_PROFILE_V2 : ISSUANCE_PROFILE
     }))
   })
 }

@@ -92,7 +92,8 @@ export class IssuanceProcessor {
           vc: createVcJwt(signer, {
             issuerDid: p.did, holderDid: req.holderDid, credentialType: d.credentialType, validitySeconds: d.validitySeconds, now, id,
             ...(d.claims !== undefined ? { claims: d.claims } : {}),
-            ...(entry !== undefined ? { credentialStatus: statusListEntry(entry) } : {})
+            ...(entry !== undefined ? { credentialStatus: statusListEntry(entry) } : {}),
+            ...(d.dataModel !== undefined ? { dataModel: d.dataModel } : {})
           })
         }
       })
