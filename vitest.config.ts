@@ -7,7 +7,11 @@ const conditions = ['identity-hub-source', 'node', 'import', 'module', 'default'
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions } },
+  // Vitest also hands ssr.resolve.conditions to Node as --conditions flags,
+  // where 'import' would apply to require() inside CommonJS packages too (pg
+  // requires pg-pool and would get its ESM build); Node and Vite add 'import'
+  // to ES imports by themselves.
+  ssr: { resolve: { conditions: conditions.filter(c => c !== 'import') } },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     setupFiles: ['./src/shim.ts'],
