@@ -26,13 +26,13 @@ import { BadRequestError, ConflictError, HubError, toHubError } from '../../erro
 import type { DidDocument } from '../../identity/did-key.js'
 import { canonicalDid, checkAnyDid } from '../did-syntax.js'
 import { CREDENTIAL_SERVICE, checkServiceEndpoint, endpointUrl, findServiceEndpoint, OutboundError, postDcp, type OutboundOptions } from '../issuance-client.js'
-import { decodeJwt, verifyDidJwt } from '../jwt.js'
+import { decodeJwt } from '../jwt.js'
 import type { OrgStore } from '../org-store.js'
 import { StatusListChecker } from '../status-checker.js'
 import { issueTokens } from '../sts.js'
 import { DCP_CONTEXT, type PresentationQueryMessage } from './schemas.js'
 import { parseScopes } from './scopes.js'
-import { DEFAULT_SKEW_S } from './tokens.js'
+import { DcpTokenError, verifySelfIssuedIdToken, type ReplayGuard, type VerifiedIdToken } from './tokens.js'
 import { failedReport, finding, verifyPresentationResponse, type CredentialStatusSource, type FindingCode, type VerificationReport } from './verifier.js'
 
 /** A VP with a few dozen credentials is well under this; more is a holder trying to exhaust us. */
@@ -41,7 +41,8 @@ export const MAX_PRESENTATION_RESPONSE_BYTES = 1024 * 1024
 export interface VerifyHolderOptions {
   /** Our participant: signs the ID token, and is the `aud` the VP must carry. */
   verifierPid: string
-  holderDid: string
+  /** The holder. Default: the issuer of `token` when that is the holder's self-issued ID token (DCP: the verifier resolves the prover from it). */
+  holderDid?: string
   /** DCP scopes to ask for; each must come back matched by a valid credential. */
   scopes: string[]
   /** The holder's access token, or its self-issued ID token carrying it. Optional for a holder on this hub. */
@@ -53,6 +54,12 @@ export interface VerifyHolderOptions {
   outbound?: Pick<OutboundOptions, 'timeoutMs' | 'signal'>
   /** Milliseconds since the epoch. */
   now?: () => number
+  /**
+   * Remembers the holder ID tokens already acted on (a token is used once).
+   * The hub's `dcpReplay` keeps them across restarts; without one, this
+   * process remembers them.
+   */
+  replay?: ReplayGuard
 }
 
 export interface HolderVerification extends VerificationReport {
@@ -71,30 +78,71 @@ function badToken (reason: string, message: string): BadRequestError {
 
 /**
  * The access token inside what the holder handed over. An ID token (it has
- * a `token` claim) is checked — the holder's, for us, in date, signed by the
- * holder — since we are about to act on it; a bare access token is opaque
- * to us (only its issuer, the holder, can read it back).
+ * a `token` claim, or is self-issued: `iss` = `sub`) is checked by the same
+ * function that checks every ID token our endpoints receive
+ * (`verifySelfIssuedIdToken`: iss = sub, aud, exp, iat, nbf, lifetime, jti,
+ * signature, and replay last), then must be the holder's and carry an
+ * access token: we are about to act on it. A bare access token (issued by
+ * the holder *for* us: `sub` is the verifier) is opaque to us — only the
+ * holder can read it back, and does, when we query.
  */
-async function accessTokenFrom (token: string, holder: string, verifier: string, nowS: number, resolve: (did: string) => Promise<DidDocument>): Promise<string> {
+async function accessTokenFrom (token: string, holder: string, verifier: string, nowS: number, resolve: (did: string) => Promise<DidDocument>, replay: ReplayGuard): Promise<string> {
   let payload: Record<string, unknown>
   try {
     payload = decodeJwt(token).payload
   } catch (err) {
     throw badToken('malformed_token', `not a JWT: ${(err as Error).message}`)
   }
-  if (payload.token === undefined) return token
-  if (typeof payload.token !== 'string' || payload.token === '') throw badToken('malformed_token', 'the ID token\'s token claim is not a string')
-  if (typeof payload.iss !== 'string' || canonicalDid(payload.iss) !== holder || payload.sub !== payload.iss) throw badToken('token_not_from_holder', `the ID token is not the holder's (iss ${String(payload.iss)})`)
-  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud]
-  if (!aud.some(a => typeof a === 'string' && canonicalDid(a) === verifier)) throw badToken('token_wrong_audience', 'the ID token is not addressed to the verifier')
-  if (typeof payload.exp !== 'number' || payload.exp <= nowS - DEFAULT_SKEW_S) throw badToken('token_expired', 'the ID token has expired')
+  const selfIssued = typeof payload.iss === 'string' && payload.iss === payload.sub
+  if (payload.token === undefined && !selfIssued) return token
+  let verified: VerifiedIdToken
   try {
-    await verifyDidJwt(token, resolve, { purpose: 'authentication' })
+    verified = await verifySelfIssuedIdToken(token, { audience: verifier, now: nowS, resolveDocument: resolve, replay })
   } catch (err) {
-    throw badToken('bad_token_signature', `the ID token's signature does not verify: ${toHubError(err).message}`)
+    const reason = err instanceof DcpTokenError ? String(err.details?.reason) : 'malformed'
+    throw badToken(ID_TOKEN_REASONS[reason] ?? `token_${reason}`, `the holder's ID token is refused: ${toHubError(err).message}`)
   }
-  return payload.token
+  if (canonicalDid(verified.iss) !== holder) throw badToken('token_not_from_holder', `the ID token is not the holder's (iss ${verified.iss})`)
+  if (verified.token === undefined || verified.token === '') throw badToken('token_missing_access_token', 'the holder\'s ID token carries no access token (token claim)')
+  return verified.token
 }
+
+/** The prover named by a self-issued ID token (`iss` = `sub`), when no holder DID is given. */
+function holderOfToken (token: unknown): string {
+  const need = (): BadRequestError => new BadRequestError('give the holder\'s DID, or its self-issued ID token (--token) to take it from', { reason: 'holder_required' })
+  if (typeof token !== 'string' || token === '') throw need()
+  let payload: Record<string, unknown>
+  try {
+    payload = decodeJwt(token).payload
+  } catch (err) {
+    throw badToken('malformed_token', `not a JWT: ${(err as Error).message}`)
+  }
+  if (typeof payload.iss !== 'string' || payload.iss !== payload.sub) throw need()
+  return checkAnyDid(payload.iss, 'the ID token\'s iss')
+}
+
+/** Token failures under the names this command has always used; the others become `token_<reason>`. */
+const ID_TOKEN_REASONS: Record<string, string> = {
+  wrong_audience: 'token_wrong_audience',
+  expired: 'token_expired',
+  bad_signature: 'bad_token_signature',
+  unresolvable_key: 'bad_token_signature',
+  malformed: 'malformed_token'
+}
+
+/** Accepted (iss, jti) pairs when the caller gives no replay guard: this process only. */
+class MemoryReplayGuard implements ReplayGuard {
+  readonly #seen = new Map<string, number>()
+  async accept (iss: string, jti: string, exp: number): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000)
+    if (this.#seen.size > 10_000) for (const [k, e] of this.#seen) if (e < now) this.#seen.delete(k)
+    const key = `${iss} ${jti}`
+    if (this.#seen.has(key)) return false
+    this.#seen.set(key, exp)
+    return true
+  }
+}
+const processReplay = new MemoryReplayGuard()
 
 /** The finding for a failed POST: the outbound rule's reason, a redirect, the holder's error, or no answer. */
 function callFinding (err: unknown, url: string): { code: FindingCode, message: string, details: Record<string, unknown> } {
@@ -123,7 +171,7 @@ function callFinding (err: unknown, url: string): { code: FindingCode, message: 
  */
 export async function verifyHolder (org: OrgStore, opts: VerifyHolderOptions): Promise<HolderVerification> {
   const now = opts.now ?? Date.now
-  const holder = checkAnyDid(opts.holderDid, 'holder')
+  const holder = opts.holderDid !== undefined ? checkAnyDid(opts.holderDid, 'holder') : holderOfToken(opts.token)
   if (!Array.isArray(opts.scopes) || opts.scopes.length === 0) throw new BadRequestError('give at least one scope to ask for')
   const scopes = parseScopes(opts.scopes)
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === '')) throw badToken('malformed_token', 'must be a non-empty string')
@@ -135,7 +183,7 @@ export async function verifyHolder (org: OrgStore, opts: VerifyHolderOptions): P
   let accessToken: string
   let tokenSource: HolderVerification['tokenSource']
   if (opts.token !== undefined) {
-    accessToken = await accessTokenFrom(opts.token, holder, verifier, Math.floor(now() / 1000), resolve)
+    accessToken = await accessTokenFrom(opts.token, holder, verifier, Math.floor(now() / 1000), resolve, opts.replay ?? processReplay)
     tokenSource = 'given'
   } else {
     const holderPid = await org.participantOfDid(holder)

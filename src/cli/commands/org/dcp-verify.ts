@@ -43,24 +43,24 @@ export const dcpVerify = hubCommand({
     'the report is printed all the same.',
   options: [
     { ...PARTICIPANT, description: 'the verifier participant (signs the query)' },
-    { flags: '--holder <did>', description: 'the holder\'s DID', required: true },
+    { flags: '--holder <did>', description: 'the holder\'s DID (default: the issuer of the ID token given with --token)' },
     { flags: '--scope <scope>', description: 'a scope to ask for, e.g. org.eclipse.dspace.dcp.vc.type:MembershipCredential (repeatable; space-separated also)', repeatable: true, required: true },
     { flags: '--token <token>', description: 'the holder\'s access token, or its ID token carrying one' }
   ],
   examples: [
     'hub dcp verify --participant beta --holder did:web:127.0.0.1%3A8080:org:acme --scope org.eclipse.dspace.dcp.vc.type:MembershipCredential',
-    'hub dcp verify --participant beta --holder did:web:holder.example:org:acme --scope org.eclipse.dspace.dcp.vc.type:MembershipCredential --token ID_TOKEN --json'
+    'hub dcp verify --participant beta --scope org.eclipse.dspace.dcp.vc.type:MembershipCredential --token HOLDER_ID_TOKEN --json'
   ],
-  params: { verifierPid: text(), holderDid: text(), scopes: texts(), token: optional(text()) },
+  params: { verifierPid: text(), holderDid: optional(text()), scopes: texts(), token: optional(text()) },
   input: cli => defined({
     verifierPid: need(cli, 'participant'),
-    holderDid: need(cli, 'holder', 'did'),
+    holderDid: opt(cli.opts.holder),
     scopes: list(cli.opts.scope).flatMap(s => s.split(/\s+/)).filter(s => s !== ''),
     token: opt(cli.opts.token)
   }),
   async run ({ hub }, p) {
     const { verifyHolder } = await import('../../../org/dcp/verify-client.js')
-    return await verifyHolder(await org(hub), { ...p, resolveDocument: async did => await hub.resolveDocument(did) })
+    return await verifyHolder(await org(hub), { ...p, resolveDocument: async did => await hub.resolveDocument(did), replay: hub.dcpReplay })
   },
   after (r) {
     if (!r.ok) process.exitCode = 1
