@@ -53,6 +53,13 @@ export interface PgKvInit {
   pageSize?: number
   /** Tries of a batch that meets a serialization failure or deadlock. Default 8. */
   maxAttempts?: number
+  /**
+   * How long a batch's transaction may sit idle (its process stalled
+   * between statements) before the server aborts it and frees its locks.
+   * Default 5000 ms. Keep it at or under the lease TTL: it bounds how long a
+   * stalled holder's open batch can delay a take-over.
+   */
+  txIdleTimeoutMs?: number
   /** Size of the pool the store makes from `url`. Default 10. */
   maxConnections?: number
   logger?: Logger
@@ -61,11 +68,13 @@ export interface PgKvInit {
 /** Who holds an owner's write lease, as {@link PgKv.batchFenced} checks it. */
 export interface Fence {
   owner: string
+  holder: string
   token: bigint
 }
 
 const DEFAULT_PAGE = 512
 const DEFAULT_ATTEMPTS = 8
+const DEFAULT_TX_IDLE_MS = 5000
 /** Rows per statement of a batch: bounds one statement's size, not the batch's. */
 const ROWS_PER_STATEMENT = 1000
 const NAMESPACE = /^[\x21-\x7e]{1,200}$/
@@ -160,8 +169,8 @@ export async function migrate (pool: pg.Pool, maxAttempts = DEFAULT_ATTEMPTS): P
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue
     for (let attempt = 1; ; attempt++) {
-      const client = await pool.connect().catch((err: unknown) => { throw pgError(err, 'migrate') })
-      let broken: Error | undefined
+      const held = await Held.take(pool).catch((err: unknown) => { throw pgError(err, 'migrate') })
+      const client = held.client
       try {
         await client.query('BEGIN')
         const ins = await client.query('INSERT INTO hub_schema_migrations (version, name, applied_by) VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING RETURNING version', [m.version, m.name, me])
@@ -172,16 +181,52 @@ export async function migrate (pool: pg.Pool, maxAttempts = DEFAULT_ATTEMPTS): P
         if (ins.rowCount === 1) applied.push(m.version)
         break
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => { broken = e })
+        await held.rollback()
         const state = sqlstate(err)
         if (attempt >= maxAttempts || state === undefined || !['23505', '42P07', '40001', '40P01'].includes(state)) throw pgError(err, 'migrate')
         await backoff(attempt)
       } finally {
-        client.release(broken)
+        held.release()
       }
     }
   }
   return applied
+}
+
+/**
+ * A pooled connection held across statements (a transaction, a scan). An
+ * error the server sends while no query of it is running (it ended the
+ * session: the idle-in-transaction timeout, an admin shutdown) is emitted
+ * on the client, and unheard it would crash the process. Heard here, it
+ * marks the connection broken, so release() drops it instead of pooling it.
+ */
+class Held {
+  readonly client: pg.PoolClient
+  broken: Error | undefined
+  #released = false
+  readonly #onError = (err: Error): void => { this.broken ??= err }
+
+  private constructor (client: pg.PoolClient) {
+    this.client = client
+    client.on('error', this.#onError)
+  }
+
+  static async take (pool: pg.Pool): Promise<Held> {
+    return new Held(await pool.connect())
+  }
+
+  /** Roll back whatever is open; a failure to do so breaks the connection. */
+  async rollback (): Promise<void> {
+    if (this.broken !== undefined) return
+    await this.client.query('ROLLBACK').catch((e: Error) => { this.broken ??= e })
+  }
+
+  release (err?: Error): void {
+    if (this.#released) return
+    this.#released = true
+    this.client.off('error', this.#onError)
+    this.client.release(err ?? this.broken)
+  }
 }
 
 function keyBytes (key: string): Buffer {
@@ -224,19 +269,21 @@ export class PgKv implements KvStore {
   readonly #ownsPool: boolean
   readonly #pageSize: number
   readonly #maxAttempts: number
+  readonly #txIdleMs: number
   readonly #inflight = new Set<Promise<unknown>>()
   /** Connections held by multi-page scans in progress (released by close() if their consumers never finish). */
-  readonly #scans = new Set<pg.PoolClient>()
+  readonly #scans = new Set<Held>()
   #closed = false
   #closing: Promise<void> | undefined
   #retries = 0
 
-  private constructor (args: { pool: pg.Pool, ownsPool: boolean, namespace: string, pageSize: number, maxAttempts: number, applied: number[] }) {
+  private constructor (args: { pool: pg.Pool, ownsPool: boolean, namespace: string, pageSize: number, maxAttempts: number, txIdleMs: number, applied: number[] }) {
     this.#pool = args.pool
     this.#ownsPool = args.ownsPool
     this.namespace = args.namespace
     this.#pageSize = args.pageSize
     this.#maxAttempts = args.maxAttempts
+    this.#txIdleMs = args.txIdleMs
     this.migrationsApplied = Object.freeze(args.applied)
   }
 
@@ -250,10 +297,12 @@ export class PgKv implements KvStore {
     const maxAttempts = init.maxAttempts ?? DEFAULT_ATTEMPTS
     if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 100_000) throw new BadRequestError('pageSize must be an integer from 1 to 100000', { reason: 'bad_page_size' })
     if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) throw new BadRequestError('maxAttempts must be an integer from 1 to 100', { reason: 'bad_max_attempts' })
+    const txIdleMs = init.txIdleTimeoutMs ?? DEFAULT_TX_IDLE_MS
+    if (!Number.isSafeInteger(txIdleMs) || txIdleMs < 50 || txIdleMs > 3_600_000) throw new BadRequestError('txIdleTimeoutMs must be an integer from 50 to 3600000', { reason: 'bad_tx_idle_timeout' })
     const { pool, owns } = makePool(init)
     try {
       const applied = await migrate(pool, maxAttempts)
-      return new PgKv({ pool, ownsPool: owns, namespace, pageSize, maxAttempts, applied })
+      return new PgKv({ pool, ownsPool: owns, namespace, pageSize, maxAttempts, txIdleMs, applied })
     } catch (err) {
       if (owns) await pool.end().catch(() => {})
       throw pgError(err, 'open')
@@ -298,7 +347,7 @@ export class PgKv implements KvStore {
    * clock: same token and `expires_at > now()`. With no ops it only checks.
    */
   async batchFenced (ops: KvOp[], fence: Fence): Promise<void> {
-    if (typeof fence?.owner !== 'string' || typeof fence.token !== 'bigint') throw new BadRequestError('a fence is { owner: string, token: bigint }', { reason: 'bad_fence' })
+    if (typeof fence?.owner !== 'string' || typeof fence.holder !== 'string' || typeof fence.token !== 'bigint') throw new BadRequestError('a fence is { owner: string, holder: string, token: bigint }', { reason: 'bad_fence' })
     const net = collapse(ops)
     await this.#track('batch', async () => { await this.#transact(net, fence) })
   }
@@ -326,7 +375,7 @@ export class PgKv implements KvStore {
       await Promise.allSettled([...this.#inflight])
       // A scan left suspended mid-range: drop its connection (its next pull
       // throws StoreClosedError), or the pool could never end.
-      for (const session of this.#scans) session.release(new Error('store closed during a scan'))
+      for (const held of this.#scans) held.release(new Error('store closed during a scan'))
       this.#scans.clear()
       if (this.#ownsPool) await this.#pool.end()
     })()
@@ -350,11 +399,15 @@ export class PgKv implements KvStore {
 
   async #transact (net: { puts: Array<[Buffer, Buffer]>, dels: Buffer[] }, fence: Fence | undefined): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#pool.connect()
-      let broken: Error | undefined
+      const held = await Held.take(this.#pool)
+      const client = held.client
       let step: 'work' | 'commit' = 'work'
       try {
-        await client.query('BEGIN')
+        // One round trip. A client that stalls inside its transaction (a
+        // paused or partitioned process) would hold its row locks — with a
+        // fence, the lease row, blocking every take-over — until it woke: the
+        // server ends such a session after the idle timeout instead.
+        await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${this.#txIdleMs}`)
         if (fence !== undefined) await this.#checkFence(client, fence)
         for (let i = 0; i < net.puts.length; i += ROWS_PER_STATEMENT) {
           const chunk = net.puts.slice(i, i + ROWS_PER_STATEMENT)
@@ -370,7 +423,7 @@ export class PgKv implements KvStore {
         await client.query('COMMIT')
         return
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => { broken = e })
+        await held.rollback()
         const state = sqlstate(err)
         if (state !== undefined && RETRYABLE.has(state) && attempt < this.#maxAttempts) {
           this.#retries++
@@ -382,19 +435,19 @@ export class PgKv implements KvStore {
         }
         throw pgError(err, 'batch', step === 'commit' ? 'commit' : undefined)
       } finally {
-        client.release(broken)
+        held.release()
       }
     }
   }
 
   async #checkFence (client: pg.PoolClient, fence: Fence): Promise<void> {
-    const { rows } = await client.query<{ token: string, live: boolean }>(
-      'SELECT token, expires_at > now() AS live FROM hub_leases WHERE ns = $1 AND owner = $2 FOR UPDATE',
+    const { rows } = await client.query<{ holder: string, token: string, live: boolean }>(
+      'SELECT holder, token, expires_at > now() AS live FROM hub_leases WHERE ns = $1 AND owner = $2 FOR UPDATE',
       [this.namespace, fence.owner])
     const row = rows[0]
     const token = fence.token.toString()
     if (row === undefined) throw new LeaseLostError(`no write lease on ${fence.owner} exists`, { owner: fence.owner, token })
-    if (row.token !== token) throw new LeaseLostError(`the write lease on ${fence.owner} was taken over (token ${row.token}, this batch has ${token})`, { owner: fence.owner, token, currentToken: row.token })
+    if (row.token !== token || row.holder !== fence.holder) throw new LeaseLostError(`the write lease on ${fence.owner} was taken over (token ${row.token}, this batch has ${token})`, { owner: fence.owner, token, currentToken: row.token })
     if (!row.live) throw new LeaseLostError(`the write lease on ${fence.owner} has expired`, { owner: fence.owner, token, expired: true })
   }
 
@@ -433,9 +486,10 @@ export class PgKv implements KvStore {
     }
 
     // Longer: page through one snapshot from the start again.
-    const session = await this.#track('scan', async () => await this.#pool.connect())
-    this.#scans.add(session)
-    let broken: Error | undefined
+    const held = await this.#track('scan', async () => await Held.take(this.#pool))
+    const session = held.client
+    this.#scans.add(held)
+    let failed: Error | undefined
     try {
       await this.#track('scan', async () => {
         await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
@@ -455,12 +509,12 @@ export class PgKv implements KvStore {
         cursor = last.key
       }
     } catch (err) {
-      broken = err instanceof Error ? err : new Error(String(err))
+      failed = err instanceof Error ? err : new Error(String(err))
       throw err
     } finally {
-      if (this.#scans.delete(session)) {
-        if (broken === undefined) await session.query('COMMIT').catch((e: Error) => { broken = e })
-        session.release(broken)
+      if (this.#scans.delete(held)) {
+        if (failed === undefined && held.broken === undefined) await session.query('COMMIT').catch((e: Error) => { held.broken ??= e })
+        held.release(failed)
       }
     }
   }
