@@ -428,6 +428,18 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     await ok(['participant', 'deactivate', '--dir', dir, 'beta'])
     await fails(['dcp', 'token', '--dir', dir, '--participant', 'beta', '--audience', acmeDid, '--token', holder.accessToken as string], 'conflict')
     await ok(['participant', 'activate', '--dir', dir, 'beta'])
+
+    // A credential without a kid (did-jwt-vc's default): its key is found among the issuer's assertionMethod keys.
+    const kidless = join(work, 'kidless.jwt')
+    await writeFile(kidless, await new SignJWT({ vc: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiableCredential', 'KidlessCredential'], credentialSubject: { id: acmeDid } } })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' }).setIssuer(issuerDid).setSubject(acmeDid).setJti('urn:uuid:kidless').setNotBefore(now - 60).setExpirationTime(now + 3600).sign(privateKey))
+    expect(await ok(['credentials', 'add', '--dir', dir, '--participant', 'acme', '--jwt', kidless])).toMatchObject({ credentialId: 'urn:uuid:kidless', issuer: issuerDid })
+    // …and one signed by a key the issuer does not list is refused with its reason.
+    const kidlessForged = join(work, 'kidless-forged.jwt')
+    await writeFile(kidlessForged, await new SignJWT({ vc: { '@context': ['https://www.w3.org/2018/credentials/v1'], type: ['VerifiableCredential', 'KidlessCredential'], credentialSubject: { id: acmeDid } } })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' }).setIssuer(issuerDid).setSubject(acmeDid).setJti('urn:uuid:kidless-forged').setNotBefore(now - 60).setExpirationTime(now + 3600).sign(other.privateKey))
+    await fails(['credentials', 'add', '--dir', dir, '--participant', 'acme', '--jwt', kidlessForged], 'bad_request')
+    expect((await ok(['credentials', 'list', '--dir', dir, '--participant', 'acme', '--type', 'KidlessCredential'])).items).toEqual([expect.objectContaining({ credentialId: 'urn:uuid:kidless' })])
   })
 
   it('issuance define / list / requests / delete and credentials request / requests: a DCP issuance through the daemon', async () => {
@@ -439,6 +451,9 @@ describe('hub org commands through a daemon with --http', { timeout: 120_000 }, 
     expect((await ok(['issuance', 'list', '--dir', dir, '--participant', 'cissuer'])).items).toEqual([expect.objectContaining({ id: 'member' })])
     await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member', '--type', 'MembershipCredential'], 'already_exists')
     await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'other'], 'bad_request')
+    expect(await ok(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member2', '--type', 'MembershipCredential', '--data-model', '2.0']))
+      .toMatchObject({ id: 'member2', dataModel: '2.0' })
+    await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'member3', '--type', 'MembershipCredential', '--data-model', '3.0'], 'bad_request')
     await fails(['issuance', 'define', '--dir', dir, '--participant', 'cissuer', '--id', 'other', '--type', 'T', '--claims', 'not json'], 'bad_request')
     await fails(['credentials', 'request', '--dir', dir, '--participant', 'cholder', '--issuer', issuerDid], 'bad_request')
 
