@@ -28,7 +28,7 @@ export const LAYERS = [
   ['encryption', ['encryption/']],
   ['store', ['store/']],
   ['interfaces', ['interfaces/']],
-  ['hub', ['hub-config.ts', 'hub.ts']],
+  ['hub', ['hub-config-core.ts', 'hub-config.ts', 'hub-events.ts', 'hub-home.ts', 'hub-home-node.ts', 'hub-home-web.ts', 'hub.ts']],
   ['backup', ['backup/']],
   ['net', ['net/']],
   ['request', ['request/']],
@@ -37,6 +37,7 @@ export const LAYERS = [
   ['http', ['http/']],
   ['daemon', ['daemon/']],
   ['compose', ['compose.ts']],
+  ['browser', ['browser/']],
   ['cli', ['cli/']],
   ['entry', ['index.ts', 'net-entry.ts']]
 ]

@@ -2,7 +2,7 @@
  * A hub's config (hub.json, no secrets) as values: its shape, parsing and
  * serialization, and the keys `hub config get|set` knows. No I/O, so the
  * Hub's browser build carries it; reading and writing the file is
- * hub-config.ts (Node), storing it in IndexedDB is platform/home-web.ts.
+ * hub-config.ts (Node), storing it in IndexedDB is hub-home-web.ts.
  * Its presence marks a complete hub, so it is only ever replaced whole.
  * `network` holds what a person may edit with `hub config`: the addresses
  * `hub start` listens on, recorded at the first start so that a hub comes

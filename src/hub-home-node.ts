@@ -1,16 +1,16 @@
 /**
- * The hub home seam (`#platform/home`, see hub-home.ts) under Node: a
+ * The hub home seam (`#hub-home`, see hub-home.ts) under Node: a
  * directory, laid out as it always was (hub.ts documents it) — hub.json
  * (hub-config.ts), keys/*.json (identity/keystore.ts), store/ (LevelDB).
  */
 import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { HubError } from '../errors.js'
-import { readConfig, writeConfig, type HubConfig } from '../hub-config.js'
-import type { HubHome } from '../hub-home.js'
-import { FileKeyStore } from '../identity/keystore.js'
-import type { KvStore } from '../store/kv.js'
-import { LevelKv } from '../store/level-kv.js'
+import { HubError } from './errors.js'
+import { readConfig, writeConfig, type HubConfig } from './hub-config.js'
+import type { HubHome } from './hub-home.js'
+import { FileKeyStore } from './identity/keystore.js'
+import type { KvStore } from './store/kv.js'
+import { LevelKv } from './store/level-kv.js'
 
 /** "Not there" only for ENOENT/ENOTDIR: a file that cannot be read (EACCES, EIO…) is not a missing one. */
 const absent = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')

@@ -1,5 +1,5 @@
 /**
- * The hub home seam (`#platform/home`, see hub-home.ts) in a browser:
+ * The hub home seam (`#hub-home`, see hub-home.ts) in a browser:
  * IndexedDB. A hub named `name` keeps
  *   - its config and its keys in the database `identity-hub-<name>/home`:
  *     `hub.json` holds the config's text (as the file would), `keys/<key>`
@@ -11,13 +11,13 @@
  * The config is written last, as under Node, so its presence marks a
  * complete hub; each write is one IndexedDB transaction.
  */
-import { AlreadyExistsError, BadRequestError, HubError, NotFoundError } from '../errors.js'
-import { parseConfig, serializeConfig, type HubConfig } from '../hub-config-core.js'
-import type { HubHome, HubKeyStore } from '../hub-home.js'
-import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
-import { Ed25519KeyPair } from '../identity/keys.js'
-import { BrowserKv } from '../store/browser-kv.js'
-import type { KvStore } from '../store/kv.js'
+import { AlreadyExistsError, BadRequestError, HubError, NotFoundError } from './errors.js'
+import { parseConfig, serializeConfig, type HubConfig } from './hub-config-core.js'
+import type { HubHome, HubKeyStore } from './hub-home.js'
+import { b64u, fromB64u, utf8, utf8d } from './identity/encoding.js'
+import { Ed25519KeyPair } from './identity/keys.js'
+import { BrowserKv } from './store/browser-kv.js'
+import type { KvStore } from './store/kv.js'
 
 const CONFIG = 'hub.json'
 const KEY_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/i

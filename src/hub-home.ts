@@ -1,12 +1,12 @@
 /**
  * Where a hub lives: the "hub home" seam. A hub is its config (hub.json,
  * no secrets), its keys and secrets, and its store. Under Node a home is a
- * directory (platform/home-node.ts: the layout documented in hub.ts, byte
+ * directory (hub-home-node.ts: the layout documented in hub.ts, byte
  * for byte what it always was); in a browser it is IndexedDB
- * (platform/home-web.ts). The Hub itself only talks to this interface.
+ * (hub-home-web.ts). The Hub itself only talks to this interface.
  *
  * Import the implementation for this platform as
- * `import { hubHome } from '#platform/home'`.
+ * `import { hubHome } from '#hub-home'` (package.json "imports").
  */
 import type { HubConfig } from './hub-config-core.js'
 import type { Ed25519KeyPair } from './identity/keys.js'

@@ -4,7 +4,7 @@
  * `Hub.init` creates the home, `Hub.open` wires the parts together.
  * Everything else (network, HTTP) is layered on top of an open Hub.
  *
- * Directory layout (Node, platform/home-node.ts):
+ * Directory layout (Node, hub-home-node.ts):
  *   hub.json        config (no secrets)
  *   keys/owner.json the owner's Ed25519 key (0600) — absent on a joined device
  *   keys/hub.json   this instance's key = its libp2p PeerId = its did:key (0600)
@@ -13,7 +13,7 @@
  *   store/          LevelDB
  */
 import { platformCrypto } from '#platform/crypto'
-import { hubHome } from '#platform/home'
+import { hubHome } from '#hub-home'
 import { AlreadyExistsError } from './errors.js'
 import type { Did } from './ids.js'
 import { DEFAULT_MAX_COMMIT_BYTES, parseCommit, verifyCommit } from './commits/commit.js'

@@ -159,10 +159,10 @@ describe('the hub-in-a-tab import closure (issue 15)', () => {
   it('the Hub, its IndexedDB home and store and its libp2p node use no Node, through the browser variants of every seam', () => {
     const { files, problems } = closure('src/browser/index.ts')
     expect(problems).toEqual([])
-    for (const f of ['src/hub.ts', 'src/store/tenant-store.ts', 'src/store/browser-kv.ts', 'src/platform/home-web.ts', 'src/platform/env-web.ts', 'src/platform/outbound-web.ts', 'src/platform/hub-net-web.ts', 'src/net/hub-node.ts', 'src/net/pair.ts']) {
+    for (const f of ['src/hub.ts', 'src/store/tenant-store.ts', 'src/store/browser-kv.ts', 'src/hub-home-web.ts', 'src/platform/env-web.ts', 'src/identity/outbound-fetch-web.ts', 'src/net/hub-net-web.ts', 'src/net/hub-node.ts', 'src/net/pair.ts']) {
       expect(files).toContain(f)
     }
-    for (const f of ['src/platform/home-node.ts', 'src/store/level-kv.ts', 'src/identity/keystore.ts', 'src/hub-config.ts', 'src/identity/outbound-fetch.ts', 'src/platform/hub-net-node.ts']) {
+    for (const f of ['src/hub-home-node.ts', 'src/store/level-kv.ts', 'src/identity/keystore.ts', 'src/hub-config.ts', 'src/identity/outbound-fetch.ts', 'src/net/hub-net-node.ts']) {
       expect(files).not.toContain(f)
     }
   })

@@ -1,8 +1,8 @@
 /**
  * A hub in a browser tab (issue 15): a full `owner-device` hub whose home
- * is the origin's IndexedDB (platform/home-web.ts: config and keys;
+ * is the origin's IndexedDB (hub-home-web.ts: config and keys;
  * store/browser-kv.ts: the store), on a libp2p node that dials out over
- * WebSockets only (platform/hub-net-web.ts: no listening, no mDNS, no
+ * WebSockets only (net/hub-net-web.ts: no listening, no mDNS, no
  * DHT). It pairs with an invite from one of the owner's hubs, then syncs
  * with the owner's hubs it knows (the inviter, and every device it learns
  * of), reconnecting with backoff; writes made while offline merge when it
@@ -13,7 +13,7 @@
  * checked for Node-only code by scripts/check-isomorphic.mjs.
  */
 import { BadRequestError, NotFoundError } from '../errors.js'
-import { hubHome } from '#platform/home'
+import { hubHome } from '#hub-home'
 import { Hub } from '../hub.js'
 import type { Collections } from '../interfaces/collections.js'
 import type { Logger } from '../log.js'

@@ -42,10 +42,10 @@ export {
   checkOutboundUrl, chosenOutboundMode, loopbackAllowed, outboundMode, restrictOutboundFor,
   type OutboundMode, type OutboundReasons
 } from './outbound-policy.js'
-// The connection is a platform seam (#platform/outbound): node:http with
+// The connection is a seam (#outbound-fetch, package.json "imports"): node:http with
 // vetted DNS answers under Node (outbound-fetch.ts), the page's fetch in a
 // browser (outbound-fetch-web.ts), where DNS answers cannot be seen.
 export {
   createOutboundFetch, outboundFetch, setOutboundLookup, type HostLookup, type OutboundFetchOptions
-} from '#platform/outbound'
+} from '#outbound-fetch'
 export { readCapped } from './outbound-read.js'

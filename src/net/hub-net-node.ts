@@ -1,5 +1,5 @@
 /**
- * What a hub's libp2p node is made of on this platform (the `#platform/hub-net`
+ * What a hub's libp2p node is made of on this platform (the `#hub-net`
  * seam, used by net/node.ts). Under Node: TCP and WebSockets, listening
  * where it is told; mDNS when asked; a DHT server. See hub-net-web.ts.
  */

@@ -1,6 +1,6 @@
 /**
  * The libp2p node of a hub: TCP and WebSockets (a browser tab: WebSockets
- * only, dialing out; platform/hub-net-*.ts), Noise, Yamux, identify,
+ * only, dialing out; hub-net-*.ts), Noise, Yamux, identify,
  * ping and a Kademlia DHT on our private protocol id. It listens on loopback
  * unless told otherwise and never dials anything it was not given: no
  * public bootstrap list, and mDNS only when asked for.
@@ -21,7 +21,7 @@ import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
-import { DHT_CLIENT_MODE, hubTransports, mdnsService, platformGater } from '#platform/hub-net'
+import { DHT_CLIENT_MODE, hubTransports, mdnsService, platformGater } from '#hub-net'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'

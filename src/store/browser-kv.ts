@@ -119,7 +119,8 @@ export class BrowserKv implements KvStore {
     try {
       for (const op of ops) {
         const key = utf8.encode(op.key)
-        if (op.type === 'put') store.put(op.value, key)
+        // A view into a larger buffer would be cloned whole: store exactly its bytes.
+        if (op.type === 'put') store.put(op.value.byteOffset === 0 && op.value.byteLength === op.value.buffer.byteLength ? op.value : op.value.slice(), key)
         else store.delete(key)
       }
     } catch (err) {

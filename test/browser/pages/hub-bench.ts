@@ -3,7 +3,7 @@
  * page (performance.now), so the figures are the hub's, not Playwright's
  * round trips. Every function returns plain numbers.
  */
-import { hubHome } from '#platform/home'
+import { hubHome } from '#hub-home'
 import { openBrowserHub, type BrowserHub } from '../../../src/browser/index.js'
 import { Hub } from '../../../src/hub.js'
 
