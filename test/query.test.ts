@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
-import { MemoryKv } from '../src/store/memory-kv.js'
+import { TestKv } from './test-kv.js'
 import { TenantStore } from '../src/store/tenant-store.js'
 import { runQuery } from '../src/store/query.js'
 import type { Hub } from '../src/hub.js'
@@ -9,7 +9,7 @@ import type { KvRange } from '../src/store/kv.js'
 
 afterAll(cleanup)
 
-class CountingKv extends MemoryKv {
+class CountingKv extends TestKv {
   reads = 0
   scanned = 0
   override async get (key: string): Promise<Uint8Array | undefined> { this.reads++; return await super.get(key) }

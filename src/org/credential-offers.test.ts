@@ -15,6 +15,7 @@ import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KvOp, KvRange, KvStore } from '../store/kv.js'
 import { LevelKv } from '../store/level-kv.js'
+import { testKv } from '../../test/test-kv.js'
 import { checkInvariants } from './invariants.js'
 import { HOLDER_OPERATION_STEPS, InjectedFailure, MAX_PENDING_OFFERS, OrgStore, type AnyOrgOperation, type HolderOperation } from './org-store.js'
 import type { OrgEvent } from './types.js'
@@ -46,7 +47,7 @@ interface Env {
   armed: { op: AnyOrgOperation, step: string } | undefined
 }
 
-const opened: Array<{ dir: string, kv: LevelKv }> = []
+const opened: Array<{ dir: string, kv: KvStore }> = []
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     await o.kv.close()
@@ -88,7 +89,7 @@ async function settle (p: Promise<unknown>): Promise<unknown> {
  */
 async function fixtureEnv (): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'offers-'))
-  const level = await LevelKv.open(join(dir, 'db'))
+  const level = await testKv(async () => await LevelKv.open(join(dir, 'db')))
   opened.push({ dir, kv: level })
   const kv = new FaultyKv(level)
   const env: Env = { kv, vault: new Vault(randomBytes(32)), store: undefined as unknown as OrgStore, events: [], trace: [], armed: undefined }

@@ -19,6 +19,7 @@ import { HubError } from '../errors.js'
 import { Ed25519KeyPair } from '../identity/keys.js'
 import type { KvOp, KvRange, KvStore } from '../store/kv.js'
 import { LevelKv } from '../store/level-kv.js'
+import { testKv } from '../../test/test-kv.js'
 import { mulberry32 } from '../../test/faults/prng.js'
 import { checkInvariants } from './invariants.js'
 import { orgKeys } from './layout.js'
@@ -66,7 +67,7 @@ interface Env {
   armed: { op: OrgOperation, step: string } | undefined
 }
 
-const opened: Array<{ dir: string, kv: LevelKv }> = []
+const opened: Array<{ dir: string, kv: KvStore }> = []
 
 afterEach(async () => {
   for (const o of opened.splice(0)) {
@@ -77,7 +78,7 @@ afterEach(async () => {
 
 async function openEnv (vault = new Vault(randomBytes(32))): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'org-store-'))
-  const level = await LevelKv.open(join(dir, 'db'))
+  const level = await testKv(async () => await LevelKv.open(join(dir, 'db')))
   opened.push({ dir, kv: level })
   const kv = new FaultyKv(level)
   const env: Env = { kv, vault, store: undefined as unknown as OrgStore, events: [], trace: [], armed: undefined }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { MemoryKv } from './memory-kv.js'
+import { TestKv } from '../../test/test-kv.js'
 import { WriteQueue } from './write-queue.js'
 import type { KvOp, KvStore } from './kv.js'
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s)
 
-class CountingKv extends MemoryKv {
+class CountingKv extends TestKv {
   batches: KvOp[][] = []
   failNext = false
   override async batch (ops: KvOp[]): Promise<void> {
