@@ -132,6 +132,10 @@ export function pgError (err: unknown, op: string, during?: 'commit'): HubError 
   if (connection) {
     return new UnavailableError(`PostgreSQL unavailable during ${op}: ${message}`, { ...details, reason: 'database_unavailable', ...(during === 'commit' ? { outcome: 'unknown' } : {}) }, { cause: err })
   }
+  if (state !== undefined && RETRYABLE.has(state)) {
+    // Outside a batch's own retries: e.g. a long scan a serializable engine aborted mid-range (it cannot be resumed transparently once rows were yielded).
+    return new UnavailableError(`PostgreSQL aborted ${op} on a conflict; try again`, { ...details, reason: 'conflict_retry' }, { cause: err })
+  }
   if (state !== undefined && state.startsWith('54')) return new TooLargeError(`PostgreSQL refused ${op}: ${message}`, { ...details, reason: 'program_limit' }, { cause: err })
   return new InternalError(`PostgreSQL failed ${op}: ${message}`, details, { cause: err })
 }
