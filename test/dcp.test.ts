@@ -28,10 +28,9 @@ import {
   type CredentialMessage, type PresentationQueryMessage
 } from '../src/org/dcp/schemas.js'
 import { cleanup } from './helpers.js'
-import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgServer, storeCredentialsAt, type ApiReply, type OrgServer } from './org-helpers.js'
 import { orgOf } from '../src/org/hub-org.js'
-import { OrgStore } from '../src/org/org-store.js'
-import { Vault } from '../src/org/vault.js'
+import { orgKeys } from '../src/org/layout.js'
 
 afterEach(cleanup)
 
@@ -103,9 +102,7 @@ async function issueVc (
 
 /** Store `vc` for acme through an OrgStore on the hub's records whose clock reads `atMs`. */
 async function storeAt (w: Pick<World, 'srv'>, vc: HeldVc, atMs: number): Promise<void> {
-  const store = new OrgStore({ kv: w.srv.hub.kv, vault: new Vault(w.srv.hub.hubKey.exportSeed()), now: () => atMs })
-  const [stored] = await store.storeCredentials('acme', [vc.jwt])
-  expect(stored?.credentialId).toBe(vc.id)
+  expect(await storeCredentialsAt(w.srv, 'acme', [vc.jwt], atMs)).toEqual([vc.id])
 }
 
 async function storeViaIdentityApi (w: Pick<World, 'srv' | 'acme'>, vc: HeldVc): Promise<void> {
@@ -603,18 +600,30 @@ describe('DCP presentation query: authentication and request checks', () => {
     expectStatus(await query(w, idToken, queryMessage([MEMBERSHIP])), 200)
   })
 
-  it('501 for a presentationDefinition query', async () => {
+  it('a stored credential today\'s parser refuses (an older version stored it) is left out, and the holder\'s queries keep working', async () => {
+    const w = await world()
+    const now = seconds()
+    // A VCDM 2.0 credential using the 1.1-only issuanceDate: refused by parseVcJwt since issue 14.
+    const stale = await new SignJWT({ '@context': ['https://www.w3.org/ns/credentials/v2'], id: 'urn:uuid:stale', type: ['VerifiableCredential', 'MembershipCredential'], issuer: w.issuer.did, issuanceDate: new Date().toISOString(), credentialSubject: { id: w.acme.did }, iss: w.issuer.did, nbf: now - 60 })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'vc+jwt', kid: w.issuerKey.kid }).sign(w.issuerKey.privateKey)
+    const record = { credentialId: 'urn:uuid:stale', participantId: 'acme', format: 'jwt', types: ['VerifiableCredential', 'MembershipCredential'], issuer: w.issuer.did, state: 'ISSUED', createdAt: new Date().toISOString(), raw: stale }
+    await w.srv.hub.kv.batch([{ type: 'put', key: orgKeys.credential('acme', 'urn:uuid:stale'), value: new TextEncoder().encode(JSON.stringify(record)) }])
+    expect(presentedIds(await presentation(w, [MEMBERSHIP]))).toEqual([w.creds.member.id])
+  })
+
+  it('a presentationDefinition query is answered (no longer 501): the VP and a presentationSubmission; the same token is not reusable', async () => {
     const w = await world()
     const idToken = await bearerFor(w, [MEMBERSHIP])
     const body = validatePresentationQuery({
       '@context': [DCP_CONTEXT],
       type: 'PresentationQueryMessage',
-      presentationDefinition: { id: 'pd-1', input_descriptors: [{ id: 'membership', constraints: {} }] }
+      presentationDefinition: { id: 'pd-1', input_descriptors: [{ id: 'membership', constraints: { fields: [{ path: ['$.vc.type'], filter: { type: 'string', const: 'MembershipCredential' } }] } }] }
     })
     const r = await query(w, idToken, body)
-    expectStatus(r, 501)
-    expect(r.body.error.code).toBe('unsupported')
-    expectStatus(await query(w, idToken, queryMessage([MEMBERSHIP])), 200)
+    expectStatus(r, 200)
+    expect(r.body.presentationSubmission).toMatchObject({ definition_id: 'pd-1', descriptor_map: [expect.objectContaining({ id: 'membership' })] })
+    expect(presentedIds(r.body.presentation[0] as string)).toEqual([w.creds.member.id])
+    expectStatus(await query(w, idToken, queryMessage([MEMBERSHIP])), 403, 'replayed')
   })
 
   it('400 for scope and presentationDefinition together', async () => {

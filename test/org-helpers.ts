@@ -8,6 +8,8 @@ import { afterEach } from 'vitest'
 import { createHttpServer } from '../src/http/app.js'
 import { DCP_CONTEXT } from '../src/org/dcp/schemas.js'
 import { decodeJwt } from '../src/org/jwt.js'
+import { OrgStore } from '../src/org/org-store.js'
+import { Vault } from '../src/org/vault.js'
 import { parseVcJwt } from '../src/org/vc.js'
 import type { HttpServer } from '../src/http/server.js'
 import type { Hub, OpenOptions } from '../src/hub.js'
@@ -88,4 +90,14 @@ export async function presentedCredentialIds (
   }))
   const vp = decodeJwt(q.body.presentation[0] as string).payload as { vp: { verifiableCredential: string[] } }
   return vp.vp.verifiableCredential.map(jwt => parseVcJwt(jwt).id)
+}
+
+/**
+ * Store credentials for participant `pid` through an OrgStore on the
+ * server hub's records whose clock reads `atMs`: how a test holds a
+ * credential that has expired since (storing refuses one already expired).
+ */
+export async function storeCredentialsAt (srv: Pick<OrgServer, 'hub'>, pid: string, jwts: string[], atMs: number): Promise<string[]> {
+  const store = new OrgStore({ kv: srv.hub.kv, vault: new Vault(srv.hub.hubKey.exportSeed()), now: () => atMs })
+  return (await store.storeCredentials(pid, jwts)).map(c => c.credentialId)
 }

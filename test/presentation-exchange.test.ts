@@ -17,7 +17,7 @@ import { decodeJwt } from '../src/org/jwt.js'
 import { parseVcJwt } from '../src/org/vc.js'
 import { DCP_CONTEXT, validatePresentationQuery, validatePresentationResponse } from '../src/org/dcp/schemas.js'
 import { cleanup } from './helpers.js'
-import { orgServer, type ApiReply, type OrgServer } from './org-helpers.js'
+import { orgServer, storeCredentialsAt, type ApiReply, type OrgServer } from './org-helpers.js'
 
 afterEach(cleanup)
 
@@ -90,9 +90,12 @@ async function world (): Promise<World> {
     modern
   }
   for (const c of Object.values(creds)) {
+    if (c === creds.expired) continue
     const r = await srv.api('POST', `${IDENTITY}/acme/credentials`, { key: acme.apiKey, body: { jwt: c.jwt } })
     expectStatus(r, 201)
   }
+  // Stored while it was valid (storing refuses a credential already expired).
+  expect(await storeCredentialsAt(srv, 'acme', [creds.expired.jwt], (t0 - 1.5 * DAY) * 1000)).toEqual([creds.expired.id])
   expectStatus(await srv.api('POST', `${IDENTITY}/acme/credentials/${encodeURIComponent(creds.revoked.id)}/revoke`, { key: acme.apiKey }), 200)
   return { srv, issuer, acme, beta, creds }
 }

@@ -15,7 +15,11 @@ import { offerRoutes } from './offer-api.js'
 import { API_VERSION, openApiDocument } from './openapi.js'
 import { Router, type Route } from './router.js'
 import { HttpServer, type HttpLimits } from './server.js'
-import type { Middleware } from './pipeline.js'
+import { compose, type Middleware } from './pipeline.js'
+import { resolveLimits } from './limits.js'
+import { bucket } from './rate-limit.js'
+import { Dashboard, registerDashboard } from './dashboard/dashboard.js'
+import type { Dispatch } from './dashboard/api.js'
 import { orgOf, issuanceOf } from '../org/hub-org.js'
 import type { IssuanceService } from '../org/issuance.js'
 import type { OrgStore } from '../org/org-store.js'
@@ -36,7 +40,7 @@ export interface RouteComponents {
 }
 
 export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route[] {
-  return routesOf({ org: orgOf(hub), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log, notReady: () => hub.closed ? 'the hub is closed' : undefined }, now, logger)
+  return routesOf({ org: orgOf(hub, now !== undefined ? { now } : {}), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log, notReady: () => hub.closed ? 'the hub is closed' : undefined }, now, logger)
 }
 
 /** The route table over narrow components (tests build it with stand-ins). */
@@ -51,7 +55,7 @@ export function routesOf (c: RouteComponents, now?: () => number, logger?: Logge
     // Also before the Identity API: …/credentials/offers is not a credential id.
     ...offerRoutes({ org: c.org, issuance: c.issuance, resolveDocument, replay: c.dcpReplay, ...(now !== undefined ? { now } : {}) }),
     ...identityRoutes(c.org),
-    ...dcpRoutes({ org: c.org, resolveDocument, replay: c.dcpReplay, statusChecker, ...(now !== undefined ? { now } : {}) }),
+    ...dcpRoutes({ org: c.org, resolveDocument, replay: c.dcpReplay, statusChecker, log: (logger ?? c.log).child('dcp'), ...(now !== undefined ? { now } : {}) }),
     ...didWebRoutes(c.org),
     ...healthRoutes({ notReady: c.notReady ?? (() => undefined) })
   ]
@@ -65,13 +69,47 @@ export function routesOf (c: RouteComponents, now?: () => number, logger?: Logge
   return routes
 }
 
-export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number, limits?: Partial<HttpLimits>, staticApp?: Middleware }): HttpServer {
-  return new HttpServer({
-    ...(opts.staticApp !== undefined ? { staticApp: opts.staticApp } : {}),
+/** The dashboard's part of createHttpServer's options (http/dashboard/, docs/dashboard.md). */
+export interface DashboardOptions {
+  /** Runs a hub command as the control channel does: the daemon's dispatch. */
+  dispatch: Dispatch
+  /** Where the built page is (default: dist/dashboard/). */
+  assetsDir?: string
+  /** Wall clock of the sessions (tests). */
+  now?: () => number
+  /** Event stream poll period, ms (tests). */
+  pollMs?: number
+}
+
+export function createHttpServer (hub: Hub, opts: { adminKey: string, logger?: Logger, now?: () => number, limits?: Partial<HttpLimits>, staticApp?: Middleware, dashboard?: DashboardOptions }): HttpServer {
+  let dashboard: Dashboard | undefined
+  let unregister = (): void => {}
+  if (opts.dashboard !== undefined) {
+    const limits = resolveLimits(opts.limits)
+    const d = opts.dashboard
+    dashboard = new Dashboard({
+      hub,
+      dispatch: d.dispatch,
+      baseUrl: () => server.url,
+      loginFailures: bucket(limits.authFailures, limits.maxTrackedClients, undefined),
+      ...(d.assetsDir !== undefined ? { assetsDir: d.assetsDir } : {}),
+      ...(d.now !== undefined ? { now: d.now } : {}),
+      ...(d.pollMs !== undefined ? { pollMs: d.pollMs } : {}),
+      ...(opts.logger !== undefined ? { logger: opts.logger.child('dashboard') } : {})
+    })
+    unregister = registerDashboard(hub, dashboard)
+  }
+  // The dashboard answers /dashboard/…, the static app /app/…: both only for paths no route matched.
+  const parts = [dashboard?.middleware, opts.staticApp].filter((m): m is Middleware => m !== undefined)
+  const unrouted: Middleware | undefined = parts.length === 0 ? undefined : async (ctx, next) => { await compose([...parts, async () => { await next() }])(ctx) }
+  const server: HttpServer = new HttpServer({
+    ...(unrouted !== undefined ? { staticApp: unrouted } : {}),
     router: new Router(hubRoutes(hub, opts.now, opts.logger)),
-    org: orgOf(hub),
+    org: orgOf(hub, opts.now !== undefined ? { now: opts.now } : {}),
     adminKey: opts.adminKey,
+    ...(dashboard !== undefined ? { onClose: () => { dashboard.close(); unregister() } } : {}),
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     ...(opts.limits !== undefined ? { limits: opts.limits } : {})
   })
+  return server
 }

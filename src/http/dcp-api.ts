@@ -19,17 +19,18 @@
  * cannot be satisfied from them the answer is 403
  * `definition_not_satisfiable`, whether or not the holder has more.
  */
-import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError } from '../errors.js'
+import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError, toHubError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
 import { CredentialSignatureError, type OrgStore } from '../org/org-store.js'
 import type { CredentialStatusFilter } from '../org/status-checker.js'
-import type { ParticipantContext } from '../org/types.js'
+import type { CredentialResource, ParticipantContext } from '../org/types.js'
+import type { Logger } from '../log.js'
 import { parseVcJwt } from '../org/vc.js'
 import { DCP_SCHEMA_FILES, validateCredentialMessage, validatePresentationQuery, type DcpSchemaFile } from '../org/dcp/schemas.js'
 import { parseScopes, scopeCovers, type Scope } from '../org/dcp/scopes.js'
 import { compileDefinition, evaluateDefinition, presentationResponseWithSubmission, presentationSubmission, type CompiledDefinition } from '../org/dcp/presentation-exchange.js'
 import { DcpTokenError, verifyAccessToken, verifySelfIssuedIdToken } from '../org/dcp/tokens.js'
-import { buildPresentations, presentationResponse, selectCredentials } from '../org/dcp/presentation.js'
+import { buildPresentations, presentationResponse, selectCredentials, type HeldCredential } from '../org/dcp/presentation.js'
 import { issueTokens, type TokenRequest } from '../org/sts.js'
 import type { HttpRequest, JsonSchema, Route } from './router.js'
 
@@ -45,6 +46,25 @@ export interface DcpDeps {
   /** Issuer status lists (revocation, suspension); without one, only local revocation counts. */
   statusChecker?: CredentialStatusFilter
   now?: () => number
+  log?: Logger
+}
+
+/**
+ * The stored credentials as the selection reads them. One that today's
+ * parser refuses (stored by an older, more lenient version) is left out and
+ * logged: it could never be presented anyway, and it must not make every
+ * query of its holder fail.
+ */
+function heldCredentials (stored: CredentialResource[], log: Logger | undefined): HeldCredential[] {
+  const out: HeldCredential[] = []
+  for (const c of stored) {
+    try {
+      out.push({ ...parseVcJwt(c.raw), revoked: c.state === 'REVOKED' })
+    } catch (err) {
+      log?.warn('stored credential no longer parses; not presented', { participantId: c.participantId, credentialId: c.credentialId, reason: toHubError(err).message })
+    }
+  }
+  return out
 }
 
 export function bearer (req: HttpRequest): string {
@@ -123,8 +143,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         for (const r of requested) {
           if (!scopeCovers(granted, r)) throw new DcpTokenError('scope_escalation', `the access token does not grant ${r.scope}`)
         }
-        const stored = await org.listCredentials(p.participantId)
-        const candidates = stored.map(c => ({ ...parseVcJwt(c.raw), revoked: c.state === 'REVOKED' }))
+        const candidates = heldCredentials(await org.listCredentials(p.participantId), deps.log)
         const signer = await org.signingKey(p.participantId)
         if (definition === undefined) {
           const selected = selectCredentials(candidates, requested, granted, nowMs())

@@ -16,11 +16,18 @@ import { Vault } from './vault.js'
 const orgs = new WeakMap<Hub, OrgStore>()
 const issuances = new WeakMap<Hub, Promise<IssuanceService>>()
 
-/** The hub's organization store: participant contexts, key pairs, DID documents, credentials. */
-export function orgOf (hub: Hub): OrgStore {
+/**
+ * The hub's organization store: participant contexts, key pairs, DID
+ * documents, credentials. `now` (milliseconds) is its clock — what it
+ * stamps records with and judges a credential's validity by — taken on
+ * first use only, like issuanceOf's options: the HTTP server passes its own
+ * clock, so that a test that moves the server's time moves the store's too.
+ */
+export function orgOf (hub: Hub, opts: { now?: () => number } = {}): OrgStore {
   let org = orgs.get(hub)
   if (org === undefined) {
     org = new OrgStore({
+      ...(opts.now !== undefined ? { now: opts.now } : {}),
       kv: hub.kv,
       // Sealing key derived from this hub's own key: org private keys are bound to this hub.
       vault: new Vault(hub.hubKey.exportSeed()),

@@ -335,7 +335,8 @@ export class StatusListChecker implements CredentialStatusFilter {
       throw new HubError('bad_request', 'the status list response is not UTF-8 text')
     }
     const jwt = jwtFromBody(text)
-    const verified = await verifyDidJwt(jwt, this.#resolveDocument)
+    // A status list is a credential: its issuer signs it with an assertion key.
+    const verified = await verifyDidJwt(jwt, this.#resolveDocument, { purpose: 'assertionMethod' })
     const vc = parseVcJwt(jwt)
     // verifyDidJwt ties `iss` to the signing key's DID when `iss` is present; a VCDM 2.0
     // JWT may name its issuer only in `issuer`, so tie that one too.
