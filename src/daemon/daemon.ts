@@ -143,7 +143,8 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       this.#releaseOutbound = restrictOutboundFor(this.#opts.http.host)
       const serveApp = this.#opts.http.serveApp
       const staticApp = serveApp !== undefined ? await (await import('../http/static-app.js')).staticApp({ dir: serveApp }) : undefined
-      this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log, ...(staticApp !== undefined ? { staticApp } : {}) })
+      // The owner's dashboard (/dashboard/) runs its API through this same dispatch: every page action is a command.
+      this.#http = createHttpServer(this.hub, { adminKey, logger: this.#log, ...(staticApp !== undefined ? { staticApp } : {}), dashboard: { dispatch: async (command, params) => await this.#dispatch(command, params) } })
       const url = await this.#http.listen(this.#opts.http.host, this.#opts.http.port)
       if (!isLoopbackHost(this.#opts.http.host)) {
         this.#log.warn('the HTTP API listens beyond loopback: keep /api/identity/ off the public network and put TLS in front', { url })

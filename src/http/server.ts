@@ -69,6 +69,8 @@ export interface HttpServerOptions {
   clock?: () => number
   /** Serves a web app's files for paths no route matched (static-app.ts, `--serve-app`); after the rate limit, before the 404. */
   staticApp?: Middleware
+  /** Called when close() begins (the dashboard ends its sessions and event streams, so close need not wait for them). */
+  onClose?: () => void
 }
 
 /**
@@ -91,6 +93,7 @@ export class HttpServer {
   readonly #gate: ConnectionGate
   readonly #pipeline: (ctx: Context) => Promise<void>
   readonly #clientKey: (req: IncomingMessage) => string
+  readonly #onClose: (() => void) | undefined
   #inFlight = 0
   #url = ''
 
@@ -98,6 +101,7 @@ export class HttpServer {
     const limits = this.#limits = resolveLimits(opts.limits)
     const auth = new ApiKeyAuth({ adminKey: opts.adminKey, org: opts.org, failures: bucket(limits.authFailures, limits.maxTrackedClients, opts.clock) })
     this.#log = (opts.logger ?? silentLogger).child('http')
+    this.#onClose = opts.onClose
     this.#clientKey = opts.clientKey ?? (req => clientAddressKey(req.socket.remoteAddress))
     this.#gate = new ConnectionGate(limits.maxConnectionsPerClient, this.#log)
     const rates = new RequestRateLimits(limits, opts.clock)
@@ -162,6 +166,7 @@ export class HttpServer {
   }
 
   async close (graceMs = 3000): Promise<void> {
+    this.#onClose?.()
     if (!this.#server.listening) return
     const closed = new Promise<void>(resolve => this.#server.close(() => resolve()))
     this.#server.closeIdleConnections()

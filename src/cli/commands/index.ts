@@ -9,6 +9,10 @@ import { APP_COMMANDS } from './app/index.js'
 import { ORG_COMMANDS } from './org/index.js'
 import { archiveExport, archiveImport } from './archive.js'
 import { audit } from './audit.js'
+import { auditSearch, auditSummary } from './audit-search.js'
+import { dashboard } from './dashboard.js'
+import { diff } from './diff.js'
+import { revokePreview } from './revoke-preview.js'
 import { backup } from './backup.js'
 import { collectionEncrypt } from './collection-encrypt.js'
 import { collectionList } from './collection-list.js'
@@ -41,12 +45,12 @@ import { watchCommand } from './watch.js'
 import { write } from './write.js'
 
 const HUB_SIDE: AnyCommand[] = [
-  init, info, doctor,
+  init, info, doctor, dashboard,
   stop, status,
   configGet, configSet,
   deviceInvite, deviceList, deviceRevoke, peers, syncOnce, syncStatus,
-  write, collectionList, collectionEncrypt, update, read, del, history, query, watchCommand, exportObject,
-  grant, grants, revoke, audit, follow, following, unfollow, shared,
+  write, collectionList, collectionEncrypt, update, read, del, history, diff, query, watchCommand, exportObject,
+  grant, grants, revoke, revokePreview, audit, auditSearch, auditSummary, follow, following, unfollow, shared,
   backup, archiveExport, archiveImport,
   ...ORG_COMMANDS,
   profileGet, profileSet
