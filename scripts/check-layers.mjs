@@ -39,7 +39,9 @@ export const LAYERS = [
   ['compose', ['compose.ts']],
   ['browser', ['browser/']],
   ['cli', ['cli/']],
-  ['entry', ['index.ts', 'net-entry.ts']]
+  ['entry', ['index.ts', 'net-entry.ts']],
+  // The dashboard page (issue 16): browser code talking HTTP to its hub; it imports nothing of src/ outside itself.
+  ['dashboard-page', ['dashboard/']]
 ]
 
 /** What the app SDK may import besides itself: no store, no hub, no node-side parts. */
