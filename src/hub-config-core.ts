@@ -37,6 +37,20 @@ export interface HubConfig {
   createdAt: string
   limits: { maxValueBytes: number, maxCommitBytes: number }
   network?: NetworkConfig
+  /** Where the store lives when it is not the home's own (LevelDB under Node): absent means the default. */
+  store?: StoreConfig
+}
+
+/**
+ * A store outside the hub's home: today PostgreSQL (src/store/pg-kv.ts).
+ * `url` never holds a password (see {@link splitStoreUrl}): the password is
+ * the secret keys/store-password, PGPASSWORD, or given again at `hub start`.
+ */
+export interface StoreConfig {
+  engine: 'postgres'
+  url: string
+  /** This hub's partition of the database (PgKv namespace): the hub's peer id unless named. */
+  namespace: string
 }
 
 /** Parse a config's text; `where` names it in errors (a path, an IndexedDB key). */
@@ -48,7 +62,59 @@ export function parseConfig (raw: string, where: string): HubConfig {
     throw new HubError('internal', `${where} is not valid JSON: ${(err as Error).message}`, { path: where }, { cause: err })
   }
   if (cfg.version !== CONFIG_VERSION) throw new BadRequestError(`unsupported hub.json version ${String(cfg.version)}`)
+  const st = cfg.store as Partial<StoreConfig> | undefined
+  if (st !== undefined && (st.engine !== 'postgres' || typeof st.url !== 'string' || typeof st.namespace !== 'string')) {
+    throw new BadRequestError(`${where}: "store" must be { engine: "postgres", url, namespace }`, { reason: 'bad_store_config' })
+  }
   return cfg
+}
+
+/**
+ * A `postgres://` (or `postgresql://`) connection string, split into the
+ * URL without its password (what hub.json and every message may carry) and
+ * the password. Anything else is bad_request (reason bad_store_url); the
+ * refusal never echoes the password.
+ */
+export function splitStoreUrl (raw: string): { url: string, password?: string } {
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    throw new BadRequestError('--store must be a postgres:// connection string, e.g. postgres://hub@db.example:5432/hubs', { reason: 'bad_store_url' })
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new BadRequestError(`--store takes a postgres:// connection string (got a ${u.protocol} URL); without --store the hub keeps LevelDB in its directory`, { reason: 'bad_store_url' })
+  }
+  if (u.hostname === '' && !u.searchParams.has('host')) throw new BadRequestError('--store names no database host', { reason: 'bad_store_url' })
+  const password = u.password !== '' ? decodeURIComponent(u.password) : undefined
+  u.password = ''
+  return { url: u.toString(), ...(password !== undefined ? { password } : {}) }
+}
+
+/** A namespace as PgKv takes it (1–200 printable ASCII characters, no spaces): checked before anything is created. */
+export function checkStoreNamespace (ns: string): string {
+  if (!/^[\x21-\x7e]{1,200}$/.test(ns)) throw new BadRequestError('--store-namespace is 1–200 printable ASCII characters without spaces', { reason: 'bad_namespace' })
+  return ns
+}
+
+/** A connection string fit to print: any password replaced by `***` (an unparsable one is shown as `(unparsable URL)`). */
+export function redactStoreUrl (raw: string): string {
+  try {
+    const u = new URL(raw)
+    if (u.password !== '') u.password = '***'
+    for (const k of [...u.searchParams.keys()]) if (/pass/i.test(k)) u.searchParams.set(k, '***')
+    return u.toString()
+  } catch {
+    return '(unparsable URL)'
+  }
+}
+
+/** The URL with `password` put back, for the driver only (never printed). */
+export function withStorePassword (url: string, password: string | undefined): string {
+  if (password === undefined) return url
+  const u = new URL(url)
+  u.password = encodeURIComponent(password)
+  return u.toString()
 }
 
 /** The text of a config, as hub.json has always held it. */

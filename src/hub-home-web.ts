@@ -13,7 +13,7 @@
  */
 import { AlreadyExistsError, BadRequestError, HubError, NotFoundError } from './errors.js'
 import { parseConfig, serializeConfig, type HubConfig } from './hub-config-core.js'
-import type { HubHome, HubKeyStore } from './hub-home.js'
+import type { ExternalStore, HubHome, HubKeyStore } from './hub-home.js'
 import { b64u, fromB64u, utf8, utf8d } from './identity/encoding.js'
 import { Ed25519KeyPair } from './identity/keys.js'
 import { BrowserKv } from './store/browser-kv.js'
@@ -93,6 +93,7 @@ class IndexedDbKeyStore implements HubKeyStore {
 class IndexedDbHome implements HubHome {
   readonly location: string
   readonly keys: HubKeyStore
+  readonly engine = 'indexeddb'
   readonly #name: string
 
   constructor (name: string) {
@@ -117,7 +118,9 @@ class IndexedDbHome implements HubHome {
     await withHome(this.#name, async kv => { await kv.batch([{ type: 'put', key: CONFIG, value: utf8.encode(serializeConfig(cfg)) }]) })
   }
 
-  async openKv (opts: { sync?: boolean }): Promise<KvStore> {
+  async openKv (opts: { sync?: boolean, external?: ExternalStore }): Promise<KvStore> {
+    // A page cannot speak PostgreSQL's wire protocol: its store is IndexedDB.
+    if (opts.external !== undefined) throw new BadRequestError('a hub in a browser keeps its store in IndexedDB; an external store is for Node', { reason: 'store_unsupported_here' })
     return await BrowserKv.open(`${this.#name}/store`, { exclusive: true, sync: opts.sync === true })
   }
 }

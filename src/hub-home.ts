@@ -8,7 +8,8 @@
  * Import the implementation for this platform as
  * `import { hubHome } from '#hub-home'` (package.json "imports").
  */
-import type { HubConfig } from './hub-config-core.js'
+import type { HubConfig, StoreConfig } from './hub-config-core.js'
+import type { Logger } from './log.js'
 import type { Ed25519KeyPair } from './identity/keys.js'
 import type { KvStore } from './store/kv.js'
 
@@ -23,6 +24,16 @@ export interface HubKeyStore {
   delete (name: string): Promise<void>
 }
 
+/** A store outside the home (hub.json `store`, or `hub start --store`), and the password to reach it if one was given. */
+export interface ExternalStore {
+  config: StoreConfig
+  password?: string
+  logger?: Logger
+}
+
+/** The secret (keys/) holding the external store's password, when `hub init --store` was given one. */
+export const STORE_PASSWORD_SECRET = 'store-password'
+
 export interface HubHome {
   /** What names this home in messages and `Hub.dir`: a directory, or `indexeddb:<name>`. */
   readonly location: string
@@ -35,6 +46,12 @@ export interface HubHome {
   readConfig (): Promise<HubConfig>
   /** Replace the config atomically: a reader sees the old one or the new one. */
   writeConfig (cfg: HubConfig): Promise<void>
-  /** Open the hub's store; `sync` asks for durable writes where the engine offers them. */
-  openKv (opts: { sync?: boolean }): Promise<KvStore>
+  /** The engine of the home's own store ('leveldb' under Node, 'indexeddb' in a browser). */
+  readonly engine: string
+  /**
+   * Open the hub's store: the home's own, or `external` (PostgreSQL) when
+   * given — then nothing is created for a store inside the home. `sync`
+   * asks for durable writes where the engine offers them.
+   */
+  openKv (opts: { sync?: boolean, external?: ExternalStore }): Promise<KvStore>
 }

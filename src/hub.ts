@@ -10,7 +10,8 @@
  *   keys/hub.json   this instance's key = its libp2p PeerId = its did:key (0600)
  *   keys/tenant.json the owner's tenant secret, shared by owner devices (0600):
  *                   derives the private DHT discovery key (and, later, collection tags)
- *   store/          LevelDB
+ *   store/          LevelDB — absent when hub.json `store` names PostgreSQL
+ *                   (then keys/store-password may hold its password)
  */
 import { platformCrypto } from '#platform/crypto'
 import { hubHome } from '#hub-home'
@@ -35,8 +36,8 @@ import { Keyring } from './encryption/keyring.js'
 import { CollectionKeys, openerOf } from './interfaces/collection-keys.js'
 import { LocalState, type KnownPeer } from './store/local-state.js'
 import { silentLogger, type Logger } from './log.js'
-import { CONFIG_VERSION, type HubConfig, type HubRole } from './hub-config-core.js'
-import type { HubHome } from './hub-home.js'
+import { CONFIG_VERSION, checkStoreNamespace, redactStoreUrl, splitStoreUrl, type HubConfig, type HubRole, type StoreConfig } from './hub-config-core.js'
+import { STORE_PASSWORD_SECRET, type ExternalStore, type HubHome } from './hub-home.js'
 import { HubEmitter } from './hub-events.js'
 
 export { CONFIG_VERSION, type HubConfig, type HubRole } from './hub-config-core.js'
@@ -60,6 +61,26 @@ export interface InitOptions {
   /** The owner's tenant secret, when restoring an owner from a backup (src/backup/owner-backup.ts); fresh otherwise. */
   tenantSecret?: Uint8Array
   maxValueBytes?: number
+  /** Keep the store in PostgreSQL instead of the home's own engine (see {@link StoreChoice}). */
+  store?: StoreChoice
+}
+
+/**
+ * An external store as given by a person: a postgres:// URL (a password in
+ * it is kept apart: see splitStoreUrl), an optional namespace (default: the
+ * hub's peer id), an optional password (from --store-password-file).
+ */
+export interface StoreChoice {
+  url: string
+  namespace?: string
+  password?: string
+}
+
+/** Which engine holds a hub's store, fit to print (`hub status`, logs): never a password. */
+export interface StoreInfo {
+  engine: string
+  url?: string
+  namespace?: string
 }
 
 export interface InitResult {
@@ -67,6 +88,7 @@ export interface InitResult {
   hubDid: Did
   peerId: string
   dir: string
+  store: StoreInfo
 }
 
 /** What a device receives from the hub it pairs with (see net/pair.ts). */
@@ -89,10 +111,48 @@ export interface OpenOptions {
   maxValueBytes?: number
   /** Entries of each issuer status list started (IssuanceDeps.statusListSize); only tests should make it smaller than the default. */
   statusListSize?: number
+  /** Use this store for this process instead of hub.json's (`hub start --store`): its password, if any, is used and never recorded. */
+  store?: StoreChoice
+}
+
+/** The external store to open: `override` (hub start --store) before hub.json's. */
+function externalStore (config: HubConfig, override: StoreChoice | undefined, logger: Logger): ExternalStore | undefined {
+  if (override === undefined) return config.store === undefined ? undefined : { config: config.store, logger }
+  const { url, password } = splitStoreUrl(override.url)
+  const namespace = checkStoreNamespace(override.namespace ?? config.store?.namespace ?? config.peerId)
+  const pw = override.password ?? password
+  return { config: { engine: 'postgres', url, namespace }, logger, ...(pw !== undefined ? { password: pw } : {}) }
+}
+
+function storeInfoOf (home: HubHome, store: StoreConfig | undefined): StoreInfo {
+  return store === undefined ? { engine: home.engine } : { engine: store.engine, url: redactStoreUrl(store.url), namespace: store.namespace }
 }
 
 export interface HubEvents {
   commit: [CommitEvent]
+}
+
+/** A person's store choice as hub.json records it (no password) and the password apart. */
+function storeChoice (choice: StoreChoice, peerId: string): { config: StoreConfig, password?: string } {
+  const { url, password } = splitStoreUrl(choice.url)
+  const pw = choice.password ?? password
+  return { config: { engine: 'postgres', url, namespace: checkStoreNamespace(choice.namespace ?? peerId) }, ...(pw !== undefined ? { password: pw } : {}) }
+}
+
+/**
+ * A new hub's external store must reach the database (unavailable otherwise)
+ * and its namespace must be empty: one that holds another hub's data would
+ * mix two owners in one partition. Checked before anything is created.
+ */
+async function checkEmptyStore (home: HubHome, store: { config: StoreConfig, password?: string }): Promise<void> {
+  const kv = await home.openKv({ external: store })
+  try {
+    for await (const key of kv.keys({ limit: 1 })) {
+      throw new AlreadyExistsError(`the store's namespace ${store.config.namespace} already holds data (key ${key.slice(0, 40)}); name another with --store-namespace`, { reason: 'store_not_empty', namespace: store.config.namespace })
+    }
+  } finally {
+    await kv.close()
+  }
 }
 
 const DISCOVERY_INFO = new TextEncoder().encode('identity-hub discovery v1')
@@ -106,6 +166,8 @@ export class Hub {
   readonly hubKey: Ed25519KeyPair
   readonly ownerKey: Ed25519KeyPair | undefined
   readonly kv: KvStore
+  /** Which engine holds the store (and, for PostgreSQL, where: redacted). */
+  readonly storeInfo: StoreInfo
   readonly store: TenantStore
   readonly collections: Collections
   readonly profile: Profile
@@ -136,7 +198,7 @@ export class Hub {
   readonly #documentSources: Array<(did: string) => Promise<DidDocument | undefined>> = []
   #closed = false
 
-  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: KvStore, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number, statusListSize?: number }) {
+  private constructor (args: { dir: string, config: HubConfig, hubKey: Ed25519KeyPair, ownerKey: Ed25519KeyPair | undefined, tenantSecret: Uint8Array | undefined, kv: KvStore, storeInfo: StoreInfo, logger: Logger, resolver?: ResolverOptions, maxValueBytes: number, statusListSize?: number }) {
     this.dir = args.dir
     this.config = args.config
     this.did = args.config.ownerDid
@@ -145,6 +207,7 @@ export class Hub {
     this.hubKey = args.hubKey
     this.ownerKey = args.ownerKey
     this.kv = args.kv
+    this.storeInfo = args.storeInfo
     this.log = args.logger
     this.local = new LocalState(args.kv)
     this.tenantSecret = args.tenantSecret
@@ -223,10 +286,15 @@ export class Hub {
     const home = homeOf(where)
     const dir = home.location
     if (await home.exists()) throw new AlreadyExistsError(`a hub already exists at ${dir}`)
-    await home.create()
-    const keystore = home.keys
     const owner = opts.ownerKey ?? Ed25519KeyPair.generate()
     const hubKey = Ed25519KeyPair.generate()
+    const peerId = peerIdOf(hubKey.publicKey)
+    // Checked before anything is created: a bad URL or namespace leaves no half-made hub.
+    const store = opts.store === undefined ? undefined : storeChoice(opts.store, peerId)
+    if (store !== undefined) await checkEmptyStore(home, store)
+    await home.create()
+    const keystore = home.keys
+    if (store?.password !== undefined) await keystore.putSecret(STORE_PASSWORD_SECRET, new TextEncoder().encode(store.password))
     await keystore.put('owner', owner, { overwrite: true })
     await keystore.put('hub', hubKey, { overwrite: true })
     await keystore.putSecret('tenant', opts.tenantSecret ?? platformCrypto.randomBytes(32))
@@ -234,10 +302,11 @@ export class Hub {
       version: CONFIG_VERSION,
       ownerDid: owner.did,
       hubDid: hubKey.did,
-      peerId: peerIdOf(hubKey.publicKey),
+      peerId,
       role: 'owner-device',
       createdAt: new Date().toISOString(),
-      limits: { maxValueBytes: opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES }
+      limits: { maxValueBytes: opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxCommitBytes: DEFAULT_MAX_COMMIT_BYTES },
+      ...(store !== undefined ? { store: store.config } : {})
     }
     // hub.json is written last: its presence marks a complete hub.
     await home.writeConfig(config)
@@ -249,7 +318,7 @@ export class Hub {
     } finally {
       await hub.close()
     }
-    return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
+    return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir, store: hub.storeInfo }
   }
 
   /**
@@ -281,7 +350,7 @@ export class Hub {
     } finally {
       await hub.close()
     }
-    return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir }
+    return { did: config.ownerDid, hubDid: config.hubDid, peerId: config.peerId, dir, store: hub.storeInfo }
   }
 
   static async open (where: HubLocation, opts: OpenOptions = {}): Promise<Hub> {
@@ -291,7 +360,9 @@ export class Hub {
     const hubKey = await keystore.get('hub')
     const ownerKey = await keystore.has('owner') ? await keystore.get('owner') : undefined
     const tenantSecret = await keystore.getSecret('tenant')
-    const kv = await home.openKv({ sync: opts.sync === true })
+    const logger = opts.logger ?? silentLogger
+    const external = externalStore(config, opts.store, logger.child('store'))
+    const kv = await home.openKv({ sync: opts.sync === true, ...(external !== undefined ? { external } : {}) })
     const hub = new Hub({
       dir: home.location,
       config,
@@ -299,13 +370,14 @@ export class Hub {
       ownerKey,
       tenantSecret,
       kv,
-      logger: opts.logger ?? silentLogger,
+      storeInfo: storeInfoOf(home, external?.config),
+      logger,
       maxValueBytes: opts.maxValueBytes ?? config.limits.maxValueBytes,
       ...(opts.resolver !== undefined ? { resolver: opts.resolver } : {}),
       ...(opts.statusListSize !== undefined ? { statusListSize: opts.statusListSize } : {})
     })
     await hub.store.open()
-    hub.log.info('hub opened', { dir: home.location, did: hub.did, peerId: hub.peerId })
+    hub.log.info('hub opened', { dir: home.location, did: hub.did, peerId: hub.peerId, store: hub.storeInfo })
     return hub
   }
 

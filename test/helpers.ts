@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hub, type InitOptions, type OpenOptions } from '../src/hub.js'
+import { testHubStore } from './test-kv.js'
 
 const cleanups: Array<() => Promise<void>> = []
 
@@ -11,10 +12,16 @@ export async function tempDir (prefix = 'hub-'): Promise<string> {
   return dir
 }
 
-/** A fresh hub in a temp directory (closed and removed by cleanup()). */
+/**
+ * A fresh hub in a temp directory (closed and removed by cleanup()). Under
+ * HUB_TEST_STORE=postgres (`npm run test:pg`) its store is a fresh
+ * namespace of the test file's throwaway PostgreSQL (test/test-kv.ts)
+ * instead of LevelDB, unless `opts.init.store` names one.
+ */
 export async function tempHub (opts: { init?: InitOptions, open?: OpenOptions } = {}): Promise<Hub> {
   const dir = join(await tempDir(), 'hub')
-  await Hub.init(dir, opts.init)
+  const store = opts.init?.store ?? await testHubStore()
+  await Hub.init(dir, { ...opts.init, ...(store !== undefined ? { store } : {}) })
   const hub = await Hub.open(dir, opts.open)
   cleanups.push(async () => { await hub.close() })
   return hub

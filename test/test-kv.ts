@@ -11,6 +11,7 @@
  */
 import { afterAll } from 'vitest'
 import type { KvOp, KvRange, KvStore } from '../src/store/kv.js'
+import type { StoreChoice } from '../src/hub.js'
 import { MemoryKv } from '../src/store/memory-kv.js'
 import { PgKv } from '../src/store/pg-kv.js'
 import { freshNamespace, startPostgres, type PgCluster } from './pg-harness.js'
@@ -45,6 +46,22 @@ export async function pgTestKv (): Promise<PgKv> {
   const kv = await PgKv.open({ url, namespace: freshNamespace('test'), maxConnections: 4 })
   opened.push(kv)
   return kv
+}
+
+/** The cluster of this test file (started on first use; stopped after its last test). */
+export async function testCluster (): Promise<PgCluster> {
+  return await sharedCluster()
+}
+
+/**
+ * The store a whole hub of a test keeps its data in: undefined normally
+ * (LevelDB in its directory), a fresh namespace of this file's cluster
+ * under HUB_TEST_STORE=postgres (test/helpers.ts tempHub).
+ */
+export async function testHubStore (): Promise<StoreChoice | undefined> {
+  if (!ON_POSTGRES) return undefined
+  const { url } = await sharedCluster()
+  return { url, namespace: freshNamespace('hub') }
 }
 
 /** `fallback()` normally; a fresh PgKv under HUB_TEST_STORE=postgres. */

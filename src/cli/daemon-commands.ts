@@ -10,6 +10,7 @@ import { findDaemon, probeDaemon } from '../daemon/discovery.js'
 import { isPidAlive, readDaemonInfo, type DaemonInfo } from '../daemon/files.js'
 import type { HandlerTable } from '../daemon/daemon.js'
 import type { HubNode } from '../net/hub-node.js'
+import type { StoreChoice } from '../hub.js'
 import { startNetwork } from './network.js'
 
 
@@ -26,11 +27,12 @@ const STOP_TIMEOUT_MS = 10_000
 const POLL_MS = 50
 
 /** Run the daemon in the foreground until it is stopped; returns the exit code. */
-export async function startDaemon (dir: string, opts: { handlers: HandlerTable<HubNode>, listen: string[], bootstrap: string[], http?: { host: string, port: number, serveApp?: string }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
+export async function startDaemon (dir: string, opts: { handlers: HandlerTable<HubNode>, store?: StoreChoice, listen: string[], bootstrap: string[], http?: { host: string, port: number, serveApp?: string }, logger: Logger, onReady: (info: DaemonInfo) => void }): Promise<number> {
   const { runDaemon } = await import('../daemon/daemon.js')
   return await runDaemon({
     dir,
     handlers: opts.handlers,
+    ...(opts.store !== undefined ? { store: opts.store } : {}),
     listen: opts.listen,
     bootstrap: opts.bootstrap,
     logger: opts.logger,
@@ -95,6 +97,8 @@ export interface StatusResult {
   did?: string
   peerId?: string
   http?: DaemonInfo['http']
+  /** Which engine holds the store (a PostgreSQL URL with its password redacted). */
+  store?: DaemonInfo['store']
   /** When this device's authorization was revoked by the owner (null: it is not). */
   revokedAt?: string | null
   /** A daemon.json is present but no daemon answers (crashed, or mid-shutdown); it is ignored and replaced at the next start. */

@@ -27,6 +27,8 @@ export interface DaemonInfo {
   did: string
   /** This hub instance's libp2p PeerId. */
   peerId: string
+  /** Which engine holds the store: { engine: 'leveldb' } or { engine: 'postgres', url (password redacted), namespace }. */
+  store?: { engine: string, url?: string, namespace?: string }
   /** Present when started with --http: the server's base URL and the file holding the admin API key. */
   http?: { url: string, adminKeyFile: string, /** With --serve-app: where the web app is served. */ app?: string }
 }

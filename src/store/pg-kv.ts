@@ -81,6 +81,8 @@ const NAMESPACE = /^[\x21-\x7e]{1,200}$/
 const RETRYABLE = new Set(['40001', '40P01'])
 /** How long a multi-page scan may sit between pulls before the server ends it (ms). */
 const SCAN_IDLE_MS = 300_000
+/** How long opening a connection (or waiting for a free one in the pool) may take (ms). */
+const CONNECT_TIMEOUT_MS = 30_000
 
 interface Migration { version: number, name: string, sql: string[] }
 
@@ -127,7 +129,7 @@ export function pgError (err: unknown, op: string, during?: 'commit'): HubError 
   const sys = (err as { code?: unknown }).code
   const connection = (state !== undefined && (state.startsWith('08') || state.startsWith('57P') || state.startsWith('53'))) ||
     (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)
   const details: Record<string, unknown> = { op, ...(state !== undefined ? { sqlstate: state } : {}) }
   if (connection) {
     return new UnavailableError(`PostgreSQL unavailable during ${op}: ${message}`, { ...details, reason: 'database_unavailable', ...(during === 'commit' ? { outcome: 'unknown' } : {}) }, { cause: err })
@@ -534,7 +536,8 @@ export function makePool (init: { url?: string, pool?: pg.Pool, maxConnections?:
   if ((init.url === undefined) === (init.pool === undefined)) throw new BadRequestError('give exactly one of url and pool', { reason: 'bad_connection' })
   if (init.pool !== undefined) return { pool: init.pool, owns: false }
   const logger = init.logger ?? quietLogger
-  const pool = new pg.Pool({ connectionString: init.url, max: init.maxConnections ?? 10 })
+  // A connect that never completes (a blackholed host) must end as database_unavailable, not hang a start for ever.
+  const pool = new pg.Pool({ connectionString: init.url, max: init.maxConnections ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   // An idle connection that fails (server restart, network) is dropped by
   // the pool; without a listener the 'error' event would crash the process.
   pool.on('error', err => { logger.warn('idle PostgreSQL connection failed', { error: err.message }) })

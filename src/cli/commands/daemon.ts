@@ -4,11 +4,14 @@ import { join, resolve } from 'node:path'
 import { BadRequestError } from '../../errors.js'
 import type { HandlerTable } from '../../daemon/daemon.js'
 import type { HubNode } from '../../net/hub-node.js'
+import type { StoreChoice } from '../../hub.js'
 import { daemonStatus, parseHttpAddress, startDaemon, stopDaemon, type StatusResult, type StopResult } from '../daemon-commands.js'
 import { fields, pickField, printable } from '../format.js'
 import { list, opt } from '../input.js'
 import { printReady } from '../output.js'
 import { localCommand, SILENT } from '../spec.js'
+import { storeLine } from './init.js'
+import { STORE_OPTIONS, storeChoice } from './store-options.js'
 
 /** `--serve-app DIR`: goes with --http, and must be a directory (checked before anything starts). Absolute, for --detach. */
 async function appDir (dir: string | undefined, http: string | undefined): Promise<string | undefined> {
@@ -18,6 +21,15 @@ async function appDir (dir: string | undefined, http: string | undefined): Promi
   const st = await stat(abs).catch(() => undefined)
   if (st?.isDirectory() !== true) throw new BadRequestError(`--serve-app ${dir} is not a directory`, { reason: 'no_app_dir' })
   return abs
+}
+
+/** `--store URL [--store-namespace NS]` for a detached start, the password moved to PGPASSWORD. */
+async function detachedStoreArgv (store: StoreChoice): Promise<string[]> {
+  const { splitStoreUrl } = await import('../../hub-config-core.js')
+  const { url, password } = splitStoreUrl(store.url)
+  const pw = store.password ?? password
+  if (pw !== undefined) process.env.PGPASSWORD = pw
+  return ['--store', url, ...(store.namespace !== undefined ? ['--store-namespace', store.namespace] : [])]
 }
 
 /** `hub start` runs the given handler table (the registry's hub commands) inside the daemon. */
@@ -36,16 +48,20 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
       { flags: '--http <host:port>', description: 'serve the HTTP API here (admin key: DIR/http-admin.key)' },
       { flags: '--serve-app <dir>', description: 'with --http: also serve the static web app in this directory at /app/ (docs/browser.md)' },
       { flags: '--detach', description: 'run in the background and return once ready; logs go to --log-file' },
-      { flags: '--log-file <file>', description: 'with --detach: append the daemon\'s logs here (default DIR/hub.log)' }
+      { flags: '--log-file <file>', description: 'with --detach: append the daemon\'s logs here (default DIR/hub.log)' },
+      ...STORE_OPTIONS.map(o => ({ ...o, description: `${o.description} — for this run, overriding hub.json` }))
     ],
     examples: ['hub start --dir ~/hub', 'hub start --dir ~/hub --detach', 'hub start --dir ~/hub --listen /ip4/0.0.0.0/tcp/4001 --http 127.0.0.1:8080', 'hub start --dir ~/hub --http 127.0.0.1:8080 --serve-app ./my-web-app'],
     async run (cli) {
       const http = opt(cli.opts.http)
       const serveApp = await appDir(opt(cli.opts.serveApp), http)
       if (cli.opts.logFile !== undefined && cli.opts.detach !== true) throw new BadRequestError('--log-file goes with --detach (in the foreground, logs go to stderr)')
+      const store = await storeChoice(cli.opts)
       if (cli.opts.detach === true) {
         const { startDetached } = await import('../detach.js')
-        const argv = ['--dir', cli.dir, ...list(cli.opts.listen).flatMap(a => ['--listen', a]), ...list(cli.opts.bootstrap).flatMap(a => ['--bootstrap', a]), ...(http !== undefined ? ['--http', http] : []), ...(serveApp !== undefined ? ['--serve-app', serveApp] : [])]
+        // The password reaches the background process through its environment (PGPASSWORD), never its argv (visible in ps).
+        const storeArgv = store === undefined ? [] : await detachedStoreArgv(store)
+        const argv = ['--dir', cli.dir, ...storeArgv, ...list(cli.opts.listen).flatMap(a => ['--listen', a]), ...list(cli.opts.bootstrap).flatMap(a => ['--bootstrap', a]), ...(http !== undefined ? ['--http', http] : []), ...(serveApp !== undefined ? ['--serve-app', serveApp] : [])]
         const { info, logFile } = await startDetached(argv, resolve(opt(cli.opts.logFile) ?? join(cli.dir, 'hub.log')))
         const field = opt(cli.opts.field)
         if (field !== undefined) process.stdout.write(printable(pickField({ ...info, logFile }, field)) + '\n')
@@ -60,6 +76,7 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
       }
       const code = await startDaemon(cli.dir, {
         handlers,
+        ...(store !== undefined ? { store } : {}),
         listen: list(cli.opts.listen),
         bootstrap: list(cli.opts.bootstrap),
         ...(http !== undefined ? { http: { ...parseHttpAddress(http), ...(serveApp !== undefined ? { serveApp } : {}) } } : {}),
@@ -96,6 +113,7 @@ export const status = localCommand<StatusResult>({
     return revoked + `hub daemon running (pid ${String(r.pid)}) since ${String(r.startedAt)}\n` + fields([
       ['  control', r.control?.url],
       ['  multiaddrs', (r.multiaddrs ?? []).join(' ') || '(no network)'],
+      ...(r.store !== undefined ? [['  store', storeLine(r.store)] as const] : []),
       ...(r.http !== undefined ? [['  http', `${r.http.url} (admin key in ${r.http.adminKeyFile})`] as const] : [])
     ])
   }
