@@ -17,7 +17,7 @@
  * handlers })` with `handlers: HandlerTable<HubNetwork>`.
  */
 import { resolve } from 'node:path'
-import { Hub } from '../hub.js'
+import { Hub, type StoreChoice } from '../hub.js'
 import { HubError, toHubError, BadRequestError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import { ControlServer } from './control.js'
@@ -61,6 +61,8 @@ export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
    * the start.
    */
   http?: { host: string, port: number, /** Also serve this directory's web app at /app/ (http/static-app.ts). */ serveApp?: string }
+  /** `hub start --store`: this store instead of hub.json's, for this run (its password is never written anywhere). */
+  store?: StoreChoice
   logger?: Logger
 }
 
@@ -101,7 +103,8 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     if (other !== undefined) {
       throw new HubError('unavailable', `a hub daemon (pid ${other.pid}) is already running for ${dir} at ${other.control.url}; stop it with "hub stop --dir ${dir}"`)
     }
-    const hub = await Hub.open(dir, { logger })
+    // An unreachable PostgreSQL store fails here: unavailable, reason database_unavailable (the start exits non-zero).
+    const hub = await Hub.open(dir, { logger, ...(opts.store !== undefined ? { store: opts.store } : {}) })
     const daemon = new Daemon<N>(dir, hub, opts, log)
     try {
       await daemon.#start()
@@ -167,6 +170,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       multiaddrs: this.#net?.multiaddrs() ?? [],
       did: this.hub.did,
       peerId: this.hub.peerId,
+      store: this.hub.storeInfo,
       ...(http !== undefined ? { http } : {})
     }
     // Last step: from here on, CLI processes forward their commands to us.
