@@ -15,7 +15,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
 import { doctor } from '../src/store/doctor.js'
 import { fails, hub, killAll, ok, running, startDaemon } from './cli-helpers.js'
-import { cleanup, playlist, tempDir } from './helpers.js'
+import { cleanup, playlist, tempDir, tempHub } from './helpers.js'
+import { ON_POSTGRES } from './test-kv.js'
 import { freshNamespace, startPostgres } from './pg-harness.js'
 
 const started = await startPostgres()
@@ -168,5 +169,13 @@ describe.skipIf(cluster === undefined)(name, () => {
     expect(await exists(join(base, 'a'))).toBe(false)
     await fails(['init', '--dir', join(base, 'b'), '--store-namespace', 'x'], 'bad_request')
     expect(await exists(join(base, 'b'))).toBe(false)
+  })
+})
+
+describe.skipIf(!ON_POSTGRES)('tempHub under HUB_TEST_STORE=postgres', () => {
+  it('puts the hub on PostgreSQL (so the suites of npm run test:pg really run there)', async () => {
+    const h = await tempHub()
+    expect(h.storeInfo).toMatchObject({ engine: 'postgres' })
+    expect(await exists(join(h.dir, 'store'))).toBe(false)
   })
 })
