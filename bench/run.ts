@@ -26,9 +26,10 @@ import { requests } from './requests.js'
 import { scale } from './scale.js'
 import { org } from './org.js'
 import { browser } from './browser.js'
+import { dashboard } from './dashboard.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core, sync, requests, scale, org, browser]
+const SUITES: Suite[] = [core, sync, requests, scale, org, browser, dashboard]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}

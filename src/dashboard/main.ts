@@ -82,18 +82,17 @@ async function start (): Promise<void> {
   const main = document.getElementById('main') as HTMLElement
   const nav = document.querySelector('nav.pages') as HTMLElement
   render(nav, h('ul', {}, PAGES.map(([id, label]) => h('li', {}, h('a', { href: `#/${id}`, 'data-page': id }, label)))))
-  let session: SessionInfo
-  try {
-    session = await startSession()
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) { loggedOut(main, err); return }
-    throw err
-  }
-  const who = document.getElementById('who')
-  if (who !== null) { who.textContent = session.did; who.title = `owner ${session.did} · this hub ${session.hubDid} (${session.role})` }
   window.addEventListener('hashchange', () => { void show(document.getElementById('main') as HTMLElement) })
+  // The session (for its CSRF token) and the first page load together: a GET needs no token, and
+  // without a session both answer 401 (the page then says how to log in).
+  const [session] = await Promise.all([startSession().catch((err: unknown) => err), show(main)])
+  if (session instanceof ApiError && session.status === 401) { loggedOut(document.getElementById('main') as HTMLElement, session); return }
+  if (session instanceof Error) throw session
+  const s = session as SessionInfo
+  const who = document.getElementById('who')
+  if (who !== null) { who.textContent = s.did; who.title = `owner ${s.did} · this hub ${s.hubDid} (${s.role})` }
+  // Live updates once the first page is up (their first poll would otherwise compete with it).
   listen()
-  await show(main)
 }
 
 void start().catch((err: unknown) => { announce(`The dashboard failed to start: ${(err as Error).message}`, 'bad') })
