@@ -285,4 +285,42 @@ describe('dashboard API data', () => {
     expect(r.body.qrSvg).toMatch(/^<svg[\s\S]*<\/svg>$/)
     expect((await api(d.url, 'POST', '/devices/invite', { ...s, body: { role: 'king' } })).body.error?.code).toBe('bad_request')
   })
+
+  it('diffs an encrypted object with the hub\'s own keys', async () => {
+    const a = await founder()
+    const d = await dashboardServer(a)
+    const s = await d.login()
+    const { objectId } = await a.hub.collections.create({ '@context': CTX, '@type': 'Diary', text: 'first' }, { encrypt: true })
+    await a.hub.collections.change(objectId, doc => { doc.text = 'second' })
+    const r = await api(d.url, 'GET', `/objects/${objectId}/diff`, s)
+    expect(r.body.changes).toEqual([{ path: 'text', kind: 'changed', before: 'first', after: 'second' }])
+  })
+
+  it('the event stream sends changes and new audit entries to the session, and ends with it', async () => {
+    const a = await founder()
+    const d = await dashboardServer(a)
+    const s = await d.login()
+    const res = await fetch(`${d.url}/dashboard/api/events`, { headers: { cookie: s.cookie } })
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    const until = async (re: RegExp): Promise<void> => {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read()
+        if (done === true) throw new Error(`the stream ended before ${String(re)}: ${text}`)
+        text += new TextDecoder().decode(value)
+      }
+    }
+    await until(/event: sync\n/)
+    const { objectId } = await a.hub.collections.create(playlist('Live'))
+    await until(new RegExp(`event: change\\ndata: [^\\n]*"objectId":"${objectId}"`))
+    // A stranger's denied request lands in the audit log, and on the stream.
+    await a.hub.audit.append({ caller: Ed25519KeyPair.generate().did, interface: 'Collections', method: 'read', target: objectId, decision: 'denied', code: 'permissions_required' })
+    await until(/event: audit\ndata: [^\n]*"decision":"denied"/)
+    await api(d.url, 'POST', '/logout', s)
+    for (;;) {
+      const { done } = await reader.read()
+      if (done === true) break
+    }
+  })
 })
