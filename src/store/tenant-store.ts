@@ -262,6 +262,12 @@ export class TenantStore {
     return raw === undefined ? undefined : utf8d.decode(raw)
   }
 
+  /** Several envelopes with one read (a sync batch): one IndexedDB transaction in a tab instead of one per commit. */
+  async getEnvelopes (ids: Array<CommitId | string>): Promise<Array<string | undefined>> {
+    const raws = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
+    return raws.map(raw => raw === undefined ? undefined : utf8d.decode(raw))
+  }
+
   async hasCommit (id: CommitId, tx?: Tx): Promise<boolean> {
     return (await (tx ?? this.#kv).get(this.layout.commit(id))) !== undefined
   }
@@ -403,12 +409,35 @@ export class TenantStore {
    * and their deps is read with one getMany instead of one read each, which
    * for new commits would each search every LevelDB level. Results settle
    * per commit, like separate `ingest` calls.
+   *
+   * With `watermark`, the peer's watermark is written behind the commits —
+   * in the same batch when they share one (a sync page is then one write,
+   * not two) — and only if every one of them was stored: an item that
+   * fails, or a batch that fails, marks the page failed (through its undo
+   * hook, which runs in both cases before any later item runs), and the
+   * watermark item then writes nothing and rejects.
    */
-  async ingestMany (commits: VerifiedCommit[]): Promise<Array<PromiseSettledResult<IngestResult>>> {
+  async ingestMany (commits: VerifiedCommit[], opts: { watermark?: { peer: string, seq: number } } = {}): Promise<Array<PromiseSettledResult<IngestResult>>> {
     const ids = [...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))]
     const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
     const existing = new Set(ids.filter((_, i) => found[i] !== undefined))
-    return await Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => await this.#apply.ingestOne(tx, c, existing, {}))))
+    let failed = false
+    const markFailed = (): void => { failed = true }
+    const results = Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => {
+      tx.undo.push(markFailed)
+      return await this.#apply.ingestOne(tx, c, existing, {})
+    })))
+    const wm = opts.watermark
+    const marked = wm === undefined
+      ? undefined
+      : this.#queue.enqueue(async tx => {
+        if (failed) throw new ConflictError('the watermark stays: a commit before it was not stored', { reason: 'batch_not_stored' })
+        tx.put(this.layout.watermark(wm.peer), utf8.encode(String(wm.seq)))
+      })
+    marked?.catch(() => {})
+    const out = await results
+    if (marked !== undefined && out.every(r => r.status === 'fulfilled')) await marked
+    return out
   }
 
   /**

@@ -5,8 +5,12 @@
  * open so new commits arrive as soon as they are written.
  *
  * The next pull is sent before the current batch is ingested, so the
- * network and the store work in parallel; the server never sends more than
- * was asked for, so memory stays bounded by two batches.
+ * network and the store work in parallel, and a batch is checked (parsed,
+ * signatures verified) while the one before it is still being written —
+ * in a tab that write is an IndexedDB commit in the browser's storage
+ * process, during which the page would otherwise sit idle. The server never
+ * sends more than was asked for, so memory stays bounded by three batches
+ * (one being written, one being checked, one on the wire).
  */
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError, PermissionsRequiredError } from '../../errors.js'
@@ -95,13 +99,23 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
     }
   }
   const send = async (pull: object): Promise<void> => { await bounded('take our pull', async signal => { await ch.send(pull, signal) }) }
+  /** The previous batch, being written (its commits and the watermark after them); settled before the next is written. */
+  let writing: Promise<void> | undefined
+  /** The last batch received (the watermark may still be a batch behind it). */
+  let seen = watermark
+  const settle = async (): Promise<void> => {
+    const w = writing
+    writing = undefined
+    await w
+  }
   try {
     await send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(true) })
     for (;;) {
       const msg = await bounded('reply', async signal => await ch.receive(validateSyncServerMessage, signal))
       if (msg === null) break
       if (msg.t === 'error') throw remoteError(msg)
-      if (msg.last < watermark) throw new ProtocolViolation(new BadRequestError('batch goes backwards'))
+      if (msg.last < seen) throw new ProtocolViolation(new BadRequestError('batch goes backwards'))
+      seen = msg.last
       const caughtUp = msg.last >= msg.head
       const more = opts.live || !caughtUp
       // The next pull goes out while this batch is ingested. A batch that
@@ -110,24 +124,41 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
       // closes the stream right after it.
       const sending = more ? send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) }) : undefined
       sending?.catch(() => {})
-      progress.stored += await ingestBatch(msg.commits, opts)
-      progress.received += msg.commits.length
-      if (msg.last > watermark) {
-        await opts.store.setWatermark(opts.peer, msg.last)
-        watermark = msg.last
+      // Checked while the previous batch is still being written; written
+      // only once that one is (in feed order, and not at all if it failed).
+      const checked = await checkBatch(msg.commits, opts)
+      await settle()
+      const last = msg.last
+      const head = msg.head
+      const write = async (): Promise<void> => {
+        const stored = await storeBatch(checked, last > watermark ? { peer: opts.peer, seq: last } : undefined, opts)
+        progress.stored += stored
+        progress.received += msg.commits.length
+        if (last > watermark) watermark = last
+        if (sending !== undefined) {
+          await sending
+          progress.roundTrips++
+        }
+        Object.assign(progress, { watermark, head, behind: Math.max(0, head - watermark), caughtUp, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived })
+        opts.onProgress?.({ ...progress })
       }
-      if (sending !== undefined) {
-        await sending
-        progress.roundTrips++
-      }
-      Object.assign(progress, { watermark, head: msg.head, behind: Math.max(0, msg.head - watermark), caughtUp, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived })
-      opts.onProgress?.({ ...progress })
+      writing = write()
+      writing.catch(() => {})
+      // Caught up: the next reply may be a long wait, so finish this batch now.
+      if (caughtUp || !more) await settle()
       if (!more) break
     }
+    await settle()
     await ch.close()
   } catch (err) {
-    ch.abort(err as Error)
-    throw err
+    // A batch that arrived is written even when the stream then fails (the
+    // last batch a revoked device gets carries its revocation, and the
+    // serving hub ends the stream right after it); its own failure, being
+    // earlier in the feed, is the one reported.
+    let first = err
+    try { await settle() } catch (writeErr) { first = writeErr }
+    ch.abort(first as Error)
+    throw first
   }
   return { ...progress, bytesSent: ch.bytesSent, bytesReceived: ch.bytesReceived }
 }
@@ -158,17 +189,18 @@ export async function introduce (stream: Stream, opts: { tenant: string, as: { d
 }
 
 /**
- * Verify every new commit, then ingest them in feed order. Returns how many
- * were new. Commits we already have (ids are hashes of the signed bytes, so
- * they can be recognised before parsing) are skipped unverified: between two
- * devices most of a feed is an echo of what the puller itself sent.
+ * Verify every new commit of a batch. Commits we already have (ids are
+ * hashes of the signed bytes, so they can be recognised before parsing) are
+ * skipped unverified: between two devices most of a feed is an echo of what
+ * the puller itself sent. (A commit of the batch still being written counts
+ * as new here; ingesting it again reports it as a duplicate.)
  */
-async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<number> {
-  if (envelopes.length === 0) return 0
+async function checkBatch (envelopes: unknown[], opts: PullOptions): Promise<VerifiedCommit[]> {
+  if (envelopes.length === 0) return []
   const ids = envelopes.map(e => validateEnvelope(e) ? commitIdOf(e.protected, e.payload) : undefined)
   const have = await opts.store.existing(ids.filter((x): x is NonNullable<typeof x> => x !== undefined))
   const fresh = envelopes.filter((_, i) => { const id = ids[i]; return id === undefined || !have.has(id) })
-  if (fresh.length === 0) return 0
+  if (fresh.length === 0) return []
   let commits
   let verified: VerifiedCommit[]
   try {
@@ -179,8 +211,17 @@ async function ingestBatch (envelopes: unknown[], opts: PullOptions): Promise<nu
   } catch (err) {
     throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))
   }
+  return verified
+}
+
+/**
+ * Ingest a checked batch in feed order, and the watermark behind it (in the
+ * same write when they fit one; not at all unless every commit was stored).
+ * Returns how many were new.
+ */
+async function storeBatch (verified: VerifiedCommit[], watermark: { peer: string, seq: number } | undefined, opts: PullOptions): Promise<number> {
   // Enqueued in feed order; existence checked for the whole batch at once.
-  const results = await opts.store.ingestMany(verified)
+  const results = await opts.store.ingestMany(verified, watermark !== undefined ? { watermark } : {})
   let stored = 0
   for (const r of results) {
     if (r.status === 'rejected') throw new ProtocolViolation(r.reason instanceof HubError ? r.reason : new BadRequestError(String(r.reason)))

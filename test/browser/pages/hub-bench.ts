@@ -62,6 +62,15 @@ const api = {
 
   async close (): Promise<void> { await hub?.close(); hub = undefined },
 
+  /** For test/browser/hub-perf.test.ts: which of `ids` the open hub can read, by name; its hub DID and feed head. */
+  async holding (ids: string[]): Promise<{ hubDid: string, seq: number, names: Array<string | undefined> }> {
+    const h = open()
+    const names = await Promise.all(ids.map(async id => {
+      try { return String((await h.collections.read(id)).value?.name) } catch { return undefined }
+    }))
+    return { hubDid: h.hubDid, seq: h.hub.store.durableSeq, names }
+  },
+
   /** After a reload: open the hub (offline) and time its first query. */
   async firstQuery (name: string): Promise<{ openMs: number, firstQueryMs: number, found: number }> {
     const t0 = performance.now()
