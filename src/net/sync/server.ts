@@ -130,7 +130,8 @@ export async function readBatch (store: TenantStore, after: number, limit: numbe
   const envs: string[] = []
   let bytes = 0
   let last = after
-  const raws = await Promise.all(entries.map(async e => await store.getEnvelope(e.commitId)))
+  // One read for the whole batch: in a tab each get would be its own IndexedDB transaction, queued behind the writes.
+  const raws = await store.getEnvelopes(entries.map(e => e.commitId))
   for (let i = 0; i < entries.length; i++) {
     const env = raws[i]
     const entry = entries[i] as { seq: number, commitId: string }
