@@ -115,6 +115,10 @@ async function world (): Promise<World> {
   const w = { srv, issuer, holder, verifier, third }
   const def = await srv.api('POST', `${IDENTITY}/issuer/issuance/definitions`, { key: issuer.apiKey, body: { id: 'membership', credentialType: 'MembershipCredential' } })
   expectStatus(def, 201)
+  // The TCK correlates its CredentialMessages with the holder (its correlation id): here the holder
+  // trusts the issuer, which is what lets a CredentialMessage that answers no request of ours in.
+  const policy = await srv.api('PUT', `${IDENTITY}/holder/credentials/offer-policy`, { key: holder.apiKey, body: { trustedIssuers: [issuer.did] } })
+  expectStatus(policy, 200)
   for (const type of ['MembershipCredential', 'SensitiveDataCredential']) {
     const stored = await srv.api('POST', `${IDENTITY}/holder/credentials`, { key: holder.apiKey, body: { jwt: await issued(w, type) } })
     expectStatus(stored, 201)
@@ -467,6 +471,14 @@ describe('issuance/cs: CredentialIssuance', () => {
     expectStatus(await send(w, 'POST', `${CREDENTIALS}/holder/credentials`, { bearer, body: { '@context': [DCP_CONTEXT], type: 'CredentialMessage' }, invalid: true }), 400)
     expect(await heldIds(w)).toEqual(before)
     expectStatus(await send(w, 'POST', `${CREDENTIALS}/holder/credentials`, { bearer, body: credentialMessage(await issued(w, 'MembershipCredential')) }), 200)
+  })
+
+  it('6.5.1 CredentialService rejects a CredentialMessage that answers no request of the holder from an issuer it does not trust (403 unsolicited), storing nothing', async () => {
+    const w = await world()
+    const before = await heldIds(w)
+    const stranger = createVcJwt(await signer(w, w.third), { issuerDid: w.third.did, holderDid: w.holder.did, credentialType: 'MembershipCredential', validitySeconds: DAY, now: nowS() }).jwt
+    expectStatus(await send(w, 'POST', `${CREDENTIALS}/holder/credentials`, { bearer: await idToken(w, w.third, w.holder), body: credentialMessage(stranger) }), 403, 'unsolicited')
+    expect(await heldIds(w)).toEqual(before)
   })
 
   it('6.5.1 CredentialService rejects an invalid status string (400)', async () => {

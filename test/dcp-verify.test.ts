@@ -212,8 +212,15 @@ describe('verifyHolder: a holder on another hub', () => {
     })
     expect(r.credentials).toEqual([expect.objectContaining({
       id: w.credentialId, issuer: w.issuer.did, subject: w.acme.did, ok: true, dataModel: '1.1',
-      checks: { signature: 'pass', validity: 'pass', status: 'pass', holderBinding: 'pass' }
+      checks: { signature: 'pass', validity: 'pass', status: 'pass', holderBinding: 'pass', issuerTrust: 'skip' }
     })])
+    // With a trust list: the issuer listed passes, a list without it fails the credential.
+    const trusted = await verify(w, { trustedIssuers: [w.issuer.did] })
+    expect(trusted.ok).toBe(true)
+    expect(trusted.credentials[0]?.checks.issuerTrust).toBe('pass')
+    const untrusted = await verify(w, { trustedIssuers: [w.beta.did] })
+    expect(untrusted.ok).toBe(false)
+    expect(codes(untrusted)).toEqual(['missing', 'untrusted_issuer'])
 
     const bare = await verify(w, { token: (await handOver(w.h, w.acme, w.beta.did)).accessToken })
     expect(codes(bare)).toEqual([])

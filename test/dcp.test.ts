@@ -862,6 +862,24 @@ describe('DCP Storage API', () => {
     })
   }
 
+  /**
+   * The world, with acme trusting the issuer: these messages answer no request acme
+   * recorded, which only a trusted issuer may send (else 403 unsolicited, below).
+   */
+  async function storageWorld (): Promise<World> {
+    const w = await world()
+    expectStatus(await w.srv.api('PUT', `${IDENTITY}/acme/credentials/offer-policy`, { key: w.acme.apiKey, body: { trustedIssuers: [w.issuer.did] } }), 200)
+    return w
+  }
+
+  it('403 unsolicited and nothing stored when the message answers no request of acme and the issuer is not one it trusts', async () => {
+    const w = await world()
+    const before = await storedIds(w)
+    const r = await w.srv.api('POST', storagePath('acme'), { bearer: await issuerToken(w), body: credentialMessage([await newVc(w)]) })
+    expectStatus(r, 403, 'unsolicited')
+    expect(await storedIds(w)).toEqual(before)
+  })
+
   async function storedIds (w: World): Promise<string[]> {
     const r = await w.srv.api('GET', `${IDENTITY}/acme/credentials`, { key: w.acme.apiKey })
     expectStatus(r, 200)
@@ -873,7 +891,7 @@ describe('DCP Storage API', () => {
   }
 
   it('200: the credentials are stored, listed by the Identity API, and then presented', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const a = await newVc(w, ['MembershipCredential'])
     const b = await newVc(w, ['OtherCredential'])
     const before = await storedIds(w)
@@ -888,7 +906,7 @@ describe('DCP Storage API', () => {
   })
 
   it('403 wrong_issuer and nothing stored when one credential was issued by someone else than the token\'s iss', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const good = await newVc(w)
     // Issued (and properly signed) by beta, delivered by the issuer.
     const now = seconds()
@@ -909,7 +927,7 @@ describe('DCP Storage API', () => {
   })
 
   it('403 bad_credential_signature and nothing stored when a credential claims the caller as issuer but its signature does not verify', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const good = await newVc(w)
     const before = await storedIds(w)
     const types = ['MembershipCredential']
@@ -938,14 +956,14 @@ describe('DCP Storage API', () => {
   })
 
   it('404 for a DEACTIVATED holder', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const token = await issuerToken(w)
     expectStatus(await w.srv.api('POST', `${IDENTITY}/acme/deactivate`, { key: w.srv.adminKey }), 200)
     expectStatus(await w.srv.api('POST', storagePath('acme'), { bearer: token, body: credentialMessage([await newVc(w)]) }), 404)
   })
 
   it('status REJECTED: 200 and nothing stored', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const before = await storedIds(w)
     const msg = credentialMessage([await newVc(w)], { status: 'REJECTED', rejectionReason: 'not a member' })
     const r = await w.srv.api('POST', storagePath('acme'), { bearer: await issuerToken(w), body: msg })
@@ -955,7 +973,7 @@ describe('DCP Storage API', () => {
   })
 
   it('401 without a Bearer token', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const r = await w.srv.api('POST', storagePath('acme'), { body: credentialMessage([await newVc(w)]) })
     expectStatus(r, 401)
     expect(r.headers.get('www-authenticate')).toBe('Bearer')
@@ -964,7 +982,7 @@ describe('DCP Storage API', () => {
   })
 
   it('400 for an invalid CredentialMessage — without consuming the token', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const token = await issuerToken(w)
     const good = credentialMessage([await newVc(w)])
     const { issuerPid: _omit, ...noIssuerPid } = good
@@ -977,7 +995,7 @@ describe('DCP Storage API', () => {
   })
 
   it('403 for an ID token addressed to someone else, or replayed; 404 for an unknown holder', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const vc = await newVc(w)
     expectStatus(await w.srv.api('POST', storagePath('acme'), { bearer: await issuerToken(w, w.beta.did), body: credentialMessage([vc]) }), 403, 'wrong_audience')
     const token = await issuerToken(w)
@@ -987,7 +1005,7 @@ describe('DCP Storage API', () => {
   })
 
   it('409 for a credential already stored (e.g. delivered twice), and nothing else from that message is stored', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const fresh = await newVc(w)
     const before = await storedIds(w)
     const r = await w.srv.api('POST', storagePath('acme'), { bearer: await issuerToken(w), body: credentialMessage([fresh, w.creds.member]) })
@@ -996,7 +1014,7 @@ describe('DCP Storage API', () => {
   })
 
   it('a credential about another subject is refused (400) and nothing is stored', async () => {
-    const w = await world()
+    const w = await storageWorld()
     const before = await storedIds(w)
     const good = await newVc(w)
     const aboutBeta = await issueVc(w.issuerKey, w.issuer.did, w.beta.did, { types: ['MembershipCredential'], nbf: seconds() - 60 })

@@ -79,6 +79,10 @@ async function world (): Promise<World> {
   return w
 }
 
+async function trustIssuer (w: World, holder: Party): Promise<void> {
+  expectStatus(await w.srv.api('PUT', `${IDENTITY}/${holder.id}/credentials/offer-policy`, { key: holder.apiKey, body: { trustedIssuers: [w.issuer.did] } }), 200)
+}
+
 /** `from`'s self-issued ID token for `to` (no access token): the Bearer of the Issuer Service and the Storage API. */
 async function idToken (w: Pick<World, 'srv'>, from: Party, to: Party | string): Promise<string> {
   const r = await w.srv.api('POST', '/api/sts/token', { key: from.apiKey, body: { audience: typeof to === 'string' ? to : to.did } })
@@ -209,6 +213,8 @@ describe('DCP issuance: the whole flow', () => {
 
   it('the direct DCP request: 201 with Location and a CredentialStatus body; the status is for the requesting holder only', async () => {
     const w = await world()
+    // A request sent by hand is recorded nowhere on acme's side: its delivery is unsolicited unless acme trusts the issuer.
+    await trustIssuer(w, w.acme)
     const holderPid = `h-${randomUUID()}`
     const r = await w.srv.api('POST', `${ISSUANCE}/issuer/credentials`, { bearer: await idToken(w, w.acme, w.issuer), body: requestMessage(['membership'], holderPid) })
     expectStatus(r, 201)
@@ -246,6 +252,8 @@ describe('DCP issuance: the whole flow', () => {
 
   it('a request left RECEIVED (crash before processing) is processed by resume()', async () => {
     const w = await world()
+    // Made straight in the issuer's store, the request has no record on acme's side: acme trusts the issuer instead.
+    await trustIssuer(w, w.acme)
     const pending = await orgOf(w.srv.hub).receiveIssuanceRequest('issuer', { holderDid: w.acme.did, holderPid: 'after-restart', credentials: ['membership'] })
     const issuance = await issuanceOf(w.srv.hub)
     expect(await issuance.resume()).toBe(1)

@@ -21,7 +21,7 @@
  */
 import { AuthenticationError, BadRequestError, NotFoundError, PermissionsRequiredError, toHubError } from '../errors.js'
 import type { DidDocument } from '../identity/did-key.js'
-import { CredentialSignatureError, type OrgStore } from '../org/org-store.js'
+import { CredentialSignatureError, MAX_REQUESTED_CREDENTIALS, type OrgStore } from '../org/org-store.js'
 import type { CredentialStatusFilter } from '../org/status-checker.js'
 import type { CredentialResource, ParticipantContext } from '../org/types.js'
 import type { Logger } from '../log.js'
@@ -172,7 +172,7 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         200: 'Stored (or, for status REJECTED, acknowledged)',
         400: 'Not a valid CredentialMessage, or a credential that is not a JWT VC about this participant',
         401: 'No Bearer token',
-        403: 'The ID token failed a check, or a credential was issued by someone else (wrong_issuer) or its issuer signature does not verify (bad_credential_signature)',
+        403: 'The ID token failed a check, or the message answers no pending request of this participant and its sender is not a trusted issuer (unsolicited), or a credential was issued by someone else (wrong_issuer) or its issuer signature does not verify (bad_credential_signature)',
         404: 'No ACTIVATED participant with this id',
         409: 'A credential with the same id is already stored'
       },
@@ -181,6 +181,10 @@ export function dcpRoutes (deps: DcpDeps): Route[] {
         const p = await activeParticipant(org, req.params.participantId as string)
         const idToken = bearer(req)
         const msg = validateCredentialMessage(req.body)
+        // Before the token, like every check of the body: a refused body never consumes the jti.
+        if ((msg.credentials ?? []).length > MAX_REQUESTED_CREDENTIALS) {
+          throw new BadRequestError(`a CredentialMessage carries at most ${MAX_REQUESTED_CREDENTIALS} credentials`, { reason: 'too_many_credentials', max: MAX_REQUESTED_CREDENTIALS })
+        }
         const id = await verifySelfIssuedIdToken(idToken, { audience: p.did, now: Math.floor(nowMs() / 1000), resolveDocument: deps.resolveDocument, replay: deps.replay })
         // A message answering one of this participant's own credential requests also settles that request (org-store acceptCredentialMessage).
         const message = { issuerDid: id.iss, issuerPid: msg.issuerPid, ...(msg.holderPid !== undefined ? { holderPid: msg.holderPid } : {}), ...(msg.rejectionReason !== undefined ? { rejectionReason: msg.rejectionReason } : {}) }

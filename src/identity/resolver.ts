@@ -53,6 +53,31 @@ export function didWebUrl (did: string, insecureHttp = false): string {
 /** A DID document is a few KiB; a host serving more is refused rather than buffered. */
 export const MAX_DID_DOCUMENT_BYTES = 256 * 1024
 
+const DOCUMENT_LISTS = ['verificationMethod', 'authentication', 'assertionMethod', 'keyAgreement', 'capabilityInvocation', 'capabilityDelegation', 'service'] as const
+
+/**
+ * What is wrong with the shape of a DID document someone else serves, or
+ * undefined: every reader of a document (key lookup, service endpoints)
+ * may then iterate its lists without checking again — a document whose
+ * `verificationMethod` is a string made credential storage answer 500
+ * (test/attacks-dcp.test.ts).
+ */
+export function documentShapeProblem (doc: unknown): string | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not a JSON object'
+  const d = doc as Record<string, unknown>
+  if (typeof d.id !== 'string') return 'id is not a string'
+  for (const k of DOCUMENT_LISTS) {
+    const v = d[k]
+    if (v === undefined) continue
+    if (!Array.isArray(v)) return `${k} is not an array`
+    for (const e of v) {
+      const embedded = typeof e === 'object' && e !== null && !Array.isArray(e) && typeof (e as Record<string, unknown>).id === 'string'
+      if (k === 'verificationMethod' || k === 'service' ? !embedded : !(typeof e === 'string' || embedded)) return `${k} has an entry that is neither a reference nor an object with an id`
+    }
+  }
+  return undefined
+}
+
 function webDriver (opts: ResolverOptions): DIDResolver {
   const doFetch = opts.fetch ?? createOutboundFetch({ allowInsecureHttp: opts.insecureHttp === true, what: 'did:web document URL' })
   return async (did) => {
@@ -71,6 +96,8 @@ function webDriver (opts: ResolverOptions): DIDResolver {
       const res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' })
       if (!res.ok) return failure('notFound', `did:web document fetch returned HTTP ${res.status}`)
       const doc = JSON.parse(utf8d.decode(await readCapped(res, MAX_DID_DOCUMENT_BYTES, 'the DID document'))) as DIDDocument
+      const shape = documentShapeProblem(doc)
+      if (shape !== undefined) return failure('invalidDidDocument', `did:web document is malformed: ${shape}`)
       if (doc.id !== did) return failure('notFound', 'did:web document id does not match the DID')
       return { didResolutionMetadata: { contentType: 'application/did+ld+json' }, didDocument: doc, didDocumentMetadata: {} }
     } catch (err) {

@@ -7,7 +7,11 @@
  * like every OrgStore operation.
  *
  * Bounded, because any DID can send an offer: at most
- * {@link MAX_PENDING_OFFERS} PENDING offers per participant — a new one
+ * {@link MAX_PENDING_OFFERS} open offers (PENDING, or FAILED: those can be
+ * accepted again, so they are pending too — under policy `any`, a flood of
+ * offers whose issuers fail would otherwise pile up without end, each
+ * with its request record; found by test/attacks-dcp.test.ts) per
+ * participant — a new one
  * beyond that is refused (`unavailable`, `details.reason` `too_many`) rather
  * than the oldest dropped, so a flood cannot push a legitimate offer out
  * unseen; the participant clears the list by accepting (or the policy
@@ -80,8 +84,8 @@ export class CredentialOffers {
       const reason = input.offerReason === undefined ? undefined : checkForeignId(input.offerReason, 'offerReason').slice(0, MAX_OFFER_REASON)
       if (input.status !== 'PENDING' && input.status !== 'DECLINED') throw new BadRequestError('an offer is recorded PENDING or DECLINED')
       e.step(op, 'bound')
-      if (input.status === 'PENDING' && existing.filter(o => o.status === 'PENDING').length >= MAX_PENDING_OFFERS) {
-        throw new HubError('unavailable', `participant "${pid}" has ${MAX_PENDING_OFFERS} offers pending: accept them or change the offer policy`, { reason: 'too_many', max: MAX_PENDING_OFFERS })
+      if (input.status === 'PENDING' && existing.filter(o => o.status === 'PENDING' || o.status === 'FAILED').length >= MAX_PENDING_OFFERS) {
+        throw new HubError('unavailable', `participant "${pid}" has ${MAX_PENDING_OFFERS} offers pending or failed: accept them or change the offer policy`, { reason: 'too_many', max: MAX_PENDING_OFFERS })
       }
       if (input.status === 'DECLINED') {
         const declined = existing.filter(o => o.status === 'DECLINED').sort((a, b) => a.createdAt.localeCompare(b.createdAt))

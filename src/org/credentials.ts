@@ -11,6 +11,7 @@ import { AlreadyExistsError, AuthenticationError, BadRequestError, NotFoundError
 import type { DidDocument } from '../identity/did-key.js'
 import type { OrgTransactions, Tx } from './engine.js'
 import { verifyDidJwt } from './jwt.js'
+import { canonicalDid } from './did-syntax.js'
 import { orgKeys } from './layout.js'
 import { loadParticipant } from './records.js'
 import type { CredentialResource, ParticipantRecord } from './types.js'
@@ -106,7 +107,8 @@ export class Credentials {
     for (const jwt of jwts) {
       if (typeof jwt !== 'string') throw new BadRequestError('a credential must be a compact JWT string', { reason: 'malformed' })
       const c = parseVcJwt(jwt)
-      if (c.subjectId !== undefined && c.subjectId !== p.did) {
+      // Compared canonically (did:web escapes are case-insensitive): %3a and %3A name the same host:port.
+      if (c.subjectId !== undefined && canonicalDid(c.subjectId) !== canonicalDid(p.did)) {
         throw new BadRequestError(`credential ${c.id} is about ${c.subjectId}, not about this participant (${p.did})`, { credentialId: c.id, reason: 'wrong_subject' })
       }
       checkValidity(c, nowMs)

@@ -70,15 +70,25 @@ export interface HolderRequestsComponents {
   engine: OrgTransactions
   /** Stores the credentials a message carries: alone, or staged with the request's completion. */
   credentials: Pick<Credentials, 'stage' | 'store'>
+  /** Whether the participant trusts `issuerDid` (canonical) to deliver credentials it did not ask for. */
+  trusts: (pid: string, issuerDid: string) => Promise<boolean>
+}
+
+/** A renewal's successor: the same issuer and every specific type of the credential it renews. */
+function sameKind (old: CredentialResource, next: CredentialResource): boolean {
+  return canonicalDid(old.issuer) === canonicalDid(next.issuer) &&
+    old.types.filter(t => t !== 'VerifiableCredential').every(t => next.types.includes(t))
 }
 
 export class HolderRequests {
   readonly #engine: OrgTransactions
   readonly #credentials: Pick<Credentials, 'stage' | 'store'>
+  readonly #trusts: (pid: string, issuerDid: string) => Promise<boolean>
 
   constructor (components: HolderRequestsComponents) {
     this.#engine = components.engine
     this.#credentials = components.credentials
+    this.#trusts = components.trusts
   }
 
   /** A request about to be sent to an issuer: REQUESTED, under a fresh holderPid. */
@@ -166,7 +176,16 @@ export class HolderRequests {
       })
       return stored
     }
-    return m.status === 'ISSUED' ? await this.#credentials.store(pid, m.jwts) : []
+    if (m.status !== 'ISSUED') return []
+    // Not an answer to a request of ours: only an issuer this participant trusts may write into its
+    // store unasked. Anyone else could fill it, make itself a "known" issuer for offers, or crowd out
+    // the real credentials in what gets presented (found by test/attacks-dcp.test.ts).
+    if (!await this.#trusts(pid, canonicalDid(m.issuerDid))) {
+      throw new PermissionsRequiredError(
+        `${m.issuerDid} answers no pending request of participant "${pid}" (holderPid) and is not one of its trusted issuers: unsolicited credentials are refused`,
+        { reason: 'unsolicited' })
+    }
+    return await this.#credentials.store(pid, m.jwts)
   }
 
   /**
@@ -199,7 +218,10 @@ export class HolderRequests {
       e.step(op, 'supersede')
       if (req.renews !== undefined && stored.length > 0 && !stored.some(x => x.credentialId === req.renews)) {
         const oldKey = orgKeys.credential(p.participantId, req.renews)
-        if (await e.get(oldKey) !== undefined) {
+        const old = await e.json<CredentialResource>(oldKey)
+        // Only a successor of the same kind replaces it: an issuer answering a MembershipCredential
+        // renewal with some other credential must not take the membership away (the new one is kept too).
+        if (old !== undefined && stored.some(x => sameKind(old, x))) {
           tx.del(oldKey)
           tx.events.push({ type: 'credential.deleted', participantId: p.participantId, credentialId: req.renews })
           tx.events.push({ type: 'credential.superseded', participantId: p.participantId, credentialId: req.renews, by: stored.map(x => x.credentialId) })

@@ -106,8 +106,13 @@ export class OrgStore {
     this.#definitions = new CredentialDefinitions({ engine })
     this.#requests = new IssuanceRequests({ engine })
     this.#issued = new IssuedCredentials({ engine })
-    this.#holderRequests = new HolderRequests({ engine, credentials: this.#credentials })
     this.#offers = new CredentialOffers({ engine })
+    const offers = this.#offers
+    this.#holderRequests = new HolderRequests({
+      engine,
+      credentials: this.#credentials,
+      trusts: async (pid, issuerDid) => (await offers.policy(pid)).trustedIssuers.includes(issuerDid)
+    })
   }
 
   // ── events ────────────────────────────────────────────────────────────

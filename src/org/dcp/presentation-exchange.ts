@@ -30,7 +30,7 @@
  * `predicate: "required"`, `subject_is_issuer`, `is_holder`, `same_subject`,
  * `statuses`, any other property; in paths: recursive descent, filter and
  * script expressions, slices, unions, negative indices; in filters: `$async`,
- * `$id`, non-local `$ref`, unknown keywords and formats.
+ * `$id`, `$ref` (local or remote), unknown keywords and formats.
  *
  * Pure, apart from one process-wide V8 flag (see {@link linearRegExp}).
  */
@@ -305,8 +305,11 @@ function checkFilter (filter: unknown, at: string): void {
       // An async schema's validate returns a Promise, which is truthy: it would accept everything.
       if (k === '$async') throw unsupported(at, 'filter $async', '$async schemas are not supported')
       if (k === '$id' && typeof x === 'string') throw unsupported(at, 'filter $id', '$id is not supported in filters')
-      if ((k === '$ref' || k === '$recursiveRef' || k === '$dynamicRef') && (typeof x !== 'string' || !x.startsWith('#'))) {
-        throw unsupported(at, 'filter remote $ref', 'a remote $ref is not supported in filters: only local references ("#…")')
+      // No references at all: a remote one would fetch, and a local one can point at itself
+      // ({"$ref": "#"}), which recurses at evaluation without consuming any data — after the
+      // token was spent (found by test/attacks-dcp.test.ts). A filter is small; write it out.
+      if (k === '$ref' || k === '$recursiveRef' || k === '$dynamicRef') {
+        throw unsupported(at, 'filter $ref', '$ref is not supported in filters: write the schema out')
       }
       walk(x, depth + 1)
     }

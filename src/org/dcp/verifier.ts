@@ -50,7 +50,7 @@ export const FINDING_CODES = [
   // a credential
   'malformed_credential', 'unsupported_credential', 'data_model_mismatch', 'bad_signature', 'expired',
   'not_yet_valid', 'revoked', 'suspended', 'status_unverifiable', 'holder_mismatch', 'no_subject',
-  'in_rejected_presentation',
+  'self_issued', 'untrusted_issuer', 'in_rejected_presentation',
   // the query
   'missing',
   // getting the answer (verify-client.ts)
@@ -89,7 +89,7 @@ export interface CredentialReport {
   presentation: number
   /** Every check passed and so did its presentation. */
   ok: boolean
-  checks: { signature: CheckResult, validity: CheckResult, status: CheckResult, holderBinding: CheckResult }
+  checks: { signature: CheckResult, validity: CheckResult, status: CheckResult, holderBinding: CheckResult, issuerTrust: CheckResult }
   problems: Problem[]
 }
 
@@ -126,6 +126,14 @@ export interface VerifyPresentationOptions {
   statusChecker?: CredentialStatusSource
   /** Clock skew tolerated on the VP's `exp`/`nbf`/`iat`; default 60 s. */
   skewS?: number
+  /**
+   * The issuers whose credentials count (DIDs). A credential from anyone
+   * else is `untrusted_issuer`. Without a list, issuer trust is not checked
+   * (`issuerTrust: 'skip'`) — except that a credential the holder issued
+   * to itself (`self_issued`) never counts unless its issuer is listed: a
+   * valid signature proves nothing when the signer is the one being checked.
+   */
+  trustedIssuers?: readonly string[]
 }
 
 /** More than any real answer holds; each costs signature checks and DID resolutions. */
@@ -260,12 +268,14 @@ interface Context {
   skewS: number
   resolve: (did: string) => Promise<DidDocument>
   statusChecker?: CredentialStatusSource
+  /** Canonical DIDs; undefined when the caller gave no list. */
+  trusted?: ReadonlySet<string>
   /** Credentials still to be checked in this answer ({@link MAX_CREDENTIALS}). */
   budget: { left: number }
 }
 
 async function checkCredential (jwt: string, index: number, vp: ReadVp, vpHolder: string, c: Context): Promise<CredentialReport> {
-  const checks: CredentialReport['checks'] = { signature: 'skip', validity: 'skip', status: 'skip', holderBinding: 'skip' }
+  const checks: CredentialReport['checks'] = { signature: 'skip', validity: 'skip', status: 'skip', holderBinding: 'skip', issuerTrust: 'skip' }
   const problems: Problem[] = []
   let cred: ParsedCredential
   try {
@@ -276,7 +286,7 @@ async function checkCredential (jwt: string, index: number, vp: ReadVp, vpHolder
       types: [],
       presentation: index,
       ok: false,
-      checks: { signature: 'fail', validity: 'skip', status: 'skip', holderBinding: 'skip' },
+      checks: { signature: 'fail', validity: 'skip', status: 'skip', holderBinding: 'skip', issuerTrust: 'skip' },
       problems: [problem('malformed_credential', toHubError(err).message)]
     }
   }
@@ -324,6 +334,17 @@ async function checkCredential (jwt: string, index: number, vp: ReadVp, vpHolder
     problems.push(problem('holder_mismatch', `the credential is about ${cred.subjectId}, not about the holder ${vpHolder}`, { subject: cred.subjectId }))
   } else {
     checks.holderBinding = 'pass'
+  }
+
+  const listed = c.trusted?.has(canonicalDid(cred.issuer)) === true
+  if (listed) {
+    checks.issuerTrust = 'pass'
+  } else if (sameDid(cred.issuer, vpHolder)) {
+    checks.issuerTrust = 'fail'
+    problems.push(problem('self_issued', `the holder issued this credential to itself (${cred.issuer}); list it with the trusted issuers if that is meant`))
+  } else if (c.trusted !== undefined) {
+    checks.issuerTrust = 'fail'
+    problems.push(problem('untrusted_issuer', `${cred.issuer} is not one of the trusted issuers`, { issuer: cred.issuer }))
   }
 
   return {
@@ -392,7 +413,8 @@ export async function verifyPresentationResponse (msg: unknown, opts: VerifyPres
     skewS: opts.skewS ?? DEFAULT_SKEW_S,
     resolve: memoised(opts.resolveDocument),
     budget: { left: MAX_CREDENTIALS },
-    ...(opts.statusChecker !== undefined ? { statusChecker: opts.statusChecker } : {})
+    ...(opts.statusChecker !== undefined ? { statusChecker: opts.statusChecker } : {}),
+    ...(opts.trustedIssuers !== undefined ? { trusted: new Set(opts.trustedIssuers.map(d => canonicalDid(checkAnyDid(d, 'a trusted issuer')))) } : {})
   }
   const requested = opts.requestedScopes ?? []
   const report = (problems: Problem[], presentations: PresentationReport[], credentials: CredentialReport[]): VerificationReport => {

@@ -48,6 +48,8 @@ export interface VerifyHolderOptions {
   /** The holder's access token, or its self-issued ID token carrying it. Optional for a holder on this hub. */
   token?: string
   resolveDocument: (did: string) => Promise<DidDocument>
+  /** The issuers whose credentials count (see VerifyPresentationOptions.trustedIssuers). */
+  trustedIssuers?: string[]
   /** Default: a fresh StatusListChecker (no cache shared with other calls: a verifier wants today's revocations). */
   statusChecker?: CredentialStatusSource
   /** Per outbound request (timeout, abort signal). */
@@ -70,6 +72,8 @@ export interface HolderVerification extends VerificationReport {
   endpoint?: string
   /** `given` (the caller's token) or `local` (our STS, the holder being a participant here). */
   tokenSource: 'given' | 'local'
+  /** The trust list the credentials were checked against; absent when none was given. */
+  trustedIssuers?: string[]
 }
 
 function badToken (reason: string, message: string): BadRequestError {
@@ -174,6 +178,8 @@ export async function verifyHolder (org: OrgStore, opts: VerifyHolderOptions): P
   const holder = opts.holderDid !== undefined ? checkAnyDid(opts.holderDid, 'holder') : holderOfToken(opts.token)
   if (!Array.isArray(opts.scopes) || opts.scopes.length === 0) throw new BadRequestError('give at least one scope to ask for')
   const scopes = parseScopes(opts.scopes)
+  if (opts.trustedIssuers !== undefined && !Array.isArray(opts.trustedIssuers)) throw new BadRequestError('trustedIssuers must be a list of DIDs')
+  const trustedIssuers = opts.trustedIssuers?.map(d => canonicalDid(checkAnyDid(d, 'a trusted issuer')))
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === '')) throw badToken('malformed_token', 'must be a non-empty string')
   const verifierP = await org.getParticipant(opts.verifierPid)
   if (verifierP.state !== 'ACTIVATED') throw new ConflictError(`participant "${verifierP.participantId}" is ${verifierP.state}: only an ACTIVATED participant can verify (the holder resolves its keys)`)
@@ -195,7 +201,7 @@ export async function verifyHolder (org: OrgStore, opts: VerifyHolderOptions): P
     tokenSource = 'local'
   }
 
-  const base = { verifier, scopes: scopes.map(s => s.scope), tokenSource }
+  const base = { verifier, scopes: scopes.map(s => s.scope), tokenSource, ...(trustedIssuers !== undefined ? { trustedIssuers } : {}) }
   const failed = (code: FindingCode, message: string, details?: Record<string, unknown>, endpoint?: string): HolderVerification =>
     ({ ...failedReport(holder, finding(code, message, details), scopes), ...base, ...(endpoint !== undefined ? { endpoint } : {}) })
 
@@ -232,7 +238,8 @@ export async function verifyHolder (org: OrgStore, opts: VerifyHolderOptions): P
     nowS: Math.floor(now() / 1000),
     requestedScopes: scopes,
     resolveDocument: resolve,
-    statusChecker: opts.statusChecker ?? new StatusListChecker({ resolveDocument: resolve, now })
+    statusChecker: opts.statusChecker ?? new StatusListChecker({ resolveDocument: resolve, now }),
+    ...(trustedIssuers !== undefined ? { trustedIssuers } : {})
   })
   return { ...report, ...base, endpoint: url }
 }

@@ -23,10 +23,11 @@ function human (r: HolderVerification): string {
     const types = c.types.filter(t => t !== 'VerifiableCredential').join(', ')
     lines.push(`${c.ok ? '✔' : '✘'} credential ${c.id}${types !== '' ? ` [${types}]` : ''}${c.issuer !== undefined ? ` from ${c.issuer}` : ''}`)
     const k = c.checks
-    lines.push(`    ${MARK[k.signature]} signature  ${MARK[k.validity]} validity  ${MARK[k.status]} status  ${MARK[k.holderBinding]} holder binding`)
+    lines.push(`    ${MARK[k.signature]} signature  ${MARK[k.validity]} validity  ${MARK[k.status]} status  ${MARK[k.holderBinding]} holder binding  ${MARK[k.issuerTrust]} issuer trusted`)
     for (const x of c.problems) lines.push(`    ✘ ${x.code}: ${x.message}`)
   }
   for (const m of r.missing) lines.push(`✘ missing: no valid credential for ${m}`)
+  if (r.trustedIssuers === undefined && r.credentials.length > 0) lines.push('note: issuers were not checked against a trust list (give --trusted-issuer DID)')
   lines.push(r.ok ? 'VERIFIED' : 'NOT VERIFIED')
   return lines.join('\n')
 }
@@ -45,18 +46,20 @@ export const dcpVerify = hubCommand({
     { ...PARTICIPANT, description: 'the verifier participant (signs the query)' },
     { flags: '--holder <did>', description: 'the holder\'s DID (default: the issuer of the ID token given with --token)' },
     { flags: '--scope <scope>', description: 'a scope to ask for, e.g. org.eclipse.dspace.dcp.vc.type:MembershipCredential (repeatable; space-separated also)', repeatable: true, required: true },
-    { flags: '--token <token>', description: 'the holder\'s access token, or its ID token carrying one' }
+    { flags: '--token <token>', description: 'the holder\'s access token, or its ID token carrying one' },
+    { flags: '--trusted-issuer <did>', description: 'an issuer whose credentials count (repeatable); without one, issuer trust is not checked', repeatable: true }
   ],
   examples: [
     'hub dcp verify --participant beta --holder did:web:127.0.0.1%3A8080:org:acme --scope org.eclipse.dspace.dcp.vc.type:MembershipCredential',
     'hub dcp verify --participant beta --scope org.eclipse.dspace.dcp.vc.type:MembershipCredential --token HOLDER_ID_TOKEN --json'
   ],
-  params: { verifierPid: text(), holderDid: optional(text()), scopes: texts(), token: optional(text()) },
+  params: { verifierPid: text(), holderDid: optional(text()), scopes: texts(), token: optional(text()), trustedIssuers: optional(texts()) },
   input: cli => defined({
     verifierPid: need(cli, 'participant'),
     holderDid: opt(cli.opts.holder),
     scopes: list(cli.opts.scope).flatMap(s => s.split(/\s+/)).filter(s => s !== ''),
-    token: opt(cli.opts.token)
+    token: opt(cli.opts.token),
+    trustedIssuers: cli.opts.trustedIssuer === undefined ? undefined : list(cli.opts.trustedIssuer)
   }),
   async run ({ hub }, p) {
     const { verifyHolder } = await import('../../../org/dcp/verify-client.js')
