@@ -9,8 +9,14 @@ import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError } from './errors.js'
 import type { Hub } from './hub.js'
 import { FrameChannel, remoteError } from './net/channel.js'
-import { MAX_REQUEST_FRAME_BYTES } from './net/constants.js'
+import { MAX_REQUEST_FRAME_BYTES, REQUEST_BURST, REQUEST_RATE_PER_SECOND } from './net/constants.js'
+import { silentLogger } from './log.js'
 import type { HubNode, HubNodeOptions } from './net/hub-node.js'
+import type { HostedOwners } from './net/hosting/owners.js'
+import type { HostingNode, HostingNodeOptions } from './net/hosting/node.js'
+import type { Ed25519KeyPair } from './identity/keys.js'
+import type { KeyResolver } from './identity/resolver.js'
+import { hostingRouter } from './request/hosting-router.js'
 import { PeerRateLimiter } from './request/rate-limit.js'
 import { serveRequests } from './request/server.js'
 import { signRequest, validateServerMessage } from './request/token.js'
@@ -39,6 +45,30 @@ export async function startHubNode (hub: Hub, opts: StartHubNodeOptions = {}): P
     askAttestation: async (stream, lifetimeS, signal) => await askAttestation(hub, stream, lifetimeS, signal),
     ...nodeOpts
   })
+}
+
+/**
+ * Start the one node of a hosting hub (net/hosting/node.ts) for every
+ * owner in `owners`, with the request protocol routed per owner
+ * (request/hosting-router.ts) under the per-peer rate limit.
+ */
+export async function startHostingNode (owners: HostedOwners, hostKey: Ed25519KeyPair, keys: KeyResolver, opts: HostingNodeOptions & Pick<StartHubNodeOptions, 'requestRateLimit'> = {}): Promise<HostingNode> {
+  const { HostingNode } = await import('./net/hosting/node.js')
+  const { requestRateLimit, ...nodeOpts } = opts
+  const limiter = new PeerRateLimiter(requestRateLimit ?? { ratePerSecond: REQUEST_RATE_PER_SECOND, burst: REQUEST_BURST })
+  // Requests may arrive while the node is still starting: until it is returned, nothing is counted.
+  const started: { node?: HostingNode } = {}
+  const route = hostingRouter({
+    owner: did => owners.get(did),
+    counters: did => started.node?.counters(did),
+    lookup: async kid => await keys.resolveKey(kid)
+  })
+  const node = await HostingNode.start(owners, hostKey, {
+    ...nodeOpts,
+    requests: async (stream, remotePeer) => { await serveRequests(route, (opts.logger ?? silentLogger).child('request'), stream, remotePeer, limiter) }
+  })
+  started.node = node
+  return node
 }
 
 /**

@@ -20,7 +20,7 @@ import type { Logger } from '../log.js'
 import { FrameChannel, remoteError } from './channel.js'
 import { INVITE_TTL_MS, MAX_FRAME_BYTES, PAIR_PROTOCOL } from './constants.js'
 import { validateInvite, validateJoin, validatePairReply, type Invite } from './messages.js'
-import { createHubLibp2p, hubDidOfPeer } from './node.js'
+import { createHubLibp2p, hubDidOfPeer, type HubLibp2p } from './node.js'
 
 const PREFIX = 'ihub1_'
 
@@ -109,6 +109,34 @@ export interface JoinOptions {
   timeoutMs?: number
 }
 
+/**
+ * Redeem an invite from `node` (whose key becomes the new device): dial the
+ * inviting hub, send the token, and return its welcome. A hosting hub
+ * redeems owners' invites this way from its running node
+ * (net/hosting/node.ts), as a blind device of each.
+ */
+export async function redeemInvite (node: Pick<HubLibp2p, 'dialProtocol'>, inv: Invite, opts: { role: HubRole, name?: string, timeoutMs?: number }): Promise<JoinWelcome> {
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? 15_000)
+  // Every address names the inviting peer, so Noise refuses anyone else.
+  const inviter = peerIdFromString(inv.peer)
+  const addrs = inv.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${inv.peer}`))
+  const stream = await node.dialProtocol(addrs, PAIR_PROTOCOL, { signal })
+  const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
+  await ch.send({ t: 'join', v: 1, token: inv.token, role: opts.role, ...(opts.name !== undefined ? { name: opts.name } : {}) }, signal)
+  const reply = await ch.receive(validatePairReply, signal)
+  if (reply === null) throw new HubError('unavailable', 'the inviting hub closed the connection')
+  if (reply.t === 'error') throw remoteError(reply)
+  if (reply.owner !== inv.owner) throw new AuthenticationError('the inviting hub answered for a different owner')
+  await ch.close()
+  return {
+    ownerDid: asDid(reply.owner),
+    role: reply.role,
+    ...(reply.tenantSecret !== undefined ? { tenantSecret: fromB64u(reply.tenantSecret) } : {}),
+    commits: reply.commits.map(c => JSON.stringify(c)),
+    peers: [{ peerId: inv.peer, hubDid: hubDidOfPeer(inviter), addrs: [...new Set([...reply.addrs, ...inv.addrs])] }]
+  }
+}
+
 /** Create a hub in `dir` (or another home: a browser's IndexedDB) that joins the owner who issued `inviteText`. */
 export async function joinHub (dir: HubLocation, inviteText: string, opts: JoinOptions = {}): Promise<InitResult & { role: HubRole }> {
   const inv = decodeInvite(inviteText)
@@ -120,25 +148,7 @@ export async function joinHub (dir: HubLocation, inviteText: string, opts: JoinO
   const node = await createHubLibp2p(hubKey, null)
   let welcome: JoinWelcome
   try {
-    const signal = AbortSignal.timeout(opts.timeoutMs ?? 15_000)
-    // Every address names the inviting peer, so Noise refuses anyone else.
-    const inviter = peerIdFromString(inv.peer)
-    const addrs = inv.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${inv.peer}`))
-    const stream = await node.dialProtocol(addrs, PAIR_PROTOCOL, { signal })
-    const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
-    await ch.send({ t: 'join', v: 1, token: inv.token, role, ...(opts.name !== undefined ? { name: opts.name } : {}) }, signal)
-    const reply = await ch.receive(validatePairReply, signal)
-    if (reply === null) throw new HubError('unavailable', 'the inviting hub closed the connection')
-    if (reply.t === 'error') throw remoteError(reply)
-    if (reply.owner !== inv.owner) throw new AuthenticationError('the inviting hub answered for a different owner')
-    await ch.close()
-    welcome = {
-      ownerDid: asDid(reply.owner),
-      role: reply.role,
-      ...(reply.tenantSecret !== undefined ? { tenantSecret: fromB64u(reply.tenantSecret) } : {}),
-      commits: reply.commits.map(c => JSON.stringify(c)),
-      peers: [{ peerId: inv.peer, hubDid: hubDidOfPeer(inviter), addrs: [...new Set([...reply.addrs, ...inv.addrs])] }]
-    }
+    welcome = await redeemInvite(node, inv, { role, ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) })
   } finally {
     await node.stop()
   }

@@ -41,8 +41,8 @@ export interface ServeRequestsOptions {
 interface Subscription { id: number, accepted: AcceptedRequest, target: Target, where: Filter[], stop: () => void }
 
 /** One request rate limiter per hub, shared by every stream and connection of a peer. */
-const limiters = new WeakMap<Hub, PeerRateLimiter>()
-function limiterOf (hub: Hub): PeerRateLimiter {
+const limiters = new WeakMap<Hub | RequestRouter, PeerRateLimiter>()
+function limiterOf (hub: Hub | RequestRouter): PeerRateLimiter {
   let l = limiters.get(hub)
   if (l === undefined) {
     l = new PeerRateLimiter({ ratePerSecond: REQUEST_RATE_PER_SECOND, burst: REQUEST_BURST })
@@ -52,11 +52,23 @@ function limiterOf (hub: Hub): PeerRateLimiter {
 }
 
 /**
+ * Which hub answers a request: a hosting hub serves many owners on one
+ * stream, each request going to the hub of the owner its token names
+ * (src/request/hosting-router.ts). It throws the refusal itself when no
+ * hosted owner may answer (the same not_found a single-owner hub gives a
+ * token for another owner).
+ */
+export type RequestRouter = (jws: string) => Promise<Hub>
+
+/**
  * Serve one request stream of `remotePeer` (its libp2p peer id: the key of
  * its rate limit). `limiter` is shared by every stream of the node; default
- * one per hub at REQUEST_RATE_PER_SECOND / REQUEST_BURST.
+ * one per hub at REQUEST_RATE_PER_SECOND / REQUEST_BURST. `hubOrRouter`:
+ * the hub, or a router choosing one per request (a hosting hub; then pass
+ * the node's limiter).
  */
-export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remotePeer: string, limiter: PeerRateLimiter = limiterOf(hub), opts: ServeRequestsOptions = {}): Promise<void> {
+export async function serveRequests (hubOrRouter: Hub | RequestRouter, log: Logger, stream: Stream, remotePeer: string, limiter: PeerRateLimiter = limiterOf(hubOrRouter), opts: ServeRequestsOptions = {}): Promise<void> {
+  const route: RequestRouter = typeof hubOrRouter === 'function' ? hubOrRouter : async () => hubOrRouter
   const ch = new FrameChannel(stream, MAX_REQUEST_FRAME_BYTES)
   const replyTimeoutMs = opts.replyTimeoutMs ?? REPLY_SEND_TIMEOUT_MS
   /** Replies go out one at a time, in the order they were made. */
@@ -106,7 +118,7 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
     void send({ t: 'end', id, ...(err !== undefined ? { code: err.code, message: err.message } : {}) })
   }
 
-  const subscribe = async (id: number, accepted: AcceptedRequest, target: Target): Promise<void> => {
+  const subscribe = async (hub: Hub, id: number, accepted: AcceptedRequest, target: Target): Promise<void> => {
     if (subs.size >= MAX_SUBSCRIPTIONS) throw new HubError('unavailable', `at most ${MAX_SUBSCRIPTIONS} subscriptions per stream`)
     const params = accepted.claims.params
     if (params.where !== undefined && !Array.isArray(params.where)) throw new BadRequestError('params.where must be a list of filters')
@@ -131,8 +143,9 @@ export async function serveRequests (hub: Hub, log: Logger, stream: Stream, remo
 
   const run = async (id: number, jws: string): Promise<void> => {
     try {
+      const hub = await route(jws)
       const { accepted, target, result } = await handleRequest(hub, jws)
-      if (accepted.claims.method === 'subscribe') await subscribe(id, accepted, target)
+      if (accepted.claims.method === 'subscribe') await subscribe(hub, id, accepted, target)
       else await send({ t: 'response', id, result: result ?? null })
     } catch (err) {
       const e = toHubError(err)

@@ -38,14 +38,18 @@ export interface SyncServerContext {
   /** Called once per stream with the first access decision (and on any refusal): the audit hook. */
   onAccess?: (tenant: TenantStore, peerHubDid: string, as: PullMessage['as'], allowed: boolean, reason?: string) => Promise<void>
   /** Every batch served, as sent (for status, benchmarks, and tests that inspect the wire). */
-  onServed?: (peerHubDid: string, commits: number, json: string) => void
+  onServed?: (peerHubDid: string, commits: number, json: string, store?: TenantStore) => void
   /**
    * How long the peer may take to send its next pull (a puller sends it as
    * soon as a batch arrives) or to take a batch we send; past it the stream
    * ends `unavailable`. Default REPLY_TIMEOUT_MS. For tests.
    */
   replyTimeoutMs?: number
+  /** Refuse a tenant not served here exactly as an unauthorized pull of a served one (a hosting hub), instead of not_found. */
+  hideUnknownTenants?: boolean
 }
+
+const NOT_AUTHORIZED = 'this peer is not authorized to sync this tenant'
 
 export async function serveSync (ctx: SyncServerContext, stream: Stream, connection: Connection): Promise<void> {
   const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
@@ -78,13 +82,18 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
       const pull = await bounded('send its next pull', async signal => await ch.receive(validatePull, signal))
       if (pull === null) break
       const store = ctx.store(pull.tenant)
-      if (store === undefined) throw new NotFoundError('this hub does not serve that tenant')
+      if (store === undefined) {
+        // A hosting hub gives the very refusal a served tenant gives a peer it does not
+        // authorize: asking tells a peer nothing about which owners are hosted there.
+        if (ctx.hideUnknownTenants === true) throw new PermissionsRequiredError(NOT_AUTHORIZED)
+        throw new NotFoundError('this hub does not serve that tenant')
+      }
       let access = await ctx.access(store, peer, pull.as)
       if (first || access === undefined) await ctx.onAccess?.(store, peer, pull.as, access !== undefined)
       first = false
       if (access === undefined) {
         await noticeRevocation(store, pull)
-        throw new PermissionsRequiredError('this peer is not authorized to sync this tenant')
+        throw new PermissionsRequiredError(NOT_AUTHORIZED)
       }
       let batch = await readBatch(store, pull.after, pull.limit, access)
       if (batch.count === 0 && batch.last === pull.after && pull.wait) {
@@ -99,7 +108,7 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
         batch = await readBatch(store, pull.after, pull.limit, access)
       }
       await bounded('take our batch', async signal => { await ch.send({ raw: batch.json }, signal) })
-      ctx.onServed?.(peer, batch.count, batch.json)
+      ctx.onServed?.(peer, batch.count, batch.json, store)
     }
     await ch.close()
   } catch (err) {

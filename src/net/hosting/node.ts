@@ -1,0 +1,268 @@
+/**
+ * A hosting hub on the network (issue 17): ONE libp2p node — one key, one
+ * peer id, one set of addresses — serving every owner in HostedOwners.
+ * What a single-owner blind hub runs once (sync serving under the access
+ * policy, replication from the owner's devices, the request protocol), it
+ * runs here per owner, chosen by what each stream names:
+ *  - a sync pull names its tenant: served from that owner's store under
+ *    that owner's policy; a tenant not hosted gets the very refusal an
+ *    unauthorized peer gets (sync/server.ts), so asking reveals nothing;
+ *  - a connecting peer that is a device of a hosted owner is pulled from
+ *    into that owner's store (its key is its own: at most one owner);
+ *  - a request token names its owner: request/hosting-router.ts (injected,
+ *    request/ sits above net/) routes it, or refuses as a single-owner hub
+ *    refuses another owner's token.
+ * No DHT announcement is made (a blind hub has no tenant secret, so it has
+ * no discovery key: the same as a single-owner blind hub). Pairing is
+ * served by no one here: the host redeems owners' invites (addOwner).
+ * docs/architecture.md "Hosting".
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId, Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { AlreadyExistsError, AuthenticationError, HubError } from '../../errors.js'
+import type { Ed25519KeyPair } from '../../identity/keys.js'
+import { silentLogger, type Logger } from '../../log.js'
+import { MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from '../constants.js'
+import { createHubLibp2p, hubDidOfPeer, type HubLibp2p } from '../node.js'
+import { decodeInvite, redeemInvite } from '../pair.js'
+import { PeerTable, type PeerState } from '../peers.js'
+import { Replication } from '../replication.js'
+import { SyncAccessPolicy } from '../sync-access.js'
+import { SyncServing, type ServedTenant } from '../sync-serving.js'
+import { HostedOwners, withFields, type HostedOwner, type Quotas } from './owners.js'
+
+export interface HostingNodeOptions {
+  /** Multiaddrs to listen on. Default: loopback TCP on an OS-chosen port. */
+  listen?: string[]
+  logger?: Logger
+  /** Serve one inbound request stream (request/hosting-router.ts through compose.ts); without it the protocol is not served. */
+  requests?: (stream: Stream, remotePeer: string) => Promise<void>
+  reconnectMinMs?: number
+}
+
+/** Per owner: counters for metrics. */
+export interface OwnerCounters { requests: number, refusedRequests: number, servedCommits: number }
+
+interface OwnerNet {
+  owner: HostedOwner
+  log: Logger
+  peers: PeerTable
+  replication: Replication
+  served: ServedTenant
+  counters: OwnerCounters
+  off: () => void
+}
+
+export interface OwnerMetrics {
+  owner: string
+  objects: number
+  bytes: number
+  requests: number
+  refusedRequests: number
+  servedCommits: number
+  /** Per connected device: feed entries it has that we have not pulled yet (its head minus our watermark). */
+  syncLag: number
+  devicesConnected: number
+}
+
+export class HostingNode {
+  readonly owners: HostedOwners
+  readonly libp2p: HubLibp2p
+  readonly hubDid: string
+  readonly #log: Logger
+  readonly #nets = new Map<string, OwnerNet>()
+  readonly #serving: SyncServing
+  readonly #minBackoffMs: number
+  #stopped = false
+
+  private constructor (owners: HostedOwners, libp2p: HubLibp2p, hubDid: string, opts: HostingNodeOptions, log: Logger) {
+    this.owners = owners
+    this.libp2p = libp2p
+    this.hubDid = hubDid
+    this.#log = log
+    this.#minBackoffMs = opts.reconnectMinMs ?? RECONNECT_MIN_MS
+    this.#serving = new SyncServing({
+      resolve: tenant => {
+        const o = this.owners.get(tenant)
+        return o === undefined ? undefined : this.#net(o).served
+      },
+      log
+    })
+  }
+
+  static async start (owners: HostedOwners, hostKey: Ed25519KeyPair, opts: HostingNodeOptions = {}): Promise<HostingNode> {
+    const log = (opts.logger ?? silentLogger).child('hosting')
+    const libp2p = await createHubLibp2p(hostKey, opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], {})
+    const node = new HostingNode(owners, libp2p, hostKey.did, opts, log)
+    await node.#init(opts)
+    return node
+  }
+
+  async #init (opts: HostingNodeOptions): Promise<void> {
+    const lp = this.libp2p
+    await lp.handle(SYNC_PROTOCOL, this.#serving.handle, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
+    const requests = opts.requests
+    if (requests !== undefined) {
+      await lp.handle(REQUEST_PROTOCOL, async (stream, connection) => { await requests(stream, connection.remotePeer.toString()) }, { maxInboundStreams: MAX_INBOUND_REQUEST_STREAMS })
+    }
+    lp.addEventListener('peer:connect', evt => { this.#onConnect(evt.detail) })
+    lp.addEventListener('peer:disconnect', evt => { this.#onDisconnect(evt.detail) })
+    lp.addEventListener('peer:identify', evt => {
+      const { peerId, listenAddrs } = evt.detail
+      void this.#learn(peerId, listenAddrs.map(a => a.toString()))
+    })
+    for (const o of this.owners.all()) {
+      this.#net(o)
+      // The devices we know: dial them once (they dial us too: an always-on host is what they reconnect to).
+      for (const p of await o.hub.local.peers()) void this.#dial(p.peerId, p.addrs)
+    }
+    this.#log.info('hosting node started', { peerId: lp.peerId.toString(), owners: this.owners.size, addrs: this.multiaddrs() })
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  /** The counters of `owner` (for the request router and metrics), if hosted. */
+  counters (owner: string): OwnerCounters | undefined {
+    const o = this.owners.get(owner)
+    return o === undefined ? undefined : this.#net(o).counters
+  }
+
+  /**
+   * Host the owner whose device issued `inviteText` (`hub device invite
+   * --role blind` on that device): redeem it from this node as a blind
+   * device of that owner, then serve the owner. An owner already hosted is
+   * refused before the invite is spent.
+   */
+  async addOwner (inviteText: string, quotas?: Quotas): Promise<HostedOwner> {
+    const inv = decodeInvite(inviteText)
+    if (Date.now() >= inv.exp) throw new AuthenticationError('invite has expired')
+    if (this.owners.get(inv.owner) !== undefined) throw new AlreadyExistsError(`owner ${inv.owner} is already hosted here`, { reason: 'owner_hosted' })
+    const welcome = await redeemInvite(this.libp2p, inv, { role: 'blind', name: 'hosting hub' })
+    const owner = await this.owners.add(welcome, quotas)
+    this.#net(owner)
+    // The inviting device is connected already (we just paired over it): start pulling from it.
+    for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
+    this.#log.info('owner added', { tenant: owner.record.owner })
+    return owner
+  }
+
+  /** Stop hosting `owner`: its replicators stop, its devices are hung up on, its partition is deleted. */
+  async removeOwner (owner: string): Promise<number> {
+    const net = this.#nets.get(owner)
+    if (net !== undefined) {
+      this.#nets.delete(owner)
+      net.off()
+      for (const s of net.peers.values()) {
+        s.replicator?.abort()
+        if (s.connected) await this.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
+      }
+    }
+    const n = await this.owners.remove(owner)
+    this.#log.info('owner removed', { tenant: owner, keysDeleted: n })
+    return n
+  }
+
+  metrics (): OwnerMetrics[] {
+    return this.owners.all().map(o => {
+      const net = this.#net(o)
+      const peers = [...net.peers.values()].filter(s => s.connected)
+      return {
+        owner: o.record.owner,
+        ...o.quota.usage,
+        ...net.counters,
+        syncLag: peers.reduce((n, s) => n + Math.max(0, s.head - s.watermark), 0),
+        devicesConnected: peers.length
+      }
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const net of this.#nets.values()) {
+      net.off()
+      for (const s of net.peers.values()) s.replicator?.abort()
+    }
+    try {
+      await this.libp2p.stop()
+    } catch (err) {
+      throw new HubError('internal', `stopping the hosting node failed: ${(err as Error).message}`)
+    }
+    this.#log.info('hosting node stopped')
+  }
+
+  // ----------------------------------------------------------------- per owner
+
+  #net (o: HostedOwner): OwnerNet {
+    const did = o.record.owner
+    const existing = this.#nets.get(did)
+    if (existing !== undefined && existing.owner.hub === o.hub) return existing
+    const hub = o.hub
+    const log = withFields(this.#log, { tenant: did })
+    const lookup = async (kid: string): Promise<Uint8Array> => await hub.keys.resolveKey(kid)
+    const peers = new PeerTable(this.#minBackoffMs)
+    const isDevice = (hubDid: string): boolean => hubDid !== this.hubDid && hub.store.registry.device(hubDid) !== undefined
+    const counters: OwnerCounters = { requests: 0, refusedRequests: 0, servedCommits: 0 }
+    const replication = new Replication({
+      libp2p: this.libp2p, store: hub.store, owner: did, hubDid: this.hubDid, lookup, maxCommitBytes: hub.config.limits.maxCommitBytes, peers, isDevice, stopped: () => this.#stopped || !this.#nets.has(did), log
+    })
+    const served: ServedTenant = {
+      store: hub.store,
+      policy: new SyncAccessPolicy({ lookup, ingest: async proof => await hub.ingest(proof), log }),
+      audit: hub.audit,
+      onServed: n => { counters.servedCommits += n }
+    }
+    // A device added later (another device of the owner paired) is pulled from once its authorization arrives.
+    const onCommit = (e: { commit: { header: { interface: string } } }): void => {
+      if (e.commit.header.interface !== 'Permissions') return
+      for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
+    }
+    hub.events.on('commit', onCommit)
+    const net: OwnerNet = { owner: o, log, peers, replication, served, counters, off: () => { hub.events.off('commit', onCommit) } }
+    this.#nets.set(did, net)
+    return net
+  }
+
+  #onConnect (peerId: PeerId): void {
+    let hubDid: string
+    try { hubDid = hubDidOfPeer(peerId) } catch { return }
+    const owner = this.owners.ownerOfDevice(hubDid)
+    if (owner === undefined) return
+    const net = this.#net(owner)
+    const s = net.peers.ensure(peerId.toString(), hubDid)
+    s.connected = true
+    net.replication.start(s)
+  }
+
+  #onDisconnect (peerId: PeerId): void {
+    for (const net of this.#nets.values()) {
+      const s: PeerState | undefined = net.peers.get(peerId.toString())
+      if (s === undefined) continue
+      s.connected = false
+      s.replicator?.abort()
+    }
+  }
+
+  async #learn (peerId: PeerId, addrs: string[]): Promise<void> {
+    let hubDid: string
+    try { hubDid = hubDidOfPeer(peerId) } catch { return }
+    const owner = this.owners.ownerOfDevice(hubDid)
+    if (owner === undefined) return
+    const s = this.#net(owner).peers.ensure(peerId.toString(), hubDid, addrs)
+    await owner.hub.local.rememberPeer({ peerId: s.peerId, hubDid, addrs: s.addrs, lastSeen: new Date().toISOString() }).catch((err: unknown) => {
+      this.#log.warn('cannot remember a device\'s addresses', { tenant: owner.record.owner, peer: hubDid, reason: (err as Error).message })
+    })
+  }
+
+  async #dial (peerId: string, addrs: string[]): Promise<void> {
+    if (addrs.length === 0) return
+    try {
+      await this.libp2p.dial(addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)), { signal: AbortSignal.timeout(10_000) })
+    } catch (err) {
+      this.#log.debug('device not reachable now; it reconnects to us', { peer: peerId, reason: (err as Error).message })
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Requests to a hosting hub (issue 17): each token names its owner (`sub`,
+ * `aud`); the router hands it to that owner's hub, where it is handled as
+ * on a single-owner hub (request/handler.ts: replay, authorization, audit).
+ *
+ * What a caller learns about which owners are hosted: nothing beyond its
+ * own relationship. A token whose signature does not verify is refused as
+ * anywhere (authentication_failed). A verified token is answered with
+ * `not_found` ("this hub does not serve that owner", what a single-owner
+ * hub answers for another owner) unless the owner is hosted here AND the
+ * caller is that owner, one of its devices, or the grantee of one of its
+ * grants — so a stranger gets the same answer for a hosted owner as for a
+ * DID nobody hosts. A hosted owner's refusals of strangers are still
+ * written to that owner's audit log.
+ *
+ * Per-owner request quota (Quotas.requestsPerSecond): a token bucket per
+ * owner, taken after the checks above; past it, `unavailable` with reason
+ * `quota_exceeded`, quota `requests` (like the per-peer rate limit, a
+ * "retry later").
+ */
+import { NotFoundError, UnavailableError } from '../errors.js'
+import type { Hub } from '../hub.js'
+import type { HostedOwner } from '../net/hosting/owners.js'
+import type { OwnerCounters } from '../net/hosting/node.js'
+import { PeerRateLimiter } from './rate-limit.js'
+import type { RequestRouter } from './server.js'
+import { verifyRequest } from './token.js'
+
+export interface HostingRouterComponents {
+  owner: (did: string) => HostedOwner | undefined
+  counters: (did: string) => OwnerCounters | undefined
+  /** Resolves the callers' keys (did:key, did:web) — the hosting hub's resolver. */
+  lookup: (kid: string) => Promise<Uint8Array>
+}
+
+const NOT_SERVED = 'this hub does not serve that owner'
+
+/** Whether `caller` has anything to do with the owner of `hub`: the owner, a device, a grantee. */
+function related (hub: Hub, caller: string): boolean {
+  if (caller === hub.did) return true
+  const reg = hub.store.registry
+  return reg.device(caller) !== undefined || reg.grants().some(g => g.grantee === caller)
+}
+
+export function hostingRouter (c: HostingRouterComponents): RequestRouter {
+  const limiters = new Map<number, PeerRateLimiter>()
+  const limiterFor = (rate: number): PeerRateLimiter => {
+    let l = limiters.get(rate)
+    if (l === undefined) limiters.set(rate, l = new PeerRateLimiter({ ratePerSecond: rate, burst: Math.max(1, Math.ceil(rate)) }))
+    return l
+  }
+  return async jws => {
+    const claims = await verifyRequest(jws, c.lookup)
+    const owner = c.owner(claims.sub)
+    if (owner === undefined || claims.aud !== claims.sub || !related(owner.hub, claims.iss)) {
+      if (owner !== undefined) {
+        const counters = c.counters(claims.sub)
+        if (counters !== undefined) counters.refusedRequests++
+        await owner.hub.audit.append({ caller: claims.iss, interface: claims.interface, method: claims.method, target: 'hosted owner', decision: 'denied', code: 'not_found', reason: 'the caller is neither the owner, nor a device, nor a grantee' })
+      }
+      throw new NotFoundError(NOT_SERVED)
+    }
+    const counters = c.counters(claims.sub)
+    const rate = owner.record.quotas.requestsPerSecond
+    if (rate !== undefined && !limiterFor(rate).take(claims.sub)) {
+      if (counters !== undefined) counters.refusedRequests++
+      throw new UnavailableError(`the owner's requests quota is ${rate} per second; retry later`, { reason: 'quota_exceeded', quota: 'requests', limit: rate })
+    }
+    if (counters !== undefined) counters.requests++
+    return owner.hub
+  }
+}
