@@ -72,6 +72,39 @@ export async function startHostingNode (owners: HostedOwners, hostKey: Ed25519Ke
 }
 
 /**
+ * `hub start` on a hosting hub: the owners it hosts (over the hub's own
+ * store; the hub's key is every tenant's), the one hosting node, found
+ * afterwards with hostingOf(hub). Stopping it closes the owners' hubs, not
+ * the hub itself.
+ */
+export async function startHosting (hub: Hub, opts: HostingNodeOptions = {}): Promise<{ node: HostingNode, multiaddrs: () => string[], stop: () => Promise<void> }> {
+  const { HostedOwners } = await import('./net/hosting/owners.js')
+  const { setHosting } = await import('./net/hosting/registry.js')
+  const logger = opts.logger ?? hub.log
+  const defaults = hub.config.hosting?.defaultQuotas
+  const owners = await HostedOwners.open({
+    kv: hub.kv, hostKey: hub.hubKey, hubDid: hub.hubDid, peerId: hub.peerId, dir: hub.dir, engine: hub.storeInfo.engine, logger,
+    ...(defaults !== undefined ? { defaultQuotas: defaults } : {})
+  })
+  let node: HostingNode
+  try {
+    node = await startHostingNode(owners, hub.hubKey, hub.keys, { ...opts, logger })
+  } catch (err) {
+    await owners.close()
+    throw err
+  }
+  setHosting(hub, node)
+  return {
+    node,
+    multiaddrs: () => node.multiaddrs(),
+    stop: async () => {
+      setHosting(hub, undefined)
+      try { await node.stop() } finally { await owners.close() }
+    }
+  }
+}
+
+/**
  * One `Devices.attest` request on a stream to one of our owner's hubs,
  * signed with our hub key; the stream is closed afterwards.
  */

@@ -39,6 +39,13 @@ export interface HubConfig {
   network?: NetworkConfig
   /** Where the store lives when it is not the home's own (LevelDB under Node): absent means the default. */
   store?: StoreConfig
+  /** Present on a hosting hub (`hub hosting init`): it serves the owners it hosts (docs/hosting.md). */
+  hosting?: HostingConfig
+}
+
+/** A hosting hub's settings: the quotas of an owner added without any. */
+export interface HostingConfig {
+  defaultQuotas?: { objects?: number, bytes?: number, requestsPerSecond?: number }
 }
 
 /**

@@ -11,7 +11,7 @@ import { isPidAlive, readDaemonInfo, type DaemonInfo } from '../daemon/files.js'
 import type { HandlerTable } from '../daemon/daemon.js'
 import type { HubNode } from '../net/hub-node.js'
 import type { StoreChoice } from '../hub.js'
-import { startNetwork } from './network.js'
+import { startHosting, startNetwork } from './network.js'
 
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback). Port 0 lets the OS choose. */
@@ -38,7 +38,8 @@ export async function startDaemon (dir: string, opts: { handlers: HandlerTable<H
     logger: opts.logger,
     onReady: opts.onReady,
     ...(opts.http !== undefined ? { http: opts.http } : {}),
-    ...(startNetwork !== undefined ? { startNetwork } : {})
+    ...(startNetwork !== undefined ? { startNetwork } : {}),
+    startHosting
   })
 }
 

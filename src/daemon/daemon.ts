@@ -53,6 +53,12 @@ export interface DaemonOptions<N extends NetworkHandle = NetworkHandle> {
   /** Without it the daemon runs with no network (multiaddrs = []). */
   startNetwork?: StartNetwork<N>
   /**
+   * The network of a hosting hub (hub.json `hosting`), started instead of
+   * `startNetwork`: one node for every hosted owner (net/hosting/). Handlers
+   * reach it through hostingOf(hub); `ctx.net` stays unset.
+   */
+  startHosting?: StartNetwork
+  /**
    * Serve the HTTP API (Identity API, did:web, DCP) on this address. Off by
    * default. Beyond loopback (0.0.0.0, ::, any other address or name),
    * outbound requests default to the `deny` policy (public addresses only)
@@ -74,6 +80,8 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
   #secret = ''
   #server: ControlServer | undefined
   #net: N | undefined
+  /** A hosting hub's node (startHosting), in place of #net. */
+  #hosting: NetworkHandle | undefined
   #http: HttpServer | undefined
   /** Lifts the outbound `deny` default taken while the HTTP server listens beyond loopback. */
   #releaseOutbound: () => void = () => {}
@@ -128,7 +136,12 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     // The node checks them (bad_request before anything dials), as `hub config set` does.
     const bootstrap = [...new Set([...(this.hub.config.network?.bootstrap ?? []), ...(this.#opts.bootstrap ?? [])])]
     const startNetwork = this.#opts.startNetwork
-    if (startNetwork !== undefined) {
+    const startHosting = this.#opts.startHosting
+    if (this.hub.config.hosting !== undefined) {
+      if (startHosting === undefined) throw new HubError('unsupported', 'this is a hosting hub and this daemon was started without the hosting network', { reason: 'no_hosting_network' })
+      this.#hosting = await listenStably(this.dir, listen, this.#log.child('hosting'), async addrs =>
+        await startHosting(this.hub, { listen: addrs, bootstrap, logger: this.#log.child('hosting') }))
+    } else if (startNetwork !== undefined) {
       // The first start records the ports it chose; later starts come back on them (listen-addresses.ts).
       this.#net = await listenStably(this.dir, listen, this.#log.child('net'), async addrs =>
         await startNetwork(this.hub, { listen: addrs, bootstrap, logger: this.#log.child('net') }))
@@ -167,7 +180,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       control: { url: this.#server.url },
-      multiaddrs: this.#net?.multiaddrs() ?? [],
+      multiaddrs: (this.#net ?? this.#hosting)?.multiaddrs() ?? [],
       did: this.hub.did,
       peerId: this.hub.peerId,
       store: this.hub.storeInfo,
@@ -206,7 +219,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
 
   /** `ping` (the current DaemonInfo) and `shutdown` are answered here, ahead of the handler table. */
   async #dispatch (command: string, params: Record<string, unknown>): Promise<unknown> {
-    if (command === 'ping') return { ...this.info, multiaddrs: this.#net?.multiaddrs() ?? [] }
+    if (command === 'ping') return { ...this.info, multiaddrs: (this.#net ?? this.#hosting)?.multiaddrs() ?? [] }
     if (command === 'shutdown') {
       // Begin after this reply is written: closing the control server first
       // would otherwise race the response to the caller.
@@ -248,6 +261,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     await step('closing the HTTP server', () => this.#http?.close())
     this.#releaseOutbound()
     await step('stopping the network', () => this.#net?.stop())
+    await step('stopping the hosting network', () => this.#hosting?.stop())
     await step('closing the hub', () => this.hub.close())
     if (this.#secret !== '') await step('removing daemon.json and control.secret', () => removeDaemonFiles(this.dir, { pid: process.pid, secret: this.#secret }))
     return clean

@@ -9,6 +9,9 @@ import { StatusListChecker } from '../org/status-checker.js'
 import { dcpRoutes } from './dcp-api.js'
 import { didWebRoutes } from './did-web.js'
 import { healthRoutes } from './health.js'
+import { metricsRoutes } from './metrics.js'
+import { hostingOf } from '../net/hosting/registry.js'
+import type { OwnerMetrics } from '../net/hosting/node.js'
 import { IDENTITY_BASE, identityRoutes } from './identity-api.js'
 import { issuanceRoutes } from './issuance-api.js'
 import { offerRoutes } from './offer-api.js'
@@ -37,10 +40,12 @@ export interface RouteComponents {
   log: Logger
   /** Why the hub cannot serve now (closed, shutting down), or undefined; read by /health/ready. */
   notReady?: () => string | undefined
+  /** A hosting hub's per-owner metrics (GET /metrics, http/metrics.ts); undefined on other hubs. */
+  hostingMetrics?: () => OwnerMetrics[] | undefined
 }
 
 export function hubRoutes (hub: Hub, now?: () => number, logger?: Logger): Route[] {
-  return routesOf({ org: orgOf(hub, now !== undefined ? { now } : {}), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log, notReady: () => hub.closed ? 'the hub is closed' : undefined }, now, logger)
+  return routesOf({ org: orgOf(hub, now !== undefined ? { now } : {}), issuance: async () => await issuanceOf(hub), resolveDocument: async did => await hub.resolveDocument(did), dcpReplay: hub.dcpReplay, log: hub.log, notReady: () => hub.closed ? 'the hub is closed' : undefined, hostingMetrics: () => hostingOf(hub)?.metrics() }, now, logger)
 }
 
 /** The route table over narrow components (tests build it with stand-ins). */
@@ -57,7 +62,8 @@ export function routesOf (c: RouteComponents, now?: () => number, logger?: Logge
     ...identityRoutes(c.org),
     ...dcpRoutes({ org: c.org, resolveDocument, replay: c.dcpReplay, statusChecker, log: (logger ?? c.log).child('dcp'), ...(now !== undefined ? { now } : {}) }),
     ...didWebRoutes(c.org),
-    ...healthRoutes({ notReady: c.notReady ?? (() => undefined) })
+    ...healthRoutes({ notReady: c.notReady ?? (() => undefined) }),
+    ...metricsRoutes({ owners: c.hostingMetrics ?? (() => undefined) })
   ]
   routes.push({
     method: 'GET', path: `${IDENTITY_BASE}/openapi.json`, operationId: 'getOpenApi', tag: 'Meta', auth: 'none',

@@ -7,6 +7,7 @@ import type { HubNode } from '../../net/hub-node.js'
 import type { AnyCommand, AnyHubCommand } from '../spec.js'
 import { APP_COMMANDS } from './app/index.js'
 import { ORG_COMMANDS } from './org/index.js'
+import { HOSTING_COMMANDS } from './hosting/index.js'
 import { archiveExport, archiveImport } from './archive.js'
 import { audit } from './audit.js'
 import { auditSearch, auditSummary } from './audit-search.js'
@@ -46,6 +47,7 @@ import { write } from './write.js'
 
 const HUB_SIDE: AnyCommand[] = [
   init, info, doctor, dashboard,
+  ...HOSTING_COMMANDS,
   stop, status,
   configGet, configSet,
   deviceInvite, deviceList, deviceRevoke, peers, syncOnce, syncStatus,
