@@ -143,7 +143,11 @@ export class HostingNode {
     const welcome = await redeemInvite(this.libp2p, inv, { role: 'blind', name: 'hosting hub' })
     const owner = await this.owners.add(welcome, quotas)
     this.#net(owner)
-    // The inviting device is connected already (we just paired over it): start pulling from it.
+    // The inviting device may have tried to pull from us before we hosted its owner (and been
+    // refused, which ends its replicator): reconnect, so both sides start pulling afresh.
+    const inviter = peerIdFromString(inv.peer)
+    await this.libp2p.hangUp(inviter).catch(() => {})
+    await this.#dial(inv.peer, welcome.peers.flatMap(p => p.addrs))
     for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
     this.#log.info('owner added', { tenant: owner.record.owner })
     return owner
