@@ -252,6 +252,27 @@ describe.each(engines)('a hosting hub on %s', engine => {
     expect(host.owners.list().find(o => o.owner === a.hub.did)).toMatchObject({ quotas: { bytes: tenant.quota.usage.bytes }, usage: { objects: usage.objects } })
   }, 120_000)
 
+  it('structured logs of a tenant carry the tenant', async () => {
+    const lines: Array<{ msg: string, fields: Record<string, unknown> | undefined }> = []
+    const rec = (msg: string, fields?: Record<string, unknown>): void => { lines.push({ msg, fields }) }
+    const logger = { debug: rec, info: rec, warn: rec, error: rec, child: () => logger }
+    const dir = await tempDir('host-log-')
+    const kv = await LevelKv.open(join(dir, 'store'))
+    const hostKey = Ed25519KeyPair.generate()
+    const owners = await HostedOwners.open({ kv, hostKey, hubDid: hostKey.did, peerId: peerIdOf(hostKey.publicKey), dir, engine, logger })
+    try {
+      const dev = await founder({ discoveryIntervalMs: 0 })
+      await dev.hub.devices.authorize(hostKey.did, 'blind', 'host')
+      const commits = await Promise.all(dev.hub.store.registry.devices().map(async d => await dev.hub.store.getEnvelope(d.objectId) as string))
+      const hosted = await owners.add({ ownerDid: dev.hub.did, role: 'blind', commits, peers: [] })
+      expect(hosted.hub.did).toBe(dev.hub.did)
+      expect(lines.find(l => l.msg === 'hub opened')?.fields).toMatchObject({ tenant: dev.hub.did })
+    } finally {
+      await owners.close()
+      await kv.close()
+    }
+  })
+
   it('requests per second: past the owner\'s quota, unavailable with reason quota_exceeded', async () => {
     const host = await startHost(engine)
     const a = await founder({ discoveryIntervalMs: 0 })
