@@ -278,6 +278,9 @@ async function main (): Promise<void> {
     .setIssuedAt(now)
     .setExpirationTime(now + 300)
     .sign(issuerKey.privateKey)
+  // This issuer signs outside any request of acme's, so acme trusts it first: the Storage API
+  // takes unsolicited credentials only from trusted issuers (403 unsolicited otherwise).
+  await expectHttp(200, 'PUT', `${identity}/participants/acme/credentials/offer-policy`, { apiKey: acme.apiKey, body: { trustedIssuers: [issuer.did] } })
   const stored = await expectHttp<{ stored: string[] }>(200, 'POST', `${credentialService}/credentials`, {
     bearer: issuerIdToken,
     body: {

@@ -148,7 +148,7 @@ export function pgError (err: unknown, op: string, during?: 'commit'): HubError 
  * first inserts its row into hub_schema_migrations (ON CONFLICT DO NOTHING):
  * a second opener's insert waits on the first's uncommitted row and then
  * finds it, so it skips the DDL. The bootstrap CREATE of the migrations
- * table itself can race on PostgreSQL's catalog (23505 / 42P07); that is
+ * table itself can race on PostgreSQL's catalog (23505 / 42P07 / 42710); that is
  * retried, after which IF NOT EXISTS sees the table. Returns the versions
  * THIS call applied. Refuses a database migrated by a newer hub.
  */
@@ -160,7 +160,8 @@ export async function migrate (pool: pg.Pool, maxAttempts = DEFAULT_ATTEMPTS): P
       break
     } catch (err) {
       const state = sqlstate(err)
-      if (attempt >= maxAttempts || state === undefined || !['23505', '42P07', '40001', '40P01'].includes(state)) throw pgError(err, 'migrate')
+      // 42710: the table's row type raced into pg_type first ("type … already exists").
+      if (attempt >= maxAttempts || state === undefined || !['23505', '42P07', '42710', '40001', '40P01'].includes(state)) throw pgError(err, 'migrate')
       await backoff(attempt)
     }
   }
@@ -189,7 +190,7 @@ export async function migrate (pool: pg.Pool, maxAttempts = DEFAULT_ATTEMPTS): P
       } catch (err) {
         await held.rollback()
         const state = sqlstate(err)
-        if (attempt >= maxAttempts || state === undefined || !['23505', '42P07', '40001', '40P01'].includes(state)) throw pgError(err, 'migrate')
+        if (attempt >= maxAttempts || state === undefined || !['23505', '42P07', '42710', '40001', '40P01'].includes(state)) throw pgError(err, 'migrate')
         await backoff(attempt)
       } finally {
         held.release()
