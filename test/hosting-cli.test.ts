@@ -45,6 +45,9 @@ describe('hub hosting', () => {
     expect(list.running).toBe(true)
     expect(list.items).toHaveLength(1)
     expect(list.items[0]).toMatchObject({ owner: ownerDid, quotas: { bytes: 5000000 }, devicesConnected: 1 })
+    const checked = await ok(['hosting', 'doctor', '--dir', hostDir]) as { clean: boolean, owners: Array<{ owner: string, clean: boolean, objects: number }> }
+    expect(checked.clean).toBe(true)
+    expect(checked.owners).toEqual([expect.objectContaining({ owner: ownerDid, clean: true })])
     const human = await hub(['hosting', 'list', '--dir', hostDir])
     expect(human.stdout).toContain('quotas: 5000000 bytes')
 
@@ -73,6 +76,7 @@ describe('hub hosting', () => {
     expect(await (await fetch(url, { headers: { 'x-api-key': key } })).text()).toContain('hub_hosted_owners 0\n')
     const doc = await ok(['doctor', '--dir', hostDir])
     expect(doc.clean).toBe(true)
+    expect(await ok(['hosting', 'doctor', '--dir', hostDir])).toEqual({ clean: true, owners: [] })
   }, 120_000)
 
   it('without a daemon: list and remove-owner work on the directory; add-owner says it needs the running hub', async () => {
