@@ -106,24 +106,35 @@ function remoteError (body: unknown): Record<string, unknown> | undefined {
  * to an address the policy refuses (`forbidden_address`, no connection made).
  */
 export async function postDcp (url: string, body: unknown, bearer: string, opts: OutboundOptions = {}): Promise<OutboundReply> {
+  return await callDcp('POST', url, bearer, opts, body)
+}
+
+/**
+ * GET `url` (JSON) with `Authorization: Bearer <bearer>`, under the same
+ * outbound rules as {@link postDcp} (the DCP status of a request, which the
+ * holder polls). Resolves with a 2xx answer; throws {@link OutboundError}
+ * otherwise and {@link BadRequestError} for a URL the rule refuses.
+ */
+export async function getDcp (url: string, bearer: string, opts: OutboundOptions = {}): Promise<OutboundReply> {
+  return await callDcp('GET', url, bearer, opts)
+}
+
+/** One outbound DCP call: the outbound rule, a timeout, no redirects, a capped answer. */
+async function callDcp (method: 'GET' | 'POST', url: string, bearer: string, opts: OutboundOptions, body?: unknown): Promise<OutboundReply> {
   const target = checkServiceEndpoint(url)
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? OUTBOUND_TIMEOUT_MS)
   const signal = opts.signal !== undefined ? AbortSignal.any([timeout, opts.signal]) : timeout
+  const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${bearer}` }
+  if (method === 'POST') headers['content-type'] = 'application/json'
   let res: Response
   let text: string
   try {
-    res = await outboundFetch(target, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${bearer}` },
-      body: JSON.stringify(body),
-      redirect: 'manual',
-      signal
-    })
+    res = await outboundFetch(target, { method, headers, ...(method === 'POST' ? { body: JSON.stringify(body) } : {}), redirect: 'manual', signal })
     text = utf8d.decode(await readCapped(res, opts.maxResponseBytes ?? MAX_OUTBOUND_RESPONSE_BYTES))
   } catch (err) {
     if (err instanceof BadRequestError) throw err
     const why = signal.aborted ? (opts.signal?.aborted === true ? 'aborted' : 'timed out') : (err as Error).message
-    throw new OutboundError(`POST ${target.origin}${target.pathname} failed: ${why}`, { reason: 'unreachable', url: target.href }, { cause: err })
+    throw new OutboundError(`${method} ${target.origin}${target.pathname} failed: ${why}`, { reason: 'unreachable', url: target.href }, { cause: err })
   }
   let parsed: unknown
   try {
@@ -134,7 +145,7 @@ export async function postDcp (url: string, body: unknown, bearer: string, opts:
   // redirect: 'manual' hands 3xx back to us; following one is not allowed, so it is a refusal like any other non-2xx.
   if (res.status < 200 || res.status >= 300) {
     const remote = remoteError(parsed)
-    throw new OutboundError(`POST ${target.origin}${target.pathname} answered HTTP ${res.status}${remote?.message !== undefined ? `: ${String(remote.message)}` : ''}`, {
+    throw new OutboundError(`${method} ${target.origin}${target.pathname} answered HTTP ${res.status}${remote?.message !== undefined ? `: ${String(remote.message)}` : ''}`, {
       reason: 'refused', status: res.status, url: target.href, ...(remote !== undefined ? { remote } : {})
     })
   }
@@ -148,39 +159,4 @@ export async function postDcp (url: string, body: unknown, bearer: string, opts:
     }
   }
   return { status: res.status, ...(resolved !== undefined ? { location: resolved } : {}), body: parsed }
-}
-
-/**
- * GET `url` (JSON) with `Authorization: Bearer <bearer>`, under the same
- * outbound rules as {@link postDcp} (the DCP status of a request, which the
- * holder polls). Resolves with a 2xx answer; throws {@link OutboundError}
- * otherwise and {@link BadRequestError} for a URL the rule refuses.
- */
-export async function getDcp (url: string, bearer: string, opts: OutboundOptions = {}): Promise<OutboundReply> {
-  const target = checkServiceEndpoint(url)
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? OUTBOUND_TIMEOUT_MS)
-  const signal = opts.signal !== undefined ? AbortSignal.any([timeout, opts.signal]) : timeout
-  let res: Response
-  let text: string
-  try {
-    res = await outboundFetch(target, { method: 'GET', headers: { accept: 'application/json', authorization: `Bearer ${bearer}` }, redirect: 'manual', signal })
-    text = utf8d.decode(await readCapped(res, MAX_OUTBOUND_RESPONSE_BYTES))
-  } catch (err) {
-    if (err instanceof BadRequestError) throw err
-    const why = signal.aborted ? (opts.signal?.aborted === true ? 'aborted' : 'timed out') : (err as Error).message
-    throw new OutboundError(`GET ${target.origin}${target.pathname} failed: ${why}`, { reason: 'unreachable', url: target.href }, { cause: err })
-  }
-  let parsed: unknown
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    parsed = undefined
-  }
-  if (res.status < 200 || res.status >= 300) {
-    const remote = remoteError(parsed)
-    throw new OutboundError(`GET ${target.origin}${target.pathname} answered HTTP ${res.status}${remote?.message !== undefined ? `: ${String(remote.message)}` : ''}`, {
-      reason: 'refused', status: res.status, url: target.href, ...(remote !== undefined ? { remote } : {})
-    })
-  }
-  return { status: res.status, body: parsed }
 }

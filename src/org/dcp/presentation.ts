@@ -57,15 +57,8 @@ export { VC_V1_CONTEXT, VC_V2_CONTEXT } from '../vc.js'
  * issuance date; `aud` binds it to one verifier.
  */
 export function createVpJwt (signer: JwtSigner, opts: VpOptions): string {
-  const iat = Math.floor(opts.now)
   return signJwt(signer, {
-    iss: opts.holderDid,
-    sub: opts.holderDid,
-    aud: opts.audience,
-    iat,
-    nbf: iat,
-    exp: iat + (opts.ttlS ?? DEFAULT_TOKEN_TTL_S),
-    jti: opts.jti ?? `urn:uuid:${randomUUID()}`,
+    ...vpClaims(opts),
     vp: {
       '@context': [VC_V1_CONTEXT],
       type: ['VerifiablePresentation'],
@@ -75,14 +68,21 @@ export function createVpJwt (signer: JwtSigner, opts: VpOptions): string {
   })
 }
 
-/** The JWT claims a VCDM 2.0 `vp+jwt` carries next to the presentation itself (VC-JOSE-COSE §3.2). */
+/** A VCDM 2.0 `vp+jwt`: the payload is the presentation, with the JWT claims beside it (VC-JOSE-COSE §3.2). */
 export function createVp2Jwt (signer: JwtSigner, opts: VpOptions): string {
-  const iat = Math.floor(opts.now)
   return signJwt(signer, {
     '@context': [VC_V2_CONTEXT],
     type: ['VerifiablePresentation'],
     holder: opts.holderDid,
     verifiableCredential: opts.credentials.map(envelope),
+    ...vpClaims(opts)
+  }, { typ: 'vp+jwt', cty: 'vp' })
+}
+
+/** The JWT claims of a VP, either data model: from the holder, for one verifier, short-lived. */
+function vpClaims (opts: VpOptions): Record<string, unknown> {
+  const iat = Math.floor(opts.now)
+  return {
     iss: opts.holderDid,
     sub: opts.holderDid,
     aud: opts.audience,
@@ -90,7 +90,7 @@ export function createVp2Jwt (signer: JwtSigner, opts: VpOptions): string {
     nbf: iat,
     exp: iat + (opts.ttlS ?? DEFAULT_TOKEN_TTL_S),
     jti: opts.jti ?? `urn:uuid:${randomUUID()}`
-  }, { typ: 'vp+jwt', cty: 'vp' })
+  }
 }
 
 /** A `vc+jwt` inside a VCDM 2.0 presentation: an `EnvelopedVerifiableCredential` whose id is a data: URL of the JWT. */
