@@ -175,7 +175,7 @@ describe('dashboard CSRF attacks', () => {
     expect(a.hub.permissions.list()).toEqual([])
   })
 
-  it('a text/plain or form-encoded POST (what a cross-site <form> can send) grants nothing, even from the right Origin with the token', async () => {
+  it('a text/plain or form-encoded POST (what a cross-site <form> can send) from a foreign Origin grants nothing, whatever its content type', async () => {
     const { a, d, cookie, body } = await setup()
     for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
       const r = await raw(d.url, 'POST', '/dashboard/api/grants', { cookie, origin: 'https://evil.example', 'content-type': ct }, JSON.stringify(body))
@@ -253,6 +253,45 @@ describe('DNS rebinding', () => {
     const r = await raw(d.url, 'POST', '/dashboard/api/grants', { host, origin: `http://${host}`, cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body)
     expect(r.status).toBe(401)
     expect(a.hub.permissions.list()).toEqual([])
+  })
+})
+
+describe('more forgery', () => {
+  it('X-Forwarded-Host / Forwarded do not move the origin the check expects; logout without CSRF or cross-site is refused', async () => {
+    const a = await founder()
+    const d = await dashboardServer(a)
+    const { cookie, csrf } = await d.login()
+    const body = JSON.stringify({ grantee: Ed25519KeyPair.generate().did, context: CTX, type: 'MusicPlaylist', allow: '-R--' })
+    for (const h of [{ 'x-forwarded-host': 'evil.example' }, { forwarded: 'host=evil.example;proto=http' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }]) {
+      const r = await raw(d.url, 'POST', '/dashboard/api/grants', { ...h, origin: 'http://evil.example', cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body)
+      expect(r.status, JSON.stringify(h)).toBe(401)
+    }
+    expect(a.hub.permissions.list()).toEqual([])
+    expect((await api(d.url, 'POST', '/logout', { cookie })).status).toBe(401)
+    expect((await api(d.url, 'POST', '/logout', { cookie, csrf, origin: 'https://evil.example' })).status).toBe(401)
+    expect((await api(d.url, 'GET', '/logout', { cookie })).status).toBeGreaterThanOrEqual(400)
+    expect((await api(d.url, 'GET', '/session', { cookie })).status).toBe(200)
+  })
+
+  it('a quoted, padded or duplicated cookie value does not make a forged cookie valid', async () => {
+    const a = await founder()
+    const d = await dashboardServer(a)
+    const { cookie } = await d.login()
+    const value = cookie.split('=')[1] as string
+    for (const c of [`hub_dashboard=${value.slice(0, 42)}`, `hub_dashboard=${value}x`, `hub_dashboard=${value.toLowerCase()}`, `HUB_DASHBOARD=${value}`, `hub_dashboard=${'A'.repeat(43)}; hub_dashboard=${'B'.repeat(43)}`]) {
+      const r = await api(d.url, 'GET', '/collections', { cookie: c })
+      expect(r.status, c).toBe(401)
+    }
+  })
+
+  it('HEAD on the login link is a GET: it redeems the link once (observed), with the same cookie attributes; the GET after it is refused', async () => {
+    const a = await founder()
+    const d = await dashboardServer(a)
+    const link = new URL(d.link())
+    const h = await raw(d.url, 'HEAD', link.pathname + link.search)
+    expect(h.status).toBe(303)
+    expect(String(h.headers['set-cookie'])).toMatch(/^hub_dashboard=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/dashboard; Max-Age=43200$/)
+    expect((await raw(d.url, 'GET', link.pathname + link.search)).status).toBe(401)
   })
 })
 
