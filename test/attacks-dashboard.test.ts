@@ -262,7 +262,8 @@ describe('more forgery', () => {
     const d = await dashboardServer(a)
     const { cookie, csrf } = await d.login()
     const body = JSON.stringify({ grantee: Ed25519KeyPair.generate().did, context: CTX, type: 'MusicPlaylist', allow: '-R--' })
-    for (const h of [{ 'x-forwarded-host': 'evil.example' }, { forwarded: 'host=evil.example;proto=http' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }]) {
+    const forwards: Array<Record<string, string>> = [{ 'x-forwarded-host': 'evil.example' }, { forwarded: 'host=evil.example;proto=http' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }]
+    for (const h of forwards) {
       const r = await raw(d.url, 'POST', '/dashboard/api/grants', { ...h, origin: 'http://evil.example', cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body)
       expect(r.status, JSON.stringify(h)).toBe(401)
     }
