@@ -179,6 +179,7 @@ export class Dashboard {
     }
     const { req, res } = ctx
     const method = req.method ?? 'GET'
+    this.#checkHost(req)
     if (path === DASHBOARD_PREFIX) {
       ctx.status = 301
       res.writeHead(301, { location: `${DASHBOARD_PREFIX}/`, 'cache-control': 'no-store' }).end()
@@ -197,9 +198,36 @@ export class Dashboard {
     res.end(method === 'HEAD' ? undefined : body)
   }
 
+  /**
+   * Only requests addressed to this server by a name it answers to: the
+   * address it listens on (and, on loopback or a wildcard, `localhost`,
+   * 127.0.0.1 and [::1] at that port), or a name the operator lists in
+   * HUB_DASHBOARD_HOSTS (a proxy's). A DNS-rebinding page reaches us under
+   * its own name; without this the origin check below, which compares with
+   * the request's Host, would accept it (test/attacks-dashboard.test.ts).
+   */
+  #checkHost (req: IncomingMessage): void {
+    const host = (req.headers.host ?? '').toLowerCase()
+    if (!this.#allowedHosts().has(host)) throw refused('bad_host', `the dashboard does not answer to the host name "${host}"`)
+  }
+
+  #allowedHosts (): Set<string> {
+    const out = new Set<string>()
+    const base = this.#init.baseUrl()
+    if (base !== '') {
+      const u = new URL(base)
+      out.add(u.host.toLowerCase())
+      const local = ['127.0.0.1', 'localhost', '[::1]']
+      if (local.includes(u.hostname) || u.hostname === '0.0.0.0' || u.hostname === '[::]') for (const h of local) out.add(`${h}:${u.port}`)
+    }
+    for (const h of (process.env.HUB_DASHBOARD_HOSTS ?? '').split(',')) if (h.trim() !== '') out.add(h.trim().toLowerCase())
+    return out
+  }
+
   async #login (req: IncomingMessage, res: ServerResponse, url: URL, client: string): Promise<number> {
     req.resume()
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new BadRequestError('the login link takes GET', { reason: 'method_not_allowed' })
+    // GET only: a HEAD (a link previewer, a prefetch) must not use the link up.
+    if (req.method !== 'GET') throw new BadRequestError('the login link takes GET', { reason: 'method_not_allowed' })
     const failures = this.#init.loginFailures
     const wait = failures?.retryAfterMs(client) ?? 0
     if (wait > 0) {
