@@ -134,7 +134,10 @@ async function stopIn (ns: string, dir: string, d: Daemon): Promise<void> {
   daemons.delete(d)
 }
 
-async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+// A relayed connection takes between ~6 s and ~35 s to come up here (relay reservation and
+// redial timers; a known leftover in docs/architecture.md), and more under the whole suite's load:
+// the waits are for a condition, bounded generously so a slow machine is not a failure.
+async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
@@ -172,7 +175,7 @@ describe.skipIf(why !== undefined)('devices behind NATs, through the cloud hub\'
     await cleanup()
   })
 
-  it('sync live between homes, and reconnect after every hub restarts in random order', { timeout: 240_000 }, async () => {
+  it('sync live between homes, and reconnect after every hub restarts in random order', { timeout: 420_000 }, async () => {
     const root = await tempDir('netns-')
     const C = join(root, 'cloud')
     const A = join(root, 'home-a')
