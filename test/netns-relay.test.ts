@@ -135,7 +135,7 @@ async function stopIn (ns: string, dir: string, d: Daemon): Promise<void> {
 }
 
 // A relayed connection takes between ~6 s and ~35 s to come up here (relay reservation and
-// redial timers; a known leftover in docs/architecture.md), and more under the whole suite's load:
+// redial timers: a known leftover), and more under the whole suite's load:
 // the waits are for a condition, bounded generously so a slow machine is not a failure.
 async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs
