@@ -15,7 +15,7 @@ import type { OrgTransactions } from './engine.js'
 import { checkForeignId, checkRequestedIds } from './id-checks.js'
 import { orgKeys } from './layout.js'
 import { loadParticipant } from './records.js'
-import type { CredentialResource, HolderCredentialRequest } from './types.js'
+import type { CredentialResource, HolderCredentialRequest, ParticipantRecord } from './types.js'
 
 export interface HolderRequestInput {
   issuerDid: string
@@ -91,6 +91,15 @@ export class HolderRequests {
     this.#trusts = components.trusts
   }
 
+  /** The participant and one of its requests (not_found for either). */
+  async #load (pid: string, holderPid: string): Promise<{ p: ParticipantRecord, req: HolderCredentialRequest }> {
+    const e = this.#engine
+    const p = await loadParticipant(e, pid)
+    const req = await e.json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
+    if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+    return { p, req }
+  }
+
   /** A request about to be sent to an issuer: REQUESTED, under a fresh holderPid. */
   async create (pid: string, input: HolderRequestInput): Promise<HolderCredentialRequest> {
     const op = 'credential-request.create'
@@ -138,9 +147,7 @@ export class HolderRequests {
     const e = this.#engine
     return await e.mutate(op, async tx => {
       e.step(op, 'load')
-      const p = await loadParticipant(e, pid)
-      const req = await e.json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
-      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+      const { p, req } = await this.#load(pid, holderPid)
       e.step(op, 'transition')
       let next: HolderCredentialRequest
       if (update.status === 'RECEIVED') {
@@ -205,9 +212,7 @@ export class HolderRequests {
     const e = this.#engine
     return await e.mutate(op, async tx => {
       e.step(op, 'load')
-      const p = await loadParticipant(e, pid)
-      const req = await e.json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
-      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+      const { p, req } = await this.#load(pid, holderPid)
       e.step(op, 'validate')
       if (canonicalDid(c.issuerDid) !== req.issuerDid || (req.issuerPid !== undefined && req.issuerPid !== c.issuerPid)) {
         throw new PermissionsRequiredError(`credential request ${holderPid} was not sent to ${c.issuerDid} as ${c.issuerPid}`, { reason: 'wrong_issuer' })
@@ -252,9 +257,7 @@ export class HolderRequests {
     const e = this.#engine
     return await e.mutate(op, async tx => {
       e.step(op, 'load')
-      const p = await loadParticipant(e, pid)
-      const req = await e.json<HolderCredentialRequest>(orgKeys.holderRequest(p.participantId, holderPid))
-      if (req === undefined) throw new NotFoundError(`participant "${pid}" has no credential request ${holderPid}`, { holderPid })
+      const { p, req } = await this.#load(pid, holderPid)
       e.step(op, 'transition')
       if (req.status !== 'RECEIVED') return req
       if (!Number.isSafeInteger(poll.nextPollAt)) throw new BadRequestError('nextPollAt must be a time in ms')
