@@ -12,7 +12,7 @@ import { platformCrypto } from '#platform/crypto'
 import { AuthenticationError, BadRequestError, TooLargeError } from '../errors.js'
 import { asCommitId, asDid, asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
 import { b64u, fromB64u, utf8, utf8d } from '../identity/encoding.js'
-import { verifyEd25519, type Signer } from '../identity/keys.js'
+import { verifyEd25519Async, type Signer } from '../identity/keys.js'
 import { schemaErrorText, validateEnvelope, validateHeader, type CommitEnvelope, type CommitHeader } from './schema.js'
 
 export type { CommitEnvelope, CommitHeader, CommitStrategy, InterfaceName, Operation } from './schema.js'
@@ -130,7 +130,7 @@ export async function verifyCommit (commit: Commit, lookup: KeyLookup): Promise<
     throw new AuthenticationError('commit signature is not base64url', { commitId: commit.id })
   }
   const input = utf8.encode(`${commit.envelope.protected}.${commit.envelope.payload}`)
-  if (!verifyEd25519(key, input, signature)) {
+  if (!await verifyEd25519Async(key, input, signature)) {
     throw new AuthenticationError('commit signature does not verify', { commitId: commit.id })
   }
   return commit as VerifiedCommit

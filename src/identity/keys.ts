@@ -78,3 +78,10 @@ export class Ed25519KeyPair implements Signer {
 export function verifyEd25519 (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   return platformCrypto.ed25519Verify(publicKey, data, signature)
 }
+
+/** {@link verifyEd25519}'s verdict, natively and off the main thread where the platform can (WebCrypto in a browser). */
+export async function verifyEd25519Async (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  return platformCrypto.ed25519VerifyAsync === undefined
+    ? platformCrypto.ed25519Verify(publicKey, data, signature)
+    : await platformCrypto.ed25519VerifyAsync(publicKey, data, signature)
+}

@@ -40,6 +40,12 @@ export interface PlatformCrypto {
   ed25519PrivateKey (seed: Uint8Array): Ed25519PrivateKey
   /** Verify an Ed25519 signature; `false` (never a throw) for malformed keys or signatures. */
   ed25519Verify (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean
+  /**
+   * Optional: {@link ed25519Verify}'s exact verdict, computed where the
+   * platform does it faster off the calling thread (WebCrypto in a browser).
+   * Callers that may wait use it when present (verifyEd25519Async).
+   */
+  ed25519VerifyAsync? (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean>
 
   x25519Generate (): X25519KeyPair
   /** X25519 ECDH. Throws for a low-order (or malformed) public key: the shared secret would be all zeros. */
