@@ -160,6 +160,13 @@ export class TenantStore {
     for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
       this.#feed.start(Number(k.slice(prefix.length)))
     }
+    await this.#loadPermissions()
+    await this.#quarantine.load()
+    await migrateRelies({ kv: this.#kv, layout: this.layout, tenant: this.tenant, registry: this.registry, acceptor: this.#opts.acceptor })
+    this.#opened = true
+  }
+
+  async #loadPermissions (): Promise<void> {
     const perms = this.layout.permissionsPrefix()
     const ids: string[] = []
     for await (const k of this.#kv.keys({ gte: perms, lt: prefixEnd(perms) })) ids.push(k.slice(perms.length))
@@ -168,9 +175,30 @@ export class TenantStore {
       if (meta.interface === 'Keys') this.keyring.apply(meta)
       else this.registry.apply(meta)
     }
+  }
+
+  /**
+   * Catch up with writes another process made to this store (a hosting hub
+   * of several processes on one database, docs/hosting.md): cached metas
+   * and documents are dropped, grants, devices, keys and quarantine marks
+   * re-read, and the feed moves to `head` (default: the last entry on
+   * disk), waking long-polling readers. Call it only while nothing writes
+   * through this store (a process that does not hold the owner's lease, or
+   * one that has just taken it, before its first write). Returns the head.
+   */
+  async follow (head?: number): Promise<number> {
+    let h = head
+    if (h === undefined) {
+      h = 0
+      const prefix = this.layout.feedPrefix()
+      for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) h = Number(k.slice(prefix.length))
+    }
+    this.dropDocCache()
+    await this.#loadPermissions()
     await this.#quarantine.load()
-    await migrateRelies({ kv: this.#kv, layout: this.layout, tenant: this.tenant, registry: this.registry, acceptor: this.#opts.acceptor })
-    this.#opened = true
+    this.#feed.start(h)
+    this.#feed.nudge()
+    return h
   }
 
   /** Whether a commit is quarantined (kept, but invalid since a revocation): sync never serves it. */
