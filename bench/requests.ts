@@ -142,21 +142,21 @@ async function sequentialLatency<T> (warmup: number, n: number, fn: (i: number) 
   return ms
 }
 
-interface Usage { cpuUs: number, eluIdleMs: number, eluActiveMs: number, at: number }
+export interface Usage { cpuUs: number, eluIdleMs: number, eluActiveMs: number, at: number }
 
-function localUsage (): Usage {
+export function localUsage (): Usage {
   const cpu = process.cpuUsage()
   const elu = performance.eventLoopUtilization()
   return { cpuUs: cpu.user + cpu.system, eluIdleMs: elu.idle, eluActiveMs: elu.active, at: performance.now() }
 }
 
-async function hubUsage (hub: HubChild): Promise<Usage> {
+export async function hubUsage (hub: HubChild): Promise<Usage> {
   const u = await hub.call('usage', {})
   return { cpuUs: u.cpuUserUs + u.cpuSystemUs, eluIdleMs: u.eluIdleMs, eluActiveMs: u.eluActiveMs, at: performance.now() }
 }
 
 /** CPU % of one core and event-loop utilization (0..1) between two samples. */
-function usageBetween (a: Usage, b: Usage): { cpuPct: number, elu: number } {
+export function usageBetween (a: Usage, b: Usage): { cpuPct: number, elu: number } {
   const wallUs = (b.at - a.at) * 1000
   const active = b.eluActiveMs - a.eluActiveMs
   const idle = b.eluIdleMs - a.eluIdleMs
@@ -185,7 +185,7 @@ function machineBetween (a: MachineTicks | undefined, b: MachineTicks | undefine
   return { busyPct: (100 * (b.busy - a.busy)) / t, iowaitPct: (100 * (b.iowait - a.iowait)) / t, stealPct: (100 * (b.steal - a.steal)) / t }
 }
 
-interface LoadResult {
+export interface LoadResult {
   completed: number
   sent: number
   elapsedMs: number
@@ -201,7 +201,7 @@ interface LoadResult {
  * deadline finish and are counted. Throughput = completed / elapsed, elapsed
  * running until the last client stopped.
  */
-async function closedLoop (clients: HubClient[], ids: string[], seconds: number): Promise<LoadResult> {
+export async function closedLoop (clients: HubClient[], ids: string[], seconds: number): Promise<LoadResult> {
   const errors = new ErrorTally()
   const latencies: number[] = []
   const perClient = clients.map(() => 0)
@@ -240,6 +240,47 @@ async function closedLoop (clients: HubClient[], ids: string[], seconds: number)
   return { completed: latencies.length, sent, elapsedMs: performance.now() - t0, latencies, perClient, errors, closedClients }
 }
 
+/** A hub process ready for app clients: `objects` playlists, one app identity per client granted ALLOW on TYPE. */
+export interface AppHub { owner: string, addr: string, ids: string[], apps: Ed25519KeyPair[], loadMs: number }
+
+/** Init and start the hub in `hub` (under the bench request burst), create the playlists, grant the app identities (untimed set-up). */
+export async function setUpAppHub (hub: HubChild, objects: number, clients: number, tag: string): Promise<AppHub> {
+  const { did: owner } = await hub.call('init', {})
+  const info = await hub.call('start', { requestBurst: REQUEST_BURST_BENCH })
+  const addr = info.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/tcp/') && !m.includes('/ws'))
+  if (addr === undefined) throw new Error(`the hub listens on no loopback TCP address: ${info.multiaddrs.join(', ')}`)
+  const load = await hub.call('bulkCreate', { n: objects, inFlight: IN_FLIGHT }, 300_000)
+  const { objectIds: ids } = await hub.call('objectIds', { context: CONTEXT, type: TYPE, limit: objects })
+  if (ids.length !== objects) throw new Error(`the hub lists ${ids.length} ${TYPE} objects, expected ${objects}`)
+  const apps = Array.from({ length: clients }, () => Ed25519KeyPair.generate())
+  for (const app of apps) await hub.call('grant', { grantee: app.did, context: CONTEXT, type: TYPE, allow: ALLOW })
+  progress(`${tag}: hub at ${addr}; ${objects} playlists created at ${round(objects / (load.ms / 1000), 1)}/s; ${apps.length} app identities granted ${ALLOW} on ${TYPE}`)
+  return { owner, addr, ids, apps, loadMs: load.ms }
+}
+
+/** One HubClient per identity, connected one after another (each retried while refused), pushed onto `into` as they connect (so the caller closes them whatever happens). */
+export async function connectAll (addr: string, apps: Ed25519KeyPair[], owner: string, into: HubClient[]): Promise<{ connectMs: number[], refused: number, firstRefusal: string | undefined }> {
+  const connectMs: number[] = []
+  let refused = 0
+  let firstRefusal: string | undefined
+  for (const app of apps) {
+    const c = await connect(addr, app, owner)
+    into.push(c.client)
+    connectMs.push(c.ms)
+    refused += c.refused
+    firstRefusal ??= c.firstRefusal
+  }
+  return { connectMs, refused, firstRefusal }
+}
+
+/** `perClient` untimed reads on every connection at once (first request on a stream, JIT on both sides); returns the requests sent. */
+export async function warmClients (clients: HubClient[], ids: string[], perClient: number): Promise<number> {
+  await Promise.all(clients.map(async (c, k) => {
+    for (let i = 0; i < perClient; i++) await c.collections.read(ids[(k * 31 + i) % ids.length] as string)
+  }))
+  return clients.length * perClient
+}
+
 // ------------------------------------------------------------------ one run
 
 interface RunResult {
@@ -268,16 +309,7 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
   const clients: HubClient[] = []
   try {
     // ---- 0. set-up
-    const { did: owner } = await hub.call('init', {})
-    const info = await hub.call('start', { requestBurst: REQUEST_BURST_BENCH })
-    const addr = info.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/tcp/') && !m.includes('/ws'))
-    if (addr === undefined) throw new Error(`the hub listens on no loopback TCP address: ${info.multiaddrs.join(', ')}`)
-    const load = await hub.call('bulkCreate', { n: sizes.objects, inFlight: IN_FLIGHT }, 300_000)
-    const { objectIds: ids } = await hub.call('objectIds', { context: CONTEXT, type: TYPE, limit: sizes.objects })
-    if (ids.length !== sizes.objects) throw new Error(`the hub lists ${ids.length} ${TYPE} objects, expected ${sizes.objects}`)
-    const apps = Array.from({ length: sizes.clients }, () => Ed25519KeyPair.generate())
-    for (const app of apps) await hub.call('grant', { grantee: app.did, context: CONTEXT, type: TYPE, allow: ALLOW })
-    progress(`${tag}: hub at ${addr}; ${sizes.objects} playlists created at ${round(sizes.objects / (load.ms / 1000), 1)}/s; ${apps.length} app identities granted ${ALLOW} on ${TYPE}`)
+    const { owner, addr, ids, apps, loadMs } = await setUpAppHub(hub, sizes.objects, sizes.clients, tag)
 
     let requestsSent = 0
     const first = await connect(addr, apps[0] as Ed25519KeyPair, owner)
@@ -317,21 +349,12 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
     const connectMs = [first.ms]
     let connectRefused = first.refused
     let firstRefusal = first.firstRefusal
-    for (const app of apps.slice(1)) {
-      const c = await connect(addr, app, owner)
-      clients.push(c.client)
-      connectMs.push(c.ms)
-      connectRefused += c.refused
-      firstRefusal ??= c.firstRefusal
-    }
+    const rest = await connectAll(addr, apps.slice(1), owner, clients)
+    connectMs.push(...rest.connectMs)
+    connectRefused += rest.refused
+    firstRefusal ??= rest.firstRefusal
     if (connectRefused > 0) progress(`${tag}: ${connectRefused} connection attempt(s) refused and retried while connecting ${clients.length} clients (first: ${String(firstRefusal)})`)
-    // Warm every connection (first request on a stream, JIT on both sides).
-    await Promise.all(clients.map(async (c, k) => {
-      for (let i = 0; i < sizes.loadWarmup; i++) {
-        requestsSent++
-        await c.collections.read(ids[(k * 31 + i) % ids.length] as string)
-      }
-    }))
+    requestsSent += await warmClients(clients, ids, sizes.loadWarmup)
     if (profDir !== undefined) await hub.call('profileStart', {})
     const hub0 = await hubUsage(hub)
     const app0 = localUsage()
@@ -375,7 +398,7 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
       hubRssMiB: rss,
       auditEntries: audit.entries,
       auditExpected: requestsSent,
-      loadPerS: sizes.objects / (load.ms / 1000)
+      loadPerS: sizes.objects / (loadMs / 1000)
     }
   } finally {
     await Promise.allSettled(clients.map(async c => await c.close()))

@@ -27,9 +27,10 @@ import { scale } from './scale.js'
 import { org } from './org.js'
 import { browser } from './browser.js'
 import { dashboard } from './dashboard.js'
+import { workloads } from './workloads.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core, sync, requests, scale, org, browser, dashboard]
+const SUITES: Suite[] = [core, sync, requests, scale, org, browser, dashboard, workloads]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}
