@@ -12,6 +12,13 @@
  *    reopened hub (reload_open_ms: opening it).
  * Skipped, with the reason as a figure, when there is no Chromium
  * (/usr/bin/chromium or HUB_TEST_CHROMIUM).
+ *
+ * HUB_BENCH_PROFILE=<dir>: also record the page's main thread with the
+ * Chrome DevTools protocol profiler during each phase of each run, written
+ * as <dir>/<phase>-<run>.cpuprofile (open in Chrome's DevTools, or
+ * summarize the self time by function); the page is then not minified, so
+ * functions keep their names. Profiling slows the page: the
+ * figures of such a run are not comparable.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
@@ -49,7 +56,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
   const profile = mkdtempSync(join(tmpdir(), 'hub-bench-chromium-'))
   const hubDir = join(mkdtempSync(join(tmpdir(), 'hub-bench-')), 'a')
   const { buildBrowser } = await import(pathToFileURL(join(ROOT, 'scripts/build-browser.mjs')).href) as { buildBrowser: (o: { entryPoints: Record<string, string>, outdir: string, minify: boolean }) => Promise<unknown> }
-  await buildBrowser({ entryPoints: { main: join(ROOT, 'test/browser/pages/hub-bench.ts') }, outdir: dir, minify: true })
+  await buildBrowser({ entryPoints: { main: join(ROOT, 'test/browser/pages/hub-bench.ts') }, outdir: dir, minify: process.env.HUB_BENCH_PROFILE === undefined })
   writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>bench</title><script type="module" src="./main.js"></script>')
   const server = createServer((req, res) => {
     const file = resolve(dir, '.' + normalize(new URL(req.url ?? '/', 'http://x').pathname).replace(/\/$/, '/index.html'))
@@ -70,6 +77,21 @@ async function run (opts: SuiteOptions): Promise<Figures> {
       await page.evaluate(async ([f, a]) => await ((window as unknown as { __bench: Record<string, (...x: unknown[]) => Promise<unknown>> }).__bench[f as string] as (...x: unknown[]) => Promise<unknown>)(...(a as unknown[])), [fn, args] as const) as Awaited<ReturnType<BenchApi[K]>>
     await page.goto(url)
     await load()
+    const profileDir = process.env.HUB_BENCH_PROFILE
+    const cdp = profileDir === undefined ? undefined : await context.newCDPSession(page)
+    /** `fn` under the profiler when HUB_BENCH_PROFILE is set (a reload ends a session's recording: one per phase). */
+    const profiled = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      if (cdp === undefined || profileDir === undefined) return await fn()
+      await cdp.send('Profiler.enable')
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+      await cdp.send('Profiler.start')
+      try {
+        return await fn()
+      } finally {
+        const { profile } = await cdp.send('Profiler.stop')
+        writeFileSync(join(profileDir, `${name}.cpuprofile`), JSON.stringify(profile))
+      }
+    }
 
     progress(`browser: ${n} objects on the Node hub for the cold sync`)
     for (let i = 0; i < n; i++) {
@@ -85,7 +107,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     const openMs: number[] = []
     for (let r = 0; r < RUNS; r++) {
       progress(`browser: run ${r + 1}/${RUNS}: ${n} creates in the tab`)
-      const c = await bench('creates', `local-${r}`, n, IN_FLIGHT, queries)
+      const c = await profiled(`creates-${r}`, async () => await bench('creates', `local-${r}`, n, IN_FLIGHT, queries))
       creates.push(c.createsPerS)
       p50.push(percentile(c.queryMs, 50))
       p99.push(percentile(c.queryMs, 99))
@@ -93,7 +115,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
 
       progress(`browser: run ${r + 1}/${RUNS}: cold sync of ${n} objects`)
       const { invite } = await node.createInvite()
-      const s = await bench('coldSync', `synced-${r}`, invite, head)
+      const s = await profiled(`cold-sync-${r}`, async () => await bench('coldSync', `synced-${r}`, invite, head))
       sync.push(n / (s.ms / 1000))
       await bench('close')
 
