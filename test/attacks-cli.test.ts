@@ -402,7 +402,7 @@ describe('CLI parsing', () => {
       expect(JSON.parse(j.stderr), f).toMatchObject({ error: { code: 'not_found' } })
     }
     expect(await names(A)).toEqual(['a1', 'a2', 'a3'])
-  }, 30_000)
+  }, 120_000)
 })
 
 describe('sync: introductions and revocation notices (in-process nodes)', () => {
