@@ -17,6 +17,14 @@ export default defineConfig({
     setupFiles: ['./src/shim.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    pool: 'forks'
+    pool: 'forks',
+    // Two files at a time, not vitest's default of cores - 1 (one file on
+    // this 2-core machine): most of the suite's time is spent waiting for
+    // child processes (the CLI, hub processes, Chromium, PostgreSQL) and
+    // network round trips, so a second file in flight roughly halves the
+    // wall time. Every wait in the suite is for a condition with a
+    // generous hang guard, so the extra CPU contention changes how long a
+    // test takes, not what it asserts.
+    maxWorkers: 2
   }
 })
