@@ -118,6 +118,20 @@ export class WriteQueue {
     })
   }
 
+  /**
+   * Queue several items at once, in order: they start in the same group (up
+   * to the group limit) even when the queue is idle — `enqueue` one by one
+   * would start a group with the first alone and write the rest in a second
+   * batch (a sync page and its watermark are then two writes, not one).
+   */
+  enqueueAll<T> (fns: Array<(tx: Tx) => Promise<T>>): Array<Promise<T>> {
+    const out = fns.map(async fn => await new Promise<T>((resolve, reject) => {
+      this.#pending.push({ run: fn, resolve, reject } as Pending<unknown>)
+    }))
+    if (fns.length > 0) this.#draining ??= this.#drain().finally(() => { this.#draining = undefined })
+    return out
+  }
+
   /** Resolves when every queued item has been written (or failed). */
   async idle (): Promise<void> {
     while (this.#draining !== undefined) await this.#draining
