@@ -9,6 +9,7 @@
  *   s!<objectId>                                  → Automerge snapshot (cache)
  *   p!<objectId>                                  → ''         (Permissions objects, deleted ones too)
  *   w!<peer hub DID>                              → seq        (sync watermark: peer's feed position)
+ *   g!<last seq>                                  → {n, from}  (feed entries last-n+1..last came from peer `from`: feed-origins.ts)
  *   r!<DID>!<commitId>                            → ''         (commits relying on a non-owner DID: signed, or accepted, by it)
  *   q!<commitId>                                  → ''         (quarantined: invalid since a revocation; kept, never served or materialized)
  *   m!<name>                                      → ''         (one-time migrations done)
@@ -51,6 +52,8 @@ export class Layout {
   permissionsPrefix (): string { return `${this.p}p!` }
   watermark (peer: string): string { return `${this.p}w!${esc(peer)}` }
   watermarksPrefix (): string { return `${this.p}w!` }
+  origin (lastSeq: number): string { return `${this.p}g!${seqKey(lastSeq)}` }
+  originsPrefix (): string { return `${this.p}g!` }
   fieldPrefixAll (): string { return `${this.p}x!` }
   relies (did: string, id: CommitId): string { return `${this.p}r!${esc(did)}!${id}` }
   reliesPrefix (did: string): string { return `${this.p}r!${esc(did)}!` }
