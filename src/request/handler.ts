@@ -37,9 +37,29 @@ function short (v: unknown, max: number): string {
   return typeof v === 'string' ? v.slice(0, max) : '?'
 }
 
+/**
+ * A did:key id names its key itself: resolving it is a pure function of the
+ * id (a base58 decode per request, seen in the hub's profile under request
+ * load), so its result is kept, bounded. Other DID methods are resolved
+ * every time: their documents change (key rotation). Failures are not kept.
+ */
+const DID_KEY_CACHE_MAX = 4096
+const didKeyCache = new Map<string, Uint8Array>()
+
+async function requestKey (hub: Hub, kid: string): Promise<Uint8Array> {
+  if (!kid.startsWith('did:key:')) return await hub.keys.resolveKey(kid)
+  let key = didKeyCache.get(kid)
+  if (key === undefined) {
+    key = await hub.keys.resolveKey(kid)
+    if (didKeyCache.size >= DID_KEY_CACHE_MAX) didKeyCache.clear()
+    didKeyCache.set(kid, key)
+  }
+  return key
+}
+
 /** Steps 1–3: token, audience, replay. */
 export async function acceptRequest (hub: Hub, jws: string): Promise<AcceptedRequest> {
-  const claims = await verifyRequest(jws, async kid => await hub.keys.resolveKey(kid))
+  const claims = await verifyRequest(jws, async kid => await requestKey(hub, kid))
   if (claims.aud !== hub.did || claims.sub !== hub.did) throw new NotFoundError('this hub does not serve that owner')
   if (!await hub.replay.accept(claims.iss, claims.jti, claims.exp)) throw new AuthenticationError('request replayed (jti already used)')
   return { claims, caller: asDid(claims.iss), isOwner: claims.iss === hub.did }

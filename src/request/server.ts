@@ -58,7 +58,10 @@ function limiterOf (hub: Hub | RequestRouter): PeerRateLimiter {
  * hosted owner may answer (the same not_found a single-owner hub gives a
  * token for another owner).
  */
-export type RequestRouter = (jws: string) => Promise<Hub>
+export type RequestRouter = (jws: string) => Promise<Hub | ForwardedRequest>
+
+/** A request the router had another process perform (a hosting hub of several processes): its result, already there. */
+export interface ForwardedRequest { forwarded: unknown }
 
 /**
  * Serve one request stream of `remotePeer` (its libp2p peer id: the key of
@@ -79,11 +82,14 @@ export async function serveRequests (hubOrRouter: Hub | RequestRouter, log: Logg
    * that subscription) instead of waiting for a reply that never comes.
    */
   const write = async (m: ServerMessage): Promise<void> => {
-    const timeout = AbortSignal.timeout(replyTimeoutMs)
+    // Replies go out one at a time (`sending`), so one timer at a time guards them: a plain timer per
+    // reply aborting one per-stream signal, not an AbortSignal.timeout + AbortSignal.any per reply
+    // (those showed in the hub's profile under request load).
+    const timer = setTimeout(() => { stuck.abort() }, replyTimeoutMs)
     try {
-      await ch.send(m, AbortSignal.any([closed.signal, timeout]))
+      await ch.send(m, sendSignal)
     } catch (err) {
-      if (timeout.aborted && !closed.signal.aborted) {
+      if (stuck.signal.aborted && !closed.signal.aborted) {
         log.info('request stream reset: the client does not take its replies', { peer: remotePeer, timeoutMs: replyTimeoutMs })
         ch.abort(new HubError('unavailable', `the client did not take a reply within ${replyTimeoutMs} ms`))
         return
@@ -96,6 +102,8 @@ export async function serveRequests (hubOrRouter: Hub | RequestRouter, log: Logg
       } else {
         throw err
       }
+    } finally {
+      clearTimeout(timer)
     }
   }
   const send = (m: ServerMessage): Promise<void> => {
@@ -109,6 +117,9 @@ export async function serveRequests (hubOrRouter: Hub | RequestRouter, log: Logg
   const running = new Set<Promise<void>>()
   const closed = new AbortController()
   stream.addEventListener('close', () => closed.abort(), { once: true })
+  /** Aborted when a reply waited longer than replyTimeoutMs for the client: the stream is then reset. */
+  const stuck = new AbortController()
+  const sendSignal = AbortSignal.any([closed.signal, stuck.signal])
 
   const endSub = (id: number, err?: HubError): void => {
     const sub = subs.get(id)
@@ -144,6 +155,7 @@ export async function serveRequests (hubOrRouter: Hub | RequestRouter, log: Logg
   const run = async (id: number, jws: string): Promise<void> => {
     try {
       const hub = await route(jws)
+      if ('forwarded' in hub) { await send({ t: 'response', id, result: hub.forwarded ?? null }); return }
       const { accepted, target, result } = await handleRequest(hub, jws)
       if (accepted.claims.method === 'subscribe') await subscribe(hub, id, accepted, target)
       else await send({ t: 'response', id, result: result ?? null })

@@ -6,6 +6,7 @@
  */
 import { SerialQueue } from '../serial.js'
 import { utf8, utf8d } from '../identity/encoding.js'
+import { coalescerOf } from './batch-coalescer.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { seqKey, type Layout } from './layout.js'
 
@@ -46,15 +47,20 @@ export class AuditLog {
     }
   }
 
-  /** Append one entry; resolves once it is written. Entries keep their order. */
+  /**
+   * Append one entry; resolves once it is written. Entries keep their order:
+   * sequence numbers are taken one at a time in call order, and the writes
+   * go to the store's coalescer in that same order (one batch for the
+   * entries of many concurrent requests, batch-coalescer.ts).
+   */
   async append (entry: Omit<AuditEntry, 'seq' | 'time'>): Promise<AuditEntry> {
-    const run = async (): Promise<AuditEntry> => {
+    const { full, written } = await this.#appends.run(async () => {
       await this.#init()
       const full: AuditEntry = { seq: ++this.#seq, time: new Date().toISOString(), ...entry }
-      await this.#kv.batch([{ type: 'put', key: this.#prefix + seqKey(full.seq), value: utf8.encode(JSON.stringify(full)) }])
-      return full
-    }
-    return await this.#appends.run(run)
+      return { full, written: coalescerOf(this.#kv).write([{ type: 'put', key: this.#prefix + seqKey(full.seq), value: utf8.encode(JSON.stringify(full)) }]) }
+    })
+    await written
+    return full
   }
 
   /** Entries after `after` (oldest first), at most `limit`. */

@@ -4,6 +4,7 @@
  * and on disk, so restarting the hub does not reopen the window.
  */
 import { sha256Hex, utf8, utf8d } from '../identity/encoding.js'
+import { coalescerOf } from './batch-coalescer.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import { CLOCK_SKEW_S } from '../identity/jws.js'
 
@@ -44,7 +45,8 @@ export class ReplayCache {
     // Claimed synchronously (before any await) so two concurrent uses cannot both pass.
     const until = (exp + CLOCK_SKEW_S) * 1000
     this.#seen.set(key, until)
-    await this.#kv.batch([{ type: 'put', key: this.#prefix + key, value: utf8.encode(String(until)) }])
+    // On disk before the caller acts on it; concurrent requests' records share a batch (batch-coalescer.ts).
+    await coalescerOf(this.#kv).write([{ type: 'put', key: this.#prefix + key, value: utf8.encode(String(until)) }])
     if (now - this.#lastSweep > 60_000) this.#sweep(now)
     return true
   }
