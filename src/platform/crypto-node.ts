@@ -9,6 +9,7 @@ import {
   generateKeyPairSync, hkdfSync, randomBytes, sign as nodeSign, timingSafeEqual, verify as nodeVerify, type KeyObject
 } from 'node:crypto'
 import type { Ed25519PrivateKey, PlatformCrypto, X25519KeyPair } from './crypto.js'
+import { ed25519VerifyNoble, nativeMayJudge, withNobleRule } from './ed25519-rule.js'
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
@@ -20,7 +21,8 @@ const b64u = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byte
 
 const publicKeyCache = new Map<string, KeyObject>()
 
-function ed25519PublicKeyObject (publicKey: Uint8Array): KeyObject | undefined {
+/** OpenSSL's key for a raw Ed25519 public key, cached (also used by verify-pool-node.ts). */
+export function ed25519PublicKeyObject (publicKey: Uint8Array): KeyObject | undefined {
   const cacheKey = b64u(publicKey)
   let key = publicKeyCache.get(cacheKey)
   if (key === undefined) {
@@ -70,13 +72,16 @@ export const platformCrypto: PlatformCrypto = {
   },
   ed25519Verify (publicKey, data, signature) {
     if (publicKey.length !== 32 || signature.length !== 64) return false
+    // OpenSSL answers some edge cases otherwise than the hub's rule (ed25519-rule.ts): only its `true`, for a key it may judge, is taken.
+    if (!nativeMayJudge(publicKey)) return ed25519VerifyNoble(publicKey, data, signature)
     const key = ed25519PublicKeyObject(publicKey)
-    if (key === undefined) return false
+    let native = false
     try {
-      return nodeVerify(null, data, key, signature)
+      native = key !== undefined && nodeVerify(null, data, key, signature)
     } catch {
-      return false
+      native = false
     }
+    return withNobleRule(publicKey, data, signature, native)
   },
 
   x25519Generate (): X25519KeyPair {

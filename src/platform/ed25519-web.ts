@@ -2,25 +2,12 @@
  * Ed25519 for crypto-web.ts (a helper of that module, not a seam of its
  * own: there is no `#platform/ed25519`).
  *
- * The acceptance rule is @noble/curves' `zip215: false` verification and
- * nothing else: strict RFC 8032 decoding of A and R (y < p, no x = 0 with
- * the sign bit set), S < L, A not of small order, and the cofactored
- * equation. `ed25519VerifyWeb` gets exactly that verdict faster:
- *
- *  - a key whose bytes could be judged differently (a non-canonical y, an
- *    x = 0 point with the sign bit set, one of the eight small-order points)
- *    never reaches WebCrypto: @noble decides it;
- *  - otherwise WebCrypto's Ed25519 (BoringSSL in Chromium: cofactorless
- *    equation, S < L, the recomputed R compared byte for byte with the
- *    signature's, so a non-canonical R never passes) is asked. Its `true`
- *    implies @noble's: the cofactorless equation implies the cofactored one,
- *    and with canonical A and R both hash the same bytes;
- *  - its `false` (or any failure: no Ed25519 in this browser, a key it
- *    refuses to import) is NOT taken as the answer: @noble decides. So a
- *    stricter WebCrypto (one that also refuses small-order R, as the
- *    WebCrypto draft asks, or mixed-order keys under the cofactorless
- *    equation) changes nothing, and invalid signatures — rare, and a peer's
- *    fault — cost the old price once more.
+ * The acceptance rule is ed25519-rule.ts's (@noble's `zip215: false`);
+ * `ed25519VerifyWeb` gets that verdict faster by asking WebCrypto's Ed25519
+ * (BoringSSL in Chromium, off the main thread) first, under that module's
+ * rule: a key it may not judge never reaches it, and only its `true` is
+ * taken — a stricter WebCrypto (one that also refuses small-order R, as the
+ * WebCrypto draft asks) changes nothing.
  *
  * test/browser/ed25519-web.test.ts runs the edge vectors in Chromium and
  * checks WebCrypto's raw answer, @noble's, and this combination.
@@ -35,6 +22,9 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { bytesToNumberLE } from '@noble/curves/utils.js'
 import { sha512 } from '@noble/hashes/sha2.js'
 import type { Ed25519PrivateKey } from './crypto.js'
+import { ed25519VerifyNoble, hexOf, nativeMayJudge } from './ed25519-rule.js'
+
+export { ed25519VerifyNoble } from './ed25519-rule.js'
 
 const Point = ed25519.Point
 const Fn = Point.Fn
@@ -63,57 +53,6 @@ export function ed25519Signer (seed: Uint8Array): Ed25519PrivateKey {
   }
 }
 
-/** The hub's Ed25519 acceptance rule (module comment). */
-export function ed25519VerifyNoble (publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false
-  try {
-    return ed25519.verify(signature, data, publicKey, { zip215: false })
-  } catch {
-    return false
-  }
-}
-
-/**
- * The canonical encodings of the eight points of small order (the torsion
- * subgroup: orders 1, 2, 4, 4, 8, 8, 8, 8). test/browser/ed25519-web.test.ts
- * checks they are exactly that subgroup.
- */
-export const SMALL_ORDER_KEYS: readonly string[] = [
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0000000000000000000000000000000000000000000000000000000000000080',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85'
-]
-/** x = 0 with the sign bit set (y = 1 and y = p − 1): non-canonical, @noble refuses them. */
-const NEGATIVE_ZERO_X_KEYS = [
-  '0100000000000000000000000000000000000000000000000000000000000080',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'
-]
-const LEFT_TO_NOBLE = new Set([...SMALL_ORDER_KEYS, ...NEGATIVE_ZERO_X_KEYS])
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-function hexOf (b: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < b.length; i++) s += HEX[b[i] as number] as string
-  return s
-}
-
-/** Whether y (the low 255 bits, little-endian) is ≥ p = 2^255 − 19, i.e. a non-canonical encoding. */
-export function nonCanonicalY (b: Uint8Array): boolean {
-  if (((b[31] as number) & 0x7f) !== 0x7f) return false
-  for (let i = 30; i >= 1; i--) if (b[i] !== 0xff) return false
-  return (b[0] as number) >= 0xed
-}
-
-/** Whether WebCrypto's verdict for this key may be taken (module comment): canonical and not of small order. */
-export function webCryptoMayJudge (publicKey: Uint8Array, hex = hexOf(publicKey)): boolean {
-  return publicKey.length === 32 && !nonCanonicalY(publicKey) && !LEFT_TO_NOBLE.has(hex)
-}
-
 /** undefined: WebCrypto lacks Ed25519 here (or has no `subtle`: not a secure context); decided at the first import. */
 let webEd25519: boolean | undefined
 const MAX_KEYS = 10_000
@@ -127,7 +66,7 @@ function webKey (publicKey: Uint8Array): Promise<CryptoKey | undefined> | undefi
   const hex = hexOf(publicKey)
   let key = keys.get(hex)
   if (key === undefined) {
-    if (!webCryptoMayJudge(publicKey, hex)) return undefined
+    if (!nativeMayJudge(publicKey, hex)) return undefined
     key = subtle.importKey('raw', Uint8Array.from(publicKey), { name: 'Ed25519' }, false, ['verify']).then(
       k => { webEd25519 = true; return k },
       (err: unknown) => {

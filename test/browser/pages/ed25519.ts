@@ -4,7 +4,8 @@
  * verdict the hub uses in a page (src/platform/ed25519-web.ts), all three
  * computed here in Chromium.
  */
-import { ed25519VerifyNoble, ed25519VerifyWeb, webCryptoMayJudge } from '../../../src/platform/ed25519-web.js'
+import { ed25519VerifyWeb } from '../../../src/platform/ed25519-web.js'
+import { ed25519VerifyNoble, nativeMayJudge } from '../../../src/platform/ed25519-rule.js'
 
 interface Vector { name: string, publicKey: string, message: string, signature: string }
 export interface Verdicts { name: string, web: boolean | string, noble: boolean, hub: boolean, webJudges: boolean }
@@ -25,7 +26,7 @@ async function judge (vectors: Vector[]): Promise<Verdicts[]> {
   const out: Verdicts[] = []
   for (const v of vectors) {
     const [pk, msg, sig] = [bytes(v.publicKey), bytes(v.message), bytes(v.signature)]
-    out.push({ name: v.name, web: await webAlone(v), noble: ed25519VerifyNoble(pk, msg, sig), hub: await ed25519VerifyWeb(pk, msg, sig), webJudges: webCryptoMayJudge(pk) })
+    out.push({ name: v.name, web: await webAlone(v), noble: ed25519VerifyNoble(pk, msg, sig), hub: await ed25519VerifyWeb(pk, msg, sig), webJudges: nativeMayJudge(pk) })
   }
   return out
 }
