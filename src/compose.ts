@@ -10,14 +10,16 @@ import { BadRequestError, HubError } from './errors.js'
 import type { Hub } from './hub.js'
 import { FrameChannel, remoteError } from './net/channel.js'
 import { MAX_REQUEST_FRAME_BYTES, REQUEST_BURST, REQUEST_RATE_PER_SECOND } from './net/constants.js'
-import { silentLogger } from './log.js'
+import { silentLogger, type Logger } from './log.js'
 import type { HubNode, HubNodeOptions } from './net/hub-node.js'
 import type { HostedOwners } from './net/hosting/owners.js'
 import type { HostingNode, HostingNodeOptions } from './net/hosting/node.js'
+import type { ClusterOptions, HostingCluster } from './net/hosting/cluster.js'
 import type { Ed25519KeyPair } from './identity/keys.js'
 import type { KeyResolver } from './identity/resolver.js'
 import { hostingRouter } from './request/hosting-router.js'
 import { PeerRateLimiter } from './request/rate-limit.js'
+import { handleRequest } from './request/handler.js'
 import { serveRequests } from './request/server.js'
 import { signRequest, validateServerMessage } from './request/token.js'
 
@@ -61,10 +63,13 @@ export async function startHostingNode (owners: HostedOwners, hostKey: Ed25519Ke
   const route = hostingRouter({
     owner: did => owners.get(did),
     counters: did => started.node?.counters(did),
-    lookup: async kid => await keys.resolveKey(kid)
+    lookup: async kid => await keys.resolveKey(kid),
+    forwarder: did => started.node?.forwarder(did),
+    audit: async (owner, entry) => { if (started.node !== undefined) await started.node.audit(owner, entry); else await owner.hub.audit.append(entry) }
   })
   const node = await HostingNode.start(owners, hostKey, {
     ...nodeOpts,
+    forwardedRequest: async (owner, jws) => (await handleRequest(owner.hub, jws)).result ?? null,
     requests: async (stream, remotePeer) => { await serveRequests(route, (opts.logger ?? silentLogger).child('request'), stream, remotePeer, limiter) }
   })
   started.node = node
@@ -77,19 +82,24 @@ export async function startHostingNode (owners: HostedOwners, hostKey: Ed25519Ke
  * afterwards with hostingOf(hub). Stopping it closes the owners' hubs, not
  * the hub itself.
  */
-export async function startHosting (hub: Hub, opts: HostingNodeOptions = {}): Promise<{ node: HostingNode, multiaddrs: () => string[], stop: () => Promise<void> }> {
+export async function startHosting (hub: Hub, opts: HostingNodeOptions & { clusterOptions?: ClusterOptions } = {}): Promise<{ node: HostingNode, multiaddrs: () => string[], stop: () => Promise<void> }> {
   const { HostedOwners } = await import('./net/hosting/owners.js')
   const { setHosting } = await import('./net/hosting/registry.js')
   const logger = opts.logger ?? hub.log
   const defaults = hub.config.hosting?.defaultQuotas
+  // On PostgreSQL, always as one of possibly several processes: writes fenced by shard leases (net/hosting/cluster.ts).
+  const { clusterOptions, ...nodeOpts } = opts
+  const cluster = hub.storeInfo.engine === 'postgres' ? await openCluster(hub, logger, clusterOptions) : undefined
   const owners = await HostedOwners.open({
     kv: hub.kv, hostKey: hub.hubKey, hubDid: hub.hubDid, peerId: hub.peerId, dir: hub.dir, engine: hub.storeInfo.engine, logger,
-    ...(defaults !== undefined ? { defaultQuotas: defaults } : {})
+    ...(defaults !== undefined ? { defaultQuotas: defaults } : {}),
+    ...(cluster !== undefined ? { cluster } : {})
   })
   let node: HostingNode
   try {
-    node = await startHostingNode(owners, hub.hubKey, hub.keys, { ...opts, logger })
+    node = await startHostingNode(owners, hub.hubKey, hub.keys, { ...nodeOpts, logger, ...(cluster !== undefined ? { cluster } : {}) })
   } catch (err) {
+    await cluster?.stop()
     await owners.close()
     throw err
   }
@@ -102,6 +112,13 @@ export async function startHosting (hub: Hub, opts: HostingNodeOptions = {}): Pr
       try { await node.stop() } finally { await owners.close() }
     }
   }
+}
+
+/** The shard leases and inbox of a hosting hub on PostgreSQL (loaded only there). */
+async function openCluster (hub: Hub, logger: Logger, opts: ClusterOptions | undefined): Promise<HostingCluster> {
+  const [{ PgKv }, { HostingCluster }] = await Promise.all([import('./store/pg-kv.js'), import('./net/hosting/cluster.js')])
+  if (!(hub.kv instanceof PgKv)) throw new HubError('internal', 'a hosting hub on PostgreSQL without a PostgreSQL store')
+  return await HostingCluster.open(hub.kv, logger.child('hosting').child('cluster'), opts)
 }
 
 /**

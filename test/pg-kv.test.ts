@@ -10,7 +10,7 @@ import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runKvConformance } from '../src/store/kv-conformance.js'
 import { prefixEnd, type KvOp, type KvRange, type KvStore } from '../src/store/kv.js'
-import { PgKv } from '../src/store/pg-kv.js'
+import { MIGRATIONS, PgKv } from '../src/store/pg-kv.js'
 import { mulberry32 } from './faults/prng.js'
 import { freshDatabase, freshNamespace, startPostgres } from './pg-harness.js'
 
@@ -298,13 +298,29 @@ describe.skipIf(cluster === undefined)(name, () => {
       const stores = await Promise.all(Array.from({ length: 8 }, async () => await open({ url })))
       const appliedBy = new Map<number, number>()
       for (const st of stores) for (const v of st.migrationsApplied) appliedBy.set(v, (appliedBy.get(v) ?? 0) + 1)
-      expect(Object.fromEntries(appliedBy)).toEqual({ 1: 1, 2: 1 })
+      expect(Object.fromEntries(appliedBy)).toEqual({ 1: 1, 2: 1, 3: 1 })
       const { rows } = await sql(url, 'SELECT version FROM hub_schema_migrations ORDER BY version')
-      expect(rows.map(r => r.version)).toEqual([1, 2])
+      expect(rows.map(r => r.version)).toEqual([1, 2, 3])
       // Every one of them works on the same tables.
       await Promise.all(stores.map(async (st, i) => { await st.batch([{ type: 'put', key: 'k', value: b(String(i)) }]) }))
       // A later open applies nothing.
       expect((await open({ url })).migrationsApplied).toEqual([])
+    })
+
+    it('a database of the previous release (schema 2) opens: the inbox table is added, the data kept', async () => {
+      const url = await freshDatabase(cluster!)
+      // What the previous release made: migrations 1 and 2 only, with data.
+      await sql(url, 'CREATE TABLE hub_schema_migrations (version INT PRIMARY KEY, name TEXT NOT NULL, applied_by TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())')
+      for (const m of MIGRATIONS.filter(x => x.version <= 2)) {
+        for (const stmt of m.sql) await sql(url, stmt)
+        await sql(url, 'INSERT INTO hub_schema_migrations (version, name, applied_by) VALUES ($1, $2, $3)', [m.version, m.name, 'previous-release'])
+      }
+      await sql(url, 'INSERT INTO hub_kv (ns, key, value) VALUES ($1, $2, $3)', ['old', Buffer.from('k'), Buffer.from('v')])
+      const st = await open({ url, namespace: 'old' })
+      expect(st.migrationsApplied).toEqual([3])
+      expect(s(await st.get('k'))).toBe('v')
+      const { rows } = await sql(url, "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'hub_inbox'")
+      expect(rows[0].n).toBe(1)
     })
 
     it('refuses a database a newer hub migrated', async () => {

@@ -16,10 +16,17 @@
  * Per-owner request quota (Quotas.requestsPerSecond): a token bucket per
  * owner, taken after the checks above; past it, `unavailable` with reason
  * `quota_exceeded`, quota `requests` (like the per-peer rate limit, a
- * "retry later").
+ * "retry later"). With several processes the bucket is per process.
+ *
+ * Several processes (net/hosting/cluster.ts): a request that passed those
+ * checks, for an owner another process writes, is performed by that
+ * process (forwarded through the database) — replay cache, authorization,
+ * audit and the write in one place; the caller sees the same answer.
+ * A subscription there is refused (`unavailable`, `not_write_holder`).
  */
 import { NotFoundError, UnavailableError } from '../errors.js'
 import type { Hub } from '../hub.js'
+import type { AuditEntry } from '../store/audit.js'
 import type { HostedOwner } from '../net/hosting/owners.js'
 import type { OwnerCounters } from '../net/hosting/node.js'
 import { PeerRateLimiter } from './rate-limit.js'
@@ -31,6 +38,14 @@ export interface HostingRouterComponents {
   counters: (did: string) => OwnerCounters | undefined
   /** Resolves the callers' keys (did:key, did:web) — the hosting hub's resolver. */
   lookup: (kid: string) => Promise<Uint8Array>
+  /**
+   * Several processes: how to have the process that holds `did`'s writes
+   * perform a request (through the database), or undefined when this
+   * process holds them. Default: always here.
+   */
+  forwarder?: (did: string) => ((jws: string) => Promise<unknown>) | undefined
+  /** Where a refusal is audited (the holder's log, with several processes). Default the owner's hub's log. */
+  audit?: (owner: HostedOwner, entry: Omit<AuditEntry, 'seq' | 'time'>) => Promise<void>
 }
 
 const NOT_SERVED = 'this hub does not serve that owner'
@@ -56,7 +71,8 @@ export function hostingRouter (c: HostingRouterComponents): RequestRouter {
       if (owner !== undefined) {
         const counters = c.counters(claims.sub)
         if (counters !== undefined) counters.refusedRequests++
-        await owner.hub.audit.append({ caller: claims.iss, interface: claims.interface, method: claims.method, target: 'hosted owner', decision: 'denied', code: 'not_found', reason: 'the caller is neither the owner, nor a device, nor a grantee' })
+        const entry = { caller: claims.iss, interface: claims.interface, method: claims.method, target: 'hosted owner', decision: 'denied', code: 'not_found', reason: 'the caller is neither the owner, nor a device, nor a grantee' } as const
+        if (c.audit !== undefined) await c.audit(owner, entry); else await owner.hub.audit.append(entry)
       }
       throw new NotFoundError(NOT_SERVED)
     }
@@ -67,6 +83,10 @@ export function hostingRouter (c: HostingRouterComponents): RequestRouter {
       throw new UnavailableError(`the owner's requests quota is ${rate} per second; retry later`, { reason: 'quota_exceeded', quota: 'requests', limit: rate })
     }
     if (counters !== undefined) counters.requests++
-    return owner.hub
+    const forward = c.forwarder?.(claims.sub)
+    if (forward === undefined) return owner.hub
+    // Another process orders this owner's writes, its replay cache and audit log: it performs the request.
+    if (claims.method === 'subscribe') throw new UnavailableError('this process does not hold the owner\'s writes: subscribe through another connection or retry later', { reason: 'not_write_holder' })
+    return { forwarded: await forward(jws) }
   }
 }

@@ -16,7 +16,7 @@
  * Portability rule: the SQL stays within what CockroachDB and YugabyteDB
  * also run, so an operator can move to a distributed engine — no advisory
  * locks, no LISTEN/NOTIFY, no sequences or SERIAL, no triggers; only
- * transactions, `INSERT … ON CONFLICT … DO UPDATE`, `SELECT … FOR UPDATE`,
+ * transactions, `INSERT … ON CONFLICT … DO UPDATE`, `SELECT … FOR SHARE`,
  * `unnest` of arrays and `now()`. Serialization failures (40001, the normal
  * outcome of contention on a serializable engine) and deadlocks (40P01) are
  * retried. This is tested on PostgreSQL 15 only.
@@ -101,6 +101,15 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     version: 2,
     name: 'leases',
     sql: ['CREATE TABLE IF NOT EXISTS hub_leases (ns TEXT NOT NULL, owner TEXT NOT NULL, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (ns, owner))']
+  },
+  {
+    // Writes a hosting process forwards to the holder of the owner's lease (net/hosting/inbox.ts).
+    version: 3,
+    name: 'inbox',
+    sql: [
+      'CREATE TABLE IF NOT EXISTS hub_inbox (ns TEXT NOT NULL, id TEXT NOT NULL, shard INT NOT NULL, owner TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), body BYTEA NOT NULL, result BYTEA, PRIMARY KEY (ns, id))',
+      'CREATE INDEX IF NOT EXISTS hub_inbox_pending ON hub_inbox (ns, shard, created_at)'
+    ]
   }
 ])
 
@@ -240,6 +249,15 @@ function keyBytes (key: string): Buffer {
   return Buffer.from(key, 'utf8')
 }
 
+/** The least byte string above every one starting with `prefix` (a prefix ending in 0xff bytes is rejected). */
+function upperOf (prefix: Buffer): Buffer {
+  const out = Buffer.from(prefix)
+  for (let i = out.length - 1; i >= 0; i--) {
+    if ((out[i] as number) < 0xff) { out[i] = (out[i] as number) + 1; return out.subarray(0, i + 1) }
+  }
+  throw new BadRequestError('a prefix of only 0xff bytes has no upper bound', { reason: 'bad_prefix' })
+}
+
 /** A fresh Uint8Array (not a Buffer, not a view into the driver's pooled memory). */
 function ownBytes (b: Buffer): Uint8Array {
   return new Uint8Array(b)
@@ -297,6 +315,29 @@ export class PgKv implements KvStore {
   /** Batch attempts retried so far after a serialization failure or deadlock (for metrics and tests). */
   get retries (): number { return this.#retries }
 
+  /** The pool this store works through (the lease table and the hosting inbox share it). */
+  get pool (): pg.Pool { return this.#pool }
+
+  /**
+   * The greatest key under each of `prefixes` (undefined where none), in one
+   * statement: how a hosting process follows every open owner's feed head
+   * with one round trip per poll (net/hosting/cluster.ts). Each is an
+   * index range scan of one row.
+   */
+  async lastKeys (prefixes: string[]): Promise<Array<string | undefined>> {
+    if (prefixes.length === 0) return []
+    return await this.#track('lastKeys', async () => {
+      const lo = prefixes.map(keyBytes)
+      const hi = lo.map(upperOf)
+      const { rows } = await this.#pool.query<{ i: string, key: Buffer | null }>(
+        'SELECT t.i, (SELECT key FROM hub_kv WHERE ns = $1 AND key >= t.lo AND key < t.hi ORDER BY key DESC LIMIT 1) AS key ' +
+        'FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(lo, hi, i)', [this.namespace, lo, hi])
+      const out: Array<string | undefined> = new Array(prefixes.length).fill(undefined)
+      for (const r of rows) if (r.key !== null) out[Number(r.i) - 1] = r.key.toString('utf8')
+      return out
+    })
+  }
+
   /** Connect (or take `pool`), migrate the schema, and open the store of `namespace`. */
   static async open (init: PgKvInit): Promise<PgKv> {
     const namespace = checkNamespace(init.namespace)
@@ -347,10 +388,13 @@ export class PgKv implements KvStore {
 
   /**
    * A batch that commits only while `fence` is the owner's current lease:
-   * the lease row is read FOR UPDATE in the batch's own transaction, so a
+   * the lease row is read FOR SHARE in the batch's own transaction, so a
    * take-over (which updates that row) either commits before — and this
    * batch sees the new token and writes nothing ({@link LeaseLostError}) —
-   * or waits until this batch has committed. "Current" is by the database's
+   * or waits until this batch has committed. FOR SHARE, not FOR UPDATE:
+   * batches of different owners under one lease (a shard of a hosting
+   * hub's owners) do not wait for each other, only a take-over or renewal
+   * waits for them. "Current" is by the database's
    * clock: same token and `expires_at > now()`. With no ops it only checks.
    */
   async batchFenced (ops: KvOp[], fence: Fence): Promise<void> {
@@ -449,7 +493,7 @@ export class PgKv implements KvStore {
 
   async #checkFence (client: pg.PoolClient, fence: Fence): Promise<void> {
     const { rows } = await client.query<{ holder: string, token: string, live: boolean }>(
-      'SELECT holder, token, expires_at > now() AS live FROM hub_leases WHERE ns = $1 AND owner = $2 FOR UPDATE',
+      'SELECT holder, token, expires_at > now() AS live FROM hub_leases WHERE ns = $1 AND owner = $2 FOR SHARE',
       [this.namespace, fence.owner])
     const row = rows[0]
     const token = fence.token.toString()

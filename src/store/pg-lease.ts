@@ -11,7 +11,7 @@
  *   row instead of deleting it).
  * - `renew` pushes `expires_at` out while the token is still this holder's.
  * - The fence is in the data path, not here: `PgKv.batchFenced(ops, lease)`
- *   reads the lease row FOR UPDATE in the batch's transaction and refuses
+ *   reads the lease row FOR SHARE in the batch's transaction and refuses
  *   (LeaseLostError, `details.reason = 'lease_lost'`) unless the token is
  *   current and unexpired. A holder that was paused past its expiry (GC,
  *   SIGSTOP, a partition) and wakes up after a take-over therefore writes

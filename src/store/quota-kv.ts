@@ -53,9 +53,23 @@ export class QuotaKv implements KvStore {
   /** Wrap `inner` (the owner's whole store) and count what its tenant partition already holds. */
   static async open (inner: KvStore, tenant: string, limits: Quotas): Promise<QuotaKv> {
     const q = new QuotaKv(inner, tenant, limits)
-    for await (const _ of inner.keys({ gte: q.#objects, lt: prefixEnd(q.#objects) })) q.#usage.objects++
-    for await (const [, v] of inner.entries({ gte: q.#commits, lt: prefixEnd(q.#commits) })) q.#usage.bytes += v.byteLength
+    await q.recount()
     return q
+  }
+
+  /**
+   * Count the usage again from what the store holds: after another process
+   * wrote this owner's partition (a hosting hub of several processes; the
+   * process that takes the owner's lease recounts before its first write).
+   */
+  async recount (): Promise<Usage> {
+    await this.#queue.run(async () => {
+      const usage: Usage = { objects: 0, bytes: 0 }
+      for await (const _ of this.#inner.keys({ gte: this.#objects, lt: prefixEnd(this.#objects) })) usage.objects++
+      for await (const [, v] of this.#inner.entries({ gte: this.#commits, lt: prefixEnd(this.#commits) })) usage.bytes += v.byteLength
+      this.#usage = usage
+    })
+    return this.usage
   }
 
   get usage (): Usage { return { ...this.#usage } }

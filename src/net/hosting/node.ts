@@ -20,7 +20,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { AlreadyExistsError, AuthenticationError, HubError } from '../../errors.js'
+import { parseCommit, verifyCommit, type VerifiedCommit } from '../../commits/commit.js'
+import { AlreadyExistsError, AuthenticationError, HubError, toHubError } from '../../errors.js'
+import { SerialQueue } from '../../serial.js'
+import type { AuditEntry } from '../../store/audit.js'
+import type { IngestResult, TenantStore } from '../../store/tenant-store.js'
 import type { Ed25519KeyPair } from '../../identity/keys.js'
 import { silentLogger, type Logger } from '../../log.js'
 import { MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from '../constants.js'
@@ -30,7 +34,9 @@ import { PeerTable, type PeerState } from '../peers.js'
 import { Replication } from '../replication.js'
 import { SyncAccessPolicy } from '../sync-access.js'
 import { SyncServing, type ServedTenant } from '../sync-serving.js'
-import { HostedOwners, withFields, type HostedOwner, type Quotas } from './owners.js'
+import type { HostingCluster } from './cluster.js'
+import { errorResult, resultError, type InboxItem, type InboxResult } from './inbox.js'
+import { HostedOwners, partitionOf, withFields, type HostedOwner, type Quotas } from './owners.js'
 
 export interface HostingNodeOptions {
   /** Multiaddrs to listen on. Default: loopback TCP on an OS-chosen port. */
@@ -39,6 +45,14 @@ export interface HostingNodeOptions {
   /** Serve one inbound request stream (request/hosting-router.ts through compose.ts); without it the protocol is not served. */
   requests?: (stream: Stream, remotePeer: string) => Promise<void>
   reconnectMinMs?: number
+  /**
+   * Several processes on one PostgreSQL (cluster.ts; the same one HostedOwners
+   * was opened with): writes of owners held elsewhere are forwarded, those
+   * owners followed, forwarded writes of owners held here performed.
+   */
+  cluster?: HostingCluster
+  /** Handle a request token forwarded by another process for `owner` (request/handler.ts, injected by compose.ts). */
+  forwardedRequest?: (owner: HostedOwner, jws: string) => Promise<unknown>
 }
 
 /** Per owner: counters for metrics. */
@@ -74,6 +88,11 @@ export class HostingNode {
   readonly #nets = new Map<string, OwnerNet>()
   readonly #serving: SyncServing
   readonly #minBackoffMs: number
+  readonly #cluster: HostingCluster | undefined
+  readonly #forwardedRequest: HostingNodeOptions['forwardedRequest']
+  /** Follow rounds and shard catch-ups, one at a time: a follow must never move a store that has just become writable here. */
+  readonly #coord = new SerialQueue()
+  #followRound = 0
   #stopped = false
 
   private constructor (owners: HostedOwners, libp2p: HubLibp2p, hubDid: string, opts: HostingNodeOptions, log: Logger) {
@@ -82,6 +101,8 @@ export class HostingNode {
     this.hubDid = hubDid
     this.#log = log
     this.#minBackoffMs = opts.reconnectMinMs ?? RECONNECT_MIN_MS
+    this.#cluster = opts.cluster
+    this.#forwardedRequest = opts.forwardedRequest
     this.#serving = new SyncServing({
       resolve: tenant => {
         const o = this.owners.get(tenant)
@@ -117,6 +138,11 @@ export class HostingNode {
       // The devices we know: dial them once (they dial us too: an always-on host is what they reconnect to).
       for (const p of await o.hub.local.peers()) void this.#dial(p.peerId, p.addrs)
     }
+    this.#cluster?.start({
+      catchUp: async shard => { await this.#coord.run(async () => { await this.#catchUp(shard) }) },
+      perform: async (owner, item) => await this.#perform(owner, item),
+      follow: async held => { await this.#coord.run(async () => { await this.#follow(held) }) }
+    })
     this.#log.info('hosting node started', { peerId: lp.peerId.toString(), owners: this.owners.size, addrs: this.multiaddrs() })
   }
 
@@ -194,8 +220,116 @@ export class HostingNode {
       await this.libp2p.stop()
     } catch (err) {
       throw new HubError('internal', `stopping the hosting node failed: ${(err as Error).message}`)
+    } finally {
+      await this.#cluster?.stop()
     }
     this.#log.info('hosting node stopped')
+  }
+
+  /** Append to `owner`'s audit log: here if this process writes the owner, else through its holder (several processes). */
+  async audit (owner: HostedOwner, entry: Omit<AuditEntry, 'seq' | 'time'>): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === undefined || cluster.holds(owner.record.owner)) { await owner.hub.audit.append(entry); return }
+    await cluster.forward(owner.record.owner, { kind: 'audit', entry }, { wait: false })
+  }
+
+  /** Whether a request for `owner` must be forwarded to another process (it holds the owner's writes), and how. */
+  forwarder (owner: string): ((jws: string) => Promise<unknown>) | undefined {
+    const cluster = this.#cluster
+    if (cluster === undefined || cluster.holds(owner)) return undefined
+    return async jws => {
+      const r = await cluster.forward(owner, { kind: 'request', jws })
+      if (!r.ok) throw resultError(r.error)
+      return r.value
+    }
+  }
+
+  // ------------------------------------------------------ several processes
+
+  /** Our shard `shard` was just taken: its open owners re-read what the previous holder wrote, before any write of ours. */
+  async #catchUp (shard: number): Promise<void> {
+    const cluster = this.#cluster as HostingCluster
+    for (const o of this.owners.all()) {
+      if (cluster.shardOf(o.record.owner) !== shard) continue
+      await o.hub.store.idle()
+      await o.hub.store.follow()
+      await o.quota.recount()
+    }
+  }
+
+  /** One follow round: owners added or removed elsewhere; the feed heads of owners held elsewhere, one statement for all. */
+  async #follow (held: (owner: string) => boolean): Promise<void> {
+    const cluster = this.#cluster as HostingCluster
+    if (this.#followRound++ % 4 === 0) {
+      const { opened, closed } = await this.owners.refresh()
+      for (const did of closed) this.#dropNet(did)
+      for (const did of opened) { const o = this.owners.get(did); if (o !== undefined) this.#net(o) }
+      if (opened.length > 0) for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
+    }
+    const followed = this.owners.all().filter(o => !held(o.record.owner))
+    if (followed.length === 0) return
+    const prefixes = followed.map(o => partitionOf(o.record.owner) + o.hub.store.layout.feedPrefix())
+    const last = await cluster.kv.lastKeys(prefixes)
+    let devicesChanged = false
+    for (const [i, o] of followed.entries()) {
+      const store = o.hub.store
+      const key = last[i]
+      const head = key === undefined ? 0 : Number(key.slice((prefixes[i] as string).length))
+      if (head === store.durableSeq && head === store.seq) continue
+      if (held(o.record.owner)) continue
+      const version = store.registry.version
+      await store.follow(head)
+      if (store.registry.version !== version) devicesChanged = true
+    }
+    if (devicesChanged) for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
+  }
+
+  /** Perform a write another process forwarded for `owner` (we hold its shard). */
+  async #perform (did: string, item: InboxItem): Promise<InboxResult> {
+    const owner = await this.owners.ensure(did)
+    if (owner === undefined) return errorResult(new HubError('not_found', 'this hub does not serve that owner'))
+    if (this.#nets.get(did) === undefined) this.#net(owner)
+    const hub = owner.hub
+    switch (item.kind) {
+      case 'ingest': {
+        const lookup = async (kid: string): Promise<Uint8Array> => await hub.keys.resolveKey(kid)
+        const checked = await Promise.all(item.envelopes.map(async env => {
+          try { return await verifyCommit(parseCommit(env, hub.config.limits.maxCommitBytes), lookup) } catch (err) { return toHubError(err) }
+        }))
+        const verified = checked.filter((c): c is VerifiedCommit => !(c instanceof HubError))
+        const allGood = verified.length === checked.length
+        const settled = await hub.store.ingestMany(verified, allGood && item.watermark !== undefined ? { watermark: item.watermark } : {})
+        // A commit refused by the fence: this row is not ours any more; the next holder performs it.
+        const lost = settled.find(r => r.status === 'rejected' && toHubError(r.reason).details?.reason === 'lease_lost')
+        if (lost !== undefined && lost.status === 'rejected') throw lost.reason
+        let j = 0
+        const results: InboxResult[] = checked.map(c => {
+          if (c instanceof HubError) return errorResult(c)
+          const r = settled[j++] as PromiseSettledResult<IngestResult>
+          return r.status === 'fulfilled' ? { ok: true, value: r.value } : errorResult(toHubError(r.reason))
+        })
+        return { ok: true, value: results }
+      }
+      case 'request': {
+        const handle = this.#forwardedRequest
+        if (handle === undefined) return errorResult(new HubError('unsupported', 'this process does not serve requests'))
+        try { return { ok: true, value: await handle(owner, item.jws) } } catch (err) { return errorResult(toHubError(err)) }
+      }
+      case 'audit':
+        await hub.audit.append(item.entry)
+        return { ok: true, value: null }
+      case 'peer':
+        await hub.local.rememberPeer(item.peer)
+        return { ok: true, value: null }
+    }
+  }
+
+  #dropNet (did: string): void {
+    const net = this.#nets.get(did)
+    if (net === undefined) return
+    this.#nets.delete(did)
+    net.off()
+    for (const s of net.peers.values()) s.replicator?.abort()
   }
 
   // ----------------------------------------------------------------- per owner
@@ -210,13 +344,15 @@ export class HostingNode {
     const peers = new PeerTable(this.#minBackoffMs)
     const isDevice = (hubDid: string): boolean => hubDid !== this.hubDid && hub.store.registry.device(hubDid) !== undefined
     const counters: OwnerCounters = { requests: 0, refusedRequests: 0, servedCommits: 0 }
+    const cluster = this.#cluster
     const replication = new Replication({
-      libp2p: this.libp2p, store: hub.store, owner: did, hubDid: this.hubDid, lookup, maxCommitBytes: hub.config.limits.maxCommitBytes, peers, isDevice, stopped: () => this.#stopped || !this.#nets.has(did), log
+      libp2p: this.libp2p, store: cluster === undefined ? hub.store : forwardingStore(hub.store, did, cluster), owner: did, hubDid: this.hubDid, lookup, maxCommitBytes: hub.config.limits.maxCommitBytes, peers, isDevice, stopped: () => this.#stopped || !this.#nets.has(did), log
     })
     const served: ServedTenant = {
       store: hub.store,
       policy: new SyncAccessPolicy({ lookup, ingest: async proof => await hub.ingest(proof), log }),
-      audit: hub.audit,
+      // Forwarded entries get their sequence number from the holder: 0 here (sync serving only awaits the append).
+      audit: cluster === undefined ? hub.audit : { append: async e => { await this.audit(o, e); return { ...e, seq: 0, time: new Date().toISOString() } } },
       onServed: n => { counters.servedCommits += n }
     }
     // A device added later (another device of the owner paired) is pulled from once its authorization arrives.
@@ -256,7 +392,12 @@ export class HostingNode {
     const owner = this.owners.ownerOfDevice(hubDid)
     if (owner === undefined) return
     const s = this.#net(owner).peers.ensure(peerId.toString(), hubDid, addrs)
-    await owner.hub.local.rememberPeer({ peerId: s.peerId, hubDid, addrs: s.addrs, lastSeen: new Date().toISOString() }).catch((err: unknown) => {
+    const peer = { peerId: s.peerId, hubDid, addrs: s.addrs, lastSeen: new Date().toISOString() }
+    const cluster = this.#cluster
+    const remember = cluster === undefined || cluster.holds(owner.record.owner)
+      ? owner.hub.local.rememberPeer(peer)
+      : cluster.forward(owner.record.owner, { kind: 'peer', peer }, { wait: false })
+    await remember.catch((err: unknown) => {
       this.#log.warn('cannot remember a device\'s addresses', { tenant: owner.record.owner, peer: hubDid, reason: (err as Error).message })
     })
   }
@@ -269,4 +410,29 @@ export class HostingNode {
       this.#log.debug('device not reachable now; it reconnects to us', { peer: peerId, reason: (err as Error).message })
     }
   }
+}
+
+/**
+ * The store a replicator pulls into, for an owner this process may not
+ * write (several processes): everything is the owner's store, except that
+ * a page of pulled commits goes to the holder through the database while
+ * another process holds the owner — the holder ingests it (and the
+ * watermark behind it) in order, and the page's results are its results.
+ */
+function forwardingStore (store: TenantStore, owner: string, cluster: HostingCluster): TenantStore {
+  const ingestMany: TenantStore['ingestMany'] = async (commits, opts = {}) => {
+    if (cluster.holds(owner)) return await store.ingestMany(commits, opts)
+    const item: InboxItem = { kind: 'ingest', envelopes: commits.map(c => JSON.stringify(c.envelope)), ...(opts.watermark !== undefined ? { watermark: opts.watermark } : {}) }
+    const r = await cluster.forward(owner, item)
+    if (!r.ok) return commits.map(() => ({ status: 'rejected' as const, reason: resultError(r.error) }))
+    return (r.value as InboxResult[]).map(x => x.ok ? { status: 'fulfilled' as const, value: x.value as IngestResult } : { status: 'rejected' as const, reason: resultError(x.error) })
+  }
+  return new Proxy(store, {
+    get (target, prop) {
+      if (prop === 'ingestMany') return ingestMany
+      const v: unknown = Reflect.get(target, prop, target)
+      // Methods run on the store itself (its private fields are not the proxy's).
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    }
+  })
 }

@@ -22,8 +22,11 @@ import { DEFAULT_MAX_COMMIT_BYTES } from '../../commits/commit.js'
 import { DEFAULT_MAX_VALUE_BYTES } from '../../objects/json.js'
 import type { KvStore } from '../../store/kv.js'
 import { esc } from '../../store/layout.js'
+import { FencedKv } from '../../store/fenced-kv.js'
 import { PrefixKv, prefixUpper } from '../../store/prefix-kv.js'
 import { QuotaKv, type Quotas, type Usage } from '../../store/quota-kv.js'
+import type { HostingCluster } from './cluster.js'
+import { resultError, type InboxResult } from './inbox.js'
 
 export type { Quotas, Usage } from '../../store/quota-kv.js'
 
@@ -112,11 +115,19 @@ export interface HostedOwnersInit {
   resolver?: ResolverOptions
   /** Quotas of an owner added without any. */
   defaultQuotas?: Quotas
+  /**
+   * Several processes on one PostgreSQL (cluster.ts): every owner's batches
+   * are fenced by its shard's lease, and an owner this process does not
+   * hold is added through the holder. `kv` must be the cluster's store.
+   */
+  cluster?: HostingCluster
 }
 
 export class HostedOwners {
   readonly #c: HostedOwnersInit
   readonly #owners = new Map<string, HostedOwner>()
+  /** Owners being added here: a refresh must not close them before their record is written. */
+  readonly #adding = new Set<Did>()
   #closed = false
 
   private constructor (init: HostedOwnersInit) {
@@ -126,11 +137,52 @@ export class HostedOwners {
   /** Open every owner recorded in `kv`. */
   static async open (init: HostedOwnersInit): Promise<HostedOwners> {
     const o = new HostedOwners(init)
-    for await (const [, v] of init.kv.entries({ gte: RECORD, lt: prefixUpper(RECORD) })) {
-      const record = JSON.parse(utf8d.decode(v)) as OwnerRecord
-      await o.#openOwner(record)
-    }
+    for (const record of await o.#records()) await o.#openOwner(record)
     return o
+  }
+
+  async #records (): Promise<OwnerRecord[]> {
+    const out: OwnerRecord[] = []
+    for await (const [, v] of this.#c.kv.entries({ gte: RECORD, lt: prefixUpper(RECORD) })) out.push(JSON.parse(utf8d.decode(v)) as OwnerRecord)
+    return out
+  }
+
+  /**
+   * Follow the records other processes wrote (several processes on one
+   * database): open the owners added elsewhere, close those removed
+   * elsewhere. Returns the DIDs closed.
+   */
+  async refresh (): Promise<{ opened: string[], closed: string[] }> {
+    const records = await this.#records()
+    const seen = new Set(records.map(r => r.owner))
+    const opened: string[] = []
+    for (const r of records) {
+      if (this.#owners.has(r.owner) || this.#adding.has(r.owner) || this.#closed) continue
+      try {
+        await this.#openOwner(r)
+        opened.push(r.owner)
+      } catch (err) {
+        // Not ready to open here yet (its holder has not made its first writes): the next refresh retries.
+        this.#c.logger.debug('a hosted owner added elsewhere cannot be opened yet', { tenant: r.owner, reason: (err as Error).message })
+      }
+    }
+    const closed: string[] = []
+    for (const [did, o] of this.#owners) {
+      if (seen.has(did as Did) || this.#adding.has(did as Did)) continue
+      this.#owners.delete(did)
+      await o.hub.close()
+      closed.push(did)
+    }
+    return { opened, closed }
+  }
+
+  /** The owner `did`, opened from its record if another process added it since. */
+  async ensure (did: string): Promise<HostedOwner | undefined> {
+    const open = this.#owners.get(did)
+    if (open !== undefined || this.#closed) return open
+    const raw = await this.#c.kv.get(RECORD + esc(did))
+    if (raw === undefined) return undefined
+    return this.#owners.get(did) ?? await this.#openOwner(JSON.parse(utf8d.decode(raw)) as OwnerRecord)
   }
 
   get size (): number { return this.#owners.size }
@@ -162,16 +214,34 @@ export class HostedOwners {
   async add (welcome: JoinWelcome, quotas?: Quotas): Promise<HostedOwner> {
     if (this.#owners.has(welcome.ownerDid)) throw new AlreadyExistsError(`owner ${welcome.ownerDid} is already hosted here`, { reason: 'owner_hosted' })
     const record: OwnerRecord = { owner: welcome.ownerDid, addedAt: new Date().toISOString(), quotas: quotas ?? this.#c.defaultQuotas ?? {} }
-    const owner = await this.#openOwner(record)
+    const cluster = this.#c.cluster
+    this.#adding.add(record.owner)
+    const putRecord = async (): Promise<void> => { await this.#c.kv.batch([{ type: 'put', key: RECORD + esc(record.owner), value: utf8.encode(JSON.stringify(record)) }]) }
+    let owner: HostedOwner | undefined
     try {
-      for (const env of welcome.commits) await owner.hub.ingest(env)
-      for (const p of welcome.peers) await owner.hub.local.rememberPeer(p)
-      await this.#c.kv.batch([{ type: 'put', key: RECORD + esc(record.owner), value: utf8.encode(JSON.stringify(record)) }])
+      if (cluster === undefined || cluster.holds(record.owner)) {
+        owner = await this.#openOwner(record)
+        for (const env of welcome.commits) await owner.hub.ingest(env)
+        for (const p of welcome.peers) await owner.hub.local.rememberPeer(p)
+        await putRecord()
+      } else {
+        // Another process orders this owner's writes: it opens the owner from the record (its
+        // first writes, such as the store's format marker, are its own), ingests, then we open it.
+        await putRecord()
+        const r = await cluster.forward(record.owner, { kind: 'ingest', envelopes: welcome.commits })
+        if (!r.ok) throw resultError(r.error)
+        for (const res of r.value as InboxResult[]) if (!res.ok) throw resultError(res.error)
+        for (const peer of welcome.peers) await cluster.forward(record.owner, { kind: 'peer', peer }, { wait: false })
+        owner = this.#owners.get(record.owner) ?? await this.#openOwner(record)
+      }
     } catch (err) {
       this.#owners.delete(record.owner)
-      await owner.hub.close()
+      await owner?.hub.close()
+      await this.#c.kv.batch([{ type: 'del', key: RECORD + esc(record.owner) }]).catch(() => {})
       await this.#deletePartition(record.owner)
       throw err
+    } finally {
+      this.#adding.delete(record.owner)
     }
     return owner
   }
@@ -219,7 +289,9 @@ export class HostedOwners {
 
   async #openOwner (record: OwnerRecord): Promise<HostedOwner> {
     const c = this.#c
-    const quota = await QuotaKv.open(new PrefixKv(c.kv, partitionOf(record.owner)), record.owner, record.quotas)
+    const cluster = c.cluster
+    const base: KvStore = cluster === undefined ? c.kv : new FencedKv(cluster.kv, () => cluster.fence(record.owner), `owner ${record.owner}`)
+    const quota = await QuotaKv.open(new PrefixKv(base, partitionOf(record.owner)), record.owner, record.quotas)
     const config: HubConfig = {
       version: CONFIG_VERSION,
       ownerDid: record.owner,
