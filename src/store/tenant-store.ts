@@ -11,7 +11,7 @@
  */
 import { ConflictError, NotFoundError, BadRequestError, TooLargeError } from '../errors.js'
 import { asObjectId, type CommitId, type Did, type ObjectId } from '../ids.js'
-import { DEFAULT_MAX_COMMIT_BYTES, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
+import { DEFAULT_MAX_COMMIT_BYTES, serializeCommit, type CommitStrategy, type InterfaceName, type UnsignedHeader, type VerifiedCommit } from '../commits/commit.js'
 import { collectionFields } from '../encryption/commit-seal.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
@@ -32,7 +32,8 @@ import { migrateRelies } from './migrations.js'
 import { Quarantine } from './quarantine.js'
 import { judge, type CheckComponents } from './commit-check.js'
 import { CommitMaker } from './commit-maker.js'
-import { FeedClock } from './feed-clock.js'
+import { FeedClock, type RecentEntry } from './feed-clock.js'
+import { FeedOrigins, type OriginRun } from './feed-origins.js'
 import { CommitApply } from './commit-apply.js'
 
 export { actorFor, indexKeys, revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
@@ -74,6 +75,7 @@ export class TenantStore {
   /** Content keys of encrypted collections this hub can read. */
   readonly keyring: Keyring
   readonly #feed = new FeedClock()
+  readonly #origins: FeedOrigins
   #opened = false
   readonly #quarantine: Quarantine
   readonly #maker: CommitMaker
@@ -87,6 +89,7 @@ export class TenantStore {
     this.#kv = opts.kv
     this.#opts = opts
     this.layout = new Layout(opts.tenant)
+    this.#origins = new FeedOrigins(opts.kv, this.layout)
     this.#queue = new WriteQueue(opts.kv, 1024, opts.onHookError)
     this.#docs = new DocCache(opts.docCacheSize ?? 256)
     this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
@@ -141,7 +144,11 @@ export class TenantStore {
       maxValueBytes: opts.maxValueBytes,
       snapshotEvery: opts.snapshotEvery ?? 32,
       hasCommit: async (id, tx) => await this.hasCommit(id, tx),
-      ...(opts.onCommit !== undefined ? { onCommit: opts.onCommit } : {}),
+      onCommit: e => {
+        // Right after the feed reached e.seq: a live sync read finds it in memory (feed-clock.ts).
+        this.#feed.remember({ seq: e.seq, commitId: e.commit.id, envelope: serializeCommit(e.commit) })
+        opts.onCommit?.(e)
+      },
       ...(opts.acceptor !== undefined ? { acceptor: opts.acceptor } : {})
     })
   }
@@ -160,6 +167,7 @@ export class TenantStore {
     for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
       this.#feed.start(Number(k.slice(prefix.length)))
     }
+    this.#origins.start(this.#feed.durable)
     await this.#loadPermissions()
     await this.#quarantine.load()
     await migrateRelies({ kv: this.#kv, layout: this.layout, tenant: this.tenant, registry: this.registry, acceptor: this.#opts.acceptor })
@@ -197,6 +205,7 @@ export class TenantStore {
     await this.#loadPermissions()
     await this.#quarantine.load()
     this.#feed.start(h)
+    this.#origins.start(h)
     this.#feed.nudge()
     return h
   }
@@ -234,6 +243,16 @@ export class TenantStore {
    */
   async setWatermark (peer: string, seq: number): Promise<void> {
     await this.#queue.enqueue(async tx => { tx.put(this.layout.watermark(peer), utf8.encode(String(seq))) })
+  }
+
+  /** Durable feed entries after `after` with their envelopes, from memory, if it holds them all (feed-clock.ts); else undefined. */
+  recentFeed (after: number, limit: number): RecentEntry[] | undefined {
+    return this.#feed.recent(after, limit)
+  }
+
+  /** Which peer the feed entries `from`..`to` came from (runs; a position in none is a local write). See feed-origins.ts. */
+  async feedOrigins (from: number, to: number): Promise<OriginRun[]> {
+    return await this.#origins.runs(from, to)
   }
 
   /** Every peer this tenant has synced from, with its watermark. */
@@ -444,26 +463,41 @@ export class TenantStore {
    * fails, or a batch that fails, marks the page failed (through its undo
    * hook, which runs in both cases before any later item runs), and the
    * watermark item then writes nothing and rejects.
+   *
+   * `known`: the result of `existing()` for these commits and their deps,
+   * when the caller already read it (a puller does, to skip what it has
+   * before verifying): not read a second time. `origin`: the peer these
+   * came from (its hub DID), recorded for the stored ones (feed-origins.ts)
+   * so they are not served back to it.
    */
-  async ingestMany (commits: VerifiedCommit[], opts: { watermark?: { peer: string, seq: number } } = {}): Promise<Array<PromiseSettledResult<IngestResult>>> {
-    const ids = [...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))]
-    const found = await this.#kv.getMany(ids.map(id => this.layout.commit(id as CommitId)))
-    const existing = new Set(ids.filter((_, i) => found[i] !== undefined))
+  async ingestMany (commits: VerifiedCommit[], opts: { watermark?: { peer: string, seq: number }, known?: Set<string>, origin?: string } = {}): Promise<Array<PromiseSettledResult<IngestResult>>> {
+    const existing = opts.known ?? await this.existing([...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))])
     let failed = false
     const markFailed = (): void => { failed = true }
-    const results = Promise.allSettled(commits.map(async c => await this.#queue.enqueue(async tx => {
+    /** Feed positions of the commits stored so far (in feed order: items run in order). */
+    const seqs: number[] = []
+    const items = commits.map(c => async (tx: Tx): Promise<IngestResult> => {
       tx.undo.push(markFailed)
-      return await this.#apply.ingestOne(tx, c, existing, {})
-    })))
+      const r = await this.#apply.ingestOne(tx, c, existing, {})
+      if (r.seq !== undefined) seqs.push(r.seq)
+      return r
+    })
     const wm = opts.watermark
-    const marked = wm === undefined
-      ? undefined
-      : this.#queue.enqueue(async tx => {
-        if (failed) throw new ConflictError('the watermark stays: a commit before it was not stored', { reason: 'batch_not_stored' })
-        tx.put(this.layout.watermark(wm.peer), utf8.encode(String(wm.seq)))
-      })
+    const origin = opts.origin
+    const tail = wm === undefined && origin === undefined
+      ? []
+      : [async (tx: Tx): Promise<IngestResult | undefined> => {
+          if (origin !== undefined && seqs.length > 0) this.#origins.stage(tx, seqs, origin)
+          if (wm === undefined) return undefined
+          if (failed) throw new ConflictError('the watermark stays: a commit before it was not stored', { reason: 'batch_not_stored' })
+          tx.put(this.layout.watermark(wm.peer), utf8.encode(String(wm.seq)))
+          return undefined
+        }]
+    // One enqueue for the page and its tail: they start in the same group, so one write.
+    const queued = this.#queue.enqueueAll<IngestResult | undefined>([...items, ...tail])
+    const marked = tail.length > 0 ? queued[queued.length - 1] : undefined
     marked?.catch(() => {})
-    const out = await results
+    const out = await Promise.allSettled(queued.slice(0, items.length)) as Array<PromiseSettledResult<IngestResult>>
     if (marked !== undefined && out.every(r => r.status === 'fulfilled')) await marked
     return out
   }

@@ -5,6 +5,10 @@
  * after LONG_POLL_MS with an empty batch. Every pull is re-authorized, and a
  * waiting pull wakes on every commit — including the one that revokes the
  * peer — so revocation ends the stream at once.
+ *
+ * No echo: a commit this hub ingested from the pulling peer itself is not
+ * sent back to it (it has it: it sent it); its watermark still moves past
+ * it. See store/feed-origins.ts.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import { HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../../errors.js'
@@ -15,6 +19,8 @@ import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS } from
 import { validatePull, type PullMessage } from '../messages.js'
 import type { CommitHeader } from '../../commits/commit.js'
 import { parseCommit } from '../../commits/commit.js'
+import { originsOf } from '../../store/feed-origins.js'
+import type { RecentEntry } from '../../store/feed-clock.js'
 
 /** What a peer may receive: everything, a filter (on a commit's header and id), or nothing. */
 export type FeedAccess = { all: true } | { all: false, allows: (h: CommitHeader, commitId: string) => boolean }
@@ -50,6 +56,8 @@ export interface SyncServerContext {
 }
 
 const NOT_AUTHORIZED = 'this peer is not authorized to sync this tenant'
+/** How long a waiting pull may hold back an answer that only moves `last` past the puller's own commits (see serveSync). */
+const SKIPPED_REPLY_MS = 1000
 
 export async function serveSync (ctx: SyncServerContext, stream: Stream, connection: Connection): Promise<void> {
   const ch = new FrameChannel(stream, MAX_FRAME_BYTES)
@@ -73,8 +81,8 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
     const notice = ctx.revocationNotice?.(store, peer)
     if (notice === undefined) return
     // The revoking delete is somewhere after the peer's watermark: skip what it may not see.
-    let batch = await readBatch(store, pull.after, pull.limit, notice)
-    while (batch.count === 0 && batch.last < store.durableSeq) batch = await readBatch(store, batch.last, pull.limit, notice)
+    let batch = await readBatch(store, pull.after, pull.limit, notice, peer)
+    while (batch.count === 0 && batch.last < store.durableSeq) batch = await readBatch(store, batch.last, pull.limit, notice, peer)
     if (batch.count > 0) await bounded('take our batch', async signal => { await ch.send({ raw: batch.json }, signal) })
   }
   try {
@@ -95,17 +103,37 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
         await noticeRevocation(store, pull)
         throw new PermissionsRequiredError(NOT_AUTHORIZED)
       }
-      let batch = await readBatch(store, pull.after, pull.limit, access)
-      if (batch.count === 0 && batch.last === pull.after && pull.wait) {
-        await store.waitForFeed(pull.after, LONG_POLL_MS, closed.signal)
-        if (closed.signal.aborted) break
-        access = await ctx.access(store, peer, pull.as)
-        if (access === undefined) {
-          await ctx.onAccess?.(store, peer, pull.as, false, 'revoked')
-          await noticeRevocation(store, pull)
-          throw new PermissionsRequiredError('this peer\'s authorization was revoked')
+      let batch = await readBatch(store, pull.after, pull.limit, access, peer)
+      if (batch.count === 0 && pull.wait) {
+        // Nothing to send: wait for a commit. New entries that are all the
+        // puller's own (skipped, no echo) are not worth a reply of their
+        // own — one per page the puller sends us, each costing it a
+        // watermark write — so keep waiting past them and answer, with
+        // `last` past them, once there is a commit to send, or when woken
+        // with nothing new (a nudge: permissions changed), or at the end of
+        // the long poll.
+        let until = Date.now() + LONG_POLL_MS
+        let skipping = false
+        for (;;) {
+          // Skipped entries are answered within SKIPPED_REPLY_MS of the first, so the puller's watermark does not lag long behind our feed.
+          if (!skipping && batch.last > pull.after) {
+            skipping = true
+            until = Math.min(until, Date.now() + SKIPPED_REPLY_MS)
+          }
+          await store.waitForFeed(batch.last, Math.max(0, until - Date.now()), closed.signal)
+          if (closed.signal.aborted) break
+          access = await ctx.access(store, peer, pull.as)
+          if (access === undefined) {
+            await ctx.onAccess?.(store, peer, pull.as, false, 'revoked')
+            await noticeRevocation(store, pull)
+            throw new PermissionsRequiredError('this peer\'s authorization was revoked')
+          }
+          const next = await readBatch(store, batch.last, pull.limit, access, peer)
+          const woken = next.last > batch.last
+          batch = next
+          if (batch.count > 0 || !woken || Date.now() >= until) break
         }
-        batch = await readBatch(store, pull.after, pull.limit, access)
+        if (closed.signal.aborted) break
       }
       await bounded('take our batch', async signal => { await ch.send({ raw: batch.json }, signal) })
       ctx.onServed?.(peer, batch.count, batch.json, store)
@@ -127,23 +155,42 @@ interface Batch { json: string, count: number, last: number }
  * Read feed entries after `after`, keeping those the peer may see, until
  * `limit` commits or MAX_BATCH_BYTES. `last` covers filtered-out entries
  * too, so the peer's watermark moves past them. Envelopes are stored as
- * compact JSON and spliced into the reply without re-parsing.
+ * compact JSON and spliced into the reply without re-parsing. Entries that
+ * came from `peer` (the puller's hub DID) are skipped the same way: it sent
+ * them to us. The limit counts the entries read, skipped ones too, so a
+ * page of echoes is one short reply, not a scan of the whole feed.
  */
-export async function readBatch (store: TenantStore, after: number, limit: number, access: FeedAccess): Promise<Batch> {
+export async function readBatch (store: TenantStore, after: number, limit: number, access: FeedAccess, peer?: string): Promise<Batch> {
   const head = store.durableSeq
-  const entries: Array<{ seq: number, commitId: string }> = []
-  for await (const e of store.feed(after, limit)) {
-    if (e.seq > head) break
-    entries.push(e)
+  // A live pull usually asks for what was just written: memory has it.
+  const recent = store.recentFeed(after, limit)
+  const entries: Array<{ seq: number, commitId: string }> = recent ?? []
+  if (recent === undefined) {
+    for await (const e of store.feed(after, limit)) {
+      if (e.seq > head) break
+      entries.push(e)
+    }
   }
   const envs: string[] = []
   let bytes = 0
   let last = after
+  const lastEntry = entries[entries.length - 1]
+  const from = peer === undefined || lastEntry === undefined
+    ? []
+    : originsOf(await store.feedOrigins(after + 1, lastEntry.seq), entries.map(e => e.seq))
+  const wanted = entries.filter((_, i) => from[i] === undefined || from[i] !== peer)
   // One read for the whole batch: in a tab each get would be its own IndexedDB transaction, queued behind the writes.
-  const raws = await store.getEnvelopes(entries.map(e => e.commitId))
+  const raws = recent !== undefined
+    ? wanted.map(e => (e as RecentEntry).envelope)
+    : await store.getEnvelopes(wanted.map(e => e.commitId))
+  let w = 0
   for (let i = 0; i < entries.length; i++) {
-    const env = raws[i]
     const entry = entries[i] as { seq: number, commitId: string }
+    if (from[i] !== undefined && from[i] === peer) {
+      last = entry.seq
+      continue
+    }
+    const env = raws[w++]
     if (env === undefined) break
     // Quarantined commits (cancelled by a revocation) are kept, never served.
     if (store.isQuarantined(entry.commitId)) {
