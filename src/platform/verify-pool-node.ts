@@ -13,12 +13,25 @@
  * signature OpenSSL refuses.
  */
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import type { VerifyItem } from './verify-pool.js'
+import { ed25519VerifyNoble, nativeMayJudge, withNobleRule } from './ed25519-rule.js'
 
 export type { VerifyItem } from './verify-pool.js'
 
 /** Below this many signatures, verify on the calling thread. */
 const INLINE_BELOW = 4
+
+/**
+ * At most this many verifications queued on the pool at once. The pool is
+ * shared (LevelDB's reads and writes run there too): a page of 500
+ * verifications submitted at once would put the previous page's write
+ * behind all of them, and the pipeline (verify one page while the other is
+ * written) would run in series.
+ */
+const IN_POOL = Math.max(1, availableParallelism())
+let inPool = 0
+const waiting: Array<() => void> = []
 
 const keys = new Map<string, KeyObject | null>()
 
@@ -46,13 +59,22 @@ function inline (item: VerifyItem, key: KeyObject): boolean {
 }
 
 async function pooled (item: VerifyItem, key: KeyObject): Promise<boolean> {
-  return await new Promise<boolean>(resolve => {
-    try {
-      nodeVerify(null, item.data, key, item.signature, (err, ok) => { resolve(err === null && ok) })
-    } catch {
-      resolve(false)
-    }
-  })
+  // A slot is taken here, or handed over by the verification that frees it.
+  if (inPool >= IN_POOL) await new Promise<void>(resolve => { waiting.push(resolve) })
+  else inPool++
+  try {
+    return await new Promise<boolean>(resolve => {
+      try {
+        nodeVerify(null, item.data, key, item.signature, (err, ok) => { resolve(err === null && ok) })
+      } catch {
+        resolve(false)
+      }
+    })
+  } finally {
+    const next = waiting.shift()
+    if (next === undefined) inPool--
+    else next()
+  }
 }
 
 /** One verdict per item, in order. */
@@ -60,8 +82,10 @@ export async function verifyMany (items: readonly VerifyItem[]): Promise<boolean
   const many = items.length >= INLINE_BELOW
   return await Promise.all(items.map(async item => {
     if (item.publicKey.length !== 32 || item.signature.length !== 64) return false
+    // The hub's rule, not OpenSSL's (ed25519-rule.ts): only OpenSSL's true, for a key it may judge, is taken.
+    if (!nativeMayJudge(item.publicKey)) return ed25519VerifyNoble(item.publicKey, item.data, item.signature)
     const key = keyObject(item.publicKey)
-    if (key === undefined) return false
-    return many ? await pooled(item, key) : inline(item, key)
+    const native = key !== undefined && (many ? await pooled(item, key) : inline(item, key))
+    return withNobleRule(item.publicKey, item.data, item.signature, native)
   }))
 }
