@@ -64,6 +64,14 @@ export interface WorkloadRun {
   w1InFlightPerS: number
   w2UpdatePerS: number
   w2ChangePerS: number
+  /** CPU time (user + system, all threads of A's process) per operation: steadier than rates on a shared machine. */
+  w1CpuUs: number
+  w1InFlightCpuUs: number
+  w2UpdateCpuUs: number
+  w2ChangeCpuUs: number
+  /** W3 CPU per commit: B's process (pulling, verifying, ingesting) and A's (serving). */
+  w3CpuUsB: number
+  w3CpuUsA: number
   w2FlatLowMsPerUpdate: number
   w2FlatHighMsPerUpdate: number
   w3Commits: number

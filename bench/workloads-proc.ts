@@ -51,6 +51,8 @@ const ECHO_WAIT_MS = 30_000
 const MIB = 1024 * 1024
 
 const now = (): bigint => process.hrtime.bigint()
+/** This process's CPU time so far, µs (user + system, all threads). */
+const cpuUs = (): number => { const c = process.cpuUsage(); return c.user + c.system }
 const nsToMs = (ns: bigint): number => Number(ns) / 1e6
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -104,7 +106,9 @@ async function run (sizes: WorkloadSizes, tag: string): Promise<WorkloadRun> {
     const values = Array.from({ length: sizes.objects }, (_, i) => workloadObject(i))
     const objectBytes = values.reduce((s, v) => s + JSON.stringify(v).length, 0) / values.length
     const seq0 = a.store.seq
+    const w1Cpu0 = cpuUs()
     const w1Ms = await timeMs(async () => await sequential(sizes.objects, async i => await a.collections.create(values[i])))
+    const w1CpuUs = (cpuUs() - w1Cpu0) / sizes.objects
     if (a.store.seq - seq0 !== sizes.objects) throw new Error(`W1: expected ${sizes.objects} new commits, found ${a.store.seq - seq0}`)
     const rssAfterSetupMiB = process.memoryUsage().rss / MIB
     progress(`${tag}: W1 ${sizes.objects} creates one at a time ${round(sizes.objects / (w1Ms / 1000), 1)}/s (avg object ${round(objectBytes, 0)} B JSON); RSS ${round(rssAfterSetupMiB, 1)} MiB`)
@@ -123,11 +127,16 @@ async function run (sizes: WorkloadSizes, tag: string): Promise<WorkloadRun> {
 
     // ---- W3: cold sync of A's feed to B (B's clock, from its start call until its watermark for A is A's head)
     const commits = a.store.durableSeq
+    const bCpu0 = await b.call('usage', {})
+    const w3CpuA0 = cpuUs()
     const [reached, started] = await Promise.all([
       b.call('waitWatermark', { peer: a.hubDid, seq: commits, timeoutMs: 240_000, pollMs: WATERMARK_POLL_MS }, 250_000),
       b.call('start', { reconnectMinMs: 100, reconnectMaxMs: 1000 })
     ])
     const w3Ms = nsToMs(BigInt(reached.reachedAt) - BigInt(started.startedAt))
+    const w3CpuUsA = (cpuUs() - w3CpuA0) / commits
+    const bCpu1 = await b.call('usage', {})
+    const w3CpuUsB = (bCpu1.cpuUserUs + bCpu1.cpuSystemUs - bCpu0.cpuUserUs - bCpu0.cpuSystemUs) / commits
     const bStatus = await b.call('status', {})
     const fromA = bStatus.peers.find(p => p.hubDid === a.hubDid)
     if (fromA === undefined || fromA.bytesReceived === 0) throw new Error('W3: B\'s sync status shows nothing received from A')
@@ -157,12 +166,16 @@ async function run (sizes: WorkloadSizes, tag: string): Promise<WorkloadRun> {
     // ---- W2: one object updated; a second one changed field by field
     const base = values[0] as Record<string, unknown>
     const { objectId: updated } = await a.collections.create(base)
+    const updateCpu0 = cpuUs()
     const updateMs = await updates(a, updated, base, 1, sizes.updates)
+    const w2UpdateCpuUs = (cpuUs() - updateCpu0) / sizes.updates
     const { objectId: changed } = await a.collections.create(base)
+    const changeCpu0 = cpuUs()
     const changeMs = await timeMs(async () => await sequential(sizes.updates, async i => {
       const r = await a.collections.change(changed, draft => { draft['name'] = `change ${i + 1}`; draft['numTracks'] = 2 + ((i + 1) % 50) })
       if (!r.changed) throw new Error(`W2: change ${i + 1} of ${changed} stored no commit`)
     }))
+    const w2ChangeCpuUs = (cpuUs() - changeCpu0) / sizes.updates
     // Flatness: the first object holds `rev` commits (its create and the updates so far; `rev` is also the next
     // revision number); a window is timed once it holds flatLow, then flatHigh (or more, if it already does).
     let rev = 1 + sizes.updates
@@ -184,7 +197,9 @@ async function run (sizes: WorkloadSizes, tag: string): Promise<WorkloadRun> {
     // ---- W1 in flight: N more creates
     const more = Array.from({ length: sizes.objects }, (_, i) => workloadObject(sizes.objects + i))
     const seq1 = a.store.seq
+    const w1InFlightCpu0 = cpuUs()
     const w1InFlightMs = await timeMs(async () => await pool(sizes.objects, sizes.inFlight, async i => await a.collections.create(more[i])))
+    const w1InFlightCpuUs = (cpuUs() - w1InFlightCpu0) / sizes.objects
     if (a.store.seq - seq1 !== sizes.objects) throw new Error(`W1 in flight: expected ${sizes.objects} new commits, found ${a.store.seq - seq1}`)
 
     const peak = rss.stop()
@@ -195,6 +210,12 @@ async function run (sizes: WorkloadSizes, tag: string): Promise<WorkloadRun> {
       w1InFlightPerS: sizes.objects / (w1InFlightMs / 1000),
       w2UpdatePerS: sizes.updates / (updateMs / 1000),
       w2ChangePerS: sizes.updates / (changeMs / 1000),
+      w1CpuUs,
+      w1InFlightCpuUs,
+      w2UpdateCpuUs,
+      w2ChangeCpuUs,
+      w3CpuUsB,
+      w3CpuUsA,
       w2FlatLowMsPerUpdate: lowMs / sizes.flatWindow,
       w2FlatHighMsPerUpdate: highMs / sizes.flatWindow,
       w3Commits: commits,

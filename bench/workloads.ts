@@ -88,7 +88,7 @@ async function workloadRun (sizes: WorkloadSizes, runNo: number, runs: number): 
 
 // ------------------------------------------------------------------ requests: 20 app clients
 
-interface RequestsRun { perS: number, p50: number, p99: number, errors: number, hubCpuPct: number }
+interface RequestsRun { perS: number, p50: number, p99: number, errors: number, hubCpuPct: number, hubCpuUsPerRequest: number }
 
 async function requestsRun (sizes: Sizes['requests'], tag: string): Promise<RequestsRun> {
   const root = await mkdtemp(join(tmpdir(), 'hub-bench-workloads-requests-'))
@@ -105,7 +105,7 @@ async function requestsRun (sizes: Sizes['requests'], tag: string): Promise<Requ
     const lat = lr.latencies.length > 0 ? lr.latencies : [NaN]
     const cpu = usageBetween(u0, u1).cpuPct
     progress(`${tag}: ${clients.length} clients ${round(perS, 1)} requests/s (p50 ${round(percentile(lat, 50), 2)} ms, errors ${lr.errors.count} ${JSON.stringify(lr.errors.codes)}); hub CPU ${round(cpu, 0)}%`)
-    return { perS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors: lr.errors.count, hubCpuPct: cpu }
+    return { perS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors: lr.errors.count, hubCpuPct: cpu, hubCpuUsPerRequest: (u1.cpuUs - u0.cpuUs) / Math.max(1, lr.completed) }
   } finally {
     await Promise.allSettled(clients.map(async c => await c.close()))
     await hub.shutdown()
@@ -185,10 +185,14 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     processes: 'A: a fresh Node process per run (bench/workloads-proc.ts), the hub through its embedded API with a HubNode on loopback TCP; B: a second hub process (bench/hub-proc.ts) paired as a device',
     ...summarize('w1_creates_per_s', pick(x => x.w1PerS), 1),
     ...summarize('w1_creates_per_s_64_in_flight', pick(x => x.w1InFlightPerS), 1),
+    ...summarize('w1_cpu_us_per_create', pick(x => x.w1CpuUs), 0),
+    ...summarize('w1_cpu_us_per_create_64_in_flight', pick(x => x.w1InFlightCpuUs), 0),
     in_flight: ws.inFlight,
     n_updates: ws.updates,
     ...summarize('w2_updates_per_s', pick(x => x.w2UpdatePerS), 1),
     ...summarize('w2_change_per_s', pick(x => x.w2ChangePerS), 1),
+    ...summarize('w2_cpu_us_per_update', pick(x => x.w2UpdateCpuUs), 0),
+    ...summarize('w2_cpu_us_per_change', pick(x => x.w2ChangeCpuUs), 0),
     w2_history_low: ws.flatLow,
     w2_history_high: ws.flatHigh,
     w2_window: ws.flatWindow,
@@ -197,6 +201,8 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     ...summarize('w2_slowdown_10k_vs_1k', pick(x => x.w2FlatHighMsPerUpdate / x.w2FlatLowMsPerUpdate), 2),
     w3_commits: w[0]?.w3Commits ?? 0,
     ...summarize('w3_cold_sync_commits_per_s', pick(x => x.w3PerS), 1),
+    ...summarize('w3_cpu_us_per_commit_b', pick(x => x.w3CpuUsB), 0),
+    ...summarize('w3_cpu_us_per_commit_a', pick(x => x.w3CpuUsA), 0),
     ...summarize('w3_bytes_per_commit', pick(x => x.w3BytesReceived / x.w3Commits), 1),
     ...summarize('w3_avg_envelope_bytes', pick(x => x.w3AvgEnvelopeBytes), 1),
     ...summarize('w3_echo_bytes_pulled_back_by_a', pick(x => x.echoBytesReceivedByA), 0),
@@ -221,6 +227,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     ...summarize('requests_20_clients_p50_ms', r.map(x => x.p50), 2),
     ...summarize('requests_20_clients_p99_ms', r.map(x => x.p99), 2),
     ...summarize('requests_hub_cpu_pct', r.map(x => x.hubCpuPct), 0),
+    ...summarize('requests_hub_cpu_us_per_request', r.map(x => x.hubCpuUsPerRequest), 0),
     requests_errors: r.reduce((sum, x) => sum + x.errors, 0),
     workloads_seconds: round(seconds, 1)
   }
