@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import type { HubClient } from '../src/client/index.js'
 import { HubChild } from './hub-child.js'
-import { closedLoop, connectAll, hubUsage, setUpAppHub, usageBetween, warmClients } from './requests.js'
+import { closedLoop, connectAll, hubUsage, localUsage, setUpAppHub, usageBetween, warmClients } from './requests.js'
 import { percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
 import type { FromWorkloadProc, ToWorkloadProc, WorkloadRun, WorkloadSizes } from './workload-data.js'
 
@@ -88,7 +88,7 @@ async function workloadRun (sizes: WorkloadSizes, runNo: number, runs: number): 
 
 // ------------------------------------------------------------------ requests: 20 app clients
 
-interface RequestsRun { perS: number, p50: number, p99: number, errors: number, hubCpuPct: number, hubCpuUsPerRequest: number }
+interface RequestsRun { perS: number, p50: number, p99: number, errors: number, hubCpuPct: number, hubCpuUsPerRequest: number, appCpuUsPerRequest: number }
 
 async function requestsRun (sizes: Sizes['requests'], tag: string): Promise<RequestsRun> {
   const root = await mkdtemp(join(tmpdir(), 'hub-bench-workloads-requests-'))
@@ -99,13 +99,15 @@ async function requestsRun (sizes: Sizes['requests'], tag: string): Promise<Requ
     await connectAll(app.addr, app.apps, app.owner, clients)
     await warmClients(clients, app.ids, sizes.warmup)
     const u0 = await hubUsage(hub)
+    const a0 = localUsage()
     const lr = await closedLoop(clients, app.ids, sizes.seconds)
+    const a1 = localUsage()
     const u1 = await hubUsage(hub)
     const perS = lr.completed / (lr.elapsedMs / 1000)
     const lat = lr.latencies.length > 0 ? lr.latencies : [NaN]
     const cpu = usageBetween(u0, u1).cpuPct
     progress(`${tag}: ${clients.length} clients ${round(perS, 1)} requests/s (p50 ${round(percentile(lat, 50), 2)} ms, errors ${lr.errors.count} ${JSON.stringify(lr.errors.codes)}); hub CPU ${round(cpu, 0)}%`)
-    return { perS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors: lr.errors.count, hubCpuPct: cpu, hubCpuUsPerRequest: (u1.cpuUs - u0.cpuUs) / Math.max(1, lr.completed) }
+    return { perS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors: lr.errors.count, hubCpuPct: cpu, hubCpuUsPerRequest: (u1.cpuUs - u0.cpuUs) / Math.max(1, lr.completed), appCpuUsPerRequest: (a1.cpuUs - a0.cpuUs) / Math.max(1, lr.completed) }
   } finally {
     await Promise.allSettled(clients.map(async c => await c.close()))
     await hub.shutdown()
@@ -228,6 +230,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     ...summarize('requests_20_clients_p99_ms', r.map(x => x.p99), 2),
     ...summarize('requests_hub_cpu_pct', r.map(x => x.hubCpuPct), 0),
     ...summarize('requests_hub_cpu_us_per_request', r.map(x => x.hubCpuUsPerRequest), 0),
+    ...summarize('requests_app_cpu_us_per_request', r.map(x => x.appCpuUsPerRequest), 0),
     requests_errors: r.reduce((sum, x) => sum + x.errors, 0),
     workloads_seconds: round(seconds, 1)
   }
