@@ -22,6 +22,9 @@
  *
  * BENCH_SYNC_CPU_PROF=<dir>: write V8 CPU profiles of both processes for the
  * cold-sync and incremental phases into <dir> (adds profiler overhead).
+ * BENCH_SYNC_OBJECTS=<n>, BENCH_SYNC_RUNS=<n>, BENCH_SYNC_BLIND=0: another
+ * size (the issue's table uses N = 2,000), run count, or no blind runs — for
+ * quick interleaved A/B comparisons on a shared machine.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -67,6 +70,9 @@ interface RunResult {
   echoBytesReceivedByA: number
   echoStoredByA: number
   echoMs: number
+  /** CPU ms of A's and B's processes during the cold sync. */
+  coldCpuA: number
+  coldCpuB: number
   incremental: number[]
   /** A's own create call (until durable on A), part of each incremental latency. */
   localWrites: number[]
@@ -154,6 +160,8 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
 
     // ---- 1. cold sync
     let cold!: { startedAt: string, ready: string, reachedAt: string, firstCommitAt: string | null }
+    // CPU time of both processes over the cold sync (all threads: the thread pool's verifications count): work done, which the machine's load does not inflate the way it does wall time.
+    const cpuBefore = await Promise.all([a.call('usage', {}), b.call('usage', {})])
     await profile('cold', async () => {
       // The watermark poller is armed before the node starts (B handles requests in arrival order).
       const [reached, started] = await Promise.all([
@@ -162,6 +170,8 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
       ])
       cold = { startedAt: started.startedAt, ready: started.ready, reachedAt: reached.reachedAt, firstCommitAt: reached.firstCommitAt }
     })
+    const cpuAfter = await Promise.all([a.call('usage', {}), b.call('usage', {})])
+    const cpuMs = (i: 0 | 1): number => ((cpuAfter[i].cpuUserUs + cpuAfter[i].cpuSystemUs) - (cpuBefore[i].cpuUserUs + cpuBefore[i].cpuSystemUs)) / 1000
     const coldMs = nsToMs(ns(cold.reachedAt, cold.startedAt))
     const nodeStartMs = nsToMs(ns(cold.ready, cold.startedAt))
     const firstCommitMs = cold.firstCommitAt === null ? null : nsToMs(ns(cold.firstCommitAt, cold.startedAt))
@@ -229,6 +239,8 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
       echoBytesReceivedByA: echo?.bytesReceived ?? 0,
       echoStoredByA: echo?.received ?? 0,
       echoMs,
+      coldCpuA: cpuMs(0),
+      coldCpuB: cpuMs(1),
       incremental: samples,
       localWrites,
       reconnectRoundTrips: re.roundTrips,
@@ -245,8 +257,18 @@ async function oneRun (sizes: Sizes, runNo: number, profDir: string | undefined)
 
 // ------------------------------------------------------------------ suite
 
+/** The size, overridden by BENCH_SYNC_OBJECTS / BENCH_SYNC_RUNS (positive integers; anything else is ignored). */
+function sizesFor (quick: boolean): Sizes {
+  const base = quick ? QUICK : FULL
+  const int = (name: string): number | undefined => {
+    const v = Number(process.env[name])
+    return Number.isInteger(v) && v > 0 ? v : undefined
+  }
+  return { ...base, objects: int('BENCH_SYNC_OBJECTS') ?? base.objects, runs: int('BENCH_SYNC_RUNS') ?? base.runs }
+}
+
 async function run (opts: SuiteOptions): Promise<Figures> {
-  const sizes = opts.quick ? QUICK : FULL
+  const sizes = sizesFor(opts.quick)
   const t0 = performance.now()
   const profDir = await cpuProfileDir('BENCH_SYNC_CPU_PROF')
   if (profDir !== undefined) {
@@ -255,7 +277,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
   const runs: RunResult[] = []
   for (let i = 1; i <= sizes.runs; i++) runs.push(await oneRun(sizes, i, profDir))
   const blind: BlindRunResult[] = []
-  for (let i = 1; i <= sizes.runs; i++) blind.push(await blindRun(sizes, i))
+  if (process.env.BENCH_SYNC_BLIND !== '0') for (let i = 1; i <= sizes.runs; i++) blind.push(await blindRun(sizes, i))
   const seconds = (performance.now() - t0) / 1000
   progress(`sync: done in ${round(seconds, 1)} s`)
   const pick = (f: (r: RunResult) => number): number[] => runs.map(f)
@@ -270,10 +292,13 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     processes: 'A and B each a forked Node process (bench/hub-proc.ts), loopback TCP',
     cold_sync_commits: first.commits,
     ...summarize('cold_sync_commits_per_s', pick(r => r.coldPerS), 1),
-    ...summarize('encrypted_to_blind_commits_per_s', blind.map(r => r.toBlindPerS), 1),
-    ...summarize('encrypted_from_blind_commits_per_s', blind.map(r => r.fromBlindPerS), 1),
+    ...(blind.length > 0 ? summarize('encrypted_to_blind_commits_per_s', blind.map(r => r.toBlindPerS), 1) : {}),
+    ...(blind.length > 0 ? summarize('encrypted_from_blind_commits_per_s', blind.map(r => r.fromBlindPerS), 1) : {}),
     note_blind: 'A writes N encrypted playlists; a blind hub C pulls them (cannot read them); A stops; owner device B pulls everything from C and decrypts and indexes it (never online with A)',
     ...summarize('cold_sync_ms', pick(r => r.coldMs), 1),
+    ...summarize('cold_sync_cpu_us_per_commit_b', pick(r => r.coldCpuB * 1000 / r.commits), 1),
+    ...summarize('cold_sync_cpu_us_per_commit_a', pick(r => r.coldCpuA * 1000 / r.commits), 1),
+    note_cold_sync_cpu: 'process.cpuUsage() of each process (all its threads) from just before B starts until B\'s watermark reaches A\'s head, per commit: B pulls and ingests, A serves (and, before issue 18, pulled the echo back); includes B\'s 2 ms watermark polling',
     ...(firstCommit.length > 0 ? summarize('cold_sync_first_commit_ms', firstCommit, 1) : {}),
     ...summarize('cold_sync_node_start_ms', pick(r => r.nodeStartMs), 1),
     ...summarize('founder_creates_per_s', pick(r => r.loadPerS), 1),
