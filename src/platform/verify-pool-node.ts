@@ -12,9 +12,10 @@
  * throw) for a key or signature of the wrong length, a malformed key, or a
  * signature OpenSSL refuses.
  */
-import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import type { VerifyItem } from './verify-pool.js'
+import { ed25519PublicKeyObject } from './crypto-node.js'
 import { ed25519VerifyNoble, nativeMayJudge, withNobleRule } from './ed25519-rule.js'
 
 export type { VerifyItem } from './verify-pool.js'
@@ -32,23 +33,6 @@ const INLINE_BELOW = 4
 const IN_POOL = Math.max(1, availableParallelism())
 let inPool = 0
 const waiting: Array<() => void> = []
-
-const keys = new Map<string, KeyObject | null>()
-
-function keyObject (publicKey: Uint8Array): KeyObject | undefined {
-  const x = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64url')
-  let key = keys.get(x)
-  if (key === undefined) {
-    try {
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' })
-    } catch {
-      key = null
-    }
-    if (keys.size > 10_000) keys.clear()
-    keys.set(x, key)
-  }
-  return key ?? undefined
-}
 
 function inline (item: VerifyItem, key: KeyObject): boolean {
   try {
@@ -84,7 +68,7 @@ export async function verifyMany (items: readonly VerifyItem[]): Promise<boolean
     if (item.publicKey.length !== 32 || item.signature.length !== 64) return false
     // The hub's rule, not OpenSSL's (ed25519-rule.ts): only OpenSSL's true, for a key it may judge, is taken.
     if (!nativeMayJudge(item.publicKey)) return ed25519VerifyNoble(item.publicKey, item.data, item.signature)
-    const key = keyObject(item.publicKey)
+    const key = ed25519PublicKeyObject(item.publicKey)
     const native = key !== undefined && (many ? await pooled(item, key) : inline(item, key))
     return withNobleRule(item.publicKey, item.data, item.signature, native)
   }))
