@@ -6,9 +6,9 @@
  * changes: no feed-origin runs, the old ingest and write paths): 30 objects
  * of three types, an LWW object, an object in an encrypted collection,
  * ten updates of one object, a field change, a delete, an app grant, and a
- * create on B pulled by A. expected.json is what both answered then. The
- * hubs were made with the old build's API by a throwaway script (the same
- * calls as this file's set-up helpers).
+ * create on B pulled by A. expected.json is what both answered then.
+ * scripts/make-compat-fixture.mjs made it (run against the old build; it
+ * says how), and makes the next one when the format changes again.
  */
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
