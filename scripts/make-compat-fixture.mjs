@@ -12,7 +12,8 @@ const dist = process.argv[2]
 const out = process.argv[3]
 if (dist === undefined || out === undefined) throw new Error('usage: node scripts/make-compat-fixture.mjs <old build dist/> <empty out dir>')
 await import(`${dist}/src/shim.js`)
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 const { Hub } = await import(`${dist}/src/hub.js`)
 const { startHubNode } = await import(`${dist}/src/cli/network.js`)
@@ -50,7 +51,7 @@ for (;;) {
   const [wa, wb] = [await want(a), await want(b)]
   if (JSON.stringify(wa) === JSON.stringify(wb) && wa.length === 32) break
   if (Date.now() > until) throw new Error(`did not converge: ${JSON.stringify(wa.filter((x, i) => JSON.stringify(x) !== JSON.stringify(wb[i])))} vs ${JSON.stringify(wb.filter((x, i) => JSON.stringify(x) !== JSON.stringify(wa[i])))}`)
-  await new Promise(r => setTimeout(r, 50))
+  await sleep(50)
 }
 const expected = { owner: a.did, hubA: a.hubDid, hubB: b.hubDid, objects: await want(a), ids, lww: lww.objectId, secret: secret.objectId, fromB: fromB.objectId, grant: g.objectId ?? g.id ?? null, app: app.did }
 await nb.stop(); await na.stop(); await b.close(); await a.close()
