@@ -3,7 +3,7 @@
  * so an evicted one is freed explicitly; the store reloads it on demand
  * from its snapshot plus later commits.
  */
-import { freeDoc, type AmDoc } from '../objects/automerge.js'
+import type { LiveDoc } from '../objects/live-doc.js'
 
 /** A load in progress outside the write queue; `stale` once the cache's entry for its id changed. */
 export interface DocWatch {
@@ -13,7 +13,7 @@ export interface DocWatch {
 
 export class DocCache {
   readonly #max: number
-  readonly #docs = new Map<string, AmDoc>()
+  readonly #docs = new Map<string, LiveDoc>()
   /** Loads in progress per id (few: only readers outside the write queue). */
   readonly #watches = new Map<string, Set<{ stale: boolean }>>()
 
@@ -21,7 +21,7 @@ export class DocCache {
     this.#max = Math.max(1, max)
   }
 
-  get (id: string): AmDoc | undefined {
+  get (id: string): LiveDoc | undefined {
     const doc = this.#docs.get(id)
     if (doc !== undefined) {
       this.#docs.delete(id)
@@ -53,16 +53,22 @@ export class DocCache {
     for (const w of this.#watches.get(id) ?? []) w.stale = true
   }
 
-  /** Store `doc` as the current document of `id`. The replaced one is stale and is not freed by us (Automerge invalidates it). */
-  set (id: string, doc: AmDoc): void {
+  /**
+   * Store `doc` as the current document of `id` (also after it changed in
+   * place: readers loading `id` from disk meanwhile become stale). A
+   * different document it replaces is freed.
+   */
+  set (id: string, doc: LiveDoc): void {
     this.#touch(id)
+    const old = this.#docs.get(id)
+    if (old !== undefined && old !== doc) old.free()
     this.#docs.delete(id)
     this.#docs.set(id, doc)
     while (this.#docs.size > this.#max) {
       const oldest = this.#docs.keys().next().value as string
       const d = this.#docs.get(oldest)
       this.#docs.delete(oldest)
-      if (d !== undefined) freeDoc(d)
+      if (d !== undefined) d.free()
     }
   }
 
@@ -71,7 +77,7 @@ export class DocCache {
     const d = this.#docs.get(id)
     this.#docs.delete(id)
     if (d !== undefined) {
-      try { freeDoc(d) } catch { /* already invalidated by a failed change */ }
+      try { d.free() } catch { /* already freed */ }
     }
   }
 
@@ -80,7 +86,7 @@ export class DocCache {
   clear (): void {
     for (const id of this.#watches.keys()) this.#touch(id)
     for (const d of this.#docs.values()) {
-      try { freeDoc(d) } catch { /* stale */ }
+      try { d.free() } catch { /* already freed */ }
     }
     this.#docs.clear()
   }

@@ -8,7 +8,7 @@ import { HubError } from '../errors.js'
 import type { CommitId, ObjectId } from '../ids.js'
 import { parseCommit, type Commit } from '../commits/commit.js'
 import { utf8d } from '../identity/encoding.js'
-import { applyDocChanges, freeDoc, loadDoc, saveDoc, type AmDoc } from '../objects/automerge.js'
+import { LiveDoc } from '../objects/live-doc.js'
 import type { DocCache } from './doc-cache.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import type { Layout } from './layout.js'
@@ -35,7 +35,7 @@ export class ObjectDocs {
   }
 
   /** The Automerge document of an object, for a write item (from cache, snapshot + commits). */
-  async forWrite (meta: ObjectMeta, tx: Tx): Promise<AmDoc> {
+  async forWrite (meta: ObjectMeta, tx: Tx): Promise<LiveDoc> {
     const cached = this.#c.cache.get(meta.objectId)
     if (cached !== undefined) return cached
     const doc = await this.#load(meta, tx)
@@ -51,24 +51,23 @@ export class ObjectDocs {
    */
   async bytes (meta: ObjectMeta): Promise<Uint8Array> {
     const cached = this.#c.cache.get(meta.objectId)
-    if (cached !== undefined) return saveDoc(cached)
+    if (cached !== undefined) return cached.save()
     const watch = this.#c.cache.watch(meta.objectId)
-    let doc: AmDoc
+    let doc: LiveDoc
     try {
       doc = await this.#load(meta)
     } finally {
       watch.done()
     }
-    const bytes = saveDoc(doc)
-    if (watch.stale) freeDoc(doc)
+    const bytes = doc.save()
+    if (watch.stale) doc.free()
     else this.#c.cache.set(meta.objectId, doc)
     return bytes
   }
 
-  async #load (meta: ObjectMeta, tx?: Tx): Promise<AmDoc> {
+  async #load (meta: ObjectMeta, tx?: Tx): Promise<LiveDoc> {
     const reader = tx ?? this.#c.kv
     const snap = meta.snapshotCommits === undefined ? undefined : await reader.get(this.#c.layout.snapshot(meta.objectId))
-    let doc = loadDoc(snap, this.#c.actor)
     const ids = (await this.log(meta.objectId, tx)).map(e => e[1])
     const skip = snap === undefined ? 0 : meta.snapshotCommits ?? 0
     const envs = await reader.getMany(ids.slice(skip).map(id => this.#c.layout.commit(id)))
@@ -78,11 +77,17 @@ export class ObjectDocs {
       const c = this.#c.plaintext(parseCommit(utf8d.decode(e), Infinity))
       if (c !== undefined && c.header.operation !== 'delete' && !this.#c.quarantined(c.id, tx)) changes.push(c.payload)
     }
-    if (changes.length > 0) doc = applyDocChanges(doc, changes)
+    const doc = LiveDoc.load(snap, this.#c.actor)
+    try {
+      if (changes.length > 0) doc.applyChanges(changes)
+    } catch (err) {
+      doc.free()
+      throw err
+    }
     return doc
   }
 
-    /** The object's log as `[key, commit id]` in order, as it stands in `tx`: entries staged (or deleted) earlier in the group count. */
+  /** The object's log as `[key, commit id]` in order, as it stands in `tx`: entries staged (or deleted) earlier in the group count. */
   async log (id: ObjectId, tx?: Tx): Promise<Array<[string, CommitId]>> {
     const prefix = this.#c.layout.objectCommitsPrefix(id)
     const log = new Map<string, CommitId>()

@@ -16,7 +16,7 @@ import { collectionFields } from '../encryption/commit-seal.js'
 import { Keyring, type CollectionKey } from '../encryption/keyring.js'
 import type { Signer } from '../identity/keys.js'
 import { utf8, utf8d } from '../identity/encoding.js'
-import { changeDoc, createChange, docValue, updateDoc } from '../objects/automerge.js'
+import { createChange } from '../objects/automerge.js'
 import { checkJsonObject, type JsonObject } from '../objects/json.js'
 import { encodeAccepted, MAX_REVOCATION_COMMITS } from '../permissions/revocation.js'
 import { GrantRegistry } from '../permissions/registry.js'
@@ -44,7 +44,7 @@ export interface TenantStoreOptions {
   /** Automerge actor id (hex) for changes this hub makes. */
   actor: string
   maxValueBytes: number
-  /** Save an Automerge snapshot every this many commits. Default 32. */
+  /** Save an Automerge snapshot at least this many commits apart (more for long histories: snapshotInterval). Default 32. */
   snapshotEvery?: number
   /** How many Automerge documents to keep in memory. Default 256. */
   docCacheSize?: number
@@ -368,23 +368,20 @@ export class TenantStore {
     return await this.#queue.enqueue(async tx => {
       const meta = await this.#requireLive(id, tx)
       if (meta.value === undefined) throw new ConflictError('this hub cannot read the object, so it cannot update it')
-      let payload: Uint8Array
       if (meta.strategy === 'automerge') {
         const doc = await this.#objectDocs.forWrite(meta, tx)
-        // For a full value the result is `next` itself; only a draft function
-        // needs the document converted back to JSON.
-        const out = typeof next === 'function'
-          ? changeDoc(doc, this.#opts.actor, next)
-          : updateDoc(doc, next, this.#opts.actor, meta.value)
-        if (out.change === undefined) return { commitId: meta.heads[0] as CommitId, objectId: meta.objectId, stored: false, changed: false }
+        // A full value goes straight to the backend (the diff is against the
+        // meta's value, and the result is `next` itself); only a draft
+        // function needs Automerge's proxies (live-doc.ts).
+        const out = typeof next === 'function' ? doc.change(next) : doc.update(meta.value, next)
+        if (out === undefined) return { commitId: meta.heads[0] as CommitId, objectId: meta.objectId, stored: false, changed: false }
         // The doc now holds the change; if this item fails, drop it from memory.
-        this.#docs.set(meta.objectId, out.doc)
+        this.#docs.set(meta.objectId, doc)
         tx.undo.push(() => this.#docs.evict(meta.objectId))
-        const value = typeof next === 'function' ? docValue(out.doc) : next
-        checkJsonObject(value, this.#opts.maxValueBytes)
-        payload = out.change
-        const commit = this.#maker.sign(meta, 'update', payload, signer)
-        return { ...await this.#apply.applyChecked(tx, commit, { value, docApplied: true }), changed: true }
+        // `next` itself was checked above; what a draft function made was not.
+        if (typeof next === 'function') checkJsonObject(out.value, this.#opts.maxValueBytes)
+        const commit = this.#maker.sign(meta, 'update', out.change, signer)
+        return { ...await this.#apply.applyChecked(tx, commit, { value: out.value, docApplied: true }), changed: true }
       }
       let value: JsonObject
       if (typeof next === 'function') {

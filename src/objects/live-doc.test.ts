@@ -1,0 +1,142 @@
+import * as A from '@automerge/automerge'
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { createChange, docValue, patchMap, type AmDoc } from './automerge.js'
+import type { JsonObject } from './json.js'
+import { LiveDoc } from './live-doc.js'
+
+const ACTOR = 'ab'.repeat(16)
+const TIME = 1_764_000_000
+
+/** Stock Automerge: a document with our actor holding `changes`. */
+function stockDoc (changes: Uint8Array[]): AmDoc {
+  const [doc] = A.applyChanges(A.init<Record<string, unknown>>({ actor: ACTOR }), changes)
+  return doc
+}
+
+/** The change stock `A.change` makes for the same edit (patchMap through the proxies), and the document after it. */
+function stockEdit (doc: AmDoc, fn: (d: Record<string, unknown>) => void): { doc: AmDoc, change: Uint8Array | undefined } {
+  const after = A.change(doc, { time: TIME }, fn)
+  return { doc: after, change: after === doc ? undefined : A.getLastLocalChange(after) }
+}
+
+function liveFrom (change: Uint8Array): LiveDoc {
+  const live = LiveDoc.load(undefined, ACTOR)
+  live.applyChanges([change])
+  return live
+}
+
+const json = fc.letrec(tie => ({
+  // Numbers as checkJsonObject admits them: finite, integers within the safe range.
+  value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true }).filter(n => !Number.isInteger(n) || Number.isSafeInteger(n)), fc.string({ maxLength: 6 }), tie('array'), tie('object')),
+  array: fc.array(tie('value'), { maxLength: 5 }),
+  object: fc.dictionary(fc.constantFrom('a', 'b', 'c', 'name', 'n', 'list'), tie('value'), { maxKeys: 5 })
+}))
+const rootOf = (minKeys: number): fc.Arbitrary<JsonObject> => fc.dictionary(fc.constantFrom('a', 'b', 'c', 'name', 'n', 'list', 'track'), json.value as fc.Arbitrary<JsonObject[string]>, { minKeys, maxKeys: 6 })
+/** A create change needs at least one field; later values may be empty. */
+const first = rootOf(1)
+const root = rootOf(0)
+
+describe('LiveDoc: a whole-value update on the backend', () => {
+  it('makes byte for byte the change stock A.change makes for the same edit, over a chain of updates', () => {
+    fc.assert(fc.property(first, fc.array(root, { minLength: 1, maxLength: 4 }), (start, nexts) => {
+      const create = createChange(start, ACTOR)
+      const live = liveFrom(create)
+      let stock = stockDoc([create])
+      let current = start
+      for (const next of nexts) {
+        const mine = live.update(current, next, TIME)
+        const theirs = stockEdit(stock, d => patchMap(d, current, next))
+        stock = theirs.doc
+        expect(mine?.change).toEqual(theirs.change)
+        if (mine !== undefined) expect(mine.value).toBe(next)
+        expect(live.value()).toEqual(docValue(stock))
+        expect(live.heads()).toEqual(A.getHeads(stock))
+        current = next
+      }
+      live.free()
+      A.free(stock)
+    }), { numRuns: 200 })
+  })
+
+  it('falls back to Automerge\'s proxies where the JSON value hides the shape (a counter), with the same bytes', () => {
+    const seed = A.from<Record<string, unknown>>({ hits: new A.Counter(3), name: new A.ImmutableString('x') }, { actor: ACTOR })
+    const create = A.getLastLocalChange(seed) as Uint8Array
+    const live = liveFrom(create)
+    const from = live.value()
+    expect(from).toEqual({ hits: { value: 3 }, name: 'x' })
+    const to = { hits: { value: 4 }, name: 'y' }
+    const mine = live.update(from, to, TIME)
+    const theirs = stockEdit(stockDoc([create]), d => patchMap(d, from, to))
+    expect(mine?.change).toEqual(theirs.change)
+    expect(live.value()).toEqual(docValue(theirs.doc))
+    A.free(seed)
+    live.free()
+  })
+
+  it('reports no change for an equal value and for an edit that writes nothing', () => {
+    const value: JsonObject = { name: 'a', list: [1, 2] }
+    const live = liveFrom(createChange(value, ACTOR))
+    expect(live.update(value, structuredClone(value), TIME)).toBeUndefined()
+    expect(live.change(() => {}, TIME)).toBeUndefined()
+    live.free()
+  })
+})
+
+describe('LiveDoc: drafts, remote changes and loading', () => {
+  it('mixes draft functions and whole-value updates and stays what stock Automerge holds', () => {
+    const start: JsonObject = { '@type': 'MusicPlaylist', name: 'one', track: [{ name: 'a' }] }
+    const create = createChange(start, ACTOR)
+    const live = liveFrom(create)
+    let stock = stockDoc([create])
+    const steps: Array<(d: Record<string, unknown>) => void> = [
+      d => { d.name = new A.ImmutableString('two') },
+      d => { (d.track as unknown[]).push({ name: new A.ImmutableString('b') }) },
+      d => { A.insertAt(d.track as unknown[], 0, { name: new A.ImmutableString('c') }) }
+    ]
+    for (const step of steps) {
+      const mine = live.change(step, TIME)
+      const theirs = stockEdit(stock, step)
+      stock = theirs.doc
+      expect(mine?.change).toEqual(theirs.change)
+      expect(mine?.value).toEqual(docValue(stock))
+      // A whole-value update between drafts: the view is dropped and remade.
+      const from = live.value()
+      const to = { ...from, n: (from.n as number | undefined ?? 0) + 1 }
+      const raw = live.update(from, to, TIME)
+      const stockRaw = stockEdit(stock, d => patchMap(d, from, to))
+      stock = stockRaw.doc
+      expect(raw?.change).toEqual(stockRaw.change)
+      expect(live.value()).toEqual(to)
+    }
+    expect(live.value()).toEqual(docValue(stock))
+    live.free()
+  })
+
+  it('applies remote changes and saves a document stock Automerge loads', () => {
+    const start: JsonObject = { name: 'one', n: 1 }
+    const create = createChange(start, ACTOR)
+    const other = A.change(A.load<Record<string, unknown>>(A.save(stockDoc([create])), { actor: 'cd'.repeat(16) }), { time: TIME }, d => { d.n = 2 })
+    const live = liveFrom(create)
+    live.applyChanges([A.getLastLocalChange(other) as Uint8Array])
+    expect(live.value()).toEqual({ name: 'one', n: 2 })
+    const mine = live.update({ name: 'one', n: 2 }, { name: 'two', n: 2 }, TIME)
+    expect(mine).toBeDefined()
+    const loaded = A.load<Record<string, unknown>>(live.save())
+    expect(docValue(loaded)).toEqual({ name: 'two', n: 2 })
+    expect(A.getHeads(loaded)).toEqual(live.heads())
+    const reloaded = LiveDoc.load(live.save(), ACTOR)
+    expect(reloaded.value()).toEqual({ name: 'two', n: 2 })
+    live.free()
+    reloaded.free()
+  })
+
+  it('rejects bytes that are no change and changes with missing dependencies, as bad_request', () => {
+    const live = LiveDoc.load(undefined, ACTOR)
+    expect(() => live.applyChanges([new Uint8Array([1, 2, 3])])).toThrow(expect.objectContaining({ code: 'bad_request' }))
+    const create = createChange({ name: 'x' }, 'cd'.repeat(16))
+    const later = A.change(stockDoc([create]), { time: TIME }, d => { d.name = new A.ImmutableString('y') })
+    expect(() => live.applyChanges([A.getLastLocalChange(later) as Uint8Array])).toThrow(expect.objectContaining({ code: 'bad_request' }))
+    live.free()
+  })
+})
