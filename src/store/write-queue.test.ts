@@ -80,3 +80,95 @@ describe('WriteQueue', () => {
     expect(seenOnDisk).toBe(true)
   })
 })
+
+/** A store whose batches wait until the test lets them through (or fails them). */
+class GateKv extends TestKv {
+  readonly started: KvOp[][] = []
+  readonly #gates: Array<{ release: (fail?: Error) => void }> = []
+  #waiters: Array<() => void> = []
+  override async batch (ops: KvOp[]): Promise<void> {
+    this.started.push(ops)
+    for (const w of this.#waiters.splice(0)) w()
+    const fail = await new Promise<Error | undefined>(resolve => { this.#gates.push({ release: resolve }) })
+    if (fail !== undefined) throw fail
+    await super.batch(ops)
+  }
+
+  /** Resolves once `n` batches have started. */
+  async startedAtLeast (n: number): Promise<void> {
+    while (this.started.length < n) await new Promise<void>(resolve => { this.#waiters.push(resolve) })
+  }
+
+  /** Let the oldest waiting batch through, or fail it. */
+  release (fail?: Error): void {
+    const g = this.#gates.shift()
+    if (g === undefined) throw new Error('no batch is waiting')
+    g.release(fail)
+  }
+}
+
+const keysOf = (ops: KvOp[]): string[] => ops.map(o => o.key)
+const settledNow = async <T>(p: Promise<T>): Promise<'pending' | 'fulfilled' | 'rejected'> => {
+  const marker = Symbol('pending')
+  const r = await Promise.race([p.then(() => 'fulfilled' as const, () => 'rejected' as const), new Promise<typeof marker>(resolve => setImmediate(() => resolve(marker)))])
+  return r === marker ? 'pending' : r
+}
+
+describe('WriteQueue pipelining', () => {
+  it('runs the next group while the previous batch is written, on top of its unwritten writes, and writes it after', async () => {
+    const kv = new GateKv()
+    const q = new WriteQueue(kv)
+    const a = q.enqueue(async tx => { tx.put('a', b('1')) })
+    await kv.startedAtLeast(1)
+    let sawA: string | undefined
+    const items = ['b', 'c', 'd'].map(k => q.enqueue(async tx => {
+      const got = await tx.get('a')
+      sawA = got === undefined ? undefined : new TextDecoder().decode(got)
+      tx.put(k, b('2'))
+    }))
+    // Every item ran while batch 1 is still waiting, and saw its write.
+    await new Promise(resolve => setImmediate(resolve))
+    expect(sawA).toBe('1')
+    expect(kv.started.length).toBe(1)
+    expect(await settledNow(a)).toBe('pending')
+    expect(await settledNow(items[0] as Promise<void>)).toBe('pending')
+    kv.release()
+    await a
+    await kv.startedAtLeast(2)
+    // The three items queued during batch 1 went out together, after it.
+    expect(kv.started.map(keysOf)).toEqual([['a'], ['b', 'c', 'd']])
+    expect(await settledNow(items[0] as Promise<void>)).toBe('pending')
+    kv.release()
+    await Promise.all(items)
+    expect(await kv.get('d')).toBeDefined()
+  })
+
+  it('voids the group computed on a batch that fails: newest undone first, both rejected, later items run clean', async () => {
+    const kv = new GateKv()
+    const q = new WriteQueue(kv)
+    const undone: string[] = []
+    const a = q.enqueue(async tx => { tx.put('a', b('1')); tx.undo.push(() => undone.push('a')) })
+    await kv.startedAtLeast(1)
+    const next = q.enqueue(async tx => {
+      expect(await tx.get('a')).toBeDefined()
+      tx.put('b', b('1'))
+      tx.undo.push(() => undone.push('b'))
+    })
+    await new Promise(resolve => setImmediate(resolve))
+    kv.release(new Error('disk full'))
+    await expect(a).rejects.toThrow('disk full')
+    await expect(next).rejects.toThrow('disk full')
+    expect(undone).toEqual(['b', 'a'])
+    const later = q.enqueue(async tx => {
+      expect(await tx.get('a')).toBeUndefined()
+      tx.put('c', b('1'))
+    })
+    await kv.startedAtLeast(2)
+    kv.release()
+    await later
+    expect(kv.started.map(keysOf)).toEqual([['a'], ['c']])
+    expect(await kv.get('a')).toBeUndefined()
+    expect(await kv.get('b')).toBeUndefined()
+    await q.idle()
+  })
+})

@@ -6,13 +6,22 @@
  * succeeds or fails on its own: a failing item's writes are discarded and
  * the others proceed. A caller's promise resolves only after the batch that
  * holds its writes is on disk.
+ *
+ * Pipelined: while one group's batch is being written, the next group's
+ * items already run (signing, Automerge, index keys — the CPU of a write),
+ * on top of the unwritten group (its staged writes are the next group's
+ * parent overlay), and that group's batch is issued once the previous one
+ * is durable. If a batch fails, the group computed on top of it is void
+ * too: its items are undone first (newest first), then the failed group's,
+ * and both groups' callers are rejected. Items still pending then run on a
+ * clean state.
  */
 import type { KvOp, KvStore } from './kv.js'
 
 /** Read-your-writes view over the store for one group. */
 export class Tx {
   readonly #kv: KvStore
-  readonly #parent: Tx | undefined
+  #parent: Tx | undefined
   readonly overlay = new Map<string, Uint8Array | null>()
   readonly ops: KvOp[] = []
   /** Work to do after the group's batch is durable (events, cache updates). */
@@ -81,6 +90,9 @@ export class Tx {
     this.ops.push({ type: 'del', key })
   }
 
+  /** Stop reading through the parent group: it is on disk now, so the store itself answers. */
+  detach (): void { this.#parent = undefined }
+
   /** Fold a successful child item into this group. */
   absorb (child: Tx): void {
     for (const [k, v] of child.overlay) this.overlay.set(k, v)
@@ -96,17 +108,25 @@ interface Pending<T> {
   reject: (e: unknown) => void
 }
 
+/** A group of items run into one Tx: the callers to settle once its batch is written. */
+interface Group { tx: Tx, done: Array<{ p: Pending<unknown>, value: unknown }>, size: number }
+
+/** A group whose batch is being written: `result` is undefined once written, else the error. */
+interface Writing extends Group { result: Promise<unknown>, settled: boolean }
+
 export class WriteQueue {
   readonly #kv: KvStore
   readonly #maxGroup: number
   #pending: Array<Pending<unknown>> = []
   #draining: Promise<void> | undefined
+  /** Wakes a drain that waits for new items while a batch is being written. */
+  #wake: (() => void) | undefined
 
   readonly #onHookError: (err: unknown) => void
 
   constructor (kv: KvStore, maxGroup = 1024, onHookError: (err: unknown) => void = () => {}) {
     this.#kv = kv
-    this.#maxGroup = maxGroup
+    this.#maxGroup = Math.max(1, maxGroup)
     this.#onHookError = onHookError
   }
 
@@ -114,7 +134,7 @@ export class WriteQueue {
   async enqueue<T> (fn: (tx: Tx) => Promise<T>): Promise<T> {
     return await new Promise<T>((resolve, reject) => {
       this.#pending.push({ run: fn, resolve, reject } as Pending<unknown>)
-      this.#draining ??= this.#drain().finally(() => { this.#draining = undefined })
+      this.#kick()
     })
   }
 
@@ -128,7 +148,7 @@ export class WriteQueue {
     const out = fns.map(async fn => await new Promise<T>((resolve, reject) => {
       this.#pending.push({ run: fn, resolve, reject } as Pending<unknown>)
     }))
-    if (fns.length > 0) this.#draining ??= this.#drain().finally(() => { this.#draining = undefined })
+    if (fns.length > 0) this.#kick()
     return out
   }
 
@@ -137,35 +157,96 @@ export class WriteQueue {
     while (this.#draining !== undefined) await this.#draining
   }
 
+  #kick (): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+    this.#draining ??= this.#drain()
+  }
+
   async #drain (): Promise<void> {
-    while (this.#pending.length > 0) {
-      const group = this.#pending.splice(0, this.#maxGroup)
-      const tx = new Tx(this.#kv)
-      const done: Array<{ p: Pending<unknown>, value: unknown }> = []
-      for (const p of group) {
-        const child = new Tx(this.#kv, tx)
-        try {
-          const value = await p.run(child)
-          tx.absorb(child)
-          done.push({ p, value })
-        } catch (err) {
-          for (const u of child.undo.reverse()) u()
-          p.reject(err)
+    let writing: Writing | undefined
+    try {
+      for (;;) {
+        // While a batch is being written, wait for it or for the next item, whichever comes first.
+        if (writing !== undefined && this.#pending.length === 0) await this.#arrivalOr(writing)
+        let next: Group | undefined
+        if (this.#pending.length > 0) {
+          next = { tx: new Tx(this.#kv, writing?.tx), done: [], size: 0 }
+          // Run what is pending, and what arrives, while the previous batch is still being written.
+          for (;;) {
+            await this.#run(next, this.#pending.splice(0, this.#maxGroup - next.size))
+            if (writing === undefined || writing.settled || next.size >= this.#maxGroup) break
+            if (this.#pending.length === 0) await this.#arrivalOr(writing)
+            if (this.#pending.length === 0) break
+          }
         }
+        if (writing !== undefined) {
+          const err = await writing.result
+          if (err === undefined) {
+            this.#finish(writing)
+            next?.tx.detach()
+          } else {
+            // What the next group computed stands on writes that never landed.
+            if (next !== undefined) this.#fail(next, err)
+            this.#fail(writing, err)
+            next = undefined
+          }
+          writing = undefined
+        }
+        // A group whose every item failed has nothing to write or settle.
+        if (next !== undefined && next.done.length === 0) next = undefined
+        if (next === undefined) {
+          if (this.#pending.length > 0) continue
+          // Checked and cleared in one synchronous step: an item enqueued from now on starts a new drain.
+          this.#draining = undefined
+          return
+        }
+        const w: Writing = { ...next, settled: false, result: Promise.resolve(undefined) }
+        w.result = this.#kv.batch(next.tx.ops).then(() => { w.settled = true }, (err: unknown) => { w.settled = true; return err ?? new Error('batch failed') })
+        writing = w
       }
-      try {
-        await this.#kv.batch(tx.ops)
-      } catch (err) {
-        for (const u of tx.undo.reverse()) u()
-        for (const d of done) d.p.reject(err)
-        continue
-      }
-      // The batch is durable: nothing a hook does may undo that or starve the
-      // callers, so a failing hook is reported and the others still run.
-      for (const a of tx.after) {
-        try { a() } catch (err) { this.#onHookError(err) }
-      }
-      for (const d of done) d.p.resolve(d.value)
+    } catch (err) {
+      // A bug here must not wedge the queue: settle what is in hand and let the next item start afresh.
+      if (writing !== undefined) this.#fail(writing, err)
+      this.#draining = undefined
+      throw err
     }
+  }
+
+  /** Until an item is enqueued or `writing`'s batch settles. */
+  async #arrivalOr (writing: Writing): Promise<void> {
+    if (writing.settled) return
+    await Promise.race([writing.result, new Promise<void>(resolve => { this.#wake = resolve })])
+    this.#wake = undefined
+  }
+
+  async #run (group: Group, items: Array<Pending<unknown>>): Promise<void> {
+    for (const p of items) {
+      group.size++
+      const child = new Tx(this.#kv, group.tx)
+      try {
+        const value = await p.run(child)
+        group.tx.absorb(child)
+        group.done.push({ p, value })
+      } catch (err) {
+        for (const u of child.undo.reverse()) u()
+        p.reject(err)
+      }
+    }
+  }
+
+  #finish (group: Group): void {
+    // The batch is durable: nothing a hook does may undo that or starve the
+    // callers, so a failing hook is reported and the others still run.
+    for (const a of group.tx.after) {
+      try { a() } catch (err) { this.#onHookError(err) }
+    }
+    for (const d of group.done) d.p.resolve(d.value)
+  }
+
+  #fail (group: Group, err: unknown): void {
+    for (const u of group.tx.undo.reverse()) u()
+    for (const d of group.done) d.p.reject(err)
   }
 }
