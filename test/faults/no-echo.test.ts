@@ -116,6 +116,10 @@ describe('no echo', () => {
       // Of the playlists, only B's own one; A's twenty stay home.
       expect(names.filter(h => h.type === 'MusicPlaylist').length).toBe(1)
       expect(batch.last).toBe(reopened.store.durableSeq)
+      // A page of 5 is not used up by A's own twenty: one reply still reaches the head (nothing new is one round trip).
+      const small = await readBatch(reopened.store, 0, 5, { all: true }, a.hub.hubDid)
+      expect(small.last).toBe(reopened.store.durableSeq)
+      expect(small.count).toBe(batch.count)
       // Anyone else still gets everything.
       const other = await readBatch(reopened.store, 0, 1000, { all: true }, 'did:key:z6MkOtherDeviceOtherDeviceOtherDeviceOtherDevic')
       expect(other.count).toBe(reopened.store.durableSeq)

@@ -20,7 +20,6 @@ import { validatePull, type PullMessage } from '../messages.js'
 import type { CommitHeader } from '../../commits/commit.js'
 import { parseCommit } from '../../commits/commit.js'
 import { originsOf } from '../../store/feed-origins.js'
-import type { RecentEntry } from '../../store/feed-clock.js'
 
 /** What a peer may receive: everything, a filter (on a commit's header and id), or nothing. */
 export type FeedAccess = { all: true } | { all: false, allows: (h: CommitHeader, commitId: string) => boolean }
@@ -151,45 +150,76 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
 
 interface Batch { json: string, count: number, last: number }
 
+/** A feed entry, with its envelope when it came from memory. */
+interface FeedEntry { seq: number, commitId: string, envelope?: string }
+
+/** How many pages of the puller's own entries one reply may read past (see readBatch). */
+const SKIP_SCAN_PAGES = 8
+
+/** Up to `limit` durable feed entries after `after`: from memory when it holds them (a live pull), else from the store. */
+async function scanFeed (store: TenantStore, after: number, limit: number, head: number): Promise<FeedEntry[]> {
+  const recent = store.recentFeed(after, limit)
+  if (recent !== undefined) return recent
+  const out: FeedEntry[] = []
+  for await (const e of store.feed(after, limit)) {
+    if (e.seq > head) break
+    out.push(e)
+  }
+  return out
+}
+
 /**
  * Read feed entries after `after`, keeping those the peer may see, until
  * `limit` commits or MAX_BATCH_BYTES. `last` covers filtered-out entries
  * too, so the peer's watermark moves past them. Envelopes are stored as
  * compact JSON and spliced into the reply without re-parsing. Entries that
  * came from `peer` (the puller's hub DID) are skipped the same way: it sent
- * them to us. The limit counts the entries read, skipped ones too, so a
- * page of echoes is one short reply, not a scan of the whole feed.
+ * them to us. They do not use up the page — one reply reads past up to
+ * SKIP_SCAN_PAGES pages of them — so "nothing new" stays one round trip
+ * for a puller whose watermark lags behind its own commits.
  */
 export async function readBatch (store: TenantStore, after: number, limit: number, access: FeedAccess, peer?: string): Promise<Batch> {
   const head = store.durableSeq
-  // A live pull usually asks for what was just written: memory has it.
-  const recent = store.recentFeed(after, limit)
-  const entries: Array<{ seq: number, commitId: string }> = recent ?? []
-  if (recent === undefined) {
-    for await (const e of store.feed(after, limit)) {
-      if (e.seq > head) break
+  const entries: FeedEntry[] = []
+  /** Per entry: it came from `peer` (skipped, no echo). */
+  const mine: boolean[] = []
+  let cursor = after
+  let others = 0
+  // The puller's own entries cost it nothing, so they do not use up the
+  // page: read on past them (up to SKIP_SCAN_PAGES pages), so that a
+  // puller whose watermark lags behind a run of its own commits (it
+  // restarted before our answer moved it) still catches up in one reply.
+  for (let page = 0; page < SKIP_SCAN_PAGES; page++) {
+    const chunk = await scanFeed(store, cursor, limit, head)
+    const lastOfChunk = chunk[chunk.length - 1]
+    if (lastOfChunk === undefined) break
+    const from = peer === undefined ? [] : originsOf(await store.feedOrigins(cursor + 1, lastOfChunk.seq), chunk.map(e => e.seq))
+    chunk.forEach((e, i) => {
+      const skip = from[i] !== undefined && from[i] === peer
       entries.push(e)
-    }
+      mine.push(skip)
+      if (!skip) others++
+    })
+    cursor = lastOfChunk.seq
+    if (chunk.length < limit || others >= limit || peer === undefined) break
   }
   const envs: string[] = []
   let bytes = 0
   let last = after
-  const lastEntry = entries[entries.length - 1]
-  const from = peer === undefined || lastEntry === undefined
-    ? []
-    : originsOf(await store.feedOrigins(after + 1, lastEntry.seq), entries.map(e => e.seq))
-  const wanted = entries.filter((_, i) => from[i] === undefined || from[i] !== peer)
-  // One read for the whole batch: in a tab each get would be its own IndexedDB transaction, queued behind the writes.
-  const raws = recent !== undefined
-    ? wanted.map(e => (e as RecentEntry).envelope)
-    : await store.getEnvelopes(wanted.map(e => e.commitId))
+  const wanted = entries.filter((_, i) => mine[i] !== true)
+  // One read for the whole batch (what memory does not hold): in a tab each get would be its own IndexedDB transaction, queued behind the writes.
+  const missing = wanted.filter(e => e.envelope === undefined)
+  const read = missing.length === 0 ? [] : await store.getEnvelopes(missing.map(e => e.commitId))
+  let m = 0
+  const raws = wanted.map(e => e.envelope ?? read[m++])
   let w = 0
   for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as { seq: number, commitId: string }
-    if (from[i] !== undefined && from[i] === peer) {
+    const entry = entries[i] as FeedEntry
+    if (mine[i] === true) {
       last = entry.seq
       continue
     }
+    if (envs.length >= limit) break
     const env = raws[w++]
     if (env === undefined) break
     // Quarantined commits (cancelled by a revocation) are kept, never served.
