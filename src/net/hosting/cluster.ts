@@ -134,6 +134,8 @@ export class HostingCluster {
     for (const s of this.#state) s.keeper.start()
     this.#loops.push(this.#every(this.#inboxMs, async () => { await this.#drain() }))
     this.#loops.push(this.#every(this.#followMs, async () => { await hooks.follow(owner => this.holds(owner)) }))
+    // Answers nobody collected (their poster died) go after 10 minutes.
+    this.#loops.push(this.#every(60_000, async () => { if (this.held().length > 0) await this.#inbox.sweep(600_000) }))
   }
 
   /** Stop the loops and give up every lease held (another process takes over at once rather than after the TTL). */

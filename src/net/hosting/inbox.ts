@@ -98,6 +98,13 @@ export class PgInbox {
     await this.#query('remove', 'DELETE FROM hub_inbox WHERE ns = $1 AND id = $2', [this.#c.namespace, id])
   }
 
+  /** Answered rows whose poster never came back for them (it died): deleted once `olderThanMs` old. */
+  async sweep (olderThanMs: number): Promise<number> {
+    const rows = await this.#query<{ id: string }>('sweep',
+      'DELETE FROM hub_inbox WHERE ns = $1 AND result IS NOT NULL AND created_at < now() - $2::int8 * interval \'1 millisecond\' RETURNING id', [this.#c.namespace, olderThanMs])
+    return rows.length
+  }
+
   close (): void {
     this.#closed = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
