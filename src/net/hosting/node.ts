@@ -263,8 +263,12 @@ export class HostingNode {
     if (this.#followRound++ % 4 === 0) {
       const { opened, closed } = await this.owners.refresh()
       for (const did of closed) this.#dropNet(did)
-      for (const did of opened) { const o = this.owners.get(did); if (o !== undefined) this.#net(o) }
-      if (opened.length > 0) for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
+      for (const did of opened) {
+        const o = this.owners.get(did)
+        if (o === undefined) continue
+        this.#net(o)
+        await this.#reconnectDevices(o)
+      }
     }
     const followed = this.owners.all().filter(o => !held(o.record.owner))
     if (followed.length === 0) return
@@ -286,9 +290,11 @@ export class HostingNode {
 
   /** Perform a write another process forwarded for `owner` (we hold its shard). */
   async #perform (did: string, item: InboxItem): Promise<InboxResult> {
+    const wasOpen = this.owners.get(did) !== undefined
     const owner = await this.owners.ensure(did)
     if (owner === undefined) return errorResult(new HubError('not_found', 'this hub does not serve that owner'))
     if (this.#nets.get(did) === undefined) this.#net(owner)
+    if (!wasOpen) await this.#reconnectDevices(owner)
     const hub = owner.hub
     switch (item.kind) {
       case 'ingest': {
@@ -321,6 +327,22 @@ export class HostingNode {
       case 'peer':
         await hub.local.rememberPeer(item.peer)
         return { ok: true, value: null }
+    }
+  }
+
+  /**
+   * An owner added through another process is opened here only at a refresh:
+   * a device of it that connected before and pulled was refused as for an
+   * unknown tenant, which ends its replicator for this peer id until it
+   * reconnects (net/replication.ts). Hang up on it, so it reconnects and
+   * both sides pull afresh (as addOwner does for the inviting device).
+   */
+  async #reconnectDevices (o: HostedOwner): Promise<void> {
+    for (const conn of this.libp2p.getConnections()) {
+      let hubDid: string
+      try { hubDid = hubDidOfPeer(conn.remotePeer) } catch { continue }
+      if (hubDid === this.hubDid || o.hub.store.registry.device(hubDid) === undefined) continue
+      await this.libp2p.hangUp(conn.remotePeer).catch(() => {})
     }
   }
 
