@@ -5,6 +5,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { asDid, type Did } from '../ids.js'
+import { nativeMayJudge } from '../platform/ed25519-rule.js'
 import { concat, multibaseDecode, multibaseEncode } from './encoding.js'
 
 const ED25519_PUB = new Uint8Array([0xed, 0x01])
@@ -32,7 +33,11 @@ export function publicKeyFromDidKey (did: string): Uint8Array {
   if (bytes.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01) {
     throw new TypeError('did:key is not an Ed25519 key')
   }
-  return bytes.subarray(2)
+  const key = bytes.subarray(2)
+  // A key of small order, or one encoded non-canonically, verifies no signature under the hub's rule
+  // (platform/ed25519-rule.ts) and has no X25519 counterpart: no use as an identity, so no did:key.
+  if (!nativeMayJudge(key)) throw new TypeError('did:key is not a usable Ed25519 key (small order or non-canonical)')
+  return key
 }
 
 export function x25519MultibaseFromEd25519 (publicKey: Uint8Array): string {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { didKeyDocument, didKeyFromPublicKey, publicKeyFromDidKey, x25519FromMultibase } from './did-key.js'
+import { SMALL_ORDER_KEYS } from '../platform/ed25519-rule.js'
 import { Ed25519KeyPair, verifyEd25519 } from './keys.js'
 import { FileKeyStore } from './keystore.js'
 import { createDidResolver, didWebUrl, KeyResolver, MAX_DID_DOCUMENT_BYTES } from './resolver.js'
@@ -35,6 +36,9 @@ describe('did:key', () => {
     expect(() => publicKeyFromDidKey(`did:key:${multibaseEncode(new Uint8Array([0xec, 0x01, ...kp.publicKey]))}`)).toThrow(/not an Ed25519/)
     expect(() => publicKeyFromDidKey('did:key:z111')).toThrow()
     expect(() => publicKeyFromDidKey('did:web:example.com')).toThrow()
+    // Keys that verify no signature under the hub's rule: the eight of small order (the all-zero key among them) and non-canonical encodings.
+    for (const hex of SMALL_ORDER_KEYS) expect(() => publicKeyFromDidKey(didKeyFromPublicKey(Buffer.from(hex, 'hex'))), hex).toThrow(/not a usable Ed25519 key/)
+    expect(() => publicKeyFromDidKey(didKeyFromPublicKey(Buffer.from('ed' + 'ff'.repeat(30) + '7f', 'hex')))).toThrow(/not a usable/)
   })
 
   it('derives an X25519 private key whose public half is in the document', () => {

@@ -6,6 +6,7 @@
 import { BadRequestError, NotFoundError, PermissionsRequiredError } from '../errors.js'
 import { isDid, type Did } from '../ids.js'
 import type { Ed25519KeyPair } from '../identity/keys.js'
+import { publicKeyFromDidKey } from '../identity/did-key.js'
 import { isValidAllow, type Grant } from '../permissions/authorize.js'
 import { GRANT_TYPE, HUB_NS } from '../permissions/registry.js'
 import type { TenantStore } from '../store/tenant-store.js'
@@ -73,6 +74,10 @@ export class Permissions {
     if (typeof input.context !== 'string' || input.context === '' || typeof input.type !== 'string' || input.type === '') throw new BadRequestError('a grant needs a context and a type')
     if (typeof input.allow !== 'string' || !isValidAllow(input.allow) || input.allow === '----') throw new BadRequestError('allow must be a CRUD string such as -R--, CR-- or CRUD')
     if (input.grantee === owner.did) throw new BadRequestError('the owner needs no grant')
+    if (input.grantee.startsWith('did:key:')) {
+      // Checked before anything is written: sealing collection keys to the grantee needs its key.
+      try { publicKeyFromDidKey(input.grantee) } catch (err) { throw new BadRequestError(`grantee: ${(err as Error).message}`) }
+    }
     let expires: string | undefined
     if (input.expiresAt !== undefined) {
       const t = Date.parse(input.expiresAt)
