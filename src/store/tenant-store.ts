@@ -59,6 +59,25 @@ export interface TenantStoreOptions {
   acceptor?: Signer
 }
 
+/** A sync watermark and what sync keeps beside it (see getWatermarkMark). */
+export interface WatermarkMark { seq: number, tag?: string, echo?: boolean }
+
+/**
+ * `w!<peer>` values: the bare position (every store before sync 1.1, and a
+ * mark with nothing beside it), or JSON `{"seq","tag"?,"echo"?}`.
+ */
+function encodeWatermark (m: WatermarkMark): Uint8Array {
+  if (m.tag === undefined && m.echo !== true) return utf8.encode(String(m.seq))
+  return utf8.encode(JSON.stringify({ seq: m.seq, ...(m.tag !== undefined ? { tag: m.tag } : {}), ...(m.echo === true ? { echo: true } : {}) }))
+}
+
+function decodeWatermark (raw: Uint8Array): WatermarkMark {
+  const s = utf8d.decode(raw)
+  if (!s.startsWith('{')) return { seq: Number(s) }
+  const v = JSON.parse(s) as { seq?: unknown, tag?: unknown, echo?: unknown }
+  return { seq: typeof v.seq === 'number' ? v.seq : 0, ...(typeof v.tag === 'string' ? { tag: v.tag } : {}), ...(v.echo === true ? { echo: true } : {}) }
+}
+
 const enc = (v: unknown): Uint8Array => utf8.encode(JSON.stringify(v))
 const dec = <T>(b: Uint8Array): T => JSON.parse(utf8d.decode(b)) as T
 
@@ -83,6 +102,10 @@ export class TenantStore {
   readonly #objectDocs: ObjectDocs
   readonly #foldInit: FoldInit
   readonly #apply: CommitApply
+  #wmEpoch = 0
+  /** Peers whose watermark was written since open (a reset also covers those not yet durable). */
+  readonly #wmPeers = new Set<string>()
+  readonly #wmResetListeners = new Set<() => void>()
 
   constructor (opts: TenantStoreOptions) {
     this.tenant = opts.tenant
@@ -232,17 +255,60 @@ export class TenantStore {
 
   /** The feed position of `peer` this hub has ingested up to (0 if never synced). */
   async getWatermark (peer: string): Promise<number> {
+    return (await this.getWatermarkMark(peer)).seq
+  }
+
+  /**
+   * The watermark on `peer` with what sync keeps beside it: the peer's tag
+   * of the feed entry at that position (absent in a store written before
+   * sync 1.1, or after a reset) and whether a pass with `echo` is due.
+   */
+  async getWatermarkMark (peer: string): Promise<WatermarkMark> {
     const raw = await this.#kv.get(this.layout.watermark(peer))
-    return raw === undefined ? 0 : Number(utf8d.decode(raw))
+    return raw === undefined ? { seq: 0 } : decodeWatermark(raw)
   }
 
   /**
    * Record that everything in `peer`'s feed up to `seq` is ingested. Queued
    * behind the ingests it follows, so it lands in the same or a later batch,
-   * never before them.
+   * never before them. With `epoch` (watermarkEpoch when the pull began),
+   * nothing is written if resetWatermarks ran since.
    */
-  async setWatermark (peer: string, seq: number): Promise<void> {
-    await this.#queue.enqueue(async tx => { tx.put(this.layout.watermark(peer), utf8.encode(String(seq))) })
+  async setWatermark (peer: string, seq: number | WatermarkMark, epoch?: number): Promise<void> {
+    const mark = typeof seq === 'number' ? { seq } : seq
+    await this.#queue.enqueue(async tx => { this.#putWatermark(tx, peer, mark, epoch) })
+  }
+
+  #putWatermark (tx: Tx, peer: string, mark: WatermarkMark, epoch: number | undefined): void {
+    if (epoch !== undefined && epoch !== this.#wmEpoch) return
+    this.#wmPeers.add(peer)
+    tx.put(this.layout.watermark(peer), encodeWatermark(mark))
+  }
+
+  /** Bumped by every resetWatermarks: a pull that began before one writes no watermark. */
+  get watermarkEpoch (): number { return this.#wmEpoch }
+
+  /** Called after each resetWatermarks (a live pull restarts from the new mark). */
+  onWatermarksReset (fn: () => void): () => void {
+    this.#wmResetListeners.add(fn)
+    return () => { this.#wmResetListeners.delete(fn) }
+  }
+
+  /**
+   * Set every peer's watermark to 0 with `echo`: this hub learnt that its
+   * feed lost entries a peer had seen (it was restored from an older copy
+   * of its directory), so it pulls everything again, including what it once
+   * sent (see protocols/sync.md, Restored hubs). Queued: watermarks of
+   * pages queued before it land first and are then overwritten; pages of
+   * pulls that began before it write none (watermarkEpoch).
+   */
+  async resetWatermarks (): Promise<void> {
+    const peers = new Set([...(await this.watermarks()).keys(), ...this.#wmPeers])
+    await this.#queue.enqueue(async tx => {
+      this.#wmEpoch++
+      for (const peer of peers) this.#putWatermark(tx, peer, { seq: 0, echo: true }, undefined)
+    })
+    for (const fn of this.#wmResetListeners) fn()
   }
 
   /** Durable feed entries after `after` with their envelopes, from memory, if it holds them all (feed-clock.ts); else undefined. */
@@ -259,7 +325,7 @@ export class TenantStore {
   async watermarks (): Promise<Map<string, number>> {
     const prefix = this.layout.watermarksPrefix()
     const out = new Map<string, number>()
-    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.set(decodeURIComponent(k.slice(prefix.length)), Number(utf8d.decode(v)))
+    for await (const [k, v] of this.#kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) out.set(decodeURIComponent(k.slice(prefix.length)), decodeWatermark(v).seq)
     return out
   }
 
@@ -467,7 +533,7 @@ export class TenantStore {
    * came from (its hub DID), recorded for the stored ones (feed-origins.ts)
    * so they are not served back to it.
    */
-  async ingestMany (commits: VerifiedCommit[], opts: { watermark?: { peer: string, seq: number }, known?: Set<string>, origin?: string } = {}): Promise<Array<PromiseSettledResult<IngestResult>>> {
+  async ingestMany (commits: VerifiedCommit[], opts: { watermark?: { peer: string, seq: number, mark?: Omit<WatermarkMark, 'seq'>, epoch?: number }, known?: Set<string>, origin?: string } = {}): Promise<Array<PromiseSettledResult<IngestResult>>> {
     const existing = opts.known ?? await this.existing([...new Set(commits.flatMap(c => [c.id, ...c.header.deps]))])
     let failed = false
     const markFailed = (): void => { failed = true }
@@ -487,7 +553,7 @@ export class TenantStore {
           if (origin !== undefined && seqs.length > 0) this.#origins.stage(tx, seqs, origin)
           if (wm === undefined) return undefined
           if (failed) throw new ConflictError('the watermark stays: a commit before it was not stored', { reason: 'batch_not_stored' })
-          tx.put(this.layout.watermark(wm.peer), utf8.encode(String(wm.seq)))
+          this.#putWatermark(tx, wm.peer, { ...wm.mark, seq: wm.seq }, wm.epoch)
           return undefined
         }]
     // One enqueue for the page and its tail: they start in the same group, so one write.
