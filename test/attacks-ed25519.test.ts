@@ -20,6 +20,7 @@ import type { Commit } from '../src/commits/commit.js'
 import { withAcceptance } from '../src/commits/commit.js'
 import { createCommit, randomActor } from '../src/client/commits.js'
 import { signAcceptance } from '../src/permissions/acceptance.js'
+import type { JsonObject } from '../src/objects/json.js'
 import { HubError } from '../src/errors.js'
 import type { Did } from '../src/ids.js'
 import { didKeyFromPublicKey, didKeyFragment } from '../src/identity/did-key.js'
@@ -96,7 +97,7 @@ const edgeForgers = (): EdgeSigner[] => [
 ]
 
 function commitBy (signer: EdgeSigner, owner: Did, name: string): Commit {
-  return lucky(() => createCommit({ signer, owner, value: playlist(name), context: CTX, type: 'MusicPlaylist', strategy: 'automerge', actor: randomActor(), committedAt: new Date().toISOString() }))
+  return lucky(() => createCommit({ signer, owner, value: playlist(name) as JsonObject, context: CTX, type: 'MusicPlaylist', strategy: 'automerge', actor: randomActor(), committedAt: new Date().toISOString() }))
 }
 
 /** The rule's verdict on a commit's signature, computed here with @noble directly. */
