@@ -215,8 +215,8 @@ describe('Ed25519 rule end to end (Node hub = @noble zip215:false)', () => {
       const peer = await device(a)
       await eventually(async () => await peer.hub.store.getWatermark(a.hub.hubDid) === a.hub.store.durableSeq, 20_000, 'the device to catch up')
       for (const f of edgeForgers()) {
-        const fGrant = await granted(a, f)
-        if (fGrant === undefined) continue
+        // Not grantable any more (did-key.ts refuses these keys): served anyway, with the acceptance naming the honest app's grant.
+        const fGrant = await granted(a, f) ?? mGrant
         const honest = Array.from({ length: size - 1 }, (_, i) => accepted(commitBy(m, owner, `${f.name} honest ${i}`), peer, mGrant))
         const forged = accepted(commitBy(f, owner, `forged by ${f.name}`), peer, fGrant)
         await serveOnce(peer, [...honest, forged])
