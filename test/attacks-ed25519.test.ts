@@ -129,6 +129,8 @@ const addr = (r: Running): string => r.node.multiaddrs()[0] as string
 
 /** M's sync server, replaced: it answers the next pull with exactly `commits`. */
 async function serveOnce (m: Running, commits: Commit[]): Promise<void> {
+  // Only the 1.0.0 sync protocol is offered (a newer one, if this build has it, is withdrawn): the puller speaks 1.0.0 to an old peer.
+  for (const p of m.node.libp2p.getProtocols()) if (p.startsWith('/identity-hub/sync/') && p !== SYNC_PROTOCOL) await m.node.libp2p.unhandle(p)
   await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
     const ch = new FrameChannel(stream, 1 << 22)
     const pull = await ch.receive(validatePull)
