@@ -178,7 +178,7 @@ describe('request path caches under attack', () => {
     }
   })
 
-  it.fails('HOLE: an app\'s write that landed (and syncs on) always has its audit entry — it does not when the audit batch fails or the process dies between the write and the audit append (README: every access by anyone but the owner lands in the audit log)', { timeout: 30_000 }, async () => {
+  it('FIXED (was a hole): an app\'s write that landed (and syncs on) always has its audit entry — it did not when the audit batch failed or the process died between the write and the audit append (README: every access by anyone but the owner lands in the audit log)', { timeout: 30_000 }, async () => {
     const hub = await tempHub()
     const owner = hub.did as Did
     const app = Ed25519KeyPair.generate()

@@ -254,15 +254,19 @@ export async function handleRequest (hub: Hub, jws: string): Promise<{ accepted:
       const mayRead = target.objectId !== undefined && target.action !== 'read' && decide(hub, accepted.caller, 'Collections', { ...target, action: 'read' }).allowed
       throw refusal(mayRead ? { ...target, objectId: undefined } : target, decision.reason)
     }
+    const allowed = (): Promise<unknown> => hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: short(target?.describe ?? '', 300), decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
+    // A change is audited BEFORE it is made: once in the store it syncs to every device, so an audit batch that fails
+    // (or a crash in between) must not leave it unaudited. If it then fails, the catch below adds the failure.
+    // A read is audited after it ran and before it is answered, so nothing is answered unaudited either.
+    const changes = !accepted.isOwner && target.action !== 'read'
+    if (changes) await allowed()
     let result: unknown
     try {
       result = accepted.claims.method === 'subscribe' ? undefined : await perform(hub, accepted, target, t.commit, decision)
     } catch (err) {
       throw hiddenFromNonReader(hub, accepted, target, err)
     }
-    if (!accepted.isOwner) {
-      await hub.audit.append({ caller: accepted.caller, interface: accepted.claims.interface, method: accepted.claims.method, target: short(target.describe, 300), decision: 'allowed', via: decision.via, ...(decision.grantId !== undefined ? { grantId: decision.grantId } : {}) })
-    }
+    if (!accepted.isOwner && !changes) await allowed()
     return { accepted, target, result }
   } catch (err) {
     const e = toHubError(err)
