@@ -15,10 +15,12 @@
  *
  * Profiles: 200 owners with FAULTS_LONG=1 (npm run test:faults); 20 with
  * HOSTING_PROCS=1. NOT in plain `npm test` yet: the 20-owner run takes
- * ~5 minutes on the shared 2-core machine (past the 90 s budget), and in
- * its last run 19 of 20 owners converged after the kill while one owner's
- * two devices kept failing their sync streams with the survivor ("Cannot
- * write to a stream that is closed") — not diagnosed; see docs/hosting.md.
+ * ~5 minutes on the shared 2-core machine (past the 90 s budget), and it
+ * does not pass yet: 19 and 18 of 20 owners converged after the kill in
+ * the runs that got that far, the others' devices failing their sync
+ * streams with the survivor ("Cannot write to a stream that is closed") —
+ * not diagnosed; on failure it says whether the host's store lacks the
+ * commits. See docs/hosting.md.
  */
 import { cp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,7 +29,9 @@ import { afterAll, afterEach, describe, expect, it, onTestFailed } from 'vitest'
 import { parseCommit } from '../../src/commits/commit.js'
 import { Ed25519KeyPair } from '../../src/identity/keys.js'
 import { peerIdOf } from '../../src/identity/peer.js'
-import { HostedOwners } from '../../src/net/hosting/owners.js'
+import { HostedOwners, partitionOf } from '../../src/net/hosting/owners.js'
+import type { CommitId, Did } from '../../src/ids.js'
+import { Layout } from '../../src/store/layout.js'
 import { blindMayHold } from '../../src/net/sync-access.js'
 import { PgKv } from '../../src/store/pg-kv.js'
 import type { TenantStore } from '../../src/store/tenant-store.js'
@@ -158,8 +162,22 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
       return out
     }
     let late: string[] = []
-    await eventually(async () => (late = await behind()).length === 0, 120_000, 'every device converging').catch((err: Error) => {
-      throw new Error(`${err.message}: ${late.join('; ')}`)
+    await eventually(async () => (late = await behind()).length === 0, 120_000, 'every device converging').catch(async (err: Error) => {
+      // Which side is behind: does the host's store hold what the devices lack?
+      const kv = await PgKv.open({ url, namespace: ns, maxConnections: 2 })
+      const lacking: string[] = []
+      try {
+        for (const [i, o] of owners.entries()) {
+          if (!late.some(l => l.startsWith(`owner ${i} `))) continue
+          const want = new Set([...await blindCommits(o.devices[0].hub.store), ...await blindCommits(o.devices[1].hub.store)])
+          const layout = new Layout(o.did as Did)
+          const have = await kv.getMany([...want].map(id => partitionOf(o.did) + layout.commit(id as CommitId)))
+          lacking.push(`owner ${i}: the host lacks ${have.filter(v => v === undefined).length} of ${want.size} commits`)
+        }
+      } finally {
+        await kv.close()
+      }
+      throw new Error(`${err.message}: ${late.join('; ')} — ${lacking.join('; ')}`)
     })
 
     step('every device converged')
@@ -198,5 +216,5 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
     expect(JSON.parse(doc.stdout)).toMatchObject({ clean: true })
     expect((JSON.parse(doc.stdout) as { owners: unknown[] }).owners).toHaveLength(OWNERS)
     await rm(base, { recursive: true, force: true })
-  }, LONG ? 1_800_000 : 300_000)
+  }, LONG ? 1_800_000 : 600_000)
 })
