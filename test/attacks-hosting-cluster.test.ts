@@ -29,6 +29,7 @@ import { signRequest } from '../src/request/token.js'
 import { PgKv } from '../src/store/pg-kv.js'
 import { prefixUpper } from '../src/store/prefix-kv.js'
 import { cleanup, playlist, tempDir } from './helpers.js'
+import { RawClient } from './raw-request-client.js'
 import { eventually, founder, stopAll, TCP_ONLY, type Running } from './net-helpers.js'
 import { freshNamespace, startPostgres } from './pg-harness.js'
 
@@ -157,6 +158,32 @@ describe.skipIf(pg.cluster === undefined)('several hosting processes: what a non
     expect(await yHub?.hub.store.getEnvelope(c.id)).toBeUndefined()
     // Refused: Y's hub does not take a token addressed to X (seen: not_found, 'this hub does not serve that owner').
     expect(r.ok, JSON.stringify(r)).toBe(false)
+  })
+
+  it('a device of owner X, connected to the process that does not hold owner Y, cannot get a write into Y: refused by the holder, nothing but Y\'s audit entry written', { timeout: 60_000 }, async () => {
+    const ns = freshNamespace('atk-xy')
+    const opts = { ttlMs: 1500, renewMs: 300, followMs: 100 }
+    const a = await proc(ns, opts)
+    await eventually(() => a.cluster.held().length === 64, 10_000, 'A holding every shard')
+    const b = await proc(ns, opts)
+    const x = await ownerWithHost()
+    const y = await ownerWithHost()
+    for (const o of [x, y]) await a.owners.add({ ownerDid: o.dev.hub.did, role: 'blind', commits: o.commits, peers: [] })
+    await b.owners.refresh()
+    const Y = y.dev.hub.did as Did
+    const ownerX = x.dev.hub.ownerKey as Ed25519KeyPair
+    // X's owner key signs a write for Y (sub = Y), sent to B over the request protocol.
+    const c = createCommit({ signer: ownerX, owner: Y, value: playlist('X writes into Y') as JsonObject, context: CTX, type: 'MusicPlaylist', strategy: 'lww', actor: randomActor(), committedAt: new Date().toISOString() })
+    const before = (await keysOf(a.kv, Y)).filter(k => !k.includes('!a!'))
+    const client = await RawClient.connect(b.node?.multiaddrs()[0] as string, Y, ownerX)
+    try {
+      const r = await client.call('Collections', 'write', { commit: c.envelope })
+      expect(r.t, JSON.stringify(r)).toBe('error')
+    } finally {
+      await client.close()
+    }
+    expect((await keysOf(a.kv, Y)).filter(k => !k.includes('!a!')), 'nothing but audit entries').toEqual(before)
+    expect(await a.owners.get(Y)?.hub.store.getEnvelope(c.id)).toBeUndefined()
   })
 
   const takeOver = async (warm: boolean): Promise<void> => {
