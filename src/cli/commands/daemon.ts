@@ -10,6 +10,7 @@ import { fields, pickField, printable } from '../format.js'
 import { list, opt } from '../input.js'
 import { printReady } from '../output.js'
 import { localCommand, SILENT } from '../spec.js'
+import { endStartup } from '../startup-heap.js'
 import { storeLine } from './init.js'
 import { STORE_OPTIONS, storeChoice } from './store-options.js'
 
@@ -81,7 +82,7 @@ export function startCommand (handlers: HandlerTable<HubNode>): ReturnType<typeo
         bootstrap: list(cli.opts.bootstrap),
         ...(http !== undefined ? { http: { ...parseHttpAddress(http), ...(serveApp !== undefined ? { serveApp } : {}) } } : {}),
         logger: cli.logger,
-        onReady: info => printReady(info, cli.json)
+        onReady: info => { endStartup(); printReady(info, cli.json) }
       }).catch(failed)
       process.exitCode = code
       if (!cli.json) process.stdout.write('hub daemon stopped\n')
