@@ -26,7 +26,6 @@ import { listenStably } from './listen-addresses.js'
 import { adminKeyFile, daemonFile, loadOrCreateAdminKey, newSecret, removeDaemonFiles, secretFile, writePrivateFile, type DaemonInfo } from './files.js'
 import type { HttpServer } from '../http/server.js'
 import { checkOutboundEnv, chosenOutboundMode, isLoopbackHost, outboundMode, restrictOutboundFor } from '../identity/outbound.js'
-import { issuanceOf } from '../org/hub-org.js'
 
 export interface NetworkHandle { multiaddrs(): string[]; stop(): Promise<void> }
 export type StartNetwork<N extends NetworkHandle = NetworkHandle> = (hub: Hub, opts: { listen: string[], bootstrap: string[], logger: Logger }) => Promise<N>
@@ -171,7 +170,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
       // Not awaited: a slow holder must not delay the daemon's start.
       // Holder maintenance (polling unanswered requests, renewing expiring credentials) runs on a timer
       // while the HTTP server runs; the service stops it when the hub closes.
-      void issuanceOf(this.hub).then(async i => { i.startMaintenance(); return await i.resume() }).then(
+      void import('../org/hub-org.js').then(async ({ issuanceOf }) => await issuanceOf(this.hub)).then(async i => { i.startMaintenance(); return await i.resume() }).then(
         n => { if (n > 0) this.#log.info('resuming issuance requests', { count: n }) },
         (err: unknown) => { this.#log.error('cannot resume issuance requests', { reason: (err as Error).message }) }
       )
@@ -257,7 +256,7 @@ export class Daemon<N extends NetworkHandle = NetworkHandle> {
     }
     await step('closing the control channel', () => this.#server?.close())
     // The maintenance timer stops with the HTTP server it serves (closing the hub would stop it too, later).
-    await step('stopping holder maintenance', () => this.#http === undefined || this.hub.closed ? undefined : issuanceOf(this.hub).then(i => { i.stopMaintenance() }))
+    await step('stopping holder maintenance', () => this.#http === undefined || this.hub.closed ? undefined : import('../org/hub-org.js').then(async ({ issuanceOf }) => await issuanceOf(this.hub)).then(i => { i.stopMaintenance() }))
     await step('closing the HTTP server', () => this.#http?.close())
     this.#releaseOutbound()
     await step('stopping the network', () => this.#net?.stop())

@@ -5,7 +5,7 @@
  */
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
-import { mdns } from '@libp2p/mdns'
+import type * as Mdns from '@libp2p/mdns'
 import type { Libp2pOptions } from 'libp2p'
 import type { ConnectionGater } from '@libp2p/interface'
 
@@ -19,8 +19,9 @@ export function hubTransports (): HubTransports {
   return [tcp(), webSockets()]
 }
 
-/** The mDNS service (Node only). */
-export function mdnsService (): ReturnType<typeof mdns> {
+/** The mDNS service (Node only), loaded only when a hub turns mDNS on (`network.mdns`; it is off by default). */
+export async function mdnsService (): Promise<ReturnType<typeof Mdns.mdns>> {
+  const { mdns } = await import('@libp2p/mdns')
   return mdns()
 }
 

@@ -108,7 +108,7 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
             })
           }
         : {}),
-      ...(opts.mdns === true ? { mdns: mdnsService() } : {}),
+      ...(opts.mdns === true ? { mdns: await mdnsService() } : {}),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: DHT_CLIENT_MODE,

@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process'
 import { HubError } from '../../errors.js'
-import { dashboardOf } from '../../http/dashboard/dashboard.js'
 import { hubCommand } from '../spec.js'
 
 export const dashboard = hubCommand({
@@ -21,6 +20,8 @@ export const dashboard = hubCommand({
   params: {},
   input: () => ({}),
   async run ({ hub, net }) {
+    // Loaded on use (`hub start` loads every command module); when the HTTP server runs, it has loaded it already.
+    const { dashboardOf } = await import('../../http/dashboard/dashboard.js')
     const d = dashboardOf(hub)
     if (d === undefined) {
       throw new HubError('unavailable', net === undefined && !hub.closed

@@ -1,6 +1,5 @@
 /** `hub doctor [--repair]`: verify everything, rebuild derived data and compare. */
 import { flag, optional } from '../params.js'
-import { orgOf } from '../../org/hub-org.js'
 import { hubCommand } from '../spec.js'
 
 interface Problem { code: string, kind: string, objectId?: string, commitId?: string, detail: string }
@@ -20,6 +19,8 @@ export const doctor = hubCommand({
     const { doctor: check } = await import('../../store/doctor.js')
     const report = await check(hub, { repair: p.repair === true })
     // Organization records are checked, never repaired: each operation writes them in one batch, so damage means a bug.
+    // Loaded here, not at the top: `hub start` loads every command module, and the organization half is ~25 modules it does not need.
+    const { orgOf } = await import('../../org/hub-org.js')
     const org = await orgOf(hub).check()
     return { ...report, clean: report.clean && org.length === 0, org: { problems: org } }
   },
