@@ -34,6 +34,16 @@ export class ReplayCache {
     if (stale.length > 0) await this.#kv.batch(stale.map(key => ({ type: 'del' as const, key })))
   }
 
+  /**
+   * Read the stored records again before the next accept (what is claimed in
+   * memory stays). For a store another process wrote to meanwhile: a hosting
+   * process that takes an owner over must refuse the tokens the previous
+   * holder accepted (net/hosting/node.ts, on catching up a shard).
+   */
+  reload (): void {
+    this.#loaded = undefined
+  }
+
   /** Accept a token once. Returns false if (iss, jti) was seen before and has not expired. */
   async accept (iss: string, jti: string, exp: number): Promise<boolean> {
     this.#loaded ??= this.#load()

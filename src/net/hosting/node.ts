@@ -253,6 +253,9 @@ export class HostingNode {
       if (cluster.shardOf(o.record.owner) !== shard) continue
       await o.hub.store.idle()
       await o.hub.store.follow()
+      // Tokens the previous holder accepted are on disk: read them before this process accepts any for the owner.
+      o.hub.replay.reload()
+      o.hub.dcpReplay.reload()
       await o.quota.recount()
     }
   }
