@@ -12,7 +12,7 @@ import { createLogger, silentLogger } from '../src/log.js'
 import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import { FrameChannel } from '../src/net/channel.js'
-import { SYNC_PROTOCOL } from '../src/net/constants.js'
+import { SYNC_PROTOCOL, SYNC_PROTOCOL_1_1 } from '../src/net/constants.js'
 import { createHubLibp2p, hubDidOfPeer } from '../src/net/node.js'
 import { pullFrom } from '../src/net/sync/client.js'
 import { serveSync } from '../src/net/sync/server.js'
@@ -233,6 +233,8 @@ describe('hostile peers', () => {
     // A genuine owner commit whose payload M swaps after signing: the signature no longer verifies.
     const genuine = signCommit({ interface: 'Collections', context: 'https://schema.org', type: 'MusicPlaylist', operation: 'create', committed_at: new Date().toISOString(), commit_strategy: 'lww', sub: a.hub.did, deps: [] }, utf8.encode(JSON.stringify(playlist('genuine'))), a.hub.ownerKey as Ed25519KeyPair)
     const forged = { ...genuine.envelope, payload: Buffer.from(JSON.stringify(playlist('forged'))).toString('base64url') }
+    // M speaks 1.0 only from now on (the hub serves 1.1 too, which A would pick).
+    await m.node.libp2p.unhandle(SYNC_PROTOCOL_1_1)
     await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
       const ch = new FrameChannel(stream, 1 << 20)
       await ch.receive(validatePull)

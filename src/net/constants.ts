@@ -1,6 +1,11 @@
 /** Protocol ids and the limits every hub enforces on its peers. */
 import { RECONNECT_BACKOFF } from './backoff.js'
+/** Sync as every hub spoke it first; still served, and spoken with a peer that has nothing newer. */
 export const SYNC_PROTOCOL = '/identity-hub/sync/1.0.0'
+/** Sync with feed tags, reset and echo (protocols/sync.md, Restored hubs). */
+export const SYNC_PROTOCOL_1_1 = '/identity-hub/sync/1.1.0'
+/** What a hub serves and dials, preferred first (multistream-select picks the first the peer handles). */
+export const SYNC_PROTOCOLS = [SYNC_PROTOCOL_1_1, SYNC_PROTOCOL]
 export const PAIR_PROTOCOL = '/identity-hub/pair/1.0.0'
 export const REQUEST_PROTOCOL = '/identity-hub/request/1.0.0'
 /**

@@ -22,7 +22,7 @@ import type { Logger } from '../log.js'
 import { ATTESTATION_LIFETIME_S } from '../permissions/attestation.js'
 import { AttestationHolder, obtainAttestation } from './attestations.js'
 import { PeerBlocklist, Reconnector, relaysOf } from './connection-policy.js'
-import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOL } from './constants.js'
+import { DISCOVERY_INTERVAL_MS, MAX_INBOUND_REQUEST_STREAMS, MAX_INBOUND_SYNC_STREAMS, PAIR_PROTOCOL, RECONNECT_MAX_MS, RECONNECT_MIN_MS, REQUEST_PROTOCOL, SYNC_PROTOCOLS } from './constants.js'
 import { DhtDiscovery, hubInstancesFromDidDocument } from './discovery.js'
 import { Follows, type FollowStatus } from './follows.js'
 import { createHubLibp2p, hubDidOfPeer, peerIdInAddr, type HubLibp2p } from './node.js'
@@ -182,7 +182,7 @@ export class HubNode {
 
   async #init (): Promise<void> {
     const lp = this.libp2p
-    await lp.handle(SYNC_PROTOCOL, this.#serving.handle, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
+    await lp.handle(SYNC_PROTOCOLS, this.#serving.handle, { maxInboundStreams: MAX_INBOUND_SYNC_STREAMS })
     const requests = this.#opts.requests
     if (requests !== undefined) {
       await lp.handle(REQUEST_PROTOCOL, async (stream, connection) => {

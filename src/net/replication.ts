@@ -15,7 +15,7 @@ import type { CommitEnvelope, KeyLookup } from '../commits/commit.js'
 import { HubError, toHubError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { TenantStore } from '../store/tenant-store.js'
-import { SYNC_PROTOCOL } from './constants.js'
+import { SYNC_PROTOCOL, SYNC_PROTOCOLS } from './constants.js'
 import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerState, type PeerTable } from './peers.js'
 import { blindMayHold } from './sync-access.js'
@@ -90,6 +90,7 @@ export class Replication {
     const proof = await this.ownProof()
     if (proof === undefined || c.stopped()) return
     try {
+      // 1.0: an introduction is one pull whose reply is dropped; nothing of 1.1 applies.
       const stream = await c.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
       await introduce(stream, { tenant: c.owner, as: { did: c.owner, proof } })
       c.log.debug('introduced ourselves', { peer: s.hubDid })
@@ -111,7 +112,7 @@ export class Replication {
       let delay = RETRY_MIN_MS
       while (!ctrl.signal.aborted && !c.stopped() && s.connected && c.isDevice(s.hubDid)) {
         try {
-          const stream = await c.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
+          const stream = await c.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOLS, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
           s.streamBytes = newStream()
           const proof = s.presentProof === true ? await this.ownProof() : undefined
           await this.#pull(stream, this.#pullOptions(s.hubDid, proof, { live: true, signal: ctrl.signal, onProgress: p => { foldProgress(s, p) } }))
@@ -155,7 +156,7 @@ export class Replication {
     const hubDid = hubDidOfPeer(conn.remotePeer)
     if (c.store.registry.device(hubDid) === undefined || hubDid === c.hubDid) throw new HubError('permissions_required', 'that peer is not a device of this owner (pair it first)')
     const pull = async (proof: CommitEnvelope | undefined): Promise<PullResult> => await this.#pull(
-      await conn.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) }),
+      await conn.newStream(SYNC_PROTOCOLS, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) }),
       this.#pullOptions(hubDid, proof, { live: false, ...(onProgress !== undefined ? { onProgress } : {}) })
     )
     let result: PullResult

@@ -1,5 +1,5 @@
 /**
- * Serving /identity-hub/sync/1.0.0 for this hub's owner — or, on a hosting
+ * Serving /identity-hub/sync/1.0.0 and 1.1.0 for this hub's owner — or, on a hosting
  * hub, for each owner it hosts (`resolve`): the sync server (sync/server.ts)
  * bound to the tenant's store and access policy, with every pull by
  * someone other than the tenant's own devices written to that tenant's
@@ -9,6 +9,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import type { AuditLog } from '../store/audit.js'
 import type { TenantStore } from '../store/tenant-store.js'
+import { MAX_INBOUND_SYNC_STREAMS, SYNC_PROTOCOLS } from './constants.js'
 import { hubDidOfPeer } from './node.js'
 import type { SyncAccessPolicy } from './sync-access.js'
 import { serveSync } from './sync/server.js'
@@ -94,8 +95,14 @@ export class SyncServing {
     clearTimeout(timer)
   }
 
-  /** The stream handler for SYNC_PROTOCOL. */
+  /** The stream handler for SYNC_PROTOCOLS (register it for each). */
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
+    // libp2p limits inbound streams per protocol id; the limit is per connection for both versions together.
+    const open = connection.streams.filter(s => s.direction === 'inbound' && SYNC_PROTOCOLS.includes(s.protocol)).length
+    if (open > MAX_INBOUND_SYNC_STREAMS) {
+      stream.abort(new Error(`too many inbound sync streams (limit ${MAX_INBOUND_SYNC_STREAMS})`))
+      return
+    }
     const peer = hubDidOfPeer(connection.remotePeer)
     const serving = this.#serve(stream, connection)
     let set = this.#active.get(peer)

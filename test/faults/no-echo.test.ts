@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../../src/hub.js'
-import { SYNC_PROTOCOL } from '../../src/net/constants.js'
+import { SYNC_PROTOCOL, SYNC_PROTOCOL_1_1 } from '../../src/net/constants.js'
 import { FrameChannel } from '../../src/net/channel.js'
 import { validatePull } from '../../src/net/messages.js'
 import { readBatch } from '../../src/net/sync/server.js'
@@ -136,6 +136,8 @@ describe('no echo', () => {
     const env = JSON.parse(await m.hub.store.getEnvelope(made.commitId) as string) as unknown
     await eventually(async () => await count(a) === 1, 10_000, 'A to get M\'s playlist')
     const before = await dumpData(a.hub)
+    // M speaks 1.0 only from now on (the hub serves 1.1 too, which A would pick).
+    await m.node.libp2p.unhandle(SYNC_PROTOCOL_1_1)
     await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
       const ch = new FrameChannel(stream, 1 << 20)
       await ch.receive(validatePull)

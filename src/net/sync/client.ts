@@ -1,5 +1,6 @@
 /**
- * Pulling side of /identity-hub/sync/1.0.0: fetch the peer's feed after our
+ * Pulling side of /identity-hub/sync/1.0.0 and 1.1.0 (whichever the stream
+ * negotiated): fetch the peer's feed after our
  * watermark for it, verify and ingest each batch in order, persist the
  * watermark behind the ingests, and — in live mode — keep a waiting pull
  * open so new commits arrive as soon as they are written.
@@ -11,14 +12,21 @@
  * process, during which the page would otherwise sit idle. The server never
  * sends more than was asked for, so memory stays bounded by three batches
  * (one being written, one being checked, one on the wire).
+ *
+ * 1.1 (protocols/sync.md, Restored hubs): the watermark keeps the server's
+ * tag of the entry it names, sent back as `afterTag`; a `reset` answer
+ * (the server's feed is not the one we saw) starts the pull again from 0.
+ * Our own feed head goes with the first pull (`mine`), and while our
+ * watermark carries `echo` (we reset ourselves: we lost entries) our pulls
+ * ask for our own commits too, until the pass reaches the server's head.
  */
 import type { Stream } from '@libp2p/interface'
 import { BadRequestError, HubError, PermissionsRequiredError } from '../../errors.js'
 import { parseCommit, verifyCommit, verifyCommits, type Commit, type CommitEnvelope, type CommitHeader, type KeyLookup, type VerifiedCommit } from '../../commits/commit.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel, remoteError } from '../channel.js'
-import { BATCH_COMMITS, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS } from '../constants.js'
-import { validateSyncServerMessage } from '../messages.js'
+import { BATCH_COMMITS, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS, SYNC_PROTOCOL_1_1 } from '../constants.js'
+import { validateSyncServerMessage, validateSyncServerMessage11 } from '../messages.js'
 
 export interface PullProgress {
   /** Frames' bytes on this stream so far (payload + length prefix), both ways. */
@@ -78,7 +86,20 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   const limit = opts.batchSize ?? BATCH_COMMITS
   const tenant = opts.store.tenant
   const deadlineMs = opts.replyTimeoutMs ?? REPLY_TIMEOUT_MS
-  let watermark = await opts.store.getWatermark(opts.peer)
+  const v11 = stream.protocol === SYNC_PROTOCOL_1_1
+  /** A resetWatermarks since this pull began: its watermark writes are void (the store drops them). */
+  let epoch = opts.store.watermarkEpoch
+  let mark = await opts.store.getWatermarkMark(opts.peer)
+  let watermark = mark.seq
+  /** 1.1: the tag of the entry at the last `last` seen, and whether this pass asks for our own commits too. */
+  let tag = mark.tag
+  let echo = mark.echo === true
+  const extra = (first: boolean): { afterTag?: string, echo?: boolean, mine?: number } => !v11
+    ? {}
+    : { ...(tag !== undefined ? { afterTag: tag } : {}), ...(echo ? { echo: true } : {}), ...(first ? { mine: opts.store.durableSeq } : {}) }
+  // A live pull may be waiting long on the server; a reset of our watermarks ends it, and the replicator reopens from the new mark.
+  const restart = new AbortController()
+  const unsubscribe = opts.live ? opts.store.onWatermarksReset(() => { restart.abort() }) : () => {}
   const progress: PullProgress = { bytesSent: 0, bytesReceived: 0, roundTrips: 1, received: 0, stored: 0, watermark, head: watermark, behind: 0, caughtUp: false }
   const as = (first: boolean): { as?: NonNullable<PullOptions['as']> } => {
     if (opts.as === undefined) return {}
@@ -89,8 +110,11 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
   const bounded = async <T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     const timeout = AbortSignal.timeout(deadlineMs)
     try {
-      return await fn(opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout]))
+      return await fn(AbortSignal.any([timeout, restart.signal, ...(opts.signal !== undefined ? [opts.signal] : [])]))
     } catch (err) {
+      if (restart.signal.aborted && opts.signal?.aborted !== true) {
+        throw new HubError('unavailable', 'our watermarks were reset: pulling again', { reason: 'watermarks_reset' }, { cause: err })
+      }
       if (timeout.aborted && opts.signal?.aborted !== true) {
         throw new HubError('unavailable', `the peer did not ${what} within ${deadlineMs} ms`, { reason: 'timeout', timeoutMs: deadlineMs }, { cause: err })
       }
@@ -108,20 +132,49 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
     await w
   }
   try {
-    await send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(true) })
+    await send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(true), ...extra(true) })
     for (;;) {
-      const msg = await bounded('reply', async signal => await ch.receive(validateSyncServerMessage, signal))
+      const msg = await bounded('reply', async signal => await ch.receive(v11 ? validateSyncServerMessage11 : validateSyncServerMessage, signal))
       if (msg === null) break
       if (msg.t === 'error') throw remoteError(msg)
+      if (msg.reset === true) {
+        // The server's feed is not the one we saw (it was restored, or replaced): start again from 0.
+        // What we have stays; the pull from 0 drops it cheaply as duplicates.
+        if (msg.commits.length > 0 || msg.last !== 0 || seen === 0) throw new ProtocolViolation(new BadRequestError('a reset must be empty, and cannot answer a pull after 0'))
+        await settle()
+        await opts.store.setWatermark(opts.peer, { seq: 0, ...(echo ? { echo: true } : {}) }, epoch)
+        watermark = seen = 0
+        tag = undefined
+        await send({ t: 'pull', v: 1, tenant, after: 0, limit, wait: false, ...as(false), ...extra(false) })
+        progress.roundTrips++
+        continue
+      }
+      if (epoch !== opts.store.watermarkEpoch) {
+        // We reset our own watermarks meanwhile (a peer saw our feed otherwise): drop this reply, start from the new mark.
+        await settle()
+        epoch = opts.store.watermarkEpoch
+        mark = await opts.store.getWatermarkMark(opts.peer)
+        watermark = seen = mark.seq
+        tag = mark.tag
+        echo = mark.echo === true
+        await send({ t: 'pull', v: 1, tenant, after: watermark, limit, wait: false, ...as(false), ...extra(false) })
+        progress.roundTrips++
+        continue
+      }
       if (msg.last < seen) throw new ProtocolViolation(new BadRequestError('batch goes backwards'))
       seen = msg.last
+      tag = msg.last === 0 ? undefined : msg.lastTag
       const caughtUp = msg.last >= msg.head
       const more = opts.live || !caughtUp
+      // An echo pass ends once it reached the server's head.
+      const wasEcho = echo
+      if (caughtUp) echo = false
+      const markOf = { ...(tag !== undefined ? { tag } : {}), ...(echo ? { echo: true } : {}) }
       // The next pull goes out while this batch is ingested. A batch that
       // arrived is ingested even when that send fails: the last batch a
       // revoked device gets carries its revocation, and the serving hub
       // closes the stream right after it.
-      const sending = more ? send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false) }) : undefined
+      const sending = more ? send({ t: 'pull', v: 1, tenant, after: msg.last, limit, wait: caughtUp, ...as(false), ...extra(false) }) : undefined
       sending?.catch(() => {})
       // Checked while the previous batch is still being written; written
       // only once that one is (in feed order, and not at all if it failed).
@@ -129,8 +182,12 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
       await settle()
       const last = msg.last
       const head = msg.head
+      // Written when it moves, or when it gains what 1.1 keeps beside it (a tag, the end of an echo pass).
+      const moved = last > watermark || (v11 && (wasEcho !== echo || (tag !== undefined && tag !== mark.tag)))
+      const wrote = epoch
       const write = async (): Promise<void> => {
-        const stored = await storeBatch(checked, last > watermark ? { peer: opts.peer, seq: last } : undefined, opts)
+        const stored = await storeBatch(checked, moved ? { peer: opts.peer, seq: last, mark: markOf, epoch: wrote } : undefined, opts)
+        if (moved) mark = { seq: last, ...markOf }
         progress.stored += stored
         progress.received += msg.commits.length
         if (last > watermark) watermark = last
@@ -149,7 +206,9 @@ export async function pullFrom (stream: Stream, opts: PullOptions): Promise<Pull
     }
     await settle()
     await ch.close()
+    unsubscribe()
   } catch (err) {
+    unsubscribe()
     // A batch that arrived is written even when the stream then fails (the
     // last batch a revoked device gets carries its revocation, and the
     // serving hub ends the stream right after it); its own failure, being
@@ -244,7 +303,7 @@ async function checkBatch (envelopes: unknown[], opts: PullOptions): Promise<Che
  * same write when they fit one; not at all unless every commit was stored).
  * Returns how many were new.
  */
-async function storeBatch (checked: CheckedBatch, watermark: { peer: string, seq: number } | undefined, opts: PullOptions): Promise<number> {
+async function storeBatch (checked: CheckedBatch, watermark: { peer: string, seq: number, mark?: { tag?: string, echo?: boolean }, epoch?: number } | undefined, opts: PullOptions): Promise<number> {
   if (checked.verified.length === 0 && watermark === undefined) return 0
   // Enqueued in feed order, with the existence read checkBatch made; the
   // peer is recorded as their origin, so we never serve them back to it.

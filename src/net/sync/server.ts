@@ -1,5 +1,5 @@
 /**
- * Serving side of /identity-hub/sync/1.0.0. A peer pulls batches of our
+ * Serving side of /identity-hub/sync/1.0.0 and 1.1.0. A peer pulls batches of our
  * change feed after its watermark; when it is caught up it sends a waiting
  * pull, which we answer as soon as a new commit is durable (live push) or
  * after LONG_POLL_MS with an empty batch. Every pull is re-authorized, and a
@@ -9,14 +9,20 @@
  * No echo: a commit this hub ingested from the pulling peer itself is not
  * sent back to it (it has it: it sent it); its watermark still moves past
  * it. See store/feed-origins.ts.
+ *
+ * 1.1 adds the restore check (feed-tag.ts): a pull whose `after` does not
+ * name our feed as the puller saw it gets `reset`, and we pull everything
+ * again ourselves; a pull with `echo`, or from a puller whose own feed is
+ * shorter than our watermark on it, gets its own commits too.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import { HubError, NotFoundError, PermissionsRequiredError, toHubError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { TenantStore } from '../../store/tenant-store.js'
 import { FrameChannel } from '../channel.js'
-import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS } from '../constants.js'
-import { validatePull, type PullMessage } from '../messages.js'
+import { LONG_POLL_MS, MAX_BATCH_BYTES, MAX_FRAME_BYTES, REPLY_TIMEOUT_MS, SYNC_PROTOCOL_1_1 } from '../constants.js'
+import { validatePull, validatePull11, type PullMessage } from '../messages.js'
+import { entryAt, feedTag, selfReset } from './feed-tag.js'
 import type { CommitHeader } from '../../commits/commit.js'
 import { parseCommit } from '../../commits/commit.js'
 import { originsOf } from '../../store/feed-origins.js'
@@ -64,6 +70,9 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
   const closed = new AbortController()
   stream.addEventListener('close', () => closed.abort(), { once: true })
   let first = true
+  const v11 = stream.protocol === SYNC_PROTOCOL_1_1
+  /** 1.1: the puller's own feed is shorter than our watermark on it (it lost entries): send it its own commits too, for this stream. */
+  let lost = false
   const deadlineMs = ctx.replyTimeoutMs ?? REPLY_TIMEOUT_MS
   /** A peer that stops pulling, or stops reading, does not hold the stream (and its slot) forever. */
   const bounded = async <T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
@@ -86,7 +95,7 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
   }
   try {
     for (;;) {
-      const pull = await bounded('send its next pull', async signal => await ch.receive(validatePull, signal))
+      const pull = await bounded('send its next pull', async signal => await ch.receive(v11 ? validatePull11 : validatePull, signal))
       if (pull === null) break
       const store = ctx.store(pull.tenant)
       if (store === undefined) {
@@ -96,13 +105,32 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
         throw new NotFoundError('this hub does not serve that tenant')
       }
       let access = await ctx.access(store, peer, pull.as)
+      const firstPull = first
       if (first || access === undefined) await ctx.onAccess?.(store, peer, pull.as, access !== undefined)
       first = false
       if (access === undefined) {
         await noticeRevocation(store, pull)
         throw new PermissionsRequiredError(NOT_AUTHORIZED)
       }
-      let batch = await readBatch(store, pull.after, pull.limit, access, peer)
+      // 1.1, only once the peer is authorized: does `after` still name our feed as it saw it?
+      let afterId: string | undefined
+      if (v11 && pull.after > 0) {
+        afterId = await entryAt(store, pull.after)
+        if (afterId === undefined || (pull.afterTag !== undefined && pull.afterTag !== feedTag(peer, afterId))) {
+          // Our feed lost what this peer saw at `after` (restored from an older copy, or replaced): it starts
+          // again from 0, and we pull everything again, echo included, since we may have lost what we sent it.
+          ctx.log.warn('a peer saw our feed otherwise: it pulls again from 0, and we from every peer', { peer, after: pull.after, head: store.durableSeq })
+          if (await selfReset(store)) ctx.log.warn('our watermarks were reset: pulling everything again', { tenant: store.tenant })
+          const reset = `{"t":"batch","commits":[],"last":0,"head":${store.durableSeq},"reset":true}`
+          await bounded('take our batch', async signal => { await ch.send({ raw: reset }, signal) })
+          ctx.onServed?.(peer, 0, reset, store)
+          continue
+        }
+      }
+      if (v11 && firstPull && pull.mine !== undefined) lost = await store.getWatermark(peer) > pull.mine
+      // No echo, unless the puller lost what it sent us.
+      const skipFor = v11 && (pull.echo === true || lost) ? undefined : peer
+      let batch = await readBatch(store, pull.after, pull.limit, access, skipFor)
       if (batch.count === 0 && pull.wait) {
         // Nothing to send: wait for a commit. New entries that are all the
         // puller's own (skipped, no echo) are not worth a reply of their
@@ -127,15 +155,18 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
             await noticeRevocation(store, pull)
             throw new PermissionsRequiredError('this peer\'s authorization was revoked')
           }
-          const next = await readBatch(store, batch.last, pull.limit, access, peer)
+          const next = await readBatch(store, batch.last, pull.limit, access, skipFor)
           const woken = next.last > batch.last
-          batch = next
+          // A read that examined nothing new still ends at the entry the one before named.
+          batch = next.lastId === undefined && batch.lastId !== undefined ? { ...next, lastId: batch.lastId } : next
           if (batch.count > 0 || !woken || Date.now() >= until) break
         }
         if (closed.signal.aborted) break
       }
-      await bounded('take our batch', async signal => { await ch.send({ raw: batch.json }, signal) })
-      ctx.onServed?.(peer, batch.count, batch.json, store)
+      const lastId = batch.last === pull.after ? afterId : batch.lastId
+      const json = v11 && lastId !== undefined ? `${batch.json.slice(0, -1)},"lastTag":"${feedTag(peer, lastId)}"}` : batch.json
+      await bounded('take our batch', async signal => { await ch.send({ raw: json }, signal) })
+      ctx.onServed?.(peer, batch.count, json, store)
     }
     await ch.close()
   } catch (err) {
@@ -148,7 +179,8 @@ export async function serveSync (ctx: SyncServerContext, stream: Stream, connect
   }
 }
 
-interface Batch { json: string, count: number, last: number }
+/** `lastId`: the commit id of the entry at `last`, when the batch examined any. */
+interface Batch { json: string, count: number, last: number, lastId?: string }
 
 /** A feed entry, with its envelope when it came from memory. */
 interface FeedEntry { seq: number, commitId: string, envelope?: string }
@@ -206,6 +238,7 @@ export async function readBatch (store: TenantStore, after: number, limit: numbe
   const envs: string[] = []
   let bytes = 0
   let last = after
+  let lastId: string | undefined
   const wanted = entries.filter((_, i) => mine[i] !== true)
   // One read for the whole batch (what memory does not hold): in a tab each get would be its own IndexedDB transaction, queued behind the writes.
   const missing = wanted.filter(e => e.envelope === undefined)
@@ -217,6 +250,7 @@ export async function readBatch (store: TenantStore, after: number, limit: numbe
     const entry = entries[i] as FeedEntry
     if (mine[i] === true) {
       last = entry.seq
+      lastId = entry.commitId
       continue
     }
     if (envs.length >= limit) break
@@ -225,16 +259,19 @@ export async function readBatch (store: TenantStore, after: number, limit: numbe
     // Quarantined commits (cancelled by a revocation) are kept, never served.
     if (store.isQuarantined(entry.commitId)) {
       last = entry.seq
+      lastId = entry.commitId
       continue
     }
     if (!access.all && !access.allows(parseCommit(env, Infinity).header, entry.commitId)) {
       last = entry.seq
+      lastId = entry.commitId
       continue
     }
     if (envs.length > 0 && bytes + env.length > MAX_BATCH_BYTES) break
     envs.push(env)
     bytes += env.length
     last = entry.seq
+    lastId = entry.commitId
   }
-  return { json: `{"t":"batch","commits":[${envs.join(',')}],"last":${last},"head":${head}}`, count: envs.length, last }
+  return { json: `{"t":"batch","commits":[${envs.join(',')}],"last":${last},"head":${head}}`, count: envs.length, last, ...(lastId !== undefined ? { lastId } : {}) }
 }
