@@ -138,6 +138,26 @@ describe('sync 1.1 and 1.0 peers', () => {
   })
 })
 
+describe('the echo pass', () => {
+  it('after our watermarks are reset, the live pull reopens from 0 with echo, gets our own commits back too, and clears the mark at the head', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    const b = await device(a)
+    for (let i = 0; i < 3; i++) await a.hub.collections.create(playlist(`a${i}`))
+    let last = ''
+    for (let i = 0; i < 5; i++) last = (await b.hub.collections.create(playlist(`b${i}`))).commitId
+    await eventually(async () => await a.hub.store.getEnvelope(last) !== undefined, 20_000, 'A to pull B\'s five')
+    await eventually(async () => await b.hub.store.getWatermark(a.hub.hubDid) === a.hub.store.durableSeq, 20_000, 'B to settle on A')
+    const served = a.node.servedCommits
+    await b.hub.store.resetWatermarks()
+    await eventually(async () => {
+      const m = await b.hub.store.getWatermarkMark(a.hub.hubDid)
+      return m.seq === a.hub.store.durableSeq && m.echo !== true && m.tag !== undefined
+    }, 20_000, 'B\'s echo pass on A to reach A\'s head')
+    // Everything in A's feed went to B, B's own five included (no echo would have skipped them).
+    expect(a.node.servedCommits - served).toBeGreaterThanOrEqual(a.hub.store.durableSeq)
+  })
+})
+
 describe('a peer that lies about what it saw', () => {
   it('a device claiming another commit at `after` costs a re-pull, once per interval, and withholds nothing; a stranger\'s claim changes nothing', { timeout: 60_000 }, async () => {
     const a = await founder()
