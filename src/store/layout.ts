@@ -8,7 +8,7 @@
  *   f!<seq>                                       → commitId   (change feed)
  *   s!<objectId>                                  → Automerge snapshot (cache)
  *   p!<objectId>                                  → ''         (Permissions objects, deleted ones too)
- *   w!<peer hub DID>                              → seq        (sync watermark: peer's feed position)
+ *   w!<peer hub DID>                              → seq, or JSON {seq, tag?, echo?} (sync watermark: peer's feed position; sync 1.1's tag of the entry there and echo mark)
  *   g!<last seq>                                  → {n, from}  (feed entries last-n+1..last came from peer `from`: feed-origins.ts)
  *   r!<DID>!<commitId>                            → ''         (commits relying on a non-owner DID: signed, or accepted, by it)
  *   q!<commitId>                                  → ''         (quarantined: invalid since a revocation; kept, never served or materialized)
