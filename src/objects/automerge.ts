@@ -132,17 +132,28 @@ export function patchMap (draft: Record<string, unknown>, from: JsonObject, to: 
 }
 
 /**
- * Lists keep their common prefix and suffix untouched, patch elements that
- * are objects at both ends in place, and splice the rest: a concurrent edit
- * elsewhere in the list survives the merge.
+ * Where two lists differ: `start` is the length of their common prefix,
+ * `endFrom`/`endTo` where their common suffix begins in each, and `paired`
+ * how many elements of the window exist on both sides (patched in place;
+ * the rest is spliced). Shared by patchList and live-doc.ts's backend twin,
+ * which must make exactly the same edit.
  */
-function patchList (draft: unknown[], from: JsonValue[], to: JsonValue[]): void {
+export function listEditWindow (from: JsonValue[], to: JsonValue[]): { start: number, endFrom: number, endTo: number, paired: number } {
   let start = 0
   while (start < from.length && start < to.length && deepEqual(from[start] as JsonValue, to[start] as JsonValue)) start++
   let endFrom = from.length
   let endTo = to.length
   while (endFrom > start && endTo > start && deepEqual(from[endFrom - 1] as JsonValue, to[endTo - 1] as JsonValue)) { endFrom--; endTo-- }
-  const paired = Math.min(endFrom - start, endTo - start)
+  return { start, endFrom, endTo, paired: Math.min(endFrom - start, endTo - start) }
+}
+
+/**
+ * Lists keep their common prefix and suffix untouched, patch elements that
+ * are objects at both ends in place, and splice the rest: a concurrent edit
+ * elsewhere in the list survives the merge.
+ */
+function patchList (draft: unknown[], from: JsonValue[], to: JsonValue[]): void {
+  const { start, endFrom, endTo, paired } = listEditWindow(from, to)
   for (let i = 0; i < paired; i++) {
     const a = from[start + i] as JsonValue
     const b = to[start + i] as JsonValue

@@ -20,7 +20,7 @@
  */
 import * as A from '@automerge/automerge'
 import { BadRequestError } from '../errors.js'
-import { docValue, fromAm, patchMap, toAm, type AmDoc } from './automerge.js'
+import { docValue, fromAm, listEditWindow, patchMap, toAm, type AmDoc } from './automerge.js'
 import { deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
 
 type Backend = ReturnType<typeof A.getBackend>
@@ -233,12 +233,7 @@ function rawPatchMap (h: Backend, obj: string, from: JsonObject, to: JsonObject)
 
 /** patchList (automerge.ts), on the backend. */
 function rawPatchList (h: Backend, obj: string, from: JsonValue[], to: JsonValue[]): void {
-  let start = 0
-  while (start < from.length && start < to.length && deepEqual(from[start] as JsonValue, to[start] as JsonValue)) start++
-  let endFrom = from.length
-  let endTo = to.length
-  while (endFrom > start && endTo > start && deepEqual(from[endFrom - 1] as JsonValue, to[endTo - 1] as JsonValue)) { endFrom--; endTo-- }
-  const paired = Math.min(endFrom - start, endTo - start)
+  const { start, endFrom, endTo, paired } = listEditWindow(from, to)
   for (let i = 0; i < paired; i++) {
     const a = from[start + i] as JsonValue
     const b = to[start + i] as JsonValue
