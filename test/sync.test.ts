@@ -247,6 +247,29 @@ describe('hostile peers', () => {
     expect(await dumpData(a.hub)).toEqual(before)
   })
 
+  it('a device that refuses to sync with us is asked again later on the same connection, not given up on until we reconnect', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    const m = await device(a)
+    await eventually(() => a.node.syncStatus().some(s => s.replicating), 10_000, 'A to replicate from M')
+    // M refuses every pull from now on, as a hosting process does for an owner it has not opened yet.
+    let refusals = 0
+    await m.node.libp2p.unhandle(SYNC_PROTOCOL_1_1)
+    await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
+      const ch = new FrameChannel(stream, 1 << 20)
+      await ch.receive(validatePull)
+      refusals++
+      await ch.send({ t: 'error', code: 'not_found', message: 'no such tenant here' })
+    }, { force: true })
+    await m.node.libp2p.hangUp(a.node.libp2p.peerId)
+    await m.node.libp2p.dial(a.node.libp2p.getMultiaddrs()[0] as never)
+    await eventually(() => refusals >= 1, 10_000, 'A to be refused once')
+    const connectedAt = a.node.peers().find(p => p.peerId === m.hub.peerId)
+    expect(connectedAt).toBeDefined()
+    // Without a new connection, A opens another sync stream (it used to stop pulling until the next connection).
+    await eventually(() => refusals >= 2, 20_000, 'A to ask again')
+    expect(a.node.syncStatus().find(s => s.hubDid === m.hub.hubDid)?.lastError).toContain('not_found')
+  })
+
   it.each([
     { when: 'the first pull', live: false, answered: 0 },
     { when: 'a waiting (long-poll) pull', live: true, answered: 1 }

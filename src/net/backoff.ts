@@ -13,6 +13,14 @@ export interface BackoffPolicy {
 export const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 500, maxMs: 60_000 }
 /** Reopening a sync stream to a connected device (replication.ts). */
 export const REPLICATION_BACKOFF: BackoffPolicy = { minMs: 200, maxMs: 10_000 }
+/**
+ * Asking a connected device again after it refused to sync with us
+ * (permissions_required, not_found): it may serve us later without the
+ * connection dropping — our authorization reaches it, or a hosting process
+ * opens an owner that another process added — so the replicator keeps
+ * asking, slowly (replication.ts).
+ */
+export const REFUSED_REPLICATION_BACKOFF: BackoffPolicy = { minMs: 2_000, maxMs: 120_000 }
 /** Reopening a follow of another owner's hub (follows.ts). */
 export const FOLLOW_BACKOFF: BackoffPolicy = { minMs: 250, maxMs: 30_000 }
 

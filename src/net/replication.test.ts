@@ -77,7 +77,7 @@ describe('Replication: when our DeviceAuthorization is presented', () => {
     expect(pulls[1]?.as?.did).toBe('did:key:zowner')
   })
 
-  it('gives up on a peer that refuses us with our proof too', async () => {
+  it('asks a peer that refuses us with our proof too again only later (REFUSED_REPLICATION_BACKOFF), and stops waiting at once when stopped', async () => {
     const pulls: PullOptions[] = []
     const peers = new PeerTable(100)
     const s = peers.ensure(peerIdOfHubDid(peer).toString(), peer)
@@ -88,10 +88,15 @@ describe('Replication: when our DeviceAuthorization is presented', () => {
       pull: async (_stream, opts) => { pulls.push(opts); throw new PermissionsRequiredError('no') }
     }
     new Replication(c).start(s)
-    for (let i = 0; i < 100 && s.replicator !== undefined; i++) await new Promise(resolve => setTimeout(resolve, 5))
-    expect(s.replicator).toBeUndefined()
+    for (let i = 0; i < 100 && pulls.length < 2; i++) await new Promise(resolve => setTimeout(resolve, 5))
+    // Refused without, then with our proof: then it waits (REFUSED_REPLICATION_BACKOFF.minMs = 2 s) instead of giving up or hammering.
     expect(pulls.map(p => p.as?.proof !== undefined)).toEqual([false, true])
     expect(s.lastError).toMatch(/^permissions_required/)
+    expect(s.replicator).toBeDefined()
+    s.replicator?.abort()
+    for (let i = 0; i < 100 && s.replicator !== undefined; i++) await new Promise(resolve => setTimeout(resolve, 5))
+    expect(s.replicator).toBeUndefined()
+    expect(pulls).toHaveLength(2)
   })
 
   it('a blind peer may only hand us what a blind hub may hold', async () => {

@@ -20,7 +20,7 @@ import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerState, type PeerTable } from './peers.js'
 import { blindMayHold } from './sync-access.js'
 import { ProtocolViolation, introduce, pullFrom, type PullOptions, type PullProgress, type PullResult, type Puller } from './sync/client.js'
-import { REPLICATION_BACKOFF, nextBackoff } from './backoff.js'
+import { REFUSED_REPLICATION_BACKOFF, REPLICATION_BACKOFF, nextBackoff } from './backoff.js'
 
 /** How long opening a stream (or a one-shot dial) may take. */
 const OPEN_TIMEOUT_MS = 10_000
@@ -110,6 +110,7 @@ export class Replication {
     s.replicator = ctrl
     void (async () => {
       let delay = RETRY_MIN_MS
+      let refusedDelay = 0
       while (!ctrl.signal.aborted && !c.stopped() && s.connected && c.isDevice(s.hubDid)) {
         try {
           const stream = await c.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOLS, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
@@ -117,6 +118,7 @@ export class Replication {
           const proof = s.presentProof === true ? await this.ownProof() : undefined
           await this.#pull(stream, this.#pullOptions(s.hubDid, proof, { live: true, signal: ctrl.signal, onProgress: p => { foldProgress(s, p) } }))
           delay = RETRY_MIN_MS
+          refusedDelay = 0
           s.presentProof = false
         } catch (err) {
           if (ctrl.signal.aborted || c.stopped()) break
@@ -131,9 +133,16 @@ export class Replication {
             s.presentProof = true
             continue // at once, with the proof
           }
-          if (e.code === 'permissions_required' || e.code === 'not_found' || (err as Error).name === 'UnsupportedProtocolError') {
-            c.log.debug('peer does not sync with us', { peer: s.hubDid, code: e.code })
+          if ((err as Error).name === 'UnsupportedProtocolError') {
+            c.log.debug('peer does not speak sync', { peer: s.hubDid })
             break
+          }
+          if (e.code === 'permissions_required' || e.code === 'not_found') {
+            // Not for good: it may serve us later on this very connection (REFUSED_REPLICATION_BACKOFF says when).
+            refusedDelay = refusedDelay === 0 ? REFUSED_REPLICATION_BACKOFF.minMs : nextBackoff(refusedDelay, REFUSED_REPLICATION_BACKOFF)
+            c.log.debug('peer does not sync with us; asking again later', { peer: s.hubDid, code: e.code, inMs: refusedDelay })
+            await abortableWait(refusedDelay, ctrl.signal)
+            continue
           }
           c.log.debug('sync stream ended; retrying', { peer: s.hubDid, reason: e.message })
         }
@@ -173,4 +182,13 @@ export class Replication {
     st.streamBytes = newStream()
     return { ...result, peer: hubDid }
   }
+}
+
+/** Wait `ms`, or less if `signal` aborts first (a refused peer is asked again after minutes; stopping must not wait for that). */
+async function abortableWait (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
