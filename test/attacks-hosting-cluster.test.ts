@@ -32,13 +32,13 @@ import { cleanup, playlist, tempDir } from './helpers.js'
 import { RawClient } from './raw-request-client.js'
 import { eventually, founder, stopAll, TCP_ONLY, type Running } from './net-helpers.js'
 import { freshNamespace, startPostgres } from './pg-harness.js'
+import { silentLogger } from '../src/log.js'
 
 const pg = await startPostgres()
 if (pg.cluster === undefined) process.stderr.write(`test/attacks-hosting-cluster.test.ts: skipped: ${pg.reason}\n`)
 afterAll(async () => { await pg.cluster?.stop() })
 
-const noop = (): void => {}
-const silent = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent }
+const silent = silentLogger
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
   await stopAll()

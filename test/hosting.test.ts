@@ -34,6 +34,7 @@ import { cleanup, playlist, tempDir } from './helpers.js'
 import { eventually, founder, startHub, stopAll, TCP_ONLY, type Running } from './net-helpers.js'
 import { joinHub } from '../src/net/pair.js'
 import { freshNamespace, startPostgres } from './pg-harness.js'
+import { silentLogger } from '../src/log.js'
 
 const OWNERS = 20
 /** Owners that also get a second device, which meets only the host. */
@@ -65,8 +66,7 @@ async function startHost (engine: 'leveldb' | 'postgres'): Promise<Host> {
   return { node, owners, kv, dir, close }
 }
 
-const noop = (): void => {}
-const silent = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent }
+const silent = silentLogger
 const hosts: Array<() => Promise<void>> = []
 
 afterEach(async () => {

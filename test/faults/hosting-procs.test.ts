@@ -43,6 +43,7 @@ import { cleanup, playlist, tempDir } from '../helpers.js'
 import { eventually, founder, startHub, stopAll, stopHub, type Running } from '../net-helpers.js'
 import { startPostgres } from '../pg-harness.js'
 import { mulberry32 } from './prng.js'
+import { silentLogger } from '../../src/log.js'
 
 const asked = Number(process.env.HOSTING_PROCS ?? 0)
 const RUN = Number.isInteger(asked) && asked > 0
@@ -187,8 +188,7 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
     for (const o of owners) expected.set(o.did, new Set([...await blindCommits(o.devices[0].hub.store), ...await blindCommits(o.devices[1].hub.store)]))
     const kv = await PgKv.open({ url, namespace: ns, maxConnections: 4 })
     const hostKey = Ed25519KeyPair.generate() // reading only: the owners' hubs are opened, nothing is written
-    const noop = (): void => {}
-    const silent = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent }
+    const silent = silentLogger
     const hosted = await HostedOwners.open({ kv, hostKey, hubDid: hostKey.did, peerId: peerIdOf(hostKey.publicKey), dir: base, engine: 'postgres', logger: silent })
     try {
       expect(hosted.size).toBe(OWNERS)
