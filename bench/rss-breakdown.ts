@@ -25,13 +25,14 @@
  * Diagnostics only: nothing here is a target; the target figure is
  * workloads' rss_started_mb (docs/benchmarks.md).
  */
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import v8 from 'node:v8'
+import { procRss, startHubProcess } from './started-hub.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const CLI = join(HERE, '..', 'src', 'cli', 'main.js')
@@ -143,12 +144,6 @@ process.on('SIGUSR2', () => {
 
 interface StartedRun { vmRss: number, vmHwm: number, readyMs: number, before: Snapshot, afterGc: Snapshot }
 
-async function procStatus (pid: number): Promise<{ rss: number, hwm: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024
-  return { rss: r1(kib('VmRSS')), hwm: r1(kib('VmHWM')) }
-}
-
 async function startedPart (): Promise<StartedRun> {
   const dir = await mkdtemp(join(tmpdir(), 'hub-rss-breakdown-'))
   try {
@@ -156,22 +151,11 @@ async function startedPart (): Promise<StartedRun> {
     const report = join(dir, 'report.json')
     await writeFile(preload, PRELOAD)
     await promisify(execFile)(process.execPath, [CLI, 'init', '--dir', join(dir, 'hub'), '--json'])
-    const t0 = performance.now()
-    const child = spawn(process.execPath, ['--expose-gc', '--import', pathToFileURL(preload).href, CLI, 'start', '--dir', join(dir, 'hub'), '--json', '--listen', '/ip4/127.0.0.1/tcp/0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HUB_RSS_REPORT: report }
-    })
-    const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-    let stderr = ''
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-2000) })
+    const { child, readyMs, stop } = await startHubProcess(CLI, join(dir, 'hub'), { nodeArgs: ['--expose-gc', '--import', pathToFileURL(preload).href], env: { ...process.env, HUB_RSS_REPORT: report } })
     try {
-      const readyMs = await new Promise<number>((resolve, reject) => {
-        let out = ''
-        child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; if (out.includes('\n')) resolve(performance.now() - t0) })
-        void exited.then(() => reject(new Error(`hub start exited before it was ready: ${stderr}`)))
-      })
       await new Promise(resolve => setTimeout(resolve, IDLE_MS))
-      const st = await procStatus(child.pid as number)
+      const m = await procRss(child.pid as number)
+      const st = { rss: r1(m.rss), hwm: r1(m.hwm) }
       child.kill('SIGUSR2')
       let text: string | undefined
       for (let i = 0; i < 100 && text === undefined; i++) {
@@ -182,8 +166,7 @@ async function startedPart (): Promise<StartedRun> {
       const inside = JSON.parse(text) as { before: Snapshot, afterGc: Snapshot }
       return { vmRss: st.rss, vmHwm: st.hwm, readyMs: Math.round(readyMs), ...inside }
     } finally {
-      child.kill('SIGTERM')
-      await exited
+      await stop()
     }
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -18,8 +18,8 @@
  * Every process is stopped (killed if it must) and every temp dir removed.
  * Explanations of each figure: docs/benchmarks.md "workloads".
  */
-import { execFile, fork, spawn } from 'node:child_process'
-import { readFile, mkdtemp, rm } from 'node:fs/promises'
+import { execFile, fork } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +30,7 @@ import { HubChild } from './hub-child.js'
 import { closedLoop, connectAll, hubUsage, localUsage, setUpAppHub, usageBetween, warmClients } from './requests.js'
 import { percentile, progress, round, summarize, type Figures, type Suite, type SuiteOptions } from './util.js'
 import type { FromWorkloadProc, ToWorkloadProc, WorkloadRun, WorkloadSizes } from './workload-data.js'
+import { procRss, startHubProcess } from './started-hub.js'
 
 const WORKLOADS_PROC = fileURLToPath(new URL('./workloads-proc.js', import.meta.url))
 /** The built CLI (dist/bench/ → dist/src/cli/main.js). */
@@ -117,44 +118,19 @@ async function requestsRun (sizes: Sizes['requests'], tag: string): Promise<Requ
 
 // ------------------------------------------------------------------ rss_started: the real `hub start`
 
-/** VmRSS and VmHWM (peak) of a process, MiB (Linux /proc). */
-async function procRss (pid: number): Promise<{ rss: number, hwm: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kib = (field: string): number => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
-    if (m === null) throw new Error(`/proc/${pid}/status has no ${field}`)
-    return Number(m[1]) / 1024
-  }
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') }
-}
-
+/** `hub start` on a fresh directory: its RSS and peak STARTED_IDLE_MS after the ready line, and the time to that line. */
 async function startedRun (tag: string): Promise<{ rss: number, hwm: number, readyMs: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'hub-bench-started-'))
   try {
     await promisify(execFile)(process.execPath, [CLI, 'init', '--dir', dir, '--json'])
-    const t0 = performance.now()
-    const child = spawn(process.execPath, [CLI, 'start', '--dir', dir, '--json', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-    let stderr = ''
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-2000) })
+    const { child, readyMs, stop } = await startHubProcess(CLI, dir)
     try {
-      const readyMs = await new Promise<number>((resolve, reject) => {
-        let out = ''
-        child.stdout.setEncoding('utf8').on('data', (s: string) => {
-          out += s
-          if (out.includes('\n')) resolve(performance.now() - t0)
-        })
-        void exited.then(() => reject(new Error(`hub start exited before it was ready: ${stderr}`)))
-      })
       await new Promise(resolve => setTimeout(resolve, STARTED_IDLE_MS))
       const m = await procRss(child.pid as number)
       progress(`${tag}: hub start ready after ${round(readyMs, 0)} ms; RSS ${round(m.rss, 1)} MiB ${STARTED_IDLE_MS} ms later (peak so far ${round(m.hwm, 1)} MiB)`)
       return { ...m, readyMs }
     } finally {
-      child.kill('SIGTERM')
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(killer)
+      await stop()
     }
   } finally {
     await rm(dir, { recursive: true, force: true })
