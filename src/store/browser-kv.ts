@@ -17,7 +17,7 @@
 import { BrowserLevel } from 'browser-level'
 import { HubError } from '../errors.js'
 import { utf8 } from '../identity/encoding.js'
-import type { KvOp, KvRange, KvStore } from './kv.js'
+import { StoreClosedError, type KvOp, type KvRange, type KvStore } from './kv.js'
 
 /** The IndexedDB database name prefix (browser-level's default is `level-js-`). */
 export const BROWSER_KV_PREFIX = 'identity-hub-'
@@ -56,6 +56,7 @@ export class BrowserKv implements KvStore {
   readonly #db: BrowserLevel<string, Uint8Array>
   readonly #release: () => Promise<void>
   readonly #durability: IDBTransactionDurability
+  #closed = false
 
   private constructor (db: BrowserLevel<string, Uint8Array>, release: () => Promise<void>, sync: boolean) {
     this.#db = db
@@ -86,11 +87,18 @@ export class BrowserKv implements KvStore {
     await BrowserLevel.destroy(name, BROWSER_KV_PREFIX)
   }
 
+  /** Calls after close() fail typed (browser-level's own error is untyped, and a raw IDBDatabase throws InvalidStateError). */
+  #open (): void {
+    if (this.#closed) throw new StoreClosedError('IndexedDB')
+  }
+
   async get (key: string): Promise<Uint8Array | undefined> {
+    this.#open()
     return await this.#db.get(key)
   }
 
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
+    this.#open()
     if (keys.length === 0) return []
     return await this.#db.getMany(keys)
   }
@@ -107,6 +115,7 @@ export class BrowserKv implements KvStore {
    * a power cut).
    */
   async batch (ops: KvOp[]): Promise<void> {
+    this.#open()
     if (ops.length === 0) return
     // browser-level exposes its IDBDatabase as `db` (untyped in its .d.ts).
     const idb = (this.#db as unknown as { db: IDBDatabase }).db
@@ -132,17 +141,21 @@ export class BrowserKv implements KvStore {
   }
 
   async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
+    this.#open()
     // Read whole, in one transaction: a snapshot of the range (module comment).
     const all = await this.#db.iterator(range).all()
     for (const e of all) yield e
   }
 
   async * keys (range: KvRange): AsyncIterable<string> {
+    this.#open()
     const all = await this.#db.keys(range).all()
     yield * all
   }
 
   async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
     try {
       await this.#db.close()
     } finally {

@@ -26,6 +26,16 @@ async function collect (it: AsyncIterable<[string, Uint8Array]>): Promise<string
   return out
 }
 
+/** The error code a call rejects with, or 'resolved'. */
+async function codeOf (call: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await call()
+    return 'resolved'
+  } catch (err) {
+    return (err as { code?: unknown }).code
+  }
+}
+
 export const KV_CONFORMANCE_CASES: readonly KvCase[] = [
   {
     name: 'gets what a batch put, and nothing for absent keys',
@@ -94,6 +104,19 @@ export const KV_CONFORMANCE_CASES: readonly KvCase[] = [
       expect(seen.includes('r!0150x') || seen.includes('r!9999')).toBe(false)
       expect(s(await kv.get('r!9999'))).toBe('new')
       await kv.close()
+    }
+  },
+  {
+    name: 'after close every call rejects with the typed code unavailable',
+    run: async (make, expect) => {
+      const kv = await make()
+      await kv.batch([{ type: 'put', key: 'a', value: b('1') }])
+      await kv.close()
+      expect(await codeOf(async () => await kv.get('a'))).toBe('unavailable')
+      expect(await codeOf(async () => await kv.getMany(['a']))).toBe('unavailable')
+      expect(await codeOf(async () => { await kv.batch([{ type: 'put', key: 'b', value: b('2') }]) })).toBe('unavailable')
+      expect(await codeOf(async () => await collect(kv.entries({})))).toBe('unavailable')
+      expect(await codeOf(async () => { for await (const k of kv.keys({})) void k })).toBe('unavailable')
     }
   }
 ]

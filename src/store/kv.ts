@@ -4,6 +4,8 @@
  * `kv-conformance.ts` can back it. Keys are strings compared by their UTF-8
  * bytes (LevelDB order).
  */
+import { UnavailableError } from '../errors.js'
+
 export type KvOp =
   | { type: 'put', key: string, value: Uint8Array }
   | { type: 'del', key: string }
@@ -25,6 +27,18 @@ export interface KvStore {
   entries (range: KvRange): AsyncIterable<[string, Uint8Array]>
   keys (range: KvRange): AsyncIterable<string>
   close (): Promise<void>
+}
+
+/**
+ * A call on a store after (or while) it was closed: typed, so that a request
+ * or a sync still in flight when the hub shuts down ends with `unavailable`
+ * (worth retrying elsewhere) instead of the engine's untyped error. Every
+ * engine throws it; the KV conformance suite checks.
+ */
+export class StoreClosedError extends UnavailableError {
+  constructor (engine: string) {
+    super(`the ${engine} store is closed`, { reason: 'closed' })
+  }
 }
 
 /** Upper bound for a prefix scan: every key starting with `prefix` is below it. */

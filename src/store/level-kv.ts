@@ -1,7 +1,7 @@
 /** LevelDB (through `level` / classic-level) implementation of KvStore. */
 import { Level } from 'level'
 import { HubError } from '../errors.js'
-import type { KvOp, KvRange, KvStore } from './kv.js'
+import { StoreClosedError, type KvOp, type KvRange, type KvStore } from './kv.js'
 
 export interface LevelKvOptions {
   /**
@@ -13,6 +13,18 @@ export interface LevelKvOptions {
 }
 
 const CHUNK = 512
+
+/**
+ * abstract-level's errors for a database that is closing or closed: the
+ * untyped engine error becomes {@link StoreClosedError}, so a request still
+ * in flight when the hub closes fails with a code a caller can act on.
+ */
+function closedOr (err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'LEVEL_DATABASE_NOT_OPEN' || code === 'LEVEL_ITERATOR_NOT_OPEN'
+    ? new StoreClosedError('LevelDB')
+    : err
+}
 
 export class LevelKv implements KvStore {
   readonly #db: Level<string, Uint8Array>
@@ -38,26 +50,26 @@ export class LevelKv implements KvStore {
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {
-    return await this.#db.get(key)
+    return await this.#db.get(key).catch(err => { throw closedOr(err) })
   }
 
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
     if (keys.length === 0) return []
-    return await this.#db.getMany(keys)
+    return await this.#db.getMany(keys).catch(err => { throw closedOr(err) })
   }
 
   async batch (ops: KvOp[]): Promise<void> {
     if (ops.length === 0) return
-    await this.#db.batch(ops, { sync: this.#sync })
+    await this.#db.batch(ops, { sync: this.#sync }).catch(err => { throw closedOr(err) })
   }
 
   // Iterators are read in chunks (nextv): one native call per chunk instead
   // of one per entry, which more than halves the cost of an index scan.
   async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
-    const it = this.#db.iterator(range)
+    const it = this.#open(() => this.#db.iterator(range))
     try {
       for (;;) {
-        const chunk = await it.nextv(CHUNK)
+        const chunk = await it.nextv(CHUNK).catch(err => { throw closedOr(err) })
         if (chunk.length === 0) return
         for (const e of chunk) yield e
       }
@@ -67,15 +79,25 @@ export class LevelKv implements KvStore {
   }
 
   async * keys (range: KvRange): AsyncIterable<string> {
-    const it = this.#db.keys(range)
+    const it = this.#open(() => this.#db.keys(range))
     try {
       for (;;) {
-        const chunk = await it.nextv(CHUNK)
+        const chunk = await it.nextv(CHUNK).catch(err => { throw closedOr(err) })
         if (chunk.length === 0) return
         yield * chunk
       }
     } finally {
       await it.close()
+    }
+  }
+
+  /** An iterator, created only on an open database (abstract-level throws synchronously, or fails the first read, otherwise). */
+  #open<T> (make: () => T): T {
+    if (this.#db.status !== 'open') throw new StoreClosedError('LevelDB')
+    try {
+      return make()
+    } catch (err) {
+      throw closedOr(err)
     }
   }
 

@@ -2,7 +2,7 @@
  * In-memory KvStore for unit tests only (never used by the product path).
  * Keeps keys sorted by UTF-8 bytes to match LevelDB.
  */
-import type { KvOp, KvRange, KvStore } from './kv.js'
+import { StoreClosedError, type KvOp, type KvRange, type KvStore } from './kv.js'
 
 function cmp (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
@@ -13,10 +13,15 @@ export class MemoryKv implements KvStore {
   #sorted: string[] | undefined
   closed = false
 
-  async get (key: string): Promise<Uint8Array | undefined> { return this.#map.get(key) }
-  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { return keys.map(k => this.#map.get(k)) }
+  #open (): void {
+    if (this.closed) throw new StoreClosedError('in-memory')
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> { this.#open(); return this.#map.get(key) }
+  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> { this.#open(); return keys.map(k => this.#map.get(k)) }
 
   async batch (ops: KvOp[]): Promise<void> {
+    this.#open()
     for (const op of ops) {
       if (op.type === 'put') this.#map.set(op.key, op.value)
       else this.#map.delete(op.key)
@@ -33,6 +38,7 @@ export class MemoryKv implements KvStore {
   }
 
   async * entries (range: KvRange): AsyncIterable<[string, Uint8Array]> {
+    this.#open()
     this.#sorted ??= [...this.#map.keys()].sort(cmp)
     const keys = this.#sorted.filter(k => this.#inRange(k, range))
     if (range.reverse === true) keys.reverse()

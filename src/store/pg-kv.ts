@@ -26,19 +26,12 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { BadRequestError, HubError, InternalError, TooLargeError, UnavailableError, UnsupportedError } from '../errors.js'
 import type { Logger } from '../log.js'
-import type { KvOp, KvRange, KvStore } from './kv.js'
+import { StoreClosedError, type KvOp, type KvRange, type KvStore } from './kv.js'
 
 /** The batch of a process whose lease on the owner was taken over (or expired, or never held): nothing was written. */
 export class LeaseLostError extends UnavailableError {
   constructor (message: string, details: { owner: string, token: string, currentToken?: string, expired?: boolean }) {
     super(message, { reason: 'lease_lost', ...details })
-  }
-}
-
-/** A call on a store after close(). */
-export class StoreClosedError extends UnavailableError {
-  constructor () {
-    super('the PostgreSQL store is closed', { reason: 'closed' })
   }
 }
 
@@ -434,7 +427,7 @@ export class PgKv implements KvStore {
   }
 
   #checkOpen (): void {
-    if (this.#closed) throw new StoreClosedError()
+    if (this.#closed) throw new StoreClosedError('PostgreSQL')
   }
 
   async #track<T> (op: string, fn: () => Promise<T>): Promise<T> {
