@@ -4,7 +4,7 @@
  * tenant store; authorization of non-owners happens at the request layer
  * through the same `authorize()` the store uses for commits.
  */
-import * as A from '@automerge/automerge'
+import * as A from '../objects/automerge-load.js'
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js'
 import { asObjectId, type ObjectId } from '../ids.js'
 import { parseCommit, verifyCommit, type CommitStrategy, type KeyLookup } from '../commits/commit.js'

@@ -5,7 +5,7 @@
  * collaborative Text (measured: 1.8k vs 0.6k playlist docs/s). Maps and
  * lists still merge concurrent edits field by field and element by element.
  */
-import * as A from '@automerge/automerge'
+import * as A from './automerge-load.js'
 import { BadRequestError } from '../errors.js'
 import { b64 } from '../identity/encoding.js'
 import { encodeCreateChange } from './create-change.js'

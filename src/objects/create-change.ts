@@ -17,7 +17,7 @@
  * src/objects/create-change.test.ts compares the bytes with the
  * initializer's for arbitrary JSON.
  */
-import * as A from '@automerge/automerge'
+import * as A from './automerge-load.js'
 import type { JsonObject, JsonValue } from './json.js'
 
 interface Op {

@@ -18,7 +18,7 @@
  * other write drops the view (and turns the patch log off), so a stale
  * view is never used and no patch log grows unread.
  */
-import * as A from '@automerge/automerge'
+import * as A from './automerge-load.js'
 import { BadRequestError } from '../errors.js'
 import { docValue, fromAm, listEditWindow, patchMap, toAm, type AmDoc } from './automerge.js'
 import { deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'

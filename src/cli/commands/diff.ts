@@ -12,7 +12,7 @@
  * exactly as the store opens them (an object this hub cannot read is a
  * `conflict`, as for export).
  */
-import * as A from '@automerge/automerge'
+import * as A from '../../objects/automerge-load.js'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors.js'
 import { parseCommit, type Commit } from '../../commits/commit.js'
 import { commitHeaderAad } from '../../encryption/commit-aad.js'

@@ -4,7 +4,7 @@
  * other points): one must load and hold exactly the Automerge changes of the
  * commits its meta says it covers.
  */
-import * as A from '@automerge/automerge'
+import * as A from '../../objects/automerge-load.js'
 import type { ObjectId } from '../../ids.js'
 import { parseCommit } from '../../commits/commit.js'
 import { commitHeaderAad, decryptPayload } from '../../encryption/jwe.js'
