@@ -4,7 +4,6 @@
  * tenant store; authorization of non-owners happens at the request layer
  * through the same `authorize()` the store uses for commits.
  */
-import * as A from '../objects/automerge-load.js'
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js'
 import { asObjectId, type ObjectId } from '../ids.js'
 import { parseCommit, verifyCommit, type CommitStrategy, type KeyLookup } from '../commits/commit.js'
@@ -72,18 +71,18 @@ export class Collections {
   }
 
   /**
-   * Edit in place: `fn` gets a mutable draft of the value (Automerge
-   * semantics for the automerge strategy). `@context`/`@type` must not change.
+   * Edit in place: `fn` gets a mutable plain JSON copy of the value (as
+   * `read` returns it) and the hub records what it changed — for the
+   * automerge strategy the minimal edit, exactly as `update` would for the
+   * same result (objects/automerge.ts, the one string rule). `@context`/`@type`
+   * must not change.
    */
   async change (id: string, fn: (draft: Record<string, unknown>) => void): Promise<WriteResult & { changed: boolean }> {
     const oid = parseObjectId(id)
     const meta = await this.#live(oid)
     const r = await this.#store.update(oid, draft => {
       fn(draft)
-      const ctx = draft['@context']
-      const typ = draft['@type']
-      const plain = (x: unknown): unknown => A.isImmutableString(x) ? x.val : x
-      if (plain(ctx) !== meta.context || plain(typ) !== meta.type) throw new ConflictError('a change cannot alter "@context" or "@type"')
+      if (draft['@context'] !== meta.context || draft['@type'] !== meta.type) throw new ConflictError('a change cannot alter "@context" or "@type"')
     }, this.#signer)
     return { objectId: r.objectId, commitId: r.commitId, changed: r.changed }
   }

@@ -1,7 +1,7 @@
 import * as A from '@automerge/automerge'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { applyDocChanges, createChange, createDoc, docValue, loadDoc, saveDoc, updateDoc, changeHash, valueFromCreateOps, valueOfCreateChange } from './automerge.js'
+import { applyDocChanges, changeDoc, createChange, createDoc, docValue, loadDoc, saveDoc, updateDoc, changeHash, valueFromCreateOps, valueOfCreateChange } from './automerge.js'
 import type { JsonObject } from './json.js'
 import { checkJsonObject, contextAndType, deepEqual } from './json.js'
 
@@ -40,6 +40,23 @@ describe('automerge strategy', () => {
     // name set + one inserted map with one field: nothing rewrites the unchanged tracks.
     expect(ops.length).toBeLessThanOrEqual(4)
     expect(ops.some(o => o.action === 'set' && o.key === 'name')).toBe(true)
+  })
+
+  it('changeDoc (the client SDK\'s draft path) records its JSON draft\'s result exactly as updateDoc does: strings stay scalar strings', () => {
+    const actor = 'aa'.repeat(16)
+    const { change: create } = createDoc(base, actor)
+    const draftSide = applyDocChanges(loadDoc(undefined, actor), [create])
+    const valueSide = applyDocChanges(loadDoc(undefined, actor), [create])
+    const edit = (d: Record<string, unknown>): void => { d.name = `${String(d.name)} (live)`; (d.track as unknown[]).push({ name: 'Simple Man' }) }
+    const next = structuredClone(base)
+    edit(next)
+    const viaDraft = changeDoc(draftSide, actor, edit)
+    const viaValue = updateDoc(valueSide, next, actor)
+    expect(viaDraft.change).toEqual(viaValue.change)
+    expect(docValue(viaDraft.doc)).toEqual(next)
+    expect(A.isImmutableString(viaDraft.doc.name)).toBe(true)
+    expect(changeDoc(viaDraft.doc, actor, () => {}).change).toBeUndefined()
+    expect(() => changeDoc(viaDraft.doc, actor, d => { d.at = new Date(0) })).toThrow(expect.objectContaining({ code: 'bad_request' }))
   })
 
   it('produces no change when nothing differs', () => {

@@ -1,15 +1,23 @@
 /**
- * Automerge strategy. Strings are stored as Automerge `ImmutableString`
- * scalars: JSON fields are replaced whole, not edited character by
- * character, and scalar strings make document creation ~3× faster than
- * collaborative Text (measured: 1.8k vs 0.6k playlist docs/s). Maps and
- * lists still merge concurrent edits field by field and element by element.
+ * Automerge strategy. One string rule on every write path (create,
+ * `update`, `change`, here and in the client SDK): a string the hub writes
+ * is an Automerge `ImmutableString` scalar, never collaborative Text. JSON
+ * fields are replaced whole, not edited character by character (two
+ * devices renaming a playlist at once keep one name, not an interleaving of
+ * both), and scalar strings make document creation ~3× faster than Text
+ * (measured: 1.8k vs 0.6k playlist docs/s). Maps and lists still merge
+ * concurrent edits field by field and element by element. A draft function
+ * edits a plain JSON copy of the value and the hub records the minimal
+ * edit, as for a whole value (`changeDoc`, live-doc.ts `change`). Text (or
+ * any other type) written by another Automerge writer reads as JSON and is
+ * replaced by a scalar on its next edit. docs/architecture.md says what a
+ * stock Automerge user sees.
  */
 import * as A from './automerge-load.js'
 import { BadRequestError } from '../errors.js'
 import { b64 } from '../identity/encoding.js'
 import { encodeCreateChange } from './create-change.js'
-import { deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
+import { checkJsonObject, deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
 
 export type AmDoc = A.Doc<Record<string, unknown>>
 
@@ -98,11 +106,25 @@ export function createDoc (value: JsonObject, actor: string): { doc: AmDoc, chan
  */
 export function updateDoc (doc: AmDoc, next: JsonObject, actor: string, current: JsonObject = docValue(doc)): { doc: AmDoc, change: Uint8Array | undefined } {
   if (deepEqual(current, next)) return { doc, change: undefined }
-  return changeDoc(doc, actor, d => patchMap(d, current, next))
+  return proxyChange(doc, actor, d => patchMap(d, current, next))
 }
 
-/** Run an arbitrary mutation; `fn` receives the Automerge draft. */
+/**
+ * Run a draft function on a plain JSON copy of the document's value and
+ * record the result as `updateDoc` does (the one string rule: see the top of
+ * this file). A draft that is no longer JSON is refused, the document
+ * untouched.
+ */
 export function changeDoc (doc: AmDoc, actor: string, fn: (draft: Record<string, unknown>) => void): { doc: AmDoc, change: Uint8Array | undefined } {
+  const current = docValue(doc)
+  const draft = structuredClone(current)
+  fn(draft)
+  checkJsonObject(draft, Infinity)
+  return updateDoc(doc, draft, actor, current)
+}
+
+/** `A.change` with `fn` on Automerge's own draft (patchMap's edit), as `actor`. */
+function proxyChange (doc: AmDoc, actor: string, fn: (draft: Record<string, unknown>) => void): { doc: AmDoc, change: Uint8Array | undefined } {
   const mine = A.getActorId(doc) === actor ? doc : A.clone(doc, { actor })
   const after = A.change(mine, fn)
   if (after === mine) return { doc: after, change: undefined }

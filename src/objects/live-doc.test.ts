@@ -20,6 +20,14 @@ function stockEdit (doc: AmDoc, fn: (d: Record<string, unknown>) => void): { doc
   return { doc: after, change: after === doc ? undefined : A.getLastLocalChange(after) }
 }
 
+/** What the document itself holds (not the value LiveDoc keeps beside it): loaded by stock Automerge from its bytes. */
+function held (live: LiveDoc): JsonObject {
+  const doc = A.load<Record<string, unknown>>(live.save())
+  const value = docValue(doc)
+  A.free(doc)
+  return value
+}
+
 function liveFrom (change: Uint8Array): LiveDoc {
   const live = LiveDoc.load(undefined, ACTOR)
   live.applyChanges([change])
@@ -50,6 +58,7 @@ describe('LiveDoc: a whole-value update on the backend', () => {
         stock = theirs.doc
         expect(mine?.change).toEqual(theirs.change)
         if (mine !== undefined) expect(mine.value).toBe(next)
+        expect(held(live)).toEqual(docValue(stock))
         expect(live.value()).toEqual(docValue(stock))
         expect(live.heads()).toEqual(A.getHeads(stock))
         current = next
@@ -84,32 +93,68 @@ describe('LiveDoc: a whole-value update on the backend', () => {
 })
 
 describe('LiveDoc: drafts, remote changes and loading', () => {
-  it('mixes draft functions and whole-value updates and stays what stock Automerge holds', () => {
+  it('records a draft function as the whole-value update of its result, and stays what stock Automerge holds', () => {
     const start: JsonObject = { '@type': 'MusicPlaylist', name: 'one', track: [{ name: 'a' }] }
     const create = createChange(start, ACTOR)
     const live = liveFrom(create)
+    const twin = liveFrom(create)
     let stock = stockDoc([create])
     const steps: Array<(d: Record<string, unknown>) => void> = [
-      d => { d.name = new A.ImmutableString('two') },
-      d => { (d.track as unknown[]).push({ name: new A.ImmutableString('b') }) },
-      d => { A.insertAt(d.track as unknown[], 0, { name: new A.ImmutableString('c') }) }
+      d => { d.name = 'two' },
+      d => { (d.track as unknown[]).push({ name: 'b' }) },
+      d => { (d.track as unknown[]).splice(0, 0, { name: 'c' }) },
+      d => { (d.track as Array<Record<string, unknown>>)[1] = { name: 'a', by: 'x' } },
+      d => { Reflect.deleteProperty(d, 'name') }
     ]
     for (const step of steps) {
+      const from = live.value()
       const mine = live.change(step, TIME)
-      const theirs = stockEdit(stock, step)
+      // The same result as a whole value, on a twin document: the very same change.
+      const to = structuredClone(from)
+      step(to)
+      expect(twin.update(from, to, TIME)?.change).toEqual(mine?.change)
+      const theirs = stockEdit(stock, d => patchMap(d, from, to))
       stock = theirs.doc
       expect(mine?.change).toEqual(theirs.change)
-      expect(mine?.value).toEqual(docValue(stock))
-      // A whole-value update between drafts: the view is dropped and remade.
-      const from = live.value()
-      const to = { ...from, n: (from.n as number | undefined ?? 0) + 1 }
-      const raw = live.update(from, to, TIME)
-      const stockRaw = stockEdit(stock, d => patchMap(d, from, to))
-      stock = stockRaw.doc
-      expect(raw?.change).toEqual(stockRaw.change)
-      expect(live.value()).toEqual(to)
+      expect(mine?.value).toEqual(to)
+      expect(held(live)).toEqual(docValue(stock))
+      expect(live.value()).toEqual(docValue(stock))
     }
-    expect(live.value()).toEqual(docValue(stock))
+    live.free()
+    twin.free()
+  })
+
+  it('writes every string as a scalar string on both paths, also over Text another writer made, which reads as a string', () => {
+    // Stock Automerge turns a plain string assigned in A.change into Text: an object another writer (or this hub before the one rule) made.
+    const seed = A.change(A.init<Record<string, unknown>>({ actor: 'cd'.repeat(16) }), { time: TIME }, d => { d.name = 'text'; d.genre = 'rock'; d.n = 1 })
+    const create = A.getLastLocalChange(seed) as Uint8Array
+    const live = liveFrom(create)
+    expect(live.value()).toEqual({ name: 'text', genre: 'rock', n: 1 })
+    const viaChange = live.change(d => { d.name = 'renamed'; d.tags = ['a'] }, TIME)
+    expect(viaChange?.value).toEqual({ name: 'renamed', genre: 'rock', n: 1, tags: ['a'] })
+    const viaUpdate = live.update(viaChange?.value as JsonObject, { name: 'again', genre: 'rock', n: 1, tags: ['a', 'b'] }, TIME)
+    expect(viaUpdate).toBeDefined()
+    const loaded = A.load<Record<string, unknown>>(live.save())
+    expect(A.isImmutableString(loaded.name)).toBe(true)
+    expect(A.isImmutableString((loaded.tags as unknown[])[1])).toBe(true)
+    // A field neither path touched keeps the type its writer gave it.
+    expect(loaded.genre).toBe('rock')
+    expect(docValue(loaded)).toEqual({ name: 'again', genre: 'rock', n: 1, tags: ['a', 'b'] })
+    A.free(seed)
+    A.free(loaded)
+    live.free()
+  })
+
+  it('refuses a draft that is no longer JSON and leaves the document as it was', () => {
+    const live = liveFrom(createChange({ name: 'x', n: 1 }, ACTOR))
+    const heads = live.heads()
+    expect(() => live.change(d => { d.when = new Date(0) }, TIME)).toThrow(expect.objectContaining({ code: 'bad_request' }))
+    expect(() => live.change(d => { d.n = Number.NaN }, TIME)).toThrow(expect.objectContaining({ code: 'bad_request' }))
+    expect(() => live.change(d => { d.name = new A.ImmutableString('y') }, TIME)).toThrow(expect.objectContaining({ code: 'bad_request' }))
+    expect(() => live.change(() => { throw new Error('mine') }, TIME)).toThrow('mine')
+    expect(live.heads()).toEqual(heads)
+    expect(live.value()).toEqual({ name: 'x', n: 1 })
+    expect(held(live)).toEqual({ name: 'x', n: 1 })
     live.free()
   })
 

@@ -21,7 +21,7 @@
 import * as A from './automerge-load.js'
 import { BadRequestError } from '../errors.js'
 import { docValue, fromAm, listEditWindow, patchMap, toAm, type AmDoc } from './automerge.js'
-import { deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
+import { checkJsonObject, deepEqual, isJsonObject, type JsonObject, type JsonValue } from './json.js'
 
 type Backend = ReturnType<typeof A.getBackend>
 
@@ -32,6 +32,14 @@ export class LiveDoc {
   #handle: Backend
   /** A JavaScript view of the current state, or undefined (then the patch log is off). */
   #view: AmDoc | undefined
+  /**
+   * The current value as JSON once known (undefined: materialize it), so a
+   * draft function starts from it without asking the backend. It is the
+   * value last written here (`to`, or a draft's result), which the store
+   * also keeps as the object's meta value and never mutates (frozen once
+   * published), or the value materialized after other writes.
+   */
+  #json: JsonObject | undefined
 
   private constructor (doc: AmDoc) {
     this.#handle = A.getBackend(doc)
@@ -53,6 +61,7 @@ export class LiveDoc {
   update (from: JsonObject, to: JsonObject, time = nowSeconds()): { change: Uint8Array, value: JsonObject } | undefined {
     if (deepEqual(from, to)) return undefined
     this.#dropView()
+    this.#json = undefined
     const h = this.#handle
     try {
       rawPatchMap(h, '_root', from, to)
@@ -68,12 +77,26 @@ export class LiveDoc {
     h.integrate()
     const change = h.getLastLocalChange()
     if (change === null) throw new Error('automerge produced no change')
+    this.#json = to
     return { change, value: to }
   }
 
-  /** Run a draft function with Automerge semantics; the change and the new value, or undefined if it changed nothing. */
+  /**
+   * Run a draft function on a plain JSON copy of the value (strings are
+   * strings, as `value()` returns them) and record what it changed exactly
+   * as `update` records a whole value: the minimal edit, strings as scalar
+   * strings. So `change(fn)` and `update(from, to)` make the same commit for
+   * the same result (docs/architecture.md, "one string rule"). A draft that
+   * is not JSON afterwards (a Date, undefined, a class instance, NaN…) is
+   * refused before the document is touched. The change and the new value,
+   * or undefined if it changed nothing.
+   */
   change (fn: (draft: Record<string, unknown>) => void, time = nowSeconds()): { change: Uint8Array, value: JsonObject } | undefined {
-    return this.#viaView(fn, time)
+    const from = this.value()
+    const draft = structuredClone(from)
+    fn(draft)
+    checkJsonObject(draft, Infinity)
+    return this.update(from, draft, time)
   }
 
   /**
@@ -91,6 +114,7 @@ export class LiveDoc {
       }
     }
     this.#dropView()
+    this.#json = undefined
     const h = this.#handle
     try {
       h.applyChanges(changes)
@@ -100,10 +124,10 @@ export class LiveDoc {
     if (h.getMissingDeps([]).length > 0) throw new BadRequestError('Automerge change depends on changes outside the commit\'s deps')
   }
 
-  /** The current value as JSON. */
+  /** The current value as JSON: read-only (it is also the value kept for the next draft). */
   value (): JsonObject {
-    if (this.#view !== undefined) return docValue(this.#view)
-    return fromAm(this.#handle.materialize('/')) as JsonObject
+    this.#json ??= this.#view !== undefined ? docValue(this.#view) : fromAm(this.#handle.materialize('/')) as JsonObject
+    return this.#json
   }
 
   /** The document as a standard (compressed) Automerge binary. */
@@ -118,6 +142,7 @@ export class LiveDoc {
   heads (): string[] { return this.#handle.getHeads() }
   free (): void {
     this.#view = undefined
+    this.#json = undefined
     this.#handle.free()
   }
 
@@ -126,6 +151,7 @@ export class LiveDoc {
     const after = A.change(before, { time }, fn)
     if (after === before) return undefined
     this.#view = after
+    this.#json = undefined
     const change = A.getLastLocalChange(after)
     if (change === undefined) throw new Error('automerge produced no change')
     return { change, value: docValue(after) }
