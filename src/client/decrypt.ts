@@ -35,11 +35,16 @@ export function decryptCommit (envelope: unknown, keys: readonly ContentKey[]): 
   const kid = commit.header.enc
   if (kid === undefined) return commit.payload
   if (commit.header.operation === 'delete') throw new BadRequestError('a delete commit has no payload')
-  const key = keys.find(k => k.kid === kid)
-  if (key === undefined) throw new NotFoundError(`no key ${kid} among the keys this app holds`)
-  try {
-    return decryptPayload(key, utf8d.decode(commit.payload), commitHeaderAad(commit.header))
-  } catch (err) {
-    throw err instanceof AuthenticationError ? err : new AuthenticationError('payload does not decrypt')
+  // Several keys may share an id (two owner devices apart each keyed the collection): try each; GCM tells the right one.
+  const candidates = keys.filter(k => k.kid === kid)
+  if (candidates.length === 0) throw new NotFoundError(`no key ${kid} among the keys this app holds`)
+  let first: unknown
+  for (const key of candidates) {
+    try {
+      return decryptPayload(key, utf8d.decode(commit.payload), commitHeaderAad(commit.header))
+    } catch (err) {
+      first ??= err
+    }
   }
+  throw first instanceof AuthenticationError ? first : new AuthenticationError('payload does not decrypt')
 }

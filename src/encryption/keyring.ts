@@ -5,6 +5,19 @@
  * registry, it is updated inside the write queue as Keys objects apply, so
  * an encrypted commit later in the same batch already finds its key. A
  * blind hub opens nothing: its keyring stays empty and it stores ciphertext.
+ *
+ * One content key id may name SEVERAL keys: two owner devices that are
+ * apart (offline, or their only common hub is taking over a dead
+ * process's writes) can both key a collection, each minting its own
+ * random version 1 (or both rotate to the same n + 1). Both Keys objects
+ * reach every reader, and each device sealed commits under its own key.
+ * So the keyring keeps every key per id: a payload is opened with each
+ * candidate until one verifies (AES-GCM authenticates, so a wrong key
+ * never yields a plaintext), and new commits are sealed under one
+ * candidate every device agrees on once it has seen the same envelopes —
+ * the one of the smallest Keys object id. Before, the envelope applied
+ * last replaced the other, and the other device's commits under it failed
+ * as `authentication_failed` on every pull, for good.
  */
 import type { ObjectId } from '../ids.js'
 import type { JsonObject } from '../objects/json.js'
@@ -36,43 +49,80 @@ export function namesAad (tag: string, version: number): Uint8Array {
   return utf8.encode(`identity-hub collection names v1 ${tag} ${version}`)
 }
 
+/** Of two keys, the one new commits are sealed under: the newer version; of one version, the smaller Keys object id (the same on every device). */
+function preferred (a: CollectionKey, b: CollectionKey): boolean {
+  return a.version !== b.version ? a.version > b.version : a.objectId < b.objectId
+}
+
 export class Keyring {
   readonly #openers: readonly EnvelopeOpener[]
-  readonly #byKid = new Map<string, CollectionKey>()
-  readonly #byObject = new Map<string, string>()
+  /** Per content key id, every key it names (one per Keys object), the preferred first. */
+  readonly #byKid = new Map<string, CollectionKey[]>()
+  readonly #byObject = new Map<string, CollectionKey>()
 
   constructor (openers: readonly EnvelopeOpener[]) {
     this.#openers = openers
   }
 
-  get (kid: string): CollectionKey | undefined { return this.#byKid.get(kid) }
+  /** The preferred key of this id (see the class comment); others may share the id: open payloads with {@link open}. */
+  get (kid: string): CollectionKey | undefined { return this.#byKid.get(kid)?.[0] }
+
+  /** Every key this id names, the preferred first. */
+  candidates (kid: string): readonly CollectionKey[] { return this.#byKid.get(kid) ?? [] }
+
+  /**
+   * A payload sealed under `kid`, opened with whichever of its keys it was
+   * sealed under; undefined when this hub holds no key of that id. Throws
+   * the first key's `authentication_failed` when none opens it.
+   */
+  open (kid: string, jwe: string, aad: Uint8Array): Uint8Array | undefined {
+    const keys = this.candidates(kid)
+    let first: unknown
+    for (const k of keys) {
+      try {
+        return decryptPayload(k.key, jwe, aad)
+      } catch (err) {
+        first ??= err
+      }
+    }
+    if (keys.length === 0) return undefined
+    throw first
+  }
 
   /** The newest key of a collection, by tag. */
   current (tag: string): CollectionKey | undefined {
     let best: CollectionKey | undefined
-    for (const k of this.#byKid.values()) if (k.tag === tag && (best === undefined || k.version > best.version)) best = k
+    for (const k of this.#byObject.values()) if (k.tag === tag && (best === undefined || preferred(k, best))) best = k
     return best
   }
 
   /** The newest key of a collection, by its names (only hubs holding a key know them). */
   currentByNames (context: string, type: string): CollectionKey | undefined {
     let best: CollectionKey | undefined
-    for (const k of this.#byKid.values()) if (k.context === context && k.type === type && (best === undefined || k.version > best.version)) best = k
+    for (const k of this.#byObject.values()) if (k.context === context && k.type === type && (best === undefined || preferred(k, best))) best = k
     return best
   }
 
-  all (): CollectionKey[] { return [...this.#byKid.values()] }
+  /** Every key, one per Keys object (several may share an id). */
+  all (): CollectionKey[] { return [...this.#byObject.values()] }
+
+  #set (objectId: string, entry: CollectionKey | undefined): void {
+    const old = this.#byObject.get(objectId)
+    if (old !== undefined) {
+      const rest = (this.#byKid.get(old.key.kid) ?? []).filter(k => k.objectId !== objectId)
+      if (rest.length === 0) this.#byKid.delete(old.key.kid); else this.#byKid.set(old.key.kid, rest)
+      this.#byObject.delete(objectId)
+    }
+    if (entry === undefined) return
+    this.#byObject.set(objectId, entry)
+    const list = [...(this.#byKid.get(entry.key.kid) ?? []), entry].sort((a, b) => preferred(a, b) ? -1 : 1)
+    this.#byKid.set(entry.key.kid, list)
+  }
 
   /** Apply the new state of a Keys object; returns an undo. Envelopes we cannot open are ignored. */
   apply (rec: KeysRecord): () => void {
-    const prevKid = this.#byObject.get(rec.objectId)
-    const prev = prevKid === undefined ? undefined : this.#byKid.get(prevKid)
-    const restore = (): void => {
-      const now = this.#byObject.get(rec.objectId)
-      if (now !== undefined) this.#byKid.delete(now)
-      this.#byObject.delete(rec.objectId)
-      if (prev !== undefined && prevKid !== undefined) { this.#byKid.set(prevKid, prev); this.#byObject.set(rec.objectId, prevKid) }
-    }
+    const prev = this.#byObject.get(rec.objectId)
+    const restore = (): void => { this.#set(rec.objectId, prev) }
     const v = rec.value
     if (rec.type !== KEY_ENVELOPE_TYPE || rec.deleted || v === undefined) return () => {}
     const tag = v.tag
@@ -93,9 +143,7 @@ export class Keyring {
       return () => {}
     }
     if (typeof names.context !== 'string' || typeof names.type !== 'string') return () => {}
-    const entry: CollectionKey = { key, tag, version, context: names.context, type: names.type, objectId: rec.objectId }
-    this.#byKid.set(key.kid, entry)
-    this.#byObject.set(rec.objectId, key.kid)
+    this.#set(rec.objectId, { key, tag, version, context: names.context, type: names.type, objectId: rec.objectId })
     return restore
   }
 }

@@ -8,7 +8,7 @@ import { ConflictError } from '../errors.js'
 import type { Did } from '../ids.js'
 import type { Commit, UnsignedHeader, VerifiedCommit } from '../commits/commit.js'
 import { collectionFields, signSealed } from '../encryption/commit-seal.js'
-import { commitHeaderAad, decryptPayload } from '../encryption/jwe.js'
+import { commitHeaderAad } from '../encryption/jwe.js'
 import type { CollectionKey, Keyring } from '../encryption/keyring.js'
 import { utf8d } from '../identity/encoding.js'
 import type { Signer } from '../identity/keys.js'
@@ -61,9 +61,8 @@ export class CommitMaker {
   plaintext<C extends Commit> (commit: C): C | undefined {
     const kid = commit.header.enc
     if (kid === undefined || commit.header.operation === 'delete') return commit
-    const key = this.#keyring.get(kid)
-    if (key === undefined) return undefined
-    const payload = decryptPayload(key.key, utf8d.decode(commit.payload), commitHeaderAad(commit.header))
-    return { ...commit, payload }
+    // Opened with whichever key of that id sealed it (two devices apart may have minted one each: keyring.ts).
+    const payload = this.#keyring.open(kid, utf8d.decode(commit.payload), commitHeaderAad(commit.header))
+    return payload === undefined ? undefined : { ...commit, payload }
   }
 }

@@ -16,7 +16,6 @@ import * as A from '../../objects/automerge-load.js'
 import { BadRequestError, ConflictError, NotFoundError } from '../../errors.js'
 import { parseCommit, type Commit } from '../../commits/commit.js'
 import { commitHeaderAad } from '../../encryption/commit-aad.js'
-import { decryptPayload } from '../../encryption/jwe.js'
 import { utf8d } from '../../identity/encoding.js'
 import { docValue } from '../../objects/automerge.js'
 import { parseObjectId } from '../../interfaces/collections.js'
@@ -71,9 +70,9 @@ function plainPayload (hub: Hub, c: Commit): Uint8Array | undefined {
   if (c.header.operation === 'delete') return undefined
   const kid = c.header.enc
   if (kid === undefined) return c.payload
-  const key = hub.store.keyring.get(kid)
-  if (key === undefined) throw new ConflictError('this hub cannot read the object (no key for its collection)', { reason: 'no_key' })
-  return decryptPayload(key.key, utf8d.decode(c.payload), commitHeaderAad(c.header))
+  const plain = hub.store.keyring.open(kid, utf8d.decode(c.payload), commitHeaderAad(c.header))
+  if (plain === undefined) throw new ConflictError('this hub cannot read the object (no key for its collection)', { reason: 'no_key' })
+  return plain
 }
 
 /** Every version of an object, oldest first, and its current value. */

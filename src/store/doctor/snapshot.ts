@@ -7,7 +7,7 @@
 import * as A from '../../objects/automerge-load.js'
 import type { ObjectId } from '../../ids.js'
 import { parseCommit } from '../../commits/commit.js'
-import { commitHeaderAad, decryptPayload } from '../../encryption/jwe.js'
+import { commitHeaderAad } from '../../encryption/jwe.js'
 import { utf8d } from '../../identity/encoding.js'
 import { docHeads, freeDoc, loadDoc } from '../../objects/automerge.js'
 import type { KvStore } from '../kv.js'
@@ -33,10 +33,10 @@ export async function snapshotProblem (rebuilt: TenantStore, scratch: KvStore, L
     let payload = c.payload
     if (c.header.enc !== undefined) {
       // Sealed: its Automerge change is the decrypted payload (the rebuild holds the hub's keys).
-      const key = rebuilt.keyring.get(c.header.enc)
-      if (key === undefined) return 'a covered commit is sealed under a content key this hub does not hold'
       try {
-        payload = decryptPayload(key.key, utf8d.decode(c.payload), commitHeaderAad(c.header))
+        const plain = rebuilt.keyring.open(c.header.enc, utf8d.decode(c.payload), commitHeaderAad(c.header))
+        if (plain === undefined) return 'a covered commit is sealed under a content key this hub does not hold'
+        payload = plain
       } catch (err) {
         return `a covered commit does not decrypt: ${(err as Error).message}`
       }
