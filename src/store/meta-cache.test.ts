@@ -24,4 +24,35 @@ describe('MetaCache', () => {
     expect(c.get('b')).toBeUndefined() // least recently used
     expect(c.get('a')).toBeDefined()
   })
+
+  it('stays within its byte bound: large metas push out small ones, and one over the bound is not kept', () => {
+    const c = new MetaCache(1000, 10_000)
+    for (let i = 0; i < 50; i++) c.publish(`s${i}`, meta(`small ${i}`))
+    expect(c.size).toBe(50)
+    const big = (n: number): ObjectMeta => meta('x'.repeat(n))
+    c.publish('b1', big(4_000))
+    c.publish('b2', big(4_000))
+    expect(c.bytes).toBeLessThanOrEqual(10_000)
+    expect(c.get('b1')).toBeDefined()
+    expect(c.get('b2')).toBeDefined()
+    expect(c.get('s0')).toBeUndefined() // the oldest small ones made room
+    expect(c.size).toBeLessThan(50)
+    // A meta larger than the whole bound is not cached, and the value it replaces is gone too (no stale read).
+    c.publish('b1', big(20_000))
+    expect(c.get('b1')).toBeUndefined()
+    expect(c.get('b2')).toBeDefined()
+    // Even not kept, what a reader got from fill() is frozen.
+    const filled = c.fill('b3', big(20_000), c.generation)
+    expect(Object.isFrozen(filled.value)).toBe(true)
+    c.clear()
+    expect(c.bytes).toBe(0)
+  })
+
+  it('accounts every replacement and removal (the estimate returns to 0)', () => {
+    const c = new MetaCache(3, 1_000_000)
+    for (let i = 0; i < 20; i++) c.publish(`o${i % 5}`, meta(`v${i}`.repeat(i + 1)))
+    for (let i = 0; i < 5; i++) c.forget(`o${i}`)
+    expect(c.size).toBe(0)
+    expect(c.bytes).toBe(0)
+  })
 })
