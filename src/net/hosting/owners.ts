@@ -43,6 +43,8 @@ export interface HostedOwner {
 }
 
 const RECORD = 'H!o!'
+/** Owners opened side by side at start (HostedOwners.open). */
+const OPEN_CONCURRENCY = 16
 /** Keys deleted per batch when an owner is removed. */
 const DELETE_CHUNK = 1000
 
@@ -134,10 +136,29 @@ export class HostedOwners {
     this.#c = init
   }
 
-  /** Open every owner recorded in `kv`. */
+  /**
+   * Open every owner recorded in `kv`, OPEN_CONCURRENCY at a time: opening
+   * one is a few store range reads (its registry, quota usage, watermarks),
+   * each a round trip to LevelDB's thread pool or to PostgreSQL, so one at
+   * a time the process mostly waits (docs/benchmarks.md "Hosting").
+   */
   static async open (init: HostedOwnersInit): Promise<HostedOwners> {
     const o = new HostedOwners(init)
-    for (const record of await o.#records()) await o.#openOwner(record)
+    const records = await o.#records()
+    let next = 0
+    let failed: { err: unknown } | undefined
+    const worker = async (): Promise<void> => {
+      while (failed === undefined && next < records.length) {
+        const record = records[next++] as OwnerRecord
+        try { await o.#openOwner(record) } catch (err) { failed ??= { err } }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, records.length) }, worker))
+    // One owner that cannot be opened fails the start, as it did one at a time: the others opened are closed.
+    if (failed !== undefined) {
+      await o.close()
+      throw failed.err
+    }
     return o
   }
 
@@ -186,6 +207,9 @@ export class HostedOwners {
   }
 
   get size (): number { return this.#owners.size }
+
+  /** The cluster this process is one of (several processes on one PostgreSQL), if any. */
+  get cluster (): HostingCluster | undefined { return this.#c.cluster }
 
   /** The hosted owner named `did`, if any. */
   get (did: string): HostedOwner | undefined {
