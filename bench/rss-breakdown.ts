@@ -85,8 +85,9 @@ const STEPS: Array<[string, () => Promise<unknown>]> = [
   ['node (nothing imported)', async () => undefined],
   ['shim.js (#platform/globals: ws)', async () => await import('../src/shim.js')],
   ['commander + errors + log', async () => await Promise.all([import('commander'), import('../src/errors.js'), import('../src/log.js')])],
-  ['hub.js (store, LevelDB, objects)', async () => await import('../src/hub.js')],
-  ['@automerge/automerge', async () => await import('@automerge/automerge')],
+  ['hub.js (store, LevelDB, objects; Automerge without its wasm)', async () => await import('../src/hub.js')],
+  // Not loaded by an idle `hub start` any more: the first Automerge call compiles it (platform/automerge-node.ts).
+  ['Automerge wasm (first object write or read)', async () => await import('@automerge/automerge')],
   ['libp2p core + noise + yamux + tcp + identify + ping', async () => await Promise.all([import('libp2p'), import('@chainsafe/libp2p-noise'), import('@chainsafe/libp2p-yamux'), import('@libp2p/tcp'), import('@libp2p/identify'), import('@libp2p/ping')])],
   ['@libp2p/websockets', async () => await import('@libp2p/websockets')],
   ['@libp2p/kad-dht', async () => await import('@libp2p/kad-dht')],
