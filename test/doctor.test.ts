@@ -13,7 +13,7 @@ import { Ed25519KeyPair } from '../src/identity/keys.js'
 import { parseCommit, serializeCommit, signCommit, verifyCommit } from '../src/commits/commit.js'
 import { createChange } from '../src/objects/automerge.js'
 import { prefixEnd } from '../src/store/kv.js'
-import { encodeIndexValue, queryScope } from '../src/store/layout.js'
+import { encodeIndexValue, pairScope } from '../src/store/layout.js'
 import { doctor, tenantsOf, type DoctorProblem, type DoctorReport } from '../src/store/doctor.js'
 import { asObjectId } from '../src/ids.js'
 import { orgKeys } from '../src/org/layout.js'
@@ -115,7 +115,7 @@ describe('hub doctor', () => {
     const C0 = w.playlists[6] as string
 
     // 1. a sort index key disappears: queries by type miss A0
-    const typeScope = queryScope(undefined, 'MusicPlaylist')
+    const typeScope = pairScope(SCHEMA, 'MusicPlaylist')
     const sortKey = (await keysUnder(hub, L.sortPrefix('Collections', typeScope, 'c'))).find(k => k.endsWith(`!${A0}`)) as string
     expect(sortKey).toBeDefined()
     // 2. a bogus field index key: B0 "is named" Bogus

@@ -17,6 +17,9 @@ import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Hub } from '../src/hub.js'
 import { doctor } from '../src/store/doctor.js'
+import { LevelKv } from '../src/store/level-kv.js'
+import { unesc } from '../src/store/layout.js'
+import type { SortOrder } from '../src/store/query.js'
 import { cleanup, tempDir } from './helpers.js'
 import { device, eventually, startHub, stopAll, type Running } from './net-helpers.js'
 
@@ -58,6 +61,48 @@ describe('a store written by commit 51d8280', () => {
       } finally {
         await hub.close()
       }
+    }
+  })
+
+  it('migrates to index layout v2: queries by type and by context answer exactly as the old C/T indexes did', async () => {
+    const { dir } = await unpack()
+    // What the old version answered: its `C<context>` and `T<type>` sort ranges, read straight from its LevelDB.
+    const kv = await LevelKv.open(join(dir, 'a', 'store'))
+    const old = new Map<string, string[]>()
+    for await (const k of kv.keys({ gte: 't!', lt: 't!\uffff' })) {
+      const m = /^t![^!]*!i!Collections!([CT][^!]*)!([cu])!/.exec(k)
+      if (m === null) continue
+      const scope = `${m[1] as string} ${m[2] as string}`
+      old.set(scope, [...(old.get(scope) ?? []), k.slice(k.lastIndexOf('!') + 1)])
+    }
+    await kv.close()
+    expect([...old.keys()].filter(s => s.startsWith('T')).length).toBeGreaterThanOrEqual(3)
+    expect([...old.keys()].filter(s => s.startsWith('C')).length).toBeGreaterThanOrEqual(1)
+    const hub = await Hub.open(join(dir, 'a'))
+    try {
+      for (const [scope, ids] of old) {
+        const [name, by] = scope.split(' ') as [string, 'c' | 'u']
+        const q = name.startsWith('C') ? { context: unesc(name.slice(1)) } : { type: unesc(name.slice(1)) }
+        for (const sort of (by === 'c' ? ['created', '-created'] : ['updated', '-updated']) as SortOrder[]) {
+          const want = sort.startsWith('-') ? [...ids].reverse() : ids
+          expect((await hub.collections.query({ ...q, sort, limit: 1000 })).objects.map(o => o.objectId), `${scope} ${sort}`).toEqual(want)
+          // In pages too: a cursor carries across the merged ranges.
+          const paged: string[] = []
+          let cursor: string | undefined
+          do {
+            const page = await hub.collections.query({ ...q, sort, limit: 4, ...(cursor !== undefined ? { cursor } : {}) })
+            paged.push(...page.objects.map(o => o.objectId))
+            cursor = page.cursor ?? undefined
+          } while (cursor !== undefined)
+          expect(paged, `${scope} ${sort} paged`).toEqual(want)
+        }
+      }
+      const left: string[] = []
+      for await (const k of hub.kv.keys({ gte: hub.store.layout.indexPrefix(), lt: `${hub.store.layout.indexPrefix()}\uffff` })) if (/!i!Collections![CT]/.test(k)) left.push(k)
+      expect(left).toEqual([])
+      expect(await hub.kv.get(hub.store.layout.migration('index-layout-v2'))).toBeDefined()
+    } finally {
+      await hub.close()
     }
   })
 

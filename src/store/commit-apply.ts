@@ -19,6 +19,7 @@ import type { Layout } from './layout.js'
 import type { Tx } from './write-queue.js'
 import type { DocCache } from './doc-cache.js'
 import type { MetaCache } from './meta-cache.js'
+import type { CollectionPairs } from './collection-pairs.js'
 import { revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
 import { nextMeta, reindex, type FoldInit } from './fold.js'
 import type { ObjectDocs } from './object-docs.js'
@@ -38,6 +39,7 @@ export interface CommitApplyComponents {
   feed: FeedClock
   docs: DocCache
   metas: MetaCache
+  pairs: CollectionPairs
   objectDocs: ObjectDocs
   /** Resolved lazily: Quarantine and the checks are built around this object. */
   quarantine: () => Quarantine
@@ -205,6 +207,7 @@ export class CommitApply {
     tx.put(L.object(meta.objectId), enc(meta))
     tx.after.push(() => this.#c.metas.publish(meta.objectId, meta))
     reindex(tx, this.#c.layout, prev, meta)
+    this.#c.pairs.stage(tx, meta)
     if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
       tx.put(L.permission(meta.objectId), EMPTY)
       tx.undo.push(meta.interface === 'Keys' ? this.#c.keyring.apply(meta) : this.#c.registry.apply(meta, prev?.value))

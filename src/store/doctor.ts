@@ -105,6 +105,8 @@ async function doctorTenant (hub: DoctorHub, store: TenantStore, opts: DoctorOpt
       // before the batch, with no await in between); see the limits below.
       await hub.kv.batch(r.ops)
       store.dropDocCache()
+      // A repaired `n!` pair must reach the live store's list, or queries by context or type keep missing it.
+      await store.pairs.load(hub.kv)
       first = r
       first.repaired = r.ops.length
       break

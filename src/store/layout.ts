@@ -15,10 +15,18 @@
  *   m!<name>                                      → ''         (one-time migrations done)
  *   i!<iface>!<scope>!<c|u>!<timestamp>!<objectId> → ''        (sort indexes)
  *   x!<iface>!<type>!<field>!<value>!<objectId>     → ''        (field indexes)
+ *   n!<iface>!<context>!<type>                      → ''        (the pairs objects occupy: collection-pairs.ts)
  *
- * `<scope>` is one of `*` (all), `C<context>`, `T<type>`, `B<context>!<type>`,
- * so a query by context, by type, by both or by neither is one range scan.
+ * `<scope>` is `*` (all), `B<context>!<type>` (both names), or `G<tag>` (a
+ * blind hub's object of an encrypted collection, by its tag). A query by
+ * neither name or by both, or by tag, is one range scan; a query by context
+ * only or by type only merges the `B` ranges of the pairs `n!` lists for it
+ * (query.ts). Every `i!` and `x!` key ends with `!<objectId>`.
  * Components are escaped so `!` never appears inside one.
+ *
+ * Stores written before `m!index-layout-v2` also held `C<context>` and
+ * `T<type>` scopes (two more sort entries per object, created and updated;
+ * four more writes per update): migrations.ts deletes them and writes `n!`.
  */
 import type { CommitId, ObjectId } from '../ids.js'
 import type { JsonPrimitive } from '../objects/json.js'
@@ -62,6 +70,20 @@ export class Layout {
   quarantinedPrefix (): string { return `${this.p}q!` }
   migration (name: string): string { return `${this.p}m!${esc(name)}` }
 
+  pair (iface: string, context: string, type: string): string { return `${this.p}n!${iface}!${esc(context)}!${esc(type)}` }
+  pairsPrefix (): string { return `${this.p}n!` }
+
+  /** The pair a `n!` key names; undefined for a key that is not one (never written by this code). */
+  parsePair (key: string): { iface: string, context: string, type: string } | undefined {
+    const parts = key.slice(this.pairsPrefix().length).split('!')
+    if (!key.startsWith(this.pairsPrefix()) || parts.length !== 3) return undefined
+    try {
+      return { iface: parts[0] as string, context: unesc(parts[1] as string), type: unesc(parts[2] as string) }
+    } catch {
+      return undefined
+    }
+  }
+
   sortPrefix (iface: string, scope: string, by: 'c' | 'u'): string {
     return `${this.p}i!${iface}!${scope}!${by}!`
   }
@@ -71,17 +93,19 @@ export class Layout {
   }
 }
 
-/** The four scopes an object is indexed under. */
-export function scopesOf (context: string, type: string): string[] {
-  return ['*', `C${esc(context)}`, `T${esc(type)}`, `B${esc(context)}!${esc(type)}`]
+/** The inverse of {@link esc}. Throws on a malformed escape. */
+export function unesc (s: string): string {
+  return decodeURIComponent(s)
 }
 
-/** The single scope a query names. */
-export function queryScope (context: string | undefined, type: string | undefined): string {
-  if (context !== undefined && type !== undefined) return `B${esc(context)}!${esc(type)}`
-  if (context !== undefined) return `C${esc(context)}`
-  if (type !== undefined) return `T${esc(type)}`
-  return '*'
+/** The scope of the objects of one (context, type) pair. */
+export function pairScope (context: string, type: string): string {
+  return `B${esc(context)}!${esc(type)}`
+}
+
+/** The scopes an object is indexed under: all, and its pair. */
+export function scopesOf (context: string, type: string): string[] {
+  return ['*', pairScope(context, type)]
 }
 
 /** Longest string value kept in a field index; longer ones are indexed by prefix. */

@@ -8,8 +8,8 @@ import { utf8, utf8d } from '../identity/encoding.js'
 import type { Signer } from '../identity/keys.js'
 import { signAcceptance } from '../permissions/acceptance.js'
 import type { GrantRegistry } from '../permissions/registry.js'
-import { prefixEnd, type KvStore } from './kv.js'
-import type { Layout } from './layout.js'
+import { prefixEnd, type KvOp, type KvStore } from './kv.js'
+import { unesc, type Layout } from './layout.js'
 
 export interface MigrationComponents {
   kv: KvStore
@@ -33,7 +33,7 @@ export async function migrateRelies (m: MigrationComponents): Promise<void> {
   const marker = m.layout.migration('relies-v1')
   if (await m.kv.get(marker) !== undefined) return
   const prefix = `${m.layout.p}c!`
-  let ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+  let ops: KvOp[] = []
   for await (const [k, v] of m.kv.entries({ gte: prefix, lt: prefixEnd(prefix) })) {
     let c: Commit
     try { c = parseCommit(utf8d.decode(v), Infinity) } catch { continue }
@@ -51,4 +51,62 @@ export async function migrateRelies (m: MigrationComponents): Promise<void> {
   }
   ops.push({ type: 'put', key: marker, value: EMPTY })
   await m.kv.batch(ops)
+}
+
+/** How many ops a migration writes per batch: bounded memory, and progress kept across a crash. */
+const MIGRATION_BATCH = 1000
+
+/**
+ * Index layout v2 (issue 18): sort entries only under `*` and
+ * `B<context>!<type>` (plus `G<tag>`), and the `n!` list of pairs a query
+ * by context or by type merges. Older stores also hold `C<context>` and
+ * `T<type>` entries: delete them, and write the pair of every `B` range.
+ *
+ * Crash-safe without a journal: the `B` entries it reads are never touched,
+ * each batch writes the pairs it saw before (or with) the deletes, and the
+ * marker is written last. A run that dies halfway leaves some `C`/`T`
+ * entries (nothing reads them any more) and some pairs; the next open runs
+ * it again from the start and finishes: every step is idempotent.
+ */
+export async function migrateIndexLayout (m: Pick<MigrationComponents, 'kv' | 'layout'>): Promise<void> {
+  const marker = m.layout.migration('index-layout-v2')
+  if (await m.kv.get(marker) !== undefined) return
+  const prefix = m.layout.indexPrefix()
+  const written = new Set<string>()
+  let ops: KvOp[] = []
+  for await (const k of m.kv.keys({ gte: prefix, lt: prefixEnd(prefix) })) {
+    const entry = parseSortKey(k.slice(prefix.length))
+    if (entry === undefined) continue
+    if (entry.scope === 'C' || entry.scope === 'T') {
+      ops.push({ type: 'del', key: k })
+    } else if (entry.pair !== undefined) {
+      const key = m.layout.pair(entry.iface, entry.pair.context, entry.pair.type)
+      if (!written.has(key)) {
+        written.add(key)
+        ops.push({ type: 'put', key, value: EMPTY })
+      }
+    }
+    if (ops.length >= MIGRATION_BATCH) { await m.kv.batch(ops); ops = [] }
+  }
+  ops.push({ type: 'put', key: marker, value: EMPTY })
+  await m.kv.batch(ops)
+}
+
+/**
+ * The parts of a sort key after `i!`: `<iface>!<scope>!<c|u>!<timestamp>!<objectId>`,
+ * where a `B` scope is `B<context>!<type>`. Undefined for anything else.
+ */
+function parseSortKey (rest: string): { iface: string, scope: string, pair?: { context: string, type: string } } | undefined {
+  const parts = rest.split('!')
+  const iface = parts[0]
+  const scope = parts[1]
+  if (iface === undefined || scope === undefined || scope === '') return undefined
+  const kind = scope[0] as string
+  if (kind !== 'B') return { iface, scope: kind }
+  if (parts.length !== 6) return undefined
+  try {
+    return { iface, scope: kind, pair: { context: unesc(scope.slice(1)), type: unesc(parts[2] as string) } }
+  } catch {
+    return undefined
+  }
 }

@@ -1,16 +1,19 @@
 /**
- * Queries served from indexes. Without filters a query is one range scan of
- * a sort index, reading `limit` keys; with filters it scans the first
- * filter's field index and checks the rest on the matching objects only. The
- * cost grows with the result (or the match set), never with the number of
- * objects the tenant holds.
+ * Queries served from indexes. Without filters a query reads `limit` keys of
+ * sort indexes: one range when it names both context and type, neither, or
+ * a tag; by context only or type only, a merge of the ranges of every
+ * (context, type) pair that matches (collection-pairs.ts), in the same
+ * order one range would give. With filters it scans the first filter's
+ * field index and checks the rest on the matching objects only. The cost
+ * grows with the result (or the match set) and, for a merge, the number of
+ * pairs merged — never with the number of objects the tenant holds.
  */
 import { BadRequestError } from '../errors.js'
 import { fromB64u, b64u, utf8d } from '../identity/encoding.js'
 import type { InterfaceName } from '../commits/commit.js'
 import type { JsonPrimitive } from '../objects/json.js'
 import { prefixEnd, type KvStore } from './kv.js'
-import { encodeIndexValue, queryScope } from './layout.js'
+import { encodeIndexValue, pairScope } from './layout.js'
 import type { ObjectMeta, TenantStore } from './tenant-store.js'
 
 import type { Filter, FilterOp, SortOrder } from '../objects/view.js'
@@ -126,20 +129,102 @@ export async function runQuery (kv: KvStore, store: TenantStore, q: Query): Prom
     : await scanFieldIndex(kv, store, iface, q, where, sort, limit, cursor)
 }
 
+/** The sort scopes a query without filters reads (merged when more than one). */
+function sortScopes (store: TenantStore, iface: InterfaceName, q: Query): string[] {
+  if (q.tag !== undefined) return [`G${q.tag}`]
+  if (q.context !== undefined && q.type !== undefined) return [pairScope(q.context, q.type)]
+  if (q.context !== undefined) { const context = q.context; return store.pairs.typesOf(iface, context).map(t => pairScope(context, t)) }
+  if (q.type !== undefined) { const type = q.type; return store.pairs.contextsOf(iface, type).map(c => pairScope(c, type)) }
+  return ['*']
+}
+
 async function scanSortIndex (kv: KvStore, store: TenantStore, iface: InterfaceName, q: Query, sort: SortOrder, limit: number, cursor: CursorState | undefined): Promise<QueryPage> {
-  const scope = q.tag !== undefined ? `G${q.tag}` : queryScope(q.context, q.type)
-  const prefix = store.layout.sortPrefix(iface, scope, sort.endsWith('created') ? 'c' : 'u')
+  const by = sort.endsWith('created') ? 'c' : 'u'
   const desc = sort.startsWith('-')
-  const after = cursor === undefined ? undefined : `${prefix}${cursor.k}!${cursor.id}`
-  const range = desc
-    ? { gte: prefix, lt: after ?? prefixEnd(prefix), reverse: true, limit: limit + 1 }
-    : { gt: after ?? prefix, lt: prefixEnd(prefix), limit: limit + 1 }
+  const after = cursor === undefined ? undefined : `${cursor.k}!${cursor.id}`
+  const ranges = sortScopes(store, iface, q).map(scope => {
+    const prefix = store.layout.sortPrefix(iface, scope, by)
+    const from = after === undefined ? undefined : `${prefix}${after}`
+    return {
+      prefix,
+      range: desc
+        ? { gte: prefix, lt: from ?? prefixEnd(prefix), reverse: true, limit: limit + 1 }
+        : { gt: from ?? prefix, lt: prefixEnd(prefix), limit: limit + 1 }
+    }
+  })
   const ids: string[] = []
-  for await (const k of kv.keys(range)) ids.push(k.slice(k.lastIndexOf('!') + 1))
+  const suffixes = ranges.length === 1
+    ? mapKeys(kv.keys((ranges[0] as typeof ranges[number]).range), (ranges[0] as typeof ranges[number]).prefix.length)
+    : mergeSorted(ranges.map(r => mapKeys(kv.keys(r.range), r.prefix.length)), desc)
+  for await (const k of suffixes) {
+    ids.push(k.slice(k.lastIndexOf('!') + 1))
+    if (ids.length > limit) break
+  }
   const more = ids.length > limit
   const metas = (await store.getMetas(ids.slice(0, limit))).filter((m): m is ObjectMeta => m !== undefined && !m.deleted)
   const last = metas[metas.length - 1]
   return { objects: metas, cursor: more && last !== undefined ? encodeCursor({ k: last[sortField(sort)], id: last.objectId }) : null }
+}
+
+/** Keys with their common prefix (`cut` characters) removed: `<timestamp>!<objectId>`, comparable across ranges. */
+async function * mapKeys (keys: AsyncIterable<string>, cut: number): AsyncGenerator<string> {
+  for await (const k of keys) yield k.slice(cut)
+}
+
+/**
+ * Merge ascending (or, `desc`, descending) streams of distinct strings into
+ * one in the same order, UTF-8 byte order as the store's. Lazy: it reads
+ * one item ahead per stream, so it reads at most the items it returns plus
+ * one per stream. A min-heap keeps each step O(log k) for k streams.
+ */
+export async function * mergeSorted (streams: Array<AsyncIterable<string>>, desc: boolean): AsyncGenerator<string> {
+  const its = streams.map(s => s[Symbol.asyncIterator]())
+  const before = (a: string, b: string): boolean => desc ? compareUtf8(a, b) > 0 : compareUtf8(a, b) < 0
+  const heap: Array<{ v: string, i: number }> = []
+  const push = (x: { v: string, i: number }): void => {
+    heap.push(x)
+    let j = heap.length - 1
+    while (j > 0) {
+      const up = (j - 1) >> 1
+      if (!before(x.v, (heap[up] as typeof x).v)) break
+      heap[j] = heap[up] as typeof x
+      j = up
+    }
+    heap[j] = x
+  }
+  const pop = (): { v: string, i: number } => {
+    const top = heap[0] as { v: string, i: number }
+    const end = heap.pop() as typeof top
+    if (heap.length > 0) {
+      let j = 0
+      for (;;) {
+        const l = 2 * j + 1
+        const r = l + 1
+        let m = j
+        let mv = end.v
+        if (l < heap.length && before((heap[l] as typeof top).v, mv)) { m = l; mv = (heap[l] as typeof top).v }
+        if (r < heap.length && before((heap[r] as typeof top).v, mv)) m = r
+        if (m === j) break
+        heap[j] = heap[m] as typeof top
+        j = m
+      }
+      heap[j] = end
+    }
+    return top
+  }
+  try {
+    const firsts = await Promise.all(its.map(async it => await it.next()))
+    firsts.forEach((r, i) => { if (r.done !== true) push({ v: r.value, i }) })
+    while (heap.length > 0) {
+      const top = pop()
+      yield top.v
+      const r = await (its[top.i] as AsyncIterator<string>).next()
+      if (r.done !== true) push({ v: r.value, i: top.i })
+    }
+  } finally {
+    // A consumer that stops early (the page is full) closes every range it left open.
+    await Promise.all(its.map(async it => await it.return?.()))
+  }
 }
 
 async function scanFieldIndex (kv: KvStore, store: TenantStore, iface: InterfaceName, q: Query, where: Filter[], sort: SortOrder, limit: number, cursor: CursorState | undefined): Promise<QueryPage> {

@@ -28,7 +28,8 @@ import { MetaCache } from './meta-cache.js'
 import { revokedParty, type CommitEvent, type IngestOptions, type IngestResult, type ObjectMeta } from './object-meta.js'
 import type { FoldInit } from './fold.js'
 import { ObjectDocs } from './object-docs.js'
-import { migrateRelies } from './migrations.js'
+import { migrateIndexLayout, migrateRelies } from './migrations.js'
+import { CollectionPairs } from './collection-pairs.js'
 import { Quarantine } from './quarantine.js'
 import { judge, type CheckComponents } from './commit-check.js'
 import { CommitMaker } from './commit-maker.js'
@@ -93,6 +94,8 @@ export class TenantStore {
   readonly registry: GrantRegistry
   /** Content keys of encrypted collections this hub can read. */
   readonly keyring: Keyring
+  /** The (interface, context, type) pairs objects occupy: what a query by context or by type merges (collection-pairs.ts). */
+  readonly pairs: CollectionPairs
   readonly #feed = new FeedClock()
   readonly #origins: FeedOrigins
   #opened = false
@@ -118,6 +121,7 @@ export class TenantStore {
     this.#metas = new MetaCache(opts.metaCacheSize ?? 20_000)
     this.registry = new GrantRegistry(opts.tenant)
     this.keyring = opts.keyring ?? new Keyring([])
+    this.pairs = new CollectionPairs(this.layout)
     this.#foldInit = { names: enc => this.keyring.get(enc), plaintext: c => this.#maker.plaintext(c), actor: opts.actor }
     this.#maker = new CommitMaker({ tenant: this.tenant, keyring: this.keyring })
     this.#checks = {
@@ -159,6 +163,7 @@ export class TenantStore {
       feed: this.#feed,
       docs: this.#docs,
       metas: this.#metas,
+      pairs: this.pairs,
       objectDocs: this.#objectDocs,
       quarantine: () => this.#quarantine,
       checks: () => this.#checks,
@@ -194,6 +199,8 @@ export class TenantStore {
     await this.#loadPermissions()
     await this.#quarantine.load()
     await migrateRelies({ kv: this.#kv, layout: this.layout, tenant: this.tenant, registry: this.registry, acceptor: this.#opts.acceptor })
+    await migrateIndexLayout({ kv: this.#kv, layout: this.layout })
+    await this.pairs.load(this.#kv)
     this.#opened = true
   }
 
@@ -225,6 +232,7 @@ export class TenantStore {
       for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) h = Number(k.slice(prefix.length))
     }
     this.dropDocCache()
+    await this.pairs.load(this.#kv)
     await this.#loadPermissions()
     await this.#quarantine.load()
     this.#feed.start(h)

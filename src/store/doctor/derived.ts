@@ -1,10 +1,10 @@
 /**
  * Step 3 of a check: every derived key of the hub's store (`o!`, `oc!`,
- * `i!`, `x!`, `p!`, `s!`) against the rebuilt store, as a streaming merge of
- * two ordered scans, collecting the writes that would make the hub's store
- * match. Never a fix for an object touched by a signed-data problem, and
- * never one that drops a value the hub can read but the rebuild cannot
- * (`unreadableByRebuild`).
+ * `i!`, `x!`, `p!`, `s!`, `n!`) against the rebuilt store, as a streaming
+ * merge of two ordered scans, collecting the writes that would make the
+ * hub's store match (`n!` only gains: see below). Never a fix for an
+ * object touched by a signed-data problem, and never one that drops a value
+ * the hub can read but the rebuild cannot (`unreadableByRebuild`).
  */
 import { asObjectId } from '../../ids.js'
 import { parseCommit } from '../../commits/commit.js'
@@ -48,6 +48,8 @@ export async function compareDerived (kv: KvStore, scratch: KvStore, L: Layout, 
    * implies are what their indexes are checked against.
    */
   const unreadable = new Map<string, Set<string>>()
+  /** The `n!` pairs the stored names of `unreadable` objects occupy. */
+  const unreadablePairs = new Set<string>()
   /** Objects whose derived data is reported but not repaired (beyond the tainted ones). */
   const kept = new Set<string>()
   let objects = 0
@@ -73,7 +75,9 @@ export async function compareDerived (kv: KvStore, scratch: KvStore, L: Layout, 
       const wantMeta = JSON.parse(utf8d.decode(want)) as ObjectMeta
       if (realMeta !== undefined && await unreadableByRebuild(realMeta, wantMeta, rebuilt, scratch, L)) {
         // Never repaired into the rebuild's blind view: only what needs no key is compared.
-        unreadable.set(objectId, new Set(indexKeys(L, withReadable(wantMeta, realMeta))))
+        const readable = withReadable(wantMeta, realMeta)
+        unreadable.set(objectId, new Set(indexKeys(L, readable)))
+        if (!readable.deleted && readable.context !== undefined && readable.type !== undefined) unreadablePairs.add(L.pair(readable.interface, readable.context, readable.type))
         const diff = metaDiff(realMeta, wantMeta, DECRYPTED_FIELDS)
         if (diff.length > 0) {
           add({ code: 'meta_mismatch', key, objectId, detail: `differs from the rebuilt meta in: ${diff.join(', ')} (not repaired: the rebuild cannot decrypt its value)` })
@@ -140,6 +144,22 @@ export async function compareDerived (kv: KvStore, scratch: KvStore, L: Layout, 
       add({ code: 'missing_index', key, objectId, detail: 'derived from the object\'s stored value but absent' })
       put(objectId, key, new Uint8Array(0))
     }
+  }
+
+  // The pairs list (`n!`): every pair the rebuild (or an unreadable
+  // object's stored names) occupies must be listed, or queries by context or
+  // by type miss its objects. An extra pair is harmless (such a query seeks
+  // one empty range) and normal (the list never shrinks when objects are
+  // deleted), so it is neither reported nor removed.
+  const nPrefix = L.pairsPrefix()
+  const listed = new Set<string>()
+  for await (const k of kv.keys({ gte: nPrefix, lt: prefixEnd(nPrefix) })) listed.add(k)
+  const wantPairs = new Set(unreadablePairs)
+  for await (const k of scratch.keys({ gte: nPrefix, lt: prefixEnd(nPrefix) })) wantPairs.add(k)
+  for (const key of wantPairs) {
+    if (listed.has(key)) continue
+    add({ code: 'missing_index', key, detail: 'a (context, type) pair objects occupy is not in the pairs list' })
+    put('', key, new Uint8Array(0))
   }
 
   // Snapshots: caches, validated rather than compared.
