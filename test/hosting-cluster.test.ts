@@ -25,6 +25,7 @@ import type { HostingNode } from '../src/net/hosting/node.js'
 import { HostedOwners, partitionOf } from '../src/net/hosting/owners.js'
 import { signRequest, validateServerMessage } from '../src/request/token.js'
 import { PgKv } from '../src/store/pg-kv.js'
+import { originsOf } from '../src/store/feed-origins.js'
 import { prefixUpper } from '../src/store/prefix-kv.js'
 import { cleanup, playlist, tempDir } from './helpers.js'
 import { eventually, founder, stopAll, TCP_ONLY, type Running } from './net-helpers.js'
@@ -162,6 +163,13 @@ describe.skipIf(pg.cluster === undefined)('several hosting processes on one Post
     await eventually(() => atB.hub.store.durableSeq === atA.hub.store.durableSeq, 10_000, 'B\'s feed head following A\'s')
     const feed = async (s: typeof atA.hub.store): Promise<string[]> => { const out: string[] = []; for await (const e of s.feed(0)) out.push(`${e.seq}:${e.commitId}`); return out }
     expect(await feed(atB.hub.store)).toEqual(await feed(atA.hub.store))
+    // No echo across processes: A recorded the device as the origin of what B forwarded (as if A had pulled it), so
+    // neither process serves the device its own commits back; B, following, reads the same record.
+    const seqOf = new Map((await feed(atA.hub.store)).map(e => [e.split(':')[1] as string, Number(e.split(':')[0])]))
+    const seqs = ids.map(id => seqOf.get(id) as number)
+    for (const s of [atA.hub.store, atB.hub.store]) {
+      expect(originsOf(await s.feedOrigins(1, s.durableSeq), seqs)).toEqual(ids.map(() => dev.hub.hubDid))
+    }
 
     // A request to B for the owner: performed by A — the same token sent to A afterwards is a replay A has seen.
     const jws = signRequest(dev.hub.ownerKey as Ed25519KeyPair, dev.hub.did, 'Permissions', 'list', {})

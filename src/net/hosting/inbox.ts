@@ -19,8 +19,13 @@ import { pgError } from '../../store/pg-kv.js'
 
 /** What one forwarded write asks the holder to do. */
 export type InboxItem =
-  /** Ingest these verified-elsewhere commits in order (the holder verifies again); with `watermark`, write the peer's watermark behind them. */
-  | { kind: 'ingest', envelopes: string[], watermark?: { peer: string, seq: number } }
+  /**
+   * Ingest these verified-elsewhere commits in order (the holder verifies
+   * again); with `watermark`, write the peer's watermark behind them; with
+   * `origin`, the device (hub DID) they were pulled from, recorded as their
+   * origin so that no process serves them back to it (no echo, feed-origins.ts).
+   */
+  | { kind: 'ingest', envelopes: string[], watermark?: { peer: string, seq: number }, origin?: string }
   /** Handle one request token as if it had arrived at the holder. */
   | { kind: 'request', jws: string }
   | { kind: 'audit', entry: Omit<AuditEntry, 'seq' | 'time'> }

@@ -307,7 +307,10 @@ export class HostingNode {
         }))
         const verified = checked.filter((c): c is VerifiedCommit => !(c instanceof HubError))
         const allGood = verified.length === checked.length
-        const settled = await hub.store.ingestMany(verified, allGood && item.watermark !== undefined ? { watermark: item.watermark } : {})
+        const settled = await hub.store.ingestMany(verified, {
+          ...(allGood && item.watermark !== undefined ? { watermark: { peer: item.watermark.peer, seq: item.watermark.seq } } : {}),
+          ...(typeof item.origin === 'string' ? { origin: item.origin } : {})
+        })
         // A commit refused by the fence: this row is not ours any more; the next holder performs it.
         const lost = settled.find(r => r.status === 'rejected' && toHubError(r.reason).details?.reason === 'lease_lost')
         if (lost !== undefined && lost.status === 'rejected') throw lost.reason
@@ -447,7 +450,14 @@ export class HostingNode {
 function forwardingStore (store: TenantStore, owner: string, cluster: HostingCluster): TenantStore {
   const ingestMany: TenantStore['ingestMany'] = async (commits, opts = {}) => {
     if (cluster.holds(owner)) return await store.ingestMany(commits, opts)
-    const item: InboxItem = { kind: 'ingest', envelopes: commits.map(c => JSON.stringify(c.envelope)), ...(opts.watermark !== undefined ? { watermark: opts.watermark } : {}) }
+    // The watermark without the poster's epoch (a count of this process's resets, meaningless at the holder; the hosting hub speaks sync 1.0, which never resets).
+    const wm = opts.watermark
+    const item: InboxItem = {
+      kind: 'ingest',
+      envelopes: commits.map(c => JSON.stringify(c.envelope)),
+      ...(wm !== undefined ? { watermark: { peer: wm.peer, seq: wm.seq } } : {}),
+      ...(opts.origin !== undefined ? { origin: opts.origin } : {})
+    }
     const r = await cluster.forward(owner, item)
     if (!r.ok) return commits.map(() => ({ status: 'rejected' as const, reason: resultError(r.error) }))
     return (r.value as InboxResult[]).map(x => x.ok ? { status: 'fulfilled' as const, value: x.value as IngestResult } : { status: 'rejected' as const, reason: resultError(x.error) })
