@@ -40,6 +40,12 @@ class FailingKv extends TestKv {
 
 const owner = Ed25519KeyPair.generate()
 
+/** Until the clock shows a later millisecond than now (commit times have millisecond resolution). */
+async function nextMillisecond (): Promise<void> {
+  const t0 = Date.now()
+  while (Date.now() <= t0) await new Promise(resolve => setImmediate(resolve))
+}
+
 function storeOn (kv: TestKv): TenantStore {
   return new TenantStore({ kv, tenant: owner.did, actor: 'ab'.repeat(16), maxValueBytes: 1 << 20 })
 }
@@ -113,7 +119,7 @@ describe('index layout v2', () => {
     const before = await sortKeys()
     expect(before).toHaveLength(4)
     expect(before.every(k => k.includes('!*!') || k.includes('!Bhttps://schema.org!Book!'))).toBe(true)
-    await new Promise(resolve => setTimeout(resolve, 2)) // a later millisecond, so updatedAt moves
+    await nextMillisecond() // so updatedAt moves
     await store.update(id, { '@context': 'https://schema.org', '@type': 'Book', name: 'two' }, owner)
     const after = await sortKeys()
     expect(after).toHaveLength(4)
@@ -293,5 +299,64 @@ describe('hub doctor and the pairs list', () => {
     expect(await hub.kv.get(hub.store.layout.pair('Collections', 'https://schema.org', 'Gone'))).toBeDefined()
     expect((await doctor(hub)).clean).toBe(true)
     expect((await hub.collections.query({ type: 'Gone' })).objects).toEqual([])
+  })
+})
+
+describe('query scan memo', () => {
+  /** Counts scans, and can hold sort-index scans until released (a write overtaking a read). */
+  class GatedKv extends CountingKv {
+    gate: Promise<void> | undefined
+    /** Called when a scan reaches the gate. */
+    parked: () => void = () => {}
+    override async * keys (range: KvRange): AsyncIterable<string> {
+      const from = range.gt ?? range.gte ?? ''
+      if (this.gate === undefined || !from.includes('!i!')) { yield * super.keys(range); return }
+      // A snapshot read: what the range held now, handed over once released.
+      const snapshot: string[] = []
+      for await (const k of super.keys(range)) snapshot.push(k)
+      this.parked()
+      await this.gate
+      yield * snapshot
+    }
+  }
+
+  it('answers a repeated query without scanning, and sees every write after it', async () => {
+    const kv = new GatedKv()
+    const store = storeOn(kv)
+    await store.open()
+    const a = await create(store, 'https://schema.org', 'Book', 'a')
+    const b = await create(store, 'https://example.org', 'Book', 'b')
+    const ids = async (q: Query): Promise<string[]> => (await runQuery(kv, store, { limit: 100, ...q })).objects.map(o => o.objectId)
+    for (const q of [{ type: 'Book' }, { context: 'https://schema.org', type: 'Book' }, {}]) {
+      const first = await ids(q)
+      kv.scanned = 0
+      expect(await ids(q)).toEqual(first)
+      expect(kv.scanned).toBe(0)
+    }
+    const c = await create(store, 'https://schema.org', 'Book', 'c')
+    expect(await ids({ type: 'Book' })).toEqual(expected(await liveMetas(store, [a, b, c]), { type: 'Book' }, 'created'))
+    await store.delete(a, owner)
+    expect(await ids({ type: 'Book' })).not.toContain(a)
+    await nextMillisecond()
+    await store.update(b, { '@context': 'https://example.org', '@type': 'Book', name: 'b2' }, owner)
+    expect((await ids({ type: 'Book', sort: '-updated' }))[0]).toBe(b)
+  })
+
+  it('does not remember a scan a write overtook', async () => {
+    const kv = new GatedKv()
+    const store = storeOn(kv)
+    await store.open()
+    await create(store, 'https://schema.org', 'Book', 'a')
+    let release = (): void => {}
+    kv.gate = new Promise(resolve => { release = resolve })
+    const parked = new Promise<void>(resolve => { kv.parked = resolve })
+    const pending = runQuery(kv, store, { type: 'Book', limit: 100 })
+    await parked
+    const late = await create(store, 'https://schema.org', 'Book', 'late')
+    kv.gate = undefined
+    release()
+    await pending
+    // Whatever the overtaken scan saw, the next query reads afresh.
+    expect((await runQuery(kv, store, { type: 'Book', limit: 100 })).objects.map(o => o.objectId)).toContain(late)
   })
 })

@@ -104,9 +104,11 @@ async function doctorTenant (hub: DoctorHub, store: TenantStore, opts: DoctorOpt
       // Nothing was written since the check began (seq is checked right
       // before the batch, with no await in between); see the limits below.
       await hub.kv.batch(r.ops)
-      store.dropDocCache()
-      // A repaired `n!` pair must reach the live store's list, or queries by context or type keep missing it.
+      // A repaired `n!` pair must reach the live store's list, or queries by
+      // context or type keep missing it; the cache drop after it also voids
+      // every query memo (query.ts) made before the repair.
       await store.pairs.load(hub.kv)
+      store.dropDocCache()
       first = r
       first.repaired = r.ops.length
       break

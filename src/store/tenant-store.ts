@@ -231,8 +231,9 @@ export class TenantStore {
       const prefix = this.layout.feedPrefix()
       for await (const k of this.#kv.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) h = Number(k.slice(prefix.length))
     }
-    this.dropDocCache()
+    // Pairs first: the cache drop after them invalidates any query that read the old list.
     await this.pairs.load(this.#kv)
+    this.dropDocCache()
     await this.#loadPermissions()
     await this.#quarantine.load()
     this.#feed.start(h)
@@ -243,6 +244,13 @@ export class TenantStore {
 
   /** Whether a commit is quarantined (kept, but invalid since a revocation): sync never serves it. */
   isQuarantined (id: string): boolean { return this.#quarantine.has(id) }
+
+  /**
+   * Bumped after every batch that changes an object (and so its index
+   * entries) is durable, and by every cache drop: a reader's memo of an
+   * index scan made at one generation is valid while it stands (query.ts).
+   */
+  get readGeneration (): number { return this.#metas.generation }
 
   /** Highest feed sequence number assigned so far. */
   get seq (): number { return this.#feed.seq }
