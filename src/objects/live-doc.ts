@@ -11,12 +11,15 @@
  * patch log off and no view, and the change bytes are the ones stock
  * Automerge produces (src/objects/live-doc.test.ts compares them).
  *
- * Remote changes (and an object's log, on load) are applied on the backend
- * alone too. Only a draft function (`change`) needs Automerge's own
- * proxies: it runs on a JavaScript view made on demand from the same
- * backend and patched by `A.change` while drafts are the only writers. Any
- * other write drops the view (and turns the patch log off), so a stale
- * view is never used and no patch log grows unread.
+ * A draft function (`change`) runs on a plain JSON copy of the value and
+ * is recorded as the whole-value update of its result (the one string rule,
+ * automerge.ts). Remote changes (and an object's log, on load) are applied
+ * on the backend alone too. Only a document whose shape its JSON value
+ * hides (a counter, Text another writer made where a map is expected…)
+ * needs Automerge's own proxies: that update runs on a JavaScript view made
+ * on demand from the same backend. Any other write drops the view (and
+ * turns the patch log off), so a stale view is never used and no patch log
+ * grows unread.
  */
 import * as A from './automerge-load.js'
 import { BadRequestError } from '../errors.js'
