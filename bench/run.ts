@@ -28,9 +28,10 @@ import { org } from './org.js'
 import { browser } from './browser.js'
 import { dashboard } from './dashboard.js'
 import { workloads } from './workloads.js'
+import { hosting } from './hosting.js'
 import { progress, round, type Figures, type Suite, type Target } from './util.js'
 
-const SUITES: Suite[] = [core, sync, requests, scale, org, browser, dashboard, workloads]
+const SUITES: Suite[] = [core, sync, requests, scale, org, browser, dashboard, workloads, hosting]
 
 /** Bad command line: reported without a stack trace. */
 class UsageError extends Error {}
