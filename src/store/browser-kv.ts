@@ -93,13 +93,15 @@ async function done<T> (r: IDBRequest<T>): Promise<T> {
   })
 }
 
-/** Visit a cursor's entries until it ends or `visit` returns false. */
+/** Visit a cursor's entries until it ends or `visit` returns false (or throws: the read fails with its error). */
 async function walk<C extends IDBCursor> (r: IDBRequest<C | null>, visit: (c: C) => boolean): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     r.onsuccess = () => {
-      const c = r.result
-      if (c === null || !visit(c)) resolve()
-      else c.continue()
+      try {
+        const c = r.result
+        if (c === null || !visit(c)) resolve()
+        else c.continue()
+      } catch (err) { reject(err) }
     }
     r.onerror = () => { reject(r.error ?? new Error('IndexedDB cursor failed')) }
   })

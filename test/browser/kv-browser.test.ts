@@ -98,13 +98,15 @@ describe.skipIf(skip !== undefined)('BrowserKv packed index records in Chromium'
 
   it('refuses a damaged index record with a typed error, and a batch touching it writes nothing', async () => {
     const tab = await open()
-    expect(await call(tab, 'corruptRecord')).toEqual({
-      get: ['unavailable', 'store_corrupt'],
-      range: ['unavailable', 'store_corrupt'],
-      batch: ['unavailable', 'store_corrupt'],
-      plainUntouched: true,
-      otherObject: true
-    })
+    for (const cursorReads of [false, true]) {
+      expect(await call(tab, 'corruptRecord', cursorReads)).toEqual({
+        get: ['unavailable', 'store_corrupt'],
+        range: ['unavailable', 'store_corrupt'],
+        batch: ['unavailable', 'store_corrupt'],
+        plainUntouched: true,
+        otherObject: true
+      })
+    }
   })
 
   it('refuses to upgrade while a tab of the previous version holds the store, and upgrades once it is gone', async () => {

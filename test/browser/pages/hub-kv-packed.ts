@@ -278,7 +278,7 @@ const api = {
   },
 
   /** A damaged packed record (anything can be put in the origin's IndexedDB): typed errors, and a batch touching it changes nothing. */
-  async corruptRecord (): Promise<{ get: unknown, range: unknown, batch: unknown, plainUntouched: boolean, otherObject: boolean }> {
+  async corruptRecord (cursorReads: boolean): Promise<{ get: unknown, range: unknown, batch: unknown, plainUntouched: boolean, otherObject: boolean }> {
     const name = fresh('corrupt')
     const kv = await BrowserKv.open(name)
     await kv.batch([{ type: 'put', key: 't!a!i!*!c!1!o1', value: new Uint8Array(0) }, { type: 'put', key: 't!a!i!*!c!2!o2', value: new Uint8Array(0) }])
@@ -291,7 +291,7 @@ const api = {
       tx.onerror = () => { reject(tx.error) }
     })
     db.close()
-    const again = await BrowserKv.open(name)
+    const again = await BrowserKv.open(name, { cursorReads })
     const code = async (f: () => Promise<unknown>): Promise<unknown> => { try { await f(); return 'resolved' } catch (err) { return err instanceof HubError ? [err.code, err.details?.reason] : String(err) } }
     const get = await code(async () => await again.get('t!a!i!*!c!1!o1'))
     const range = await code(async () => await readAll(again, { gte: 't!a!i!', lt: prefixEnd('t!a!i!') }))
