@@ -206,8 +206,7 @@ export class CommitApply {
     }
     tx.put(L.object(meta.objectId), enc(meta))
     tx.after.push(() => this.#c.metas.publish(meta.objectId, meta))
-    reindex(tx, this.#c.layout, prev, meta)
-    this.#c.pairs.stage(tx, meta)
+    reindex(tx, this.#c.layout, this.#c.pairs, prev, meta)
     if (meta.interface === 'Permissions' || meta.interface === 'Keys') {
       tx.put(L.permission(meta.objectId), EMPTY)
       tx.undo.push(meta.interface === 'Keys' ? this.#c.keyring.apply(meta) : this.#c.registry.apply(meta, prev?.value))

@@ -14,6 +14,7 @@ import { checkJsonObject, isJsonObject, type JsonObject } from '../objects/json.
 import { intersectAccepted } from '../permissions/revocation.js'
 import type { Layout } from './layout.js'
 import { checkNames, indexKeys, revocationOf, type ObjectMeta } from './object-meta.js'
+import type { CollectionPairs } from './collection-pairs.js'
 import type { Tx } from './write-queue.js'
 
 /** A value the writing hub computed itself (and, for Automerge, already applied to the cached document). */
@@ -150,8 +151,15 @@ export function foldObject (objectId: ObjectId, valid: Commit[], logLength: numb
   return meta
 }
 
-/** Write only the index keys that change (creation-time keys never do). */
-export function reindex (tx: Tx, layout: Layout, prev: ObjectMeta | undefined, next: ObjectMeta | undefined): void {
+/**
+ * Write only the index keys that change (creation-time keys never do), and
+ * list the object's (context, type) pair if it is new: the pair list is
+ * what a query by context or type merges, so it is kept here, next to the
+ * sort entries it leads to, for every writer of a meta (a commit applied, a
+ * revocation's recompute) rather than by each caller.
+ */
+export function reindex (tx: Tx, layout: Layout, pairs: CollectionPairs, prev: ObjectMeta | undefined, next: ObjectMeta | undefined): void {
+  pairs.stage(tx, next)
   const before = new Set(indexKeys(layout, prev))
   const after = indexKeys(layout, next)
   for (const k of after) {

@@ -19,6 +19,7 @@ import type { DocCache } from './doc-cache.js'
 import { foldObject, reindex, type FoldInit } from './fold.js'
 import { prefixEnd, type KvStore } from './kv.js'
 import type { Layout } from './layout.js'
+import type { CollectionPairs } from './collection-pairs.js'
 import type { MetaCache } from './meta-cache.js'
 import type { ObjectDocs } from './object-docs.js'
 import type { ObjectMeta } from './object-meta.js'
@@ -33,6 +34,8 @@ export interface QuarantineComponents {
   docs: ObjectDocs
   cache: DocCache
   metas: MetaCache
+  /** The (context, type) pairs list a recomputed meta may add to (collection-pairs.ts). */
+  pairs: CollectionPairs
   fold: FoldInit
   getMeta: (id: ObjectId, tx: Tx) => Promise<ObjectMeta | undefined>
   plaintext: (c: Commit) => Commit | undefined
@@ -166,7 +169,7 @@ export class Quarantine {
     valid.forEach((c, i) => { tx.put(L.objectCommit(objectId, i + 1), utf8.encode(c.id)) })
     const first = valid[0]
     const next = first !== undefined && first.header.operation === 'create' ? foldObject(objectId, valid, valid.length, this.#c.fold) : undefined
-    reindex(tx, this.#c.layout, prev, next)
+    reindex(tx, this.#c.layout, this.#c.pairs, prev, next)
     if (next === undefined) {
       tx.del(L.object(objectId))
       tx.after.push(() => this.#c.metas.forget(objectId))

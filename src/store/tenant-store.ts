@@ -150,6 +150,7 @@ export class TenantStore {
       docs: this.#objectDocs,
       cache: this.#docs,
       metas: this.#metas,
+      pairs: this.pairs,
       fold: this.#foldInit,
       getMeta: async (id, tx) => await this.getMeta(id, tx),
       plaintext: c => this.#maker.plaintext(c),
