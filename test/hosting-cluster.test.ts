@@ -9,7 +9,10 @@
  *  - forwarding and following: a device connected only to the process that
  *    does not hold its owner gets its writes to the holder (through the
  *    inbox) and that process's feed follows the holder's; a request sent
- *    to it is performed by the holder.
+ *    to it is performed by the holder, and nothing forwarded is echoed;
+ *  - subscriptions through that process: accepted by the holder (a replay
+ *    of the token is refused), events from the followed feed, ended by a
+ *    revocation made through the holder.
  * The kill -9 scenario with real child processes is test/hosting-procs.test.ts.
  */
 import { multiaddr } from '@multiformats/multiaddr'
@@ -21,6 +24,7 @@ import { createDidResolver, KeyResolver } from '../src/identity/resolver.js'
 import { FrameChannel } from '../src/net/channel.js'
 import { MAX_FRAME_BYTES, REQUEST_PROTOCOL } from '../src/net/constants.js'
 import { HostingCluster, type ClusterOptions } from '../src/net/hosting/cluster.js'
+import { createHubLibp2p } from '../src/net/node.js'
 import type { HostingNode } from '../src/net/hosting/node.js'
 import { HostedOwners, partitionOf } from '../src/net/hosting/owners.js'
 import { signRequest, validateServerMessage } from '../src/request/token.js'
@@ -187,5 +191,68 @@ describe.skipIf(pg.cluster === undefined)('several hosting processes on one Post
     await dev.node.libp2p.hangUp(nodeB.libp2p.peerId)
     await dev.node.libp2p.dial(nodeA.multiaddrs().map(a => multiaddr(a)))
     expect(await askNode(nodeA)).toMatchObject({ t: 'error', id: 7 })
+  }, 120_000)
+  it('a subscription through the process without the owner\'s lease: accepted by the holder, it sees writes made through the holder; a revoked grant ends it', async () => {
+    const ns = freshNamespace('sub')
+    const opts = { ttlMs: 1500, renewMs: 300, followMs: 100 }
+    const start = async (p: Proc): Promise<HostingNode> => {
+      const node = await startHostingNode(p.owners, hostKey, new KeyResolver(createDidResolver()), { listen: TCP_ONLY, reconnectMinMs: 100, cluster: p.cluster })
+      closers.push(async () => { await node.stop() })
+      return node
+    }
+    const a = await proc(ns, opts)
+    const nodeA = await start(a)
+    await eventually(() => a.cluster.held().length === 64, 10_000, 'A holding every shard')
+    const b = await proc(ns, opts)
+    const nodeB = await start(b)
+    // The owner pairs through A (the holder); its device stays connected to A only.
+    const dev = await founder({ discoveryIntervalMs: 0 })
+    await nodeA.addOwner((await dev.node.createInvite({ role: 'blind' })).invite)
+    // A dials the device back once; on a loaded machine that dial can time out, and the device knows no address of the host.
+    if (dev.node.libp2p.getConnections(nodeA.libp2p.peerId).length === 0) await dev.node.libp2p.dial(nodeA.multiaddrs().map(x => multiaddr(x)), { signal: AbortSignal.timeout(20_000) })
+    // B opens the owner on one of its refreshes (read afresh each time: an owner may be reopened).
+    await eventually(() => b.owners.get(dev.hub.did) !== undefined, 10_000, 'B opening the owner')
+    const app = Ed25519KeyPair.generate()
+    const { grantId } = await dev.hub.permissions.grant({ grantee: app.did, context: 'https://schema.org', type: 'MusicPlaylist', allow: '-R--' })
+    await eventually(() => b.owners.get(dev.hub.did)?.hub.store.registry.liveGrants().some(g => g.id === grantId) === true, 30_000, 'B following the grant')
+
+    // Two subscribers, each its own libp2p peer, connected to B only: the owner (every collection) and the app (its grant's).
+    const toB = async (jws: string): Promise<{ ch: FrameChannel, first: unknown }> => {
+      const lp = await createHubLibp2p(Ed25519KeyPair.generate(), TCP_ONLY)
+      closers.push(async () => { await lp.stop() })
+      const conn = await lp.dial(nodeB.multiaddrs().map(x => multiaddr(x)), { signal: AbortSignal.timeout(10_000) })
+      const ch = new FrameChannel(await conn.newStream(REQUEST_PROTOCOL, { signal: AbortSignal.timeout(10_000) }), MAX_FRAME_BYTES)
+      await ch.send({ t: 'request', id: 1, jws }, AbortSignal.timeout(10_000))
+      return { ch, first: await ch.receive(validateServerMessage, AbortSignal.timeout(20_000)) }
+    }
+    const subscribe = async (jws: string): Promise<FrameChannel> => {
+      const { ch, first } = await toB(jws)
+      expect(first).toMatchObject({ t: 'response', id: 1 })
+      return ch
+    }
+    const ownerJws = signRequest(dev.hub.ownerKey as Ed25519KeyPair, dev.hub.did, 'Collections', 'subscribe', {})
+    const ownerSub = await subscribe(ownerJws)
+    const appSub = await subscribe(signRequest(app, dev.hub.did, 'Collections', 'subscribe', { context: 'https://schema.org', type: 'MusicPlaylist' }))
+    // The holder accepted the token (its replay cache): sent to B again, it is refused as a replay there.
+    const again = await toB(ownerJws)
+    expect(again.first).toMatchObject({ t: 'error', id: 1, code: 'authentication_failed' })
+    await again.ch.close().catch(() => {})
+    // A write through A (the device pulls into A only) reaches B's subscriber by B's follow.
+    const { objectId } = await dev.hub.collections.create(playlist('through A'), { encrypt: true })
+    for (;;) {
+      const m = await ownerSub.receive(validateServerMessage, AbortSignal.timeout(30_000))
+      expect(m).toMatchObject({ t: 'event', id: 1 })
+      if (m?.t === 'event' && (m.event.object as { objectId?: string } | undefined)?.objectId === objectId) break
+    }
+    // The grant revoked through A: B's follow brings the revocation, and the app's subscription ends.
+    await dev.hub.permissions.revoke(grantId)
+    let end: unknown
+    for (;;) {
+      end = await appSub.receive(validateServerMessage, AbortSignal.timeout(30_000))
+      if ((end as { t?: string } | null)?.t !== 'event') break
+    }
+    expect(end).toMatchObject({ t: 'end', id: 1, code: 'permissions_required' })
+    await ownerSub.close().catch(() => {})
+    await appSub.close().catch(() => {})
   }, 120_000)
 })

@@ -231,6 +231,26 @@ export async function perform (hub: Hub, req: AcceptedRequest, target: Target, c
 }
 
 /**
+ * A subscription token the owner's write holder already accepted (a
+ * hosting hub of several processes, request/hosting-router.ts): its replay
+ * record and audit entry are the holder's. Verified and authorized again
+ * here, for the stream this process serves from the feed it follows,
+ * without a second replay record (this process writes nothing for the
+ * owner) or audit entry. Only ever called after the holder said yes to
+ * this very token, so a replayed token is refused there first.
+ */
+export async function admitAccepted (hub: Hub, jws: string): Promise<{ accepted: AcceptedRequest, target: Target }> {
+  const claims = await verifyRequest(jws, async kid => await requestKey(hub, kid))
+  if (claims.aud !== hub.did || claims.sub !== hub.did) throw new NotFoundError('this hub does not serve that owner')
+  if (claims.interface !== 'Collections' || claims.method !== 'subscribe') throw new BadRequestError('only a subscription is admitted on another process\'s acceptance')
+  const accepted: AcceptedRequest = { claims, caller: asDid(claims.iss), isOwner: claims.iss === hub.did }
+  const { target } = await targetOf(hub, accepted)
+  const decision = decide(hub, accepted.caller, 'Collections', target)
+  if (!decision.allowed) throw refusal(target, decision.reason)
+  return { accepted, target }
+}
+
+/**
  * Handle one request token end to end (except subscriptions' streaming).
  * Returns the result or throws a HubError; audits non-owner requests.
  */

@@ -22,7 +22,9 @@
  * checks, for an owner another process writes, is performed by that
  * process (forwarded through the database) — replay cache, authorization,
  * audit and the write in one place; the caller sees the same answer.
- * A subscription there is refused (`unavailable`, `not_write_holder`).
+ * A subscription there is accepted by that process (replay, authorization,
+ * audit) and then served here, from the feed this process follows: its
+ * events come a follow round (250 ms + a query) after the holder's commit.
  */
 import { NotFoundError, UnavailableError } from '../errors.js'
 import type { Hub } from '../hub.js'
@@ -86,7 +88,10 @@ export function hostingRouter (c: HostingRouterComponents): RequestRouter {
     const forward = c.forwarder?.(claims.sub)
     if (forward === undefined) return owner.hub
     // Another process orders this owner's writes, its replay cache and audit log: it performs the request.
-    if (claims.method === 'subscribe') throw new UnavailableError('this process does not hold the owner\'s writes: subscribe through another connection or retry later', { reason: 'not_write_holder' })
-    return { forwarded: await forward(jws) }
+    // A subscription is accepted there (replay, authorization, audit) and streamed from here, from the
+    // feed this process follows (net/hosting/node.ts tells its listeners what the follow brings).
+    const forwarded = await forward(jws)
+    if (claims.method === 'subscribe') return { acceptedElsewhere: owner.hub }
+    return { forwarded }
   }
 }

@@ -17,7 +17,7 @@ import { toView } from '../interfaces/views.js'
 import { FrameChannel } from '../net/channel.js'
 import { REQUEST_BURST, REQUEST_RATE_PER_SECOND } from '../net/constants.js'
 import { PeerRateLimiter } from './rate-limit.js'
-import { decide, handleRequest, perform, subscriptionMatches, type AcceptedRequest, type Target } from './handler.js'
+import { admitAccepted, decide, handleRequest, perform, subscriptionMatches, type AcceptedRequest, type Target } from './handler.js'
 import { validateClientMessage, type ServerMessage } from './token.js'
 
 /** Largest request or reply frame. A 1 MiB commit, base64url in a JWS, fits. */
@@ -58,10 +58,13 @@ function limiterOf (hub: Hub | RequestRouter): PeerRateLimiter {
  * hosted owner may answer (the same not_found a single-owner hub gives a
  * token for another owner).
  */
-export type RequestRouter = (jws: string) => Promise<Hub | ForwardedRequest>
+export type RequestRouter = (jws: string) => Promise<Hub | ForwardedRequest | AcceptedElsewhere>
 
 /** A request the router had another process perform (a hosting hub of several processes): its result, already there. */
 export interface ForwardedRequest { forwarded: unknown }
+
+/** A subscription the owner's write holder accepted (replay, authorization, audit): served here, from `hub` (see admitAccepted). */
+export interface AcceptedElsewhere { acceptedElsewhere: Hub }
 
 /**
  * Serve one request stream of `remotePeer` (its libp2p peer id: the key of
@@ -156,6 +159,11 @@ export async function serveRequests (hubOrRouter: Hub | RequestRouter, log: Logg
     try {
       const hub = await route(jws)
       if ('forwarded' in hub) { await send({ t: 'response', id, result: hub.forwarded ?? null }); return }
+      if ('acceptedElsewhere' in hub) {
+        const { accepted, target } = await admitAccepted(hub.acceptedElsewhere, jws)
+        await subscribe(hub.acceptedElsewhere, id, accepted, target)
+        return
+      }
       const { accepted, target, result } = await handleRequest(hub, jws)
       if (accepted.claims.method === 'subscribe') await subscribe(hub, id, accepted, target)
       else await send({ t: 'response', id, result: result ?? null })

@@ -285,10 +285,41 @@ export class HostingNode {
       if (head === store.durableSeq && head === store.seq) continue
       if (held(o.record.owner)) continue
       const version = store.registry.version
+      const before = store.durableSeq
       await store.follow(head)
       if (store.registry.version !== version) devicesChanged = true
+      if (head > before) await this.#announce(o, before, head)
     }
     if (devicesChanged) for (const conn of this.libp2p.getConnections()) this.#onConnect(conn.remotePeer)
+  }
+
+  /**
+   * The feed entries (after, head] another process wrote, told to the
+   * owner's commit listeners as the holder's store tells its own on each
+   * write: a subscription served here (request/server.ts) sees writes made
+   * through any process, a follow round after the holder's commit, and a
+   * revocation among them ends it. Read in one feed scan and one envelope
+   * read; each object's meta as it is now (what a subscriber is sent).
+   */
+  async #announce (o: HostedOwner, after: number, head: number): Promise<void> {
+    const store = o.hub.store
+    const entries: Array<{ seq: number, commitId: string }> = []
+    for await (const e of store.feed(after, head - after)) { if (e.seq > head) break; entries.push(e) }
+    const envs = await store.getEnvelopes(entries.map(e => e.commitId))
+    for (const [i, e] of entries.entries()) {
+      const env = envs[i]
+      if (env === undefined) continue
+      const commit = parseCommit(env, Infinity)
+      const meta = await store.getMeta(commit.objectId)
+      if (meta === undefined || store.isQuarantined(commit.id)) continue
+      for (const l of o.hub.events.listeners('commit')) {
+        try {
+          l({ tenant: store.tenant, seq: e.seq, commit, meta })
+        } catch (err) {
+          this.#log.warn('commit listener failed', { tenant: o.record.owner, reason: (err as Error).message })
+        }
+      }
+    }
   }
 
   /** Perform a write another process forwarded for `owner` (we hold its shard). */
