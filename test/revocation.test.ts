@@ -279,7 +279,9 @@ describe('a revocation racing accepted writes converges', () => {
     const d1 = await signedDelete(b, app, doomed.objectId)
     for (const c of [u1, c1, l1, d1]) expect(await accept(b, c, grantId)).toMatchObject({ stored: true })
     // Owner edits on B built on the app's writes.
-    const e1 = await b.collections.change(shared.objectId, d => { d.name = 'Shared' ; d.numTracks = 2 })
+    // A real edit (a draft that leaves the value as it is records nothing, as update() does).
+    const e1 = await b.collections.change(shared.objectId, d => { d.name = 'Shared, renamed on B'; d.numTracks = 2 })
+    expect(e1.changed).toBe(true)
     const e2 = await b.collections.update(c1.id, playlist('Created by app', ['owner added']))
     expect((await b.collections.read(shared.objectId)).value?.track).toHaveLength(2)
     await expect(b.collections.read(doomed.objectId)).rejects.toMatchObject({ code: 'not_found' })
