@@ -31,6 +31,35 @@ describe('WriteQueue', () => {
     expect(kv.batches.length).toBeLessThan(50)
   })
 
+  it('writes one op per key a group staged, with its last value: rewrites and moves within a group reach the disk once', async () => {
+    const kv = new CountingKv()
+    await kv.batch([{ type: 'put', key: 'old-index', value: b('1') }])
+    kv.batches = []
+    const q = new WriteQueue(kv)
+    // Like a sync page of one object's updates: the meta rewritten per item, an index entry moved per item.
+    const [one, two, failing, three] = q.enqueueAll([1, 2, 0, 3].map(i => async tx => {
+      if (i === 0) { tx.put('meta', b('never')); tx.put('index!9', b('1')); throw new Error('refused') }
+      tx.put('meta', b(`v${i}`))
+      tx.del(i === 1 ? 'old-index' : `index!${i === 3 ? 2 : 1}`)
+      tx.put(`index!${i}`, b('1'))
+      tx.put(`commit!${i}`, b('c'))
+    }))
+    await Promise.all([one, two, three])
+    await expect(failing).rejects.toThrow('refused')
+    expect(kv.batches).toHaveLength(1)
+    const written = kv.batches.flat()
+    const keys = written.map(op => op.key)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(written.filter(op => op.key === 'meta')).toHaveLength(1)
+    expect(new TextDecoder().decode(await kv.get('meta'))).toBe('v3')
+    expect(await kv.get('old-index')).toBeUndefined()
+    expect(await kv.get('index!1')).toBeUndefined()
+    expect(await kv.get('index!2')).toBeUndefined()
+    expect(await kv.get('index!3')).toBeDefined()
+    expect(await kv.get('index!9')).toBeUndefined()
+    for (const i of [1, 2, 3]) expect(await kv.get(`commit!${i}`)).toBeDefined()
+  })
+
   it('discards a failing item without affecting the others in its group', async () => {
     const kv = new CountingKv()
     const q = new WriteQueue(kv)

@@ -18,12 +18,20 @@
  */
 import type { KvOp, KvStore } from './kv.js'
 
-/** Read-your-writes view over the store for one group. */
+/**
+ * Read-your-writes view over the store for one group. What it staged is
+ * its overlay: the last value put for each key, or null for a delete —
+ * which is also the group's whole batch (`ops`). A key written several
+ * times in a group goes to disk once: a sync page of one object's updates
+ * rewrites the object's meta and moves its index entries per commit, and
+ * only the net effect is written (the batch holds one op per key, as
+ * PgKv's and QuotaKv's `collapse` already assumed: within one atomic
+ * batch, only the last op on a key counts).
+ */
 export class Tx {
   readonly #kv: KvStore
   #parent: Tx | undefined
   readonly overlay = new Map<string, Uint8Array | null>()
-  readonly ops: KvOp[] = []
   /** Work to do after the group's batch is durable (events, cache updates). */
   readonly after: Array<() => void> = []
   /** Work to undo in-memory effects if this item or the batch fails. */
@@ -82,12 +90,17 @@ export class Tx {
 
   put (key: string, value: Uint8Array): void {
     this.overlay.set(key, value)
-    this.ops.push({ type: 'put', key, value })
   }
 
   del (key: string): void {
     this.overlay.set(key, null)
-    this.ops.push({ type: 'del', key })
+  }
+
+  /** The batch: one op per key staged, its last value (a delete stays a delete: the key may be on disk). */
+  get ops (): KvOp[] {
+    const out: KvOp[] = []
+    for (const [key, value] of this.overlay) out.push(value === null ? { type: 'del', key } : { type: 'put', key, value })
+    return out
   }
 
   /** Stop reading through the parent group: it is on disk now, so the store itself answers. */
@@ -96,7 +109,6 @@ export class Tx {
   /** Fold a successful child item into this group. */
   absorb (child: Tx): void {
     for (const [k, v] of child.overlay) this.overlay.set(k, v)
-    this.ops.push(...child.ops)
     this.after.push(...child.after)
     this.undo.push(...child.undo)
   }
