@@ -5,6 +5,8 @@
  *  - creates_per_s: N signed creates into IndexedDB, IN_FLIGHT at a time;
  *  - query_p50_ms / query_p99_ms: an indexed query (one type, a range
  *    filter, 50 results) over those N objects;
+ *  - sorted_query_p50_ms: a query without filter (one sort-index page of
+ *    50) over them;
  *  - cold_sync_objects_per_s: a fresh tab paired with a Node hub holding N
  *    objects pulls them all over WebSockets (from the tab's first dial
  *    until its watermark reaches the Node hub's feed head);
@@ -39,7 +41,7 @@ const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-ru
 const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.map': 'application/json' }
 
 interface BenchApi {
-  creates: (name: string, n: number, inFlight: number, queries: number) => Promise<{ createsPerS: number, queryMs: number[] }>
+  creates: (name: string, n: number, inFlight: number, queries: number) => Promise<{ createsPerS: number, queryMs: number[], sortedQueryMs: number[] }>
   coldSync: (name: string, invite: string, head: number) => Promise<{ ms: number }>
   close: () => Promise<void>
   firstQuery: (name: string) => Promise<{ openMs: number, firstQueryMs: number, found: number }>
@@ -102,6 +104,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
     const creates: number[] = []
     const p50: number[] = []
     const p99: number[] = []
+    const sortedP50: number[] = []
     const sync: number[] = []
     const firstQuery: number[] = []
     const openMs: number[] = []
@@ -111,6 +114,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
       creates.push(c.createsPerS)
       p50.push(percentile(c.queryMs, 50))
       p99.push(percentile(c.queryMs, 99))
+      sortedP50.push(percentile(c.sortedQueryMs, 50))
       await bench('close')
 
       progress(`browser: run ${r + 1}/${RUNS}: cold sync of ${n} objects`)
@@ -136,6 +140,7 @@ async function run (opts: SuiteOptions): Promise<Figures> {
       ...fig('creates_per_s', creates),
       ...fig('query_p50_ms', p50, 2),
       ...fig('query_p99_ms', p99, 2),
+      ...fig('sorted_query_p50_ms', sortedP50, 2),
       ...fig('cold_sync_objects_per_s', sync),
       ...fig('reload_first_query_ms', firstQuery, 2),
       ...fig('reload_open_ms', openMs, 1),

@@ -31,7 +31,7 @@ const open = (): BrowserHub => { if (hub === undefined) throw new Error('no hub'
 
 const api = {
   /** A founding hub in this tab (no network): `n` creates with `inFlight` in flight; then `queries` timed queries. */
-  async creates (name: string, n: number, inFlight: number, queries: number): Promise<{ createsPerS: number, queryMs: number[] }> {
+  async creates (name: string, n: number, inFlight: number, queries: number): Promise<{ createsPerS: number, queryMs: number[], sortedQueryMs: number[] }> {
     await Hub.init(hubHome(name))
     hub = await openBrowserHub({ name, network: false })
     const t0 = performance.now()
@@ -44,7 +44,15 @@ const api = {
       queryMs.push(performance.now() - t)
       if (page.objects.length === 0) throw new Error('query found nothing')
     }
-    return { createsPerS, queryMs }
+    // No filter: one sort-index page (50 keys, then their metas), newest first.
+    const sortedQueryMs: number[] = []
+    for (let q = 0; q < queries; q++) {
+      const t = performance.now()
+      const page = await open().collections.query({ context: CONTEXT, type: 'MusicPlaylist', limit: 50 })
+      sortedQueryMs.push(performance.now() - t)
+      if (page.objects.length === 0) throw new Error('query found nothing')
+    }
+    return { createsPerS, queryMs, sortedQueryMs }
   },
 
   /** Pair with `invite` (offline), then time the first sync until the inviter's feed `head` is pulled. */
