@@ -14,14 +14,20 @@
  * the PostgreSQL store is clean.
  *
  * Opt-in, with the number of owners: HOSTING_PROCS=20 (or =1: 20) or
- * HOSTING_PROCS=200, the issue's profile. Neither in plain `npm test` nor in
- * `npm run test:faults` yet, which stay green: the 20-owner run takes
- * ~5 minutes on the shared 2-core machine (past the 90 s budget), and it
- * does not pass yet: 19 and 18 of 20 owners converged after the kill in
- * the runs that got that far, the others' devices failing their sync
- * streams with the survivor ("Cannot write to a stream that is closed") —
- * not diagnosed; on failure it says whether the host's store lacks the
- * commits. See docs/hosting.md.
+ * HOSTING_PROCS=200, the issue's profile; not in plain `npm test` nor in
+ * `npm run test:faults` (the lead decides). It passes since becd70e: the
+ * owners that never converged after the kill were two devices that had
+ * each keyed the encrypted collection while apart (the kill delays what
+ * crosses the host by the take-over), one key id naming two keys, and the
+ * keyring kept only the last envelope applied — every pull of the other
+ * device's later commits failed `payload could not be decrypted`, the
+ * puller hung up as on a protocol violation, reconnected, failed again
+ * ("Cannot write to a stream that is closed" on the host were those
+ * hang-ups); test/encryption-apart.test.ts. 20 owners: 70–107 s at load 3–12,
+ * ~4 min at load 15–20, where pairing and the hosts' start can time out.
+ * HOSTING_PROCS_DEVICE_LOG=<file> logs every device (debug); the hosts
+ * log at HOSTING_PROCS_LOG (default info) and their logs are written to
+ * $TMPDIR/hosting-procs-{survivor,victim}.log on failure. See docs/hosting.md.
  */
 import { cp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -43,18 +49,27 @@ import { cleanup, playlist, tempDir } from '../helpers.js'
 import { eventually, founder, startHub, stopAll, stopHub, type Running } from '../net-helpers.js'
 import { startPostgres } from '../pg-harness.js'
 import { mulberry32 } from './prng.js'
-import { silentLogger } from '../../src/log.js'
+import { createLogger, silentLogger, type Logger } from '../../src/log.js'
+import { appendFileSync } from 'node:fs'
 
 const asked = Number(process.env.HOSTING_PROCS ?? 0)
 const RUN = Number.isInteger(asked) && asked > 0
 const OWNERS = asked > 1 ? asked : 20
 const WRITES_PER_PHASE = OWNERS * 2
-const PAIR_AT_ONCE = 5
+/** Pairings at once: each is mostly waiting (a CLI process, dials), but at load 15–20 five at once time out their handshakes. */
+const PAIR_AT_ONCE = 3
 
-const pg = RUN ? await startPostgres() : { cluster: undefined, reason: 'opt-in: HOSTING_PROCS=<owners> (20, or 200 for the issue-17 profile); it does not pass yet, see docs/hosting.md' }
+const pg = RUN ? await startPostgres() : { cluster: undefined, reason: 'opt-in: HOSTING_PROCS=<owners> (20, or 200 for the issue-17 profile); see docs/hosting.md' }
 if (pg.cluster === undefined) process.stderr.write(`test/faults/hosting-procs.test.ts: skipped: ${pg.reason}\n`)
 afterAll(async () => { await pg.cluster?.stop() })
-afterEach(async () => { await killAll(); running.clear(); await stopAll(); await cleanup() })
+// 40 device hubs to stop: past vitest's 30 s hook default on the loaded machine.
+afterEach(async () => { await killAll(); running.clear(); await stopAll(); await cleanup() }, 180_000)
+
+/** HOSTING_PROCS_DEVICE_LOG=<file>: every device logs (debug, JSON lines) there, each line naming its owner and device. */
+const deviceLogFile = process.env.HOSTING_PROCS_DEVICE_LOG
+const deviceLog = (name: string): { logger?: Logger } => deviceLogFile === undefined
+  ? {}
+  : { logger: createLogger(name, 'debug', line => { appendFileSync(deviceLogFile, line + '\n') }) }
 
 const t0 = Date.now()
 /** Progress on stderr: where a slow run spends its time. */
@@ -96,7 +111,9 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
 
     // Owners: the first device knows p1 then p2, the second p2 then p1; they never meet.
     const owners: Owner[] = []
+    let pairing = 0
     const pairOne = async (): Promise<Owner> => {
+      const n = pairing++ // its index in owners (pushed in call order)
       // Paired with p1 before it knows p2: to an unpaired device the host is a stranger, and a
       // connection of the same peer id to p2, closed as a stranger's, would cut the pairing.
       const paired = await founder({ discoveryIntervalMs: 0 })
@@ -105,15 +122,24 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
         const { invite } = await paired.node.createInvite({ role: 'blind' })
         const r = await runHub(['hosting', 'add-owner', '--dir', d1, '--invite', invite, '--json'])
         if (r.code === 0 || r.stderr.includes('already_exists')) break
-        if (attempt >= 3) throw new Error(`add-owner failed ${attempt} times: ${r.stderr}`)
+        if (attempt >= 5) throw new Error(`add-owner failed ${attempt} times: ${r.stderr}`)
       }
-      const dir = join(await tempDir('dev2-'), 'hub')
-      await joinHub(dir, (await paired.node.createInvite()).invite)
+      // The same on the second device's join (a Noise handshake timing out at load 15): a fresh directory and invite, again.
+      let dir = ''
+      for (let attempt = 1; ; attempt++) {
+        dir = join(await tempDir('dev2-'), 'hub')
+        try {
+          await joinHub(dir, (await paired.node.createInvite()).invite, { timeoutMs: 60_000 })
+          break
+        } catch (err) {
+          if (attempt >= 5) throw new Error(`the second device's join failed ${attempt} times: ${(err as Error).message}`)
+        }
+      }
       // From now on it knows every process of the host (as an owner's devices would, from its DID document or bootstrap list).
       const peerOfSecond = await Hub.open(dir).then(async h => { const p = h.peerId; await h.close(); return p })
       await stopHub(paired)
-      const first = await startHub(paired.dir, { discoveryIntervalMs: 0, bootstrap: [addrOf(p1), addrOf(p2)], blockedPeers: [peerOfSecond] })
-      const second = await startHub(dir, { bootstrap: [addrOf(p2), addrOf(p1)], blockedPeers: [first.hub.peerId], discoveryIntervalMs: 0 })
+      const first = await startHub(paired.dir, { discoveryIntervalMs: 0, bootstrap: [addrOf(p1), addrOf(p2)], blockedPeers: [peerOfSecond], ...deviceLog(`owner${n}.dev1`) })
+      const second = await startHub(dir, { bootstrap: [addrOf(p2), addrOf(p1)], blockedPeers: [first.hub.peerId], discoveryIntervalMs: 0, ...deviceLog(`owner${n}.dev2`) })
       return { did: first.hub.did, devices: [first, second], written: [] }
     }
     // A few at a time: each pairing is mostly waiting (a CLI process, dials).
@@ -141,10 +167,18 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
     const victim = [p1, p2].find(p => holders.has(p.child.pid as number)) ?? p1
     const survivor = victim === p1 ? p2 : p1
     const survivorDir = victim === p1 ? d2 : d1
+    const killedAt = Date.now()
     victim.child.kill('SIGKILL')
     await victim.exit
     step(`killed ${victim === p1 ? 'p1' : 'p2'} (held ${rows.length} shard leases)`)
+    // The take-over, measured (reported, not asserted: the bound is TTL + renew + a query and the catch-up, docs/hosting.md).
+    const watch = await PgKv.open({ url, namespace: ns, maxConnections: 1 })
+    const takeover = eventually(async () => {
+      const live = await watch.pool.query<{ holder: string }>('SELECT holder FROM hub_leases WHERE ns = $1 AND expires_at > now()', [ns])
+      return live.rows.length === rows.length && live.rows.every(r => Number(r.holder.split('-')[0]) === survivor.child.pid)
+    }, 60_000, 'the survivor holding every shard').then(() => { step(`the survivor holds all ${rows.length} shards ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the SIGKILL`) }).finally(async () => { await watch.close() })
     await writeSome(WRITES_PER_PHASE, 'after')
+    await takeover
 
     // Every device reads every object written for its owner (through the survivor).
     const dump = async (): Promise<void> => {
@@ -216,6 +250,7 @@ describe.skipIf(pg.cluster === undefined)(`${pg.cluster === undefined ? `(skippe
     const doc = await runHub(['hosting', 'doctor', '--dir', survivorDir, '--json'])
     expect(JSON.parse(doc.stdout)).toMatchObject({ clean: true })
     expect((JSON.parse(doc.stdout) as { owners: unknown[] }).owners).toHaveLength(OWNERS)
+    step('hub hosting doctor clean')
     await rm(base, { recursive: true, force: true })
   }, OWNERS > 20 ? 1_800_000 : 600_000)
 })
