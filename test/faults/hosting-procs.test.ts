@@ -23,7 +23,7 @@
  * device's later commits failed `payload could not be decrypted`, the
  * puller hung up as on a protocol violation, reconnected, failed again
  * ("Cannot write to a stream that is closed" on the host were those
- * hang-ups); test/encryption-apart.test.ts. 20 owners: 70–107 s at load 3–12,
+ * hang-ups); test/encryption-apart.test.ts. 20 owners: 50–107 s at load 2–12,
  * ~4 min at load 15–20, where pairing and the hosts' start can time out.
  * HOSTING_PROCS_DEVICE_LOG=<file> logs every device (debug); the hosts
  * log at HOSTING_PROCS_LOG (default info) and their logs are written to
