@@ -16,8 +16,9 @@ import '../src/shim.js'
  * The stamps come from wrapping instance and prototype methods in this
  * bench only (net.Socket write/push, FrameChannel send/receive, the
  * TenantStore's waitForFeed, existing and ingestMany); the product code
- * is not instrumented. W4_SYNC_GET=1 is an experiment on B (see
- * patchSyncGet). One sample every ~10 ms after 10 warm-up samples.
+ * is not instrumented. W4_SYNC_GET=1 and W4_CORK=1 are experiments (see
+ * patchSyncGet, patchCork). One sample every ~10 ms after 10 warm-up
+ * samples.
  *
  *   npm run build && node dist/bench/w4-trace.js [samples=60]
  *
@@ -45,15 +46,36 @@ type Stamps = Record<string, bigint>
 class Recorder {
   stamps: Stamps = {}
   armed = false
-  arm (): void { this.stamps = {}; this.counts = {}; this.armed = true }
+  arm (): void { this.stamps = {}; this.counts = {}; this.sizes = []; this.armed = true }
   /** The latest occurrence (overwrites). */
   last (stage: string): void { if (this.armed) this.stamps[stage] = now() }
   /** A count, kept as a stamp-shaped number of events (ns field holds the count). */
   count (stage: string): void { if (this.armed) this.counts[stage] = (this.counts[stage] ?? 0) + 1 }
   counts: Record<string, number> = {}
+  /** Bytes of each TCP write A made for the batch (this round). */
+  sizes: number[] = []
   hit (stage: string): void {
     if (!this.armed || this.stamps[stage] !== undefined) return
     this.stamps[stage] = now()
+  }
+}
+
+/**
+ * W4_CORK=1 (an experiment, both processes): TCP writes made in one
+ * synchronous run are corked and go out as one writev at the end of it
+ * (@libp2p/tcp writes each chunk of a frame with its own socket.write).
+ */
+function patchCork (): void {
+  const proto = Socket.prototype as unknown as { write: (...a: unknown[]) => boolean, cork: () => void, uncork: () => void, writableCorked: number }
+  const write = proto.write
+  const corked = new WeakSet<object>()
+  proto.write = function (this: typeof proto, ...a: unknown[]) {
+    if (!corked.has(this)) {
+      corked.add(this)
+      this.cork()
+      process.nextTick(() => { corked.delete(this); this.uncork() })
+    }
+    return write.apply(this, a)
   }
 }
 
@@ -63,7 +85,7 @@ function patchSocket (rec: Recorder, side: 'a' | 'b'): void {
   if (side === 'a') {
     const write = proto.write
     proto.write = function (this: Socket, ...a: unknown[]) {
-      if (rec.stamps['a_send_start'] !== undefined && rec.stamps['a_send_written'] === undefined) { rec.hit('a_socket_write'); rec.last('a_socket_write_last'); rec.count('a_socket_writes') }
+      if (rec.stamps['a_send_start'] !== undefined && rec.stamps['a_send_written'] === undefined) { rec.hit('a_socket_write'); rec.last('a_socket_write_last'); rec.count('a_socket_writes'); rec.sizes.push((a[0] as { byteLength?: number }).byteLength ?? -1) }
       return write.apply(this, a)
     }
   } else {
@@ -76,6 +98,7 @@ function patchSocket (rec: Recorder, side: 'a' | 'b'): void {
 }
 
 function patchChannel (rec: Recorder, side: 'a' | 'b'): void {
+  if (process.env['W4_CORK'] === '1') patchCork()
   patchSocket(rec, side)
   const proto = FrameChannel.prototype as unknown as {
     send: (m: object, s?: AbortSignal) => Promise<void>
@@ -208,6 +231,7 @@ async function parentA (samples: number): Promise<void> {
     await new Promise(resolve => setTimeout(resolve, 1500))
     const rows: Array<Record<string, number>> = []
     const counts: Array<Record<string, number>> = []
+    const sizes: string[] = []
     const warm = 10
     for (let i = 0; i < warm + samples; i++) {
       const armed = next('armed')
@@ -221,6 +245,7 @@ async function parentA (samples: number): Promise<void> {
       const fromB = await stampsP
       const b = fromB.stamps as Record<string, string>
       counts.push({ ...rec.counts, ...fromB.counts })
+      sizes.push(rec.sizes.join('+'))
       rec.armed = false
       // Settle between samples, as a user's writes are not back to back.
       await new Promise(resolve => setTimeout(resolve, 10))
@@ -242,6 +267,9 @@ async function parentA (samples: number): Promise<void> {
     const e2e = rows.map(r => r['b_commit_event']).filter((x): x is number => x !== undefined)
     console.log(`W4 p50 (B commit event): ${median(e2e).toFixed(3)} ms`)
     console.log(`socket writes by A for the batch (p50): ${median(counts.slice(warm).map(c => c['a_socket_writes'] ?? 0))}, socket reads by B until the frame: ${median(counts.slice(warm).map(c => c['b_socket_reads'] ?? 0))}`)
+    const shapes = new Map<string, number>()
+    for (const x of sizes.slice(warm)) shapes.set(x, (shapes.get(x) ?? 0) + 1)
+    console.log(`A's TCP writes from hand-off to written, bytes (how many samples): ${[...shapes].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([k, n]) => `${k} (${n})`).join(', ')}`)
     // Per-sample spans (the stage medians above do not add up to a sample's).
     const span = (from: string, to: string): string => median(rows.map(r => (r[to] ?? NaN) - (r[from] ?? NaN)).filter(x => !Number.isNaN(x))).toFixed(3)
     console.log(`spans p50 (ms): A create ${median(rows.map(r => r['a_create_resolved'] ?? NaN)).toFixed(3)}, A wake→send ${span('a_feed_woken', 'a_send_start')}, wire (A send→B frame) ${span('a_send_start', 'b_frame_received')} (A send→socket write ${span('a_send_start', 'a_socket_write')}, socket→socket ${span('a_socket_write', 'b_socket_data')}, B socket→frame ${span('b_socket_data', 'b_frame_received')}: to the schema check ${span('b_socket_data', 'b_validate_start')}, the check ${span('b_validate_start', 'b_validate_done')}), ` +
