@@ -20,7 +20,7 @@ import { createDidResolver, KeyResolver } from '../src/identity/resolver.js'
 import { FrameChannel } from '../src/net/channel.js'
 import { MAX_FRAME_BYTES, PAIR_PROTOCOL, REQUEST_PROTOCOL, SYNC_PROTOCOL } from '../src/net/constants.js'
 import { HostedOwners, partitionOf } from '../src/net/hosting/owners.js'
-import type { HostingNode } from '../src/net/hosting/node.js'
+import { HOSTING_MAX_CONNECTIONS, type HostingNode } from '../src/net/hosting/node.js'
 import { validateSyncServerMessage } from '../src/net/messages.js'
 import { blindMayHold } from '../src/net/sync-access.js'
 import { signRequest, validateServerMessage } from '../src/request/token.js'
@@ -136,6 +136,9 @@ describe.each(engines)('a hosting hub on %s', engine => {
     expect(host.owners.size).toBe(OWNERS)
     // One identity and one address for all.
     expect(new Set(host.owners.all().map(o => o.hub.peerId))).toEqual(new Set([host.node.libp2p.peerId.toString()]))
+    // Sized for every owner's devices, not libp2p's one-owner default of 300 (which would prune devices in a loop).
+    const manager = (host.node.libp2p as unknown as { components: { connectionManager: { getMaxConnections: () => number } } }).components.connectionManager
+    expect(manager.getMaxConnections()).toBe(HOSTING_MAX_CONNECTIONS)
     const written = new Map<string, string[]>()
     for (const [i, o] of owners.entries()) {
       const ids: string[] = []

@@ -59,6 +59,14 @@ export interface HubLibp2pOptions {
   relay?: boolean
   /** Find peers on the local network with mDNS (DNS-SD multicast). */
   mdns?: boolean
+  /**
+   * Connections held at once before libp2p prunes the least valuable
+   * (libp2p's default, 300, suits one owner's hub; a hosting hub holds a
+   * connection per online device of every owner) and inbound handshakes in
+   * progress at once (libp2p's default 10).
+   */
+  maxConnections?: number
+  maxIncomingPendingConnections?: number
 }
 
 /**
@@ -75,7 +83,9 @@ export async function createHubLibp2p (hubKey: Ed25519KeyPair, listen: string[] 
       // libp2p's default (5 new inbound connections per second per host)
       // turns away apps on one machine, or behind one NAT, and every client
       // reconnecting at once after a hub restart.
-      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+      ...(opts.maxIncomingPendingConnections !== undefined ? { maxIncomingPendingConnections: opts.maxIncomingPendingConnections } : {})
     },
     connectionGater: {
       ...platformGater,

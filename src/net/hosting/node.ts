@@ -53,7 +53,20 @@ export interface HostingNodeOptions {
   cluster?: HostingCluster
   /** Handle a request token forwarded by another process for `owner` (request/handler.ts, injected by compose.ts). */
   forwardedRequest?: (owner: HostedOwner, jws: string) => Promise<unknown>
+  /** Connections held at once (default {@link HOSTING_MAX_CONNECTIONS}); past it libp2p prunes the least valuable. */
+  maxConnections?: number
 }
+
+/**
+ * A hosting hub holds one connection per online device of every owner, so
+ * libp2p's default of 300 (sized for one owner's hub) would prune devices
+ * of a few hundred owners in a loop: each pruned device reconnects and
+ * pushes out another. 8,192 keeps well inside a typical 65,536 open-file
+ * limit (each connection is one socket); raise both together for more.
+ */
+export const HOSTING_MAX_CONNECTIONS = 8192
+/** Inbound handshakes in progress at once: many devices reconnect together after a take-over or restart (libp2p's default is 10). */
+export const HOSTING_MAX_PENDING_CONNECTIONS = 128
 
 /** Per owner: counters for metrics. */
 export interface OwnerCounters { requests: number, refusedRequests: number, servedCommits: number }
@@ -114,7 +127,10 @@ export class HostingNode {
 
   static async start (owners: HostedOwners, hostKey: Ed25519KeyPair, opts: HostingNodeOptions = {}): Promise<HostingNode> {
     const log = (opts.logger ?? silentLogger).child('hosting')
-    const libp2p = await createHubLibp2p(hostKey, opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], {})
+    const libp2p = await createHubLibp2p(hostKey, opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], {
+      maxConnections: opts.maxConnections ?? HOSTING_MAX_CONNECTIONS,
+      maxIncomingPendingConnections: HOSTING_MAX_PENDING_CONNECTIONS
+    })
     const node = new HostingNode(owners, libp2p, hostKey.did, opts, log)
     await node.#init(opts)
     return node
