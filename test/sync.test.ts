@@ -13,6 +13,7 @@ import { HubNode } from '../src/net/hub-node.js'
 import { joinHub } from '../src/net/pair.js'
 import { FrameChannel } from '../src/net/channel.js'
 import { SYNC_PROTOCOL, SYNC_PROTOCOL_1_1 } from '../src/net/constants.js'
+import { VIOLATION_BACKOFF } from '../src/net/backoff.js'
 import { createHubLibp2p, hubDidOfPeer } from '../src/net/node.js'
 import { pullFrom } from '../src/net/sync/client.js'
 import { serveSync } from '../src/net/sync/server.js'
@@ -235,7 +236,9 @@ describe('hostile peers', () => {
     const forged = { ...genuine.envelope, payload: Buffer.from(JSON.stringify(playlist('forged'))).toString('base64url') }
     // M speaks 1.0 only from now on (the hub serves 1.1 too, which A would pick).
     await m.node.libp2p.unhandle(SYNC_PROTOCOL_1_1)
+    const pulls: number[] = []
     await m.node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
+      pulls.push(Date.now())
       const ch = new FrameChannel(stream, 1 << 20)
       await ch.receive(validatePull)
       await ch.send({ raw: `{"t":"batch","commits":[${JSON.stringify(forged)}],"last":999,"head":999}` })
@@ -244,6 +247,11 @@ describe('hostile peers', () => {
     await m.node.libp2p.dial(a.node.libp2p.getMultiaddrs()[0] as never)
     await eventually(() => a.node.syncStatus().some(s => s.lastError?.includes('authentication_failed') === true), 10_000, 'A to reject the forged commit')
     await eventually(() => !a.node.peers().some(p => p.peerId === m.hub.peerId), 10_000, 'A to disconnect M')
+    expect(await dumpData(a.hub)).toEqual(before)
+    // M reconnects (its own reconnector dials A at once): A pulls from it again only after
+    // VIOLATION_BACKOFF's first wait, not in a loop at the speed of a handshake.
+    await eventually(() => pulls.length >= 2, 20_000, 'A to pull from M again after the wait')
+    expect((pulls[1] as number) - (pulls[0] as number)).toBeGreaterThanOrEqual(VIOLATION_BACKOFF.minMs)
     expect(await dumpData(a.hub)).toEqual(before)
   })
 

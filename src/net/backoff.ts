@@ -21,6 +21,16 @@ export const REPLICATION_BACKOFF: BackoffPolicy = { minMs: 200, maxMs: 10_000 }
  * asking, slowly (replication.ts).
  */
 export const REFUSED_REPLICATION_BACKOFF: BackoffPolicy = { minMs: 2_000, maxMs: 120_000 }
+/**
+ * A device that sent us invalid data (a forged or undecryptable commit, a
+ * broken stream): we hang up, and neither dial it nor pull from it again
+ * until this wait has passed — doubling per violation, cleared by a pull
+ * that ends well. Without it a device that keeps failing the same way is
+ * reconnected at once, forever, ~5 times a second (seen in the issue-17
+ * scenario before the keyring fix): its connection succeeding resets the
+ * dial backoff each time.
+ */
+export const VIOLATION_BACKOFF: BackoffPolicy = { minMs: 2_000, maxMs: 300_000 }
 /** Reopening a follow of another owner's hub (follows.ts). */
 export const FOLLOW_BACKOFF: BackoffPolicy = { minMs: 250, maxMs: 30_000 }
 

@@ -24,6 +24,10 @@ export interface PeerState {
   backoffMs: number
   nextDialAt: number
   dialing: boolean
+  /** The peer sent invalid data: not dialled nor pulled from before this time (ms since the epoch; backoff.ts VIOLATION_BACKOFF). */
+  violationUntil?: number
+  /** The current wait after a violation; cleared by a pull that ends well. */
+  violationBackoffMs?: number
   /** The peer refused us once: present our DeviceAuthorization (it may not have heard of us). */
   presentProof?: boolean
 }

@@ -20,7 +20,7 @@ import { hubDidOfPeer, type HubLibp2p } from './node.js'
 import { foldProgress, newStream, type PeerState, type PeerTable } from './peers.js'
 import { blindMayHold } from './sync-access.js'
 import { ProtocolViolation, introduce, pullFrom, type PullOptions, type PullProgress, type PullResult, type Puller } from './sync/client.js'
-import { REFUSED_REPLICATION_BACKOFF, REPLICATION_BACKOFF, nextBackoff } from './backoff.js'
+import { REFUSED_REPLICATION_BACKOFF, REPLICATION_BACKOFF, VIOLATION_BACKOFF, nextBackoff } from './backoff.js'
 
 /** How long opening a stream (or a one-shot dial) may take. */
 const OPEN_TIMEOUT_MS = 10_000
@@ -111,6 +111,9 @@ export class Replication {
     void (async () => {
       let delay = RETRY_MIN_MS
       let refusedDelay = 0
+      // It sent invalid data lately: not even when it connects to us (VIOLATION_BACKOFF).
+      const hold = (s.violationUntil ?? 0) - Date.now()
+      if (hold > 0) await abortableWait(hold, ctrl.signal)
       while (!ctrl.signal.aborted && !c.stopped() && s.connected && c.isDevice(s.hubDid)) {
         try {
           const stream = await c.libp2p.dialProtocol(peerIdFromString(s.peerId), SYNC_PROTOCOLS, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
@@ -120,12 +123,16 @@ export class Replication {
           delay = RETRY_MIN_MS
           refusedDelay = 0
           s.presentProof = false
+          delete s.violationBackoffMs
         } catch (err) {
           if (ctrl.signal.aborted || c.stopped()) break
           const e = toHubError(err)
           s.lastError = `${e.code}: ${e.message}`
           if (err instanceof ProtocolViolation) {
-            c.log.warn('peer sent invalid data; disconnecting', { peer: s.hubDid, code: e.code, reason: e.message })
+            s.violationBackoffMs = s.violationBackoffMs === undefined ? VIOLATION_BACKOFF.minMs : nextBackoff(s.violationBackoffMs, VIOLATION_BACKOFF)
+            s.violationUntil = Date.now() + s.violationBackoffMs
+            s.nextDialAt = Math.max(s.nextDialAt, s.violationUntil)
+            c.log.warn('peer sent invalid data; disconnecting', { peer: s.hubDid, code: e.code, reason: e.message, retryInMs: s.violationBackoffMs })
             await c.libp2p.hangUp(peerIdFromString(s.peerId)).catch(() => {})
             break
           }
