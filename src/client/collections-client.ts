@@ -116,9 +116,10 @@ export class CollectionsClient {
   }
 
   /**
-   * Edit in place. For automerge objects `fn` gets the Automerge draft
-   * (existing strings are Automerge ImmutableString, as in the embedded
-   * API); for LWW objects it gets a plain copy of the value.
+   * Edit in place. `fn` gets a plain JSON copy of the value (strings are
+   * plain strings, as in the embedded API); for automerge objects the
+   * minimal edit from the old value to the draft is recorded, exactly as
+   * update() would record the same result (objects/automerge.ts changeDoc).
    */
   async change (objectId: string, fn: (draft: Record<string, unknown>) => void): Promise<RemoteUpdateResult> {
     const oid = objectIdParam(objectId)
