@@ -55,6 +55,23 @@ export function commitIdOf (protectedB64: string, payloadB64: string): CommitId 
 
 export type UnsignedHeader = Omit<CommitHeader, 'alg' | 'kid'>
 
+/** A lone surrogate: UTF-8 (every store's key encoding) turns it into U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * `context` and `type` must be well-formed Unicode: they are written into
+ * index keys, which the stores keep as UTF-8, so `urn:\uD800` and
+ * `urn:\uFFFD` would share one sort range and one pairs key — a query for
+ * one pair (and a grantee's query authorized for it) listed the other's
+ * objects, and after a reopen a query by the lone-surrogate context found
+ * nothing (test/attacks-2026-12-04.test.ts). The JSON schema cannot say it.
+ */
+function checkNames (header: CommitHeader): void {
+  if ((header.context !== undefined && LONE_SURROGATE.test(header.context)) || (header.type !== undefined && LONE_SURROGATE.test(header.type))) {
+    throw new BadRequestError('invalid commit header: context and type must be well-formed Unicode (no lone surrogate)')
+  }
+}
+
 /** The full protected header `signCommit` will sign for these fields (needed before sealing a payload to it). */
 export function headerFor (fields: UnsignedHeader, signer: Signer): CommitHeader {
   return { alg: 'EdDSA', kid: signer.kid, ...fields }
@@ -64,6 +81,7 @@ export function headerFor (fields: UnsignedHeader, signer: Signer): CommitHeader
 export function signCommit (fields: UnsignedHeader, payload: Uint8Array, signer: Signer): VerifiedCommit {
   const header = headerFor(fields, signer)
   if (!validateHeader(header)) throw new BadRequestError(`invalid commit header: ${schemaErrorText(validateHeader.errors)}`)
+  checkNames(header)
   const protectedB64 = b64u(JSON.stringify(header))
   const payloadB64 = b64u(payload)
   const signature = b64u(signer.sign(utf8.encode(`${protectedB64}.${payloadB64}`)))
@@ -106,6 +124,7 @@ export function parseCommit (input: string | unknown, maxBytes = DEFAULT_MAX_COM
     throw new BadRequestError('commit protected header is not base64url JSON')
   }
   if (!validateHeader(header)) throw new BadRequestError(`invalid commit header: ${schemaErrorText(validateHeader.errors)}`)
+  checkNames(header)
   const id = commitIdOf(envelope.protected, envelope.payload)
   return {
     id,
