@@ -6,7 +6,10 @@
  * fixed with its test.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { signCommit, serializeCommit } from '../src/commits/commit.js'
+import fc from 'fast-check'
+import { ordKey, packedGroup, rangeSides, unordKey } from '../src/store/browser-kv-packed.js'
+import { parseCommit, signCommit, serializeCommit } from '../src/commits/commit.js'
+import { Hub } from '../src/hub.js'
 import { HubError } from '../src/errors.js'
 import type { Did, ObjectId } from '../src/ids.js'
 import { Ed25519KeyPair } from '../src/identity/keys.js'
@@ -16,8 +19,9 @@ import { runQuery } from '../src/store/query.js'
 import { TenantStore } from '../src/store/tenant-store.js'
 import { cleanup, dumpStore, tempHub } from './helpers.js'
 import { TestKv } from './test-kv.js'
+import { device, eventually, founder, startHub, stopAll, stopHub } from './net-helpers.js'
 
-afterAll(cleanup)
+afterAll(async () => { await stopAll(); await cleanup() })
 
 const codeOf = (e: unknown): string | undefined => e instanceof HubError ? e.code : undefined
 
@@ -221,5 +225,71 @@ describe('5. closed stores: requests in flight while a hub closes', () => {
     // And after close, every call is typed too.
     await expect(hub.collections.query({ type: 'Book' })).rejects.toMatchObject({ code: 'unavailable' })
     await expect(hub.collections.create({ '@context': 'https://schema.org', '@type': 'Book', name: 'z' }, { strategy: 'lww' })).rejects.toMatchObject({ code: 'unavailable' })
+  })
+})
+
+describe('8. violation backoff: denial of sync through a blind hub', () => {
+  it('a revoked device\'s backdated commit with a payload that does not decrypt, stored by a blind hub that did not know the revocation yet, does not hold another owner device off that hub once the hub knows it', { timeout: 120_000 }, async () => {
+    const a0 = await founder()
+    const d0 = await device(a0)
+    const a20 = await device(a0)
+    const b0 = await device(a0, { role: 'blind' })
+    const x = await a0.hub.collections.create({ '@context': 'https://schema.org', '@type': 'MusicPlaylist', name: 'enc' }, { encrypt: true })
+    const dDid = d0.hub.hubDid
+    await eventually(async () => (await d0.hub.store.getMeta(x.objectId))?.value?.name === 'enc' && await b0.hub.store.getMeta(x.objectId) !== undefined &&
+      (await a20.hub.store.getMeta(x.objectId))?.value?.name === 'enc' && b0.hub.store.registry.device(dDid) !== undefined && a20.hub.store.registry.device(dDid) !== undefined, 30_000, 'everyone holds the key and knows D')
+    const dirs = { a: a0.dir, d: d0.dir, a2: a20.dir }
+    await stopHub(a20); await stopHub(d0); await stopHub(a0)
+    const a = await Hub.open(dirs.a)
+    const d = await Hub.open(dirs.d)
+    // D seals a real commit, then flips a ciphertext bit and signs it again, backdated: valid signature, no key opens it.
+    const y = await d.collections.create({ '@context': 'https://schema.org', '@type': 'MusicPlaylist', name: 'by D' }, { encrypt: true })
+    const c = parseCommit(await d.store.getEnvelope(y.objectId) as string)
+    const jwe = Buffer.from(c.payload).toString('utf8').split('.')
+    const ct = Buffer.from(jwe[3] as string, 'base64url'); ct[0] = (ct[0] as number) ^ 1; jwe[3] = ct.toString('base64url')
+    const { alg: _alg, kid: _kid, ...fields } = c.header
+    const g = signCommit({ ...fields, committed_at: new Date(Date.now() - 60_000).toISOString() }, Buffer.from(jwe.join('.')), d.hubKey)
+    // The blind hub cannot tell: it stores it.
+    expect(await b0.hub.ingest(serializeCommit(g))).toMatchObject({ stored: true })
+    await a.devices.revoke(dDid)
+    const w = await a.collections.create({ '@context': 'https://schema.org', '@type': 'MusicPlaylist', name: 'after the revocation' })
+    for await (const e of a.store.feed(0)) await b0.hub.ingest(await a.store.getEnvelope(e.commitId) as string).catch(() => {})
+    await a.close(); await d.close()
+    // A2, which never heard of the revocation, syncs with the blind hub only.
+    const a2 = await startHub(dirs.a2, { bootstrap: b0.node.multiaddrs() })
+    await eventually(async () => (await a2.hub.store.getMeta(w.objectId)) !== undefined, 30_000, 'A2 to get the owner\'s later write through the blind hub')
+    expect(a2.hub.store.registry.devices().find(r => r.device === dDid)?.revokedAt).toBeDefined()
+    expect(await a2.hub.store.getMeta(g.id)).toBeUndefined()
+    expect(a2.node.syncStatus().find(s => s.hubDid === b0.hub.hubDid)?.lastError ?? null).toBeNull()
+  })
+})
+
+describe('3. browser store packing: the key rule against keys that look like index keys', () => {
+  // Characters the rule and the order mapping turn on: separators, the kinds, the partition letter, the high planes, lone surrogates.
+  const ch = fc.constantFrom('!', 't', 'i', 'x', 'T', 'a', '%', '\u0000', '\ud7ff', '\ue000', '\uffff', '\ufffd', '\ud83d\ude00', '\ud800', '\udc00')
+  const key = fc.oneof(
+    fc.array(ch, { maxLength: 8 }).map(a => a.join('')),
+    fc.tuple(fc.constantFrom('t!T!i!', 't!T!x!', 't!T!', 't!T!ix!', 't!!i!', 't!T!o!', 's!', 'u'), fc.array(ch, { maxLength: 6 })).map(([p, a]) => p + a.join(''))
+  )
+  const utf8 = (k: string): Buffer => Buffer.from(k, 'utf8')
+  const sign = (n: number): number => n < 0 ? -1 : n > 0 ? 1 : 0
+
+  it('ordKey orders like UTF-8 bytes (lone surrogates as U+FFFD) and is undone by unordKey for well-formed keys', () => {
+    fc.assert(fc.property(key, key, (a, b) => {
+      const x = ordKey(a)
+      const y = ordKey(b)
+      expect(sign(x < y ? -1 : x > y ? 1 : 0)).toBe(sign(Buffer.compare(utf8(a), utf8(b))))
+      if (utf8(a).toString('utf8') === a) expect(unordKey(x)).toBe(a)
+    }), { numRuns: 3000 })
+  })
+
+  it('a range rangeSides calls plain holds no packed key, one it calls packed no plain key', () => {
+    fc.assert(fc.property(key, key, key, (lo, hi, k) => {
+      if (Buffer.compare(utf8(lo), utf8(hi)) > 0) [lo, hi] = [hi, lo]
+      if (Buffer.compare(utf8(lo), utf8(k)) > 0 || Buffer.compare(utf8(k), utf8(hi)) > 0) return
+      const side = rangeSides(lo, hi)
+      if (side === 'plain') expect(packedGroup(k), `${JSON.stringify([lo, hi, k])}`).toBeUndefined()
+      if (side === 'packed') expect(packedGroup(k), `${JSON.stringify([lo, hi, k])}`).toBeDefined()
+    }), { numRuns: 20000 })
   })
 })
