@@ -26,6 +26,12 @@ import { doctor } from '../src/store/doctor.js'
 import { cleanup, dumpStore, tempDir, tempHub } from './helpers.js'
 import { TestKv } from './test-kv.js'
 import { device, eventually, founder, startHub, stopAll, stopHub } from './net-helpers.js'
+import { RawClient } from './raw-request-client.js'
+import { hubHome } from '../src/hub-home-node.js'
+import type { HubHome } from '../src/hub-home.js'
+import type { KvOp, KvStore } from '../src/store/kv.js'
+import { UnavailableError } from '../src/errors.js'
+import { startHubNode } from '../src/cli/network.js'
 
 afterAll(async () => { await stopAll(); await cleanup() })
 
@@ -344,5 +350,87 @@ describe('2b. index layout v2 migration killed (SIGKILL) while an old store open
       }
     }
     console.log(`kill -9 during the migration: ${landed.join('; ')}`)
+  })
+})
+
+describe('5b. closed stores: requests over the network while the hub closes under a running node', () => {
+  it('every request in flight or sent after hub.close() is answered, with a response or unavailable — none is left hanging or answered with another code', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    const ids: string[] = []
+    for (let i = 0; i < 30; i++) ids.push((await a.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Book', name: `b${i}` }, { strategy: 'lww' })).objectId)
+    const client = await RawClient.connect(a.node.multiaddrs()[0] as string, a.hub.did, a.hub.ownerKey as Ed25519KeyPair)
+    try {
+      const replies: Array<Promise<{ t: string, code?: unknown }>> = []
+      for (let i = 0; i < 40; i++) {
+        replies.push(client.call('Collections', 'query', { type: 'Book', limit: 10 + i }) as Promise<{ t: string, code?: unknown }>)
+        replies.push(client.call('Collections', 'read', { objectId: ids[i % ids.length] }) as Promise<{ t: string, code?: unknown }>)
+      }
+      await a.hub.close()
+      for (let i = 0; i < 5; i++) replies.push(client.call('Collections', 'query', { type: 'Book' }) as Promise<{ t: string, code?: unknown }>)
+      const got = await Promise.all(replies)
+      const other = got.filter(m => !(m.t === 'response' || (m.t === 'error' && m.code === 'unavailable')))
+      expect(other.map(m => JSON.stringify(m).slice(0, 300))).toEqual([])
+      expect(got.slice(-5).every(m => m.t === 'error' && m.code === 'unavailable')).toBe(true)
+    } finally {
+      await client.close()
+    }
+  })
+})
+
+describe('8b. violation backoff: our own store failing is blamed on the peer', () => {
+  /** A directory home whose store's batches fail while `outage` is set (a PostgreSQL outage, a full disk). */
+  function flakyHome (dir: string): { home: HubHome, outage: { on: boolean } } {
+    const base = hubHome(dir)
+    const outage = { on: false }
+    const home: HubHome = {
+      location: base.location,
+      keys: base.keys,
+      engine: base.engine,
+      exists: async () => await base.exists(),
+      create: async () => { await base.create() },
+      readConfig: async () => await base.readConfig(),
+      writeConfig: async cfg => { await base.writeConfig(cfg) },
+      openKv: async opts => {
+        const kv = await base.openKv(opts)
+        const flaky: KvStore = {
+          get: async k => await kv.get(k),
+          getMany: async ks => await kv.getMany(ks),
+          batch: async (ops: KvOp[]) => { if (outage.on) throw new UnavailableError('the store is unreachable (injected outage)'); await kv.batch(ops) },
+          entries: r => kv.entries(r),
+          keys: r => kv.keys(r),
+          close: async () => { await kv.close() }
+        }
+        return flaky
+      }
+    }
+    return { home, outage }
+  }
+
+  it('FIXED (was a hole): a page our own store cannot write (unavailable) counted as the device sending invalid data: it was hung up on and held off (2 s doubling to 5 min)', { timeout: 60_000 }, async () => {
+    const a = await founder()
+    const b0 = await device(a)
+    const bDir = b0.dir
+    await stopHub(b0)
+    const { home, outage } = flakyHome(bDir)
+    const hub = await Hub.open(home)
+    const node = await startHubNode(hub, { listen: ['/ip4/127.0.0.1/tcp/0'], discoveryIntervalMs: 0, reconnectMinMs: 100, reconnectMaxMs: 1000 })
+    try {
+      const first = await a.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Book', name: 'before' }, { strategy: 'lww' })
+      await eventually(async () => await hub.store.getMeta(first.objectId) !== undefined, 20_000, 'B to sync normally')
+      outage.on = true
+      await a.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Book', name: 'during the outage' }, { strategy: 'lww' })
+      const status = (): { lastError: string | null, connected: boolean } | undefined => node.syncStatus().find(st => st.hubDid === a.hub.hubDid)
+      await eventually(() => status()?.lastError?.startsWith('unavailable') === true, 20_000, 'B to fail writing the page')
+      outage.on = false
+      // What should hold: B's own outage is not A's fault — no "invalid data", A not hung up on.
+      expect(status()?.lastError).not.toContain('peer sent invalid data')
+      expect(status()?.connected).toBe(true)
+      // And the page is stored once the store is back, with no wait for a hold.
+      const after = await a.hub.collections.create({ '@context': 'https://schema.org', '@type': 'Book', name: 'after the outage' }, { strategy: 'lww' })
+      await eventually(async () => await hub.store.getMeta(after.objectId) !== undefined, 20_000, 'B to sync again after the outage')
+    } finally {
+      await node.stop()
+      await hub.close()
+    }
   })
 })

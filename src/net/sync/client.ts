@@ -293,9 +293,26 @@ async function checkBatch (envelopes: unknown[], opts: PullOptions): Promise<Che
       }
     }
   } catch (err) {
-    throw new ProtocolViolation(err instanceof HubError ? err : new BadRequestError(String(err)))
+    throw blame(err, 'peer')
   }
   return { verified, known }
+}
+
+/**
+ * What a failure checking or storing a page says about the peer: invalid
+ * data is a violation (hang up, hold it off: replication.ts); our own side
+ * failing — the store unreachable or closed, a lost lease, a key lookup
+ * that could not be made, a bug (unavailable, internal) — is not its
+ * doing, and stays a plain error the replicator retries with backoff.
+ * An untyped error is the peer's while checking its data (`untyped:
+ * 'peer'`: the code ran on its bytes) and ours while storing it (the
+ * engine's own I/O errors are untyped). Before, a page our store could not
+ * write made a legitimate device a violator: hung up on and held off for
+ * 2 s doubling to 5 min (test/attacks-2026-12-04.test.ts).
+ */
+function blame (err: unknown, untyped: 'peer' | 'ours'): Error {
+  if (!(err instanceof HubError)) return untyped === 'peer' ? new ProtocolViolation(new BadRequestError(String(err))) : err instanceof Error ? err : new Error(String(err))
+  return err.code === 'unavailable' || err.code === 'internal' ? err : new ProtocolViolation(err)
 }
 
 /**
@@ -310,7 +327,7 @@ async function storeBatch (checked: CheckedBatch, watermark: { peer: string, seq
   const results = await opts.store.ingestMany(checked.verified, { known: checked.known, origin: opts.peer, ...(watermark !== undefined ? { watermark } : {}) })
   let stored = 0
   for (const r of results) {
-    if (r.status === 'rejected') throw new ProtocolViolation(r.reason instanceof HubError ? r.reason : new BadRequestError(String(r.reason)))
+    if (r.status === 'rejected') throw blame(r.reason, 'ours')
     if (r.value.stored) stored++
   }
   return stored
