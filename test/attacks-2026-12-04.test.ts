@@ -434,3 +434,44 @@ describe('8b. violation backoff: our own store failing is blamed on the peer', (
     }
   })
 })
+
+describe('1b. keyring: a blind hub holding both keys of one id sees no plaintext', () => {
+  it('two owner devices key one collection apart; a blind hub ingesting everything holds neither name nor value in clear, and both devices read each other\'s writes', { timeout: 90_000 }, async () => {
+    const a0 = await founder()
+    const c0 = await device(a0)
+    const b0 = await device(a0, { role: 'blind' })
+    await eventually(() => b0.hub.store.registry.device(c0.hub.hubDid) !== undefined && c0.hub.store.registry.device(b0.hub.hubDid) !== undefined, 30_000, 'the devices to know each other')
+    const dirs = { a: a0.dir, b: b0.dir, c: c0.dir }
+    await stopHub(b0); await stopHub(c0); await stopHub(a0)
+    const a = await Hub.open(dirs.a)
+    const b = await Hub.open(dirs.b)
+    const c = await Hub.open(dirs.c)
+    try {
+      const CTX = 'https://secret.example/ctx-zq'
+      const TYPE = 'SecretTypeZq'
+      const x = await a.collections.create({ '@context': CTX, '@type': TYPE, name: 'plaintext-from-A-zq' }, { encrypt: true })
+      const y = await c.collections.create({ '@context': CTX, '@type': TYPE, name: 'plaintext-from-C-zq' }, { encrypt: true })
+      const enc = async (hub: Hub, id: string): Promise<string | undefined> => parseCommit(await hub.store.getEnvelope(id) as string).header.enc
+      expect(await enc(c, y.objectId)).toBe(await enc(a, x.objectId)) // one content key id, two keys
+      const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
+      await move(a, b); await move(c, b); await move(b, a); await move(b, c)
+      expect((await a.collections.read(y.objectId)).value?.name).toBe('plaintext-from-C-zq')
+      expect((await c.collections.read(x.objectId)).value?.name).toBe('plaintext-from-A-zq')
+      // Both keys of the one id reached the blind hub, which opens neither.
+      expect(await b.store.getMeta(x.objectId)).toBeDefined()
+      expect(await b.store.getMeta(y.objectId)).toBeDefined()
+      const holds = async (hub: Hub, secret: string): Promise<boolean> => {
+        const text = [...await dumpStore(hub)].map(([k, v]) => `${k}\n${Buffer.from(v, 'base64').toString('latin1')}`).join('\n')
+        // Envelopes are base64url JSON: decode every base64url run too.
+        const decoded = text.replace(/[A-Za-z0-9_-]{16,}/g, m => Buffer.from(m, 'base64url').toString('latin1'))
+        return text.includes(secret) || decoded.includes(secret)
+      }
+      for (const secret of ['plaintext-from-A-zq', 'plaintext-from-C-zq', 'secret.example', 'SecretTypeZq']) {
+        expect(await holds(b, secret), secret).toBe(false)
+        expect(await holds(a, secret), `control: A holds ${secret}`).toBe(true)
+      }
+    } finally {
+      await a.close(); await b.close(); await c.close()
+    }
+  })
+})
