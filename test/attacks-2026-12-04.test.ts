@@ -27,6 +27,11 @@ import { cleanup, dumpStore, tempDir, tempHub } from './helpers.js'
 import { TestKv } from './test-kv.js'
 import { device, eventually, founder, startHub, stopAll, stopHub } from './net-helpers.js'
 import { RawClient } from './raw-request-client.js'
+import { newContentKey } from '../src/encryption/content-keys.js'
+import { encryptPayload, sealKeyEnvelope } from '../src/encryption/jwe.js'
+import { KEY_ENVELOPE_TYPE, namesAad } from '../src/encryption/keyring.js'
+import { HUB_NS } from '../src/permissions/registry.js'
+import type { JsonObject } from '../src/objects/json.js'
 import { hubHome } from '../src/hub-home-node.js'
 import type { HubHome } from '../src/hub-home.js'
 import type { KvOp, KvStore } from '../src/store/kv.js'
@@ -472,6 +477,46 @@ describe('1b. keyring: a blind hub holding both keys of one id sees no plaintext
       }
     } finally {
       await a.close(); await b.close(); await c.close()
+    }
+  })
+})
+
+describe('1c. keyring: a key planted by a device before its revocation', () => {
+  it.fails('HOLE: an owner device that seals itself a key of the largest version (2^53-1) before it is revoked keeps every later commit readable: the owner cannot rotate past it', { timeout: 60_000 }, async () => {
+    const a0 = await founder()
+    const d0 = await device(a0)
+    const dirs = { a: a0.dir, d: d0.dir }
+    await stopHub(d0); await stopHub(a0)
+    const a = await Hub.open(dirs.a)
+    const d = await Hub.open(dirs.d)
+    const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
+    try {
+      const CTX = 'https://schema.org'
+      const TYPE = 'MusicPlaylist'
+      const x = await a.collections.create({ '@context': CTX, '@type': TYPE, name: 'first' }, { encrypt: true })
+      await move(a, d)
+      const tag = parseCommit(await a.store.getEnvelope(x.objectId) as string).header.tag as string
+      // D, still a live owner device, keys the collection at the last version, sealed to every reader (itself too).
+      const planted = newContentKey(tag, Number.MAX_SAFE_INTEGER)
+      const value: JsonObject = {
+        '@context': HUB_NS,
+        '@type': KEY_ENVELOPE_TYPE,
+        tag,
+        version: Number.MAX_SAFE_INTEGER,
+        envelope: sealKeyEnvelope(planted, d.collectionKeys.readers({ context: CTX, type: TYPE })) as unknown as JsonObject,
+        names: encryptPayload(planted, new TextEncoder().encode(JSON.stringify({ context: CTX, type: TYPE })), namesAad(tag, Number.MAX_SAFE_INTEGER))
+      }
+      await d.store.create({ iface: 'Keys', value, context: HUB_NS, type: KEY_ENVELOPE_TYPE, strategy: 'lww', signer: d.hubKey })
+      await move(d, a)
+      // The owner finds out, revokes D and rotates the collection's key away from it.
+      await a.devices.revoke(d.hubDid)
+      const rotated = await a.collectionKeys.rotate(CTX, TYPE).then(k => k.key.kid, (e: unknown) => `${codeOf(e) ?? 'untyped'}: ${String(e)}`)
+      console.log(`rotation after the plant: ${rotated}`)
+      const w = await a.collections.create({ '@context': CTX, '@type': TYPE, name: 'after the revocation' })
+      // What must hold: the new commit is sealed under a key the revoked device does not hold.
+      expect(parseCommit(await a.store.getEnvelope(w.objectId) as string).header.enc).not.toBe(planted.kid)
+    } finally {
+      await a.close(); await d.close()
     }
   })
 })
