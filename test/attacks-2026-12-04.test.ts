@@ -520,3 +520,53 @@ describe('1c. keyring: a key planted by a device before its revocation', () => {
     }
   })
 })
+
+describe('1d. keyring: a key a revoked device plants after its revocation', () => {
+  it('FIXED (was a hole): a device that does not know the revocation yet seals under the planted key only until it learns it; then the key is dropped and new commits use the owner\'s (before, the quarantined Keys object\'s key stayed in the keyring, preferred, until a reopen)', { timeout: 60_000 }, async () => {
+    const a0 = await founder()
+    const c0 = await device(a0)
+    const d0 = await device(a0)
+    await eventually(() => c0.hub.store.registry.device(d0.hub.hubDid) !== undefined && d0.hub.store.registry.device(c0.hub.hubDid) !== undefined, 30_000, 'the devices to know each other')
+    const dirs = { a: a0.dir, c: c0.dir, d: d0.dir }
+    await stopHub(d0); await stopHub(c0); await stopHub(a0)
+    const a = await Hub.open(dirs.a)
+    const c = await Hub.open(dirs.c)
+    const d = await Hub.open(dirs.d)
+    const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
+    try {
+      const CTX = 'https://schema.org'
+      const TYPE = 'MusicPlaylist'
+      const x = await a.collections.create({ '@context': CTX, '@type': TYPE, name: 'first' }, { encrypt: true })
+      await move(a, c); await move(a, d)
+      const ownerKid = parseCommit(await a.store.getEnvelope(x.objectId) as string).header.enc
+      await a.devices.revoke(d.hubDid)
+      // D, revoked but not told, plants a newer key, its commit backdated to before the revocation.
+      const tag = parseCommit(await a.store.getEnvelope(x.objectId) as string).header.tag as string
+      const planted = newContentKey(tag, 2)
+      const value: JsonObject = {
+        '@context': HUB_NS,
+        '@type': KEY_ENVELOPE_TYPE,
+        tag,
+        version: 2,
+        envelope: sealKeyEnvelope(planted, d.collectionKeys.readers({ context: CTX, type: TYPE })) as unknown as JsonObject,
+        names: encryptPayload(planted, new TextEncoder().encode(JSON.stringify({ context: CTX, type: TYPE })), namesAad(tag, 2))
+      }
+      await d.store.create({ iface: 'Keys', value, context: HUB_NS, type: KEY_ENVELOPE_TYPE, strategy: 'lww', signer: d.hubKey })
+      await move(d, a)
+      await move(d, c)
+      // A knows the revocation: the planted key never counts there.
+      const onA = await a.collections.create({ '@context': CTX, '@type': TYPE, name: 'A after' })
+      expect(parseCommit(await a.store.getEnvelope(onA.objectId) as string).header.enc).toBe(ownerKid)
+      // C does not know yet (nobody could tell it from D's commit alone) ...
+      const before = await c.collections.create({ '@context': CTX, '@type': TYPE, name: 'C before it learns' })
+      expect(parseCommit(await c.store.getEnvelope(before.objectId) as string).header.enc).toBe(planted.kid)
+      // ... and once it learns, the key is gone from its keyring and new commits are sealed under the owner's.
+      await move(a, c)
+      const after = await c.collections.create({ '@context': CTX, '@type': TYPE, name: 'C after it learns' })
+      expect(parseCommit(await c.store.getEnvelope(after.objectId) as string).header.enc).toBe(ownerKid)
+      expect(c.store.keyring.candidates(planted.kid)).toEqual([])
+    } finally {
+      await a.close(); await c.close(); await d.close()
+    }
+  })
+})

@@ -119,6 +119,20 @@ export class Keyring {
     this.#byKid.set(entry.key.kid, list)
   }
 
+  /**
+   * A Keys object that no longer exists: its create was quarantined (made by
+   * a device after its revocation, applied here before the revocation
+   * arrived). Its key goes, as it would after a reopen (the keyring is
+   * rebuilt from the metas, and a quarantined create has none); before, it
+   * stayed until then and new commits kept being sealed under the revoked
+   * device's key (test/attacks-2026-12-04.test.ts). Returns an undo.
+   */
+  forget (objectId: string): () => void {
+    const prev = this.#byObject.get(objectId)
+    this.#set(objectId, undefined)
+    return () => { this.#set(objectId, prev) }
+  }
+
   /** Apply the new state of a Keys object; returns an undo. Envelopes we cannot open are ignored. */
   apply (rec: KeysRecord): () => void {
     const prev = this.#byObject.get(rec.objectId)

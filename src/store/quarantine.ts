@@ -173,6 +173,8 @@ export class Quarantine {
     if (next === undefined) {
       tx.del(L.object(objectId))
       tx.after.push(() => this.#c.metas.forget(objectId))
+      // A key envelope whose create is quarantined seals nothing more (keyring.ts forget).
+      if (prev?.interface === 'Keys') tx.undo.push(this.#c.keyring.forget(objectId))
       return
     }
     tx.put(L.object(objectId), enc(next))
