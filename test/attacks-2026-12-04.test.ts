@@ -11,7 +11,7 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { ordKey, packedGroup, rangeSides, unordKey } from '../src/store/browser-kv-packed.js'
-import { parseCommit, signCommit, serializeCommit } from '../src/commits/commit.js'
+import { parseCommit, signCommit, serializeCommit, verifyCommit } from '../src/commits/commit.js'
 import { Hub } from '../src/hub.js'
 import { HubError } from '../src/errors.js'
 import type { Did, ObjectId } from '../src/ids.js'
@@ -568,5 +568,44 @@ describe('1d. keyring: a key a revoked device plants after its revocation', () =
     } finally {
       await a.close(); await c.close(); await d.close()
     }
+  })
+})
+
+describe('7b. scan memo: stale after an ingest from sync', () => {
+  it('a warm query on a second store sees commits ingested into it (creates, an update moving the sort order, a delete) at once', async () => {
+    const owner = Ed25519KeyPair.generate()
+    const lookup = async (): Promise<Uint8Array> => owner.publicKey
+    const open = async (actor: string): Promise<{ kv: TestKv, store: TenantStore }> => {
+      const kv = new TestKv()
+      const store = new TenantStore({ kv, tenant: owner.did, actor: actor.repeat(16), maxValueBytes: 1 << 20 })
+      await store.open()
+      return { kv, store }
+    }
+    const a = await open('a1')
+    const b = await open('b2')
+    const ids = async (q: Parameters<typeof runQuery>[2]): Promise<string[]> => (await runQuery(b.kv, b.store, q)).objects.map(o => o.objectId)
+    let seen = 0
+    const sync = async (): Promise<void> => {
+      for await (const e of a.store.feed(seen)) {
+        seen = e.seq
+        const c = await verifyCommit(parseCommit(await a.store.getEnvelope(e.commitId) as string), lookup)
+        await b.store.ingest(c)
+      }
+    }
+    const mk = async (name: string): Promise<ObjectId> => (await a.store.create({ iface: 'Collections', value: { '@context': 'urn:c', '@type': 'T', name }, context: 'urn:c', type: 'T', strategy: 'lww', signer: owner })).objectId
+    const x = await mk('x')
+    await sync()
+    for (let i = 0; i < 2; i++) expect(await ids({ type: 'T', sort: '-updated' })).toEqual([x]) // warm
+    const y = await mk('y')
+    await sync()
+    expect(await ids({ type: 'T', sort: '-updated' })).toEqual([y, x])
+    await new Promise(resolve => setTimeout(resolve, 2))
+    await a.store.update(x, { '@context': 'urn:c', '@type': 'T', name: 'x again' }, owner)
+    await sync()
+    expect(await ids({ type: 'T', sort: '-updated' })).toEqual([x, y])
+    await a.store.delete(y, owner)
+    await sync()
+    expect(await ids({ type: 'T', sort: '-updated' })).toEqual([x])
+    expect(await ids({ context: 'urn:c', type: 'T' })).toEqual([x])
   })
 })
