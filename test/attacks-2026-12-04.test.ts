@@ -609,3 +609,37 @@ describe('7b. scan memo: stale after an ingest from sync', () => {
     expect(await ids({ context: 'urn:c', type: 'T' })).toEqual([x])
   })
 })
+
+describe('7c. scan memo: stale after a revocation quarantines what a warm query listed', () => {
+  it('objects a device made after its revocation leave a warm query the moment the revocation arrives', { timeout: 60_000 }, async () => {
+    const a0 = await founder()
+    const c0 = await device(a0)
+    const d0 = await device(a0)
+    await eventually(() => c0.hub.store.registry.device(d0.hub.hubDid) !== undefined, 30_000, 'C to know D')
+    const dirs = { a: a0.dir, c: c0.dir, d: d0.dir }
+    await stopHub(d0); await stopHub(c0); await stopHub(a0)
+    const a = await Hub.open(dirs.a)
+    const c = await Hub.open(dirs.c)
+    const d = await Hub.open(dirs.d)
+    const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
+    try {
+      const mine = await c.collections.create({ '@context': 'urn:memo', '@type': 'T', name: 'C\'s own' }, { strategy: 'lww' })
+      await a.devices.revoke(d.hubDid)
+      const late = await d.collections.create({ '@context': 'urn:memo', '@type': 'T', name: 'D after its revocation' }, { strategy: 'lww' })
+      await move(d, c)
+      const listed = async (q: Record<string, string>): Promise<string[]> => (await c.collections.query(q)).objects.map(o => o.objectId).sort()
+      for (let i = 0; i < 2; i++) {
+        expect(await listed({ type: 'T' })).toEqual([mine.objectId, late.objectId].sort())
+        expect(await listed({ context: 'urn:memo', type: 'T' })).toEqual([mine.objectId, late.objectId].sort())
+        expect(await listed({})).toContain(late.objectId)
+      }
+      await move(a, c)
+      expect(await listed({ type: 'T' })).toEqual([mine.objectId])
+      expect(await listed({ context: 'urn:memo', type: 'T' })).toEqual([mine.objectId])
+      expect(await listed({ context: 'urn:memo' })).toEqual([mine.objectId])
+      expect(await listed({})).not.toContain(late.objectId)
+    } finally {
+      await a.close(); await c.close(); await d.close()
+    }
+  })
+})
