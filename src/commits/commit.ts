@@ -55,9 +55,6 @@ export function commitIdOf (protectedB64: string, payloadB64: string): CommitId 
 
 export type UnsignedHeader = Omit<CommitHeader, 'alg' | 'kid'>
 
-/** A lone surrogate: UTF-8 (every store's key encoding) turns it into U+FFFD. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-
 /**
  * `context` and `type` must be well-formed Unicode: they are written into
  * index keys, which the stores keep as UTF-8, so `urn:\uD800` and
@@ -67,7 +64,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * nothing (test/attacks-2026-12-04.test.ts). The JSON schema cannot say it.
  */
 function checkNames (header: CommitHeader): void {
-  if ((header.context !== undefined && LONE_SURROGATE.test(header.context)) || (header.type !== undefined && LONE_SURROGATE.test(header.type))) {
+  // A lone surrogate (not well-formed) is what UTF-8, every store's key encoding, turns into U+FFFD.
+  if (header.context?.isWellFormed() === false || header.type?.isWellFormed() === false) {
     throw new BadRequestError('invalid commit header: context and type must be well-formed Unicode (no lone surrogate)')
   }
 }

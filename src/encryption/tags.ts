@@ -37,11 +37,9 @@ export function collectionTagKey (tenantSecret: Uint8Array): Uint8Array {
   return platformCrypto.hkdfSha256(tenantSecret, new Uint8Array(0), COLLECTION_TAG_INFO, 32)
 }
 
-// A lone surrogate would be UTF-8 encoded as U+FFFD and collide with it.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-
 function isTagPart (s: unknown): s is string {
-  return typeof s === 'string' && s.length > 0 && !LONE_SURROGATE.test(s)
+  // A lone surrogate (not well-formed) would be UTF-8 encoded as U+FFFD and collide with it.
+  return typeof s === 'string' && s.length > 0 && s.isWellFormed()
 }
 
 /** Injective encoding of (context, type): each part as u32be(length) || UTF-8 bytes. */

@@ -102,7 +102,7 @@ const EMPTY = new Uint8Array(0)
  */
 export function ordKey (key: string): string {
   if (!HIGH.test(key)) return key
-  const w = key.replace(LONE_SURROGATE, '\ufffd')
+  const w = key.toWellFormed()
   let out = ''
   for (let i = 0; i < w.length; i++) {
     const c = w.charCodeAt(i)
@@ -123,7 +123,6 @@ export function unordKey (s: string): string {
 }
 
 const HIGH = /[\ud800-\uffff]/
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
 
 /** Code point order of two well-formed strings (= their UTF-8 byte order). */
 export function compareKeys (a: string, b: string): number {

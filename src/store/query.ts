@@ -118,7 +118,7 @@ function validate (q: Query): { limit: number, sort: SortOrder, where: Filter[] 
   if (q.tag !== undefined && (q.context !== undefined || q.type !== undefined || where.length > 0)) throw new BadRequestError('a tag query takes no context, type or filters')
   if (q.tag !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(q.tag)) throw new BadRequestError('invalid collection tag')
   // A lone surrogate reads the range of U+FFFD in its place (keys are UTF-8), i.e. another pair's objects; no commit names one (commit.ts).
-  if ([q.context, q.type].some(s => s !== undefined && /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s))) throw new BadRequestError('context and type must be well-formed Unicode')
+  if ([q.context, q.type].some(s => s?.isWellFormed() === false)) throw new BadRequestError('context and type must be well-formed Unicode')
   return { limit, sort, where }
 }
 
