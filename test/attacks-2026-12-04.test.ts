@@ -41,6 +41,10 @@ import { startHubNode } from '../src/cli/network.js'
 afterAll(async () => { await stopAll(); await cleanup() })
 
 const codeOf = (e: unknown): string | undefined => e instanceof HubError ? e.code : undefined
+/** Hand every commit of `from`'s feed to `to` as sync would (refusals ignored: the attacks check what `to` kept). */
+async function move (from: Hub, to: Hub): Promise<void> {
+  for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {})
+}
 
 // MUST stay the first test of this file: the file runs in its own module
 // graph, so this is this process's very first Automerge call.
@@ -458,7 +462,6 @@ describe('1b. keyring: a blind hub holding both keys of one id sees no plaintext
       const y = await c.collections.create({ '@context': CTX, '@type': TYPE, name: 'plaintext-from-C-zq' }, { encrypt: true })
       const enc = async (hub: Hub, id: string): Promise<string | undefined> => parseCommit(await hub.store.getEnvelope(id) as string).header.enc
       expect(await enc(c, y.objectId)).toBe(await enc(a, x.objectId)) // one content key id, two keys
-      const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
       await move(a, b); await move(c, b); await move(b, a); await move(b, c)
       expect((await a.collections.read(y.objectId)).value?.name).toBe('plaintext-from-C-zq')
       expect((await c.collections.read(x.objectId)).value?.name).toBe('plaintext-from-A-zq')
@@ -489,7 +492,6 @@ describe('1c. keyring: a key planted by a device before its revocation', () => {
     await stopHub(d0); await stopHub(a0)
     const a = await Hub.open(dirs.a)
     const d = await Hub.open(dirs.d)
-    const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
     try {
       const CTX = 'https://schema.org'
       const TYPE = 'MusicPlaylist'
@@ -532,7 +534,6 @@ describe('1d. keyring: a key a revoked device plants after its revocation', () =
     const a = await Hub.open(dirs.a)
     const c = await Hub.open(dirs.c)
     const d = await Hub.open(dirs.d)
-    const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
     try {
       const CTX = 'https://schema.org'
       const TYPE = 'MusicPlaylist'
@@ -621,7 +622,6 @@ describe('7c. scan memo: stale after a revocation quarantines what a warm query 
     const a = await Hub.open(dirs.a)
     const c = await Hub.open(dirs.c)
     const d = await Hub.open(dirs.d)
-    const move = async (from: Hub, to: Hub): Promise<void> => { for await (const e of from.store.feed(0)) await to.ingest(await from.store.getEnvelope(e.commitId) as string).catch(() => {}) }
     try {
       const mine = await c.collections.create({ '@context': 'urn:memo', '@type': 'T', name: 'C\'s own' }, { strategy: 'lww' })
       await a.devices.revoke(d.hubDid)
