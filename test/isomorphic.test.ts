@@ -184,7 +184,7 @@ describe('pure replacements of Node helpers agree with Node', () => {
   })
 
   it('compareUtf8 orders strings as Buffer.compare of their UTF-8 bytes, surrogates and lone surrogates included', async () => {
-    const { compareUtf8 } = await import('../src/store/query.js')
+    const { compareUtf8 } = await import('../src/store/utf8-order.js')
     const fc = (await import('fast-check')).default
     const sign = (n: number): number => Math.sign(n)
     const fixed = ['', 'a', 'b', 'ab', '\u00e9', '\uffff', '\ue000', '\ud83d\ude00', '\ud83d', '\ude00', '\ufffd', '\ud7ff', 'a\ud83d\ude00', 'a\uffff']

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { applyToRecord, compareBytes, compareKeys, isPackedRecord, ordKey, packedGroup, rangeSides, unordKey, valueIn } from './browser-kv-packed.js'
+import { applyToRecord, compareBytes, isPackedRecord, ordKey, packedGroup, rangeSides, unordKey, valueIn } from './browser-kv-packed.js'
+import { compareUtf8 } from './utf8-order.js'
 import { Layout, scopesOf } from './layout.js'
 import { prefixEnd } from './kv.js'
 
@@ -92,7 +93,7 @@ describe('ordKey', () => {
     const byBytes = [...keys].sort((x, y) => compareBytes(b(x), b(y)))
     const byOrd = [...keys].sort((x, y) => { const p = ordKey(x); const q = ordKey(y); return p < q ? -1 : p > q ? 1 : 0 })
     expect(byOrd).toEqual(byBytes)
-    expect([...keys].sort(compareKeys)).toEqual(byBytes)
+    expect([...keys].sort(compareUtf8)).toEqual(byBytes)
     for (const k of keys) expect(unordKey(ordKey(k))).toBe(k)
     expect(ordKey('t!a!i!plain!o')).toBe('t!a!i!plain!o')
   })

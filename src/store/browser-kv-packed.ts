@@ -124,23 +124,6 @@ export function unordKey (s: string): string {
 
 const HIGH = /[\ud800-\uffff]/
 
-/** Code point order of two well-formed strings (= their UTF-8 byte order). */
-export function compareKeys (a: string, b: string): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i)
-    let y = b.charCodeAt(i)
-    if (x !== y) {
-      if (x >= 0xd800 && y >= 0xd800) {
-        x = x >= 0xe000 ? x - 0x800 : x + 0x2000
-        y = y >= 0xe000 ? y - 0x800 : y + 0x2000
-      }
-      return x - y
-    }
-  }
-  return a.length - b.length
-}
-
 /** Exactly the bytes of a view (a view into a larger buffer would be cloned whole). */
 export function exactBytes (v: Uint8Array): Uint8Array {
   return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice()

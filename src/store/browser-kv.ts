@@ -34,7 +34,8 @@
  * lists the reads that rely on it.
  */
 import { HubError } from '../errors.js'
-import { applyToRecord, compareBytes, compareKeys, exactBytes, isPackedRecord, ordKey, packedGroup, rangeSides, unordKey, valueIn, type PackedRecord } from './browser-kv-packed.js'
+import { applyToRecord, compareBytes, exactBytes, isPackedRecord, ordKey, packedGroup, rangeSides, unordKey, valueIn, type PackedRecord } from './browser-kv-packed.js'
+import { compareUtf8 } from './utf8-order.js'
 import { keyString, openStoreDatabase, PACKED_INDEX, packedStoreName, storedBytes } from './browser-kv-idb.js'
 import { StoreClosedError, type KvOp, type KvRange, type KvStore } from './kv.js'
 
@@ -420,7 +421,7 @@ function merge (a: Side, b: Side, dir: 1 | -1, limit: number, values: boolean): 
   let i = 0
   let j = 0
   while (out.k.length < limit && (i < a.k.length || j < b.k.length)) {
-    const takeA = j >= b.k.length || (i < a.k.length && compareKeys(a.k[i] as string, b.k[j] as string) * dir < 0)
+    const takeA = j >= b.k.length || (i < a.k.length && compareUtf8(a.k[i] as string, b.k[j] as string) * dir < 0)
     if (takeA) {
       out.k.push(a.k[i] as string)
       if (values) out.v.push(a.v[i] as Uint8Array)
